@@ -1,0 +1,41 @@
+"""One fixture style for every test: CPU, tiny runs, outputs under tmp_path, W&B off or offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Fast flags shared by the training tests: CPU, no W&B unless a test asks for it.
+FAST = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--max-epochs", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("CHECKLIST_RUN_NAME", raising=False)
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python train.py ARGS` in a fresh process (exit status, stdout and stderr as a user sees them)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
+    """Parse and run in this process (faster than a subprocess); returns (exit status, run dir)."""
+    from {{cookiecutter.project_slug}}.cli import parse_args
+    from {{cookiecutter.project_slug}}.run import main
+
+    a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
+    status = main(a)
+    return status, Path(a.output_dir) / a.run_name

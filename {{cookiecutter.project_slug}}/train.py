@@ -1,0 +1,16 @@
+"""Train and test one network: parse the flags, build, fit, test. `python train.py --help`."""
+
+import sys
+
+from {{cookiecutter.project_slug}}.cli import parse_args
+
+
+def main() -> int:
+    args = parse_args()  # bad input exits 2 here, before torch is imported or a file is written
+    from {{cookiecutter.project_slug}}.run import main as run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Callbacks Lightning lacks: the divergence guard, the best-epoch metrics, plain epoch lines."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import lightning as L
+
+
+class Diverged(RuntimeError):
+    """Raised inside fit so that no checkpoint is written after the loss blew up."""
+
+
+class DivergenceGuard(L.Callback):
+    """Stop when the training loss is NaN/inf, or above `factor` × its first value for `patience`
+    consecutive steps: the checklist's "when ε0 is too high, the cost function may increase
+    dramatically". Raising (rather than should_stop) keeps the last good checkpoint on disk."""
+
+    def __init__(self, lr: float, factor: float = 10.0, patience: int = 20):
+        self.lr, self.factor, self.patience = lr, factor, patience
+        self.first: float | None = None
+        self.above = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = pl_module.last_train_loss  # already on the host: no extra device sync
+        if self.first is None and math.isfinite(loss):
+            self.first = loss
+        if not math.isfinite(loss):
+            why = f"the training loss became {loss} at step {trainer.global_step}"
+        else:
+            self.above = self.above + 1 if loss > self.factor * self.first else 0
+            if self.above < self.patience:
+                return
+            why = (f"the training loss stayed above {self.factor:g}× its first value ({self.first:.3g}) for "
+                   f"{self.patience} steps")
+        raise Diverged(f"training diverged: {why}. The learning rate ε0 = {self.lr:g} is probably too high; "
+                       f"run with --find-lr to pick one, or lower --lr.")
+
+    def state_dict(self) -> dict:
+        return {"first": self.first}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.first = state_dict.get("first")
+
+
+class BestEpochMetrics(L.Callback):
+    """The validation metrics of the epoch with the best val/acc (the epoch of best.ckpt)."""
+
+    def __init__(self, monitor: str = "val/acc"):
+        self.monitor = monitor
+        self.best: dict[str, float] = {}
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if self.monitor in metrics and metrics[self.monitor] > self.best.get(self.monitor, -math.inf):
+            self.best = metrics
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best = state_dict.get("best", {})
+
+
+class EpochLines(L.Callback):
+    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup)."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        shown = " ".join(f"{k}={float(m[k]):.4f}" for k in ("train/acc", "val/loss", "val/acc") if k in m)
+        took = time.perf_counter() - getattr(self, "start", time.perf_counter())
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout,
+              flush=True)

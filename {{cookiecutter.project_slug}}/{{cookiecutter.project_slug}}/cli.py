@@ -1,0 +1,515 @@
+"""The command line: every checklist hyperparameter is one flag, declared once in FLAGS.
+
+Only the standard library and PyYAML are imported here so that `--help` and bad input
+answer in well under a second; torch and Lightning load after parsing succeeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# --help lists the groups in this order (the order of the checklist and of CLI.md).
+SECTIONS = (
+    "Learning rate",
+    "Optimization algorithm",
+    "Batch normalization",
+    "Architecture",
+    "Parameter initialization",
+    "Regularization",
+    "Activation function",
+    "Data",
+    "Trainer and hardware",
+    "Logging",
+)
+
+
+# ----------------------------------------------------------------------------- value types
+# Each parser takes the string from the command line (or a YAML value rendered as a string)
+# and raises argparse.ArgumentTypeError with what is allowed; argparse prefixes the flag.
+
+
+def _number(kind: type, text: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a number; `lo_open`/`hi_open` exclude the end points."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, v: float) -> bool:
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        return not (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi))
+
+    def __str__(self) -> str:
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"in {left}{self.lo:g}, {self.hi:g}{right}"
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+PROBABILITY = Range(0, 1, hi_open=True)  # a drop probability p < 1
+UNIT = Range(0, 1, lo_open=True, hi_open=True)
+
+
+def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = _number(kind, text)
+        if allowed is not None and not allowed.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+TRUE = {"true", "1", "yes", "y", "on"}
+FALSE = {"false", "0", "no", "n", "off"}
+
+
+def parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+
+
+def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        if not str(text).strip():
+            return []
+        parts = [p.strip() for p in str(text).split(",")]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [item(p) for p in parts]
+
+    parse.__name__ = "list"
+    return parse
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Accept `none`/`null` (and an empty string) as None, e.g. `--lr-tau none`."""
+
+    def parse_optional(text: str) -> Any:
+        if str(text).strip().lower() in {"", "none", "null"}:
+            return None
+        return parse(text)
+
+    parse_optional.__name__ = parse.__name__
+    return parse_optional
+
+
+def devices_type(text: str) -> str | int | list[int]:
+    """Lightning's `devices`: auto, a count (-1 = all), or a comma list of device indices."""
+    if text == "auto":
+        return text
+    if "," in text:
+        return list_type(number_type(int, NON_NEGATIVE))(text)
+    value = _number(int, text)
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be auto, -1, a count >= 1 or a list, got {text!r}")
+    return value
+
+
+def batches_type(text: str) -> int | float:
+    """Lightning's limit_*_batches: a fraction in (0, 1] or a number of batches >= 1."""
+    value = _number(float, text)
+    if value <= 0 or (value > 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1] or a count >= 1, got {text!r}")
+    return int(value) if value > 1 else value
+
+
+# ----------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One hyperparameter: its name (underscore form), section, default, help and type."""
+
+    name: str
+    section: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def is_bool(self) -> bool:
+        return isinstance(self.default, bool)
+
+
+def flag(name, section, default, help, kind=None, allowed=None, choices=None, none_ok=False, metavar=None):
+    """Declare a flag. `kind` is float/int/str/bool/list type; `allowed` a Range for numbers."""
+    if choices is not None:
+        parse = str
+    elif kind in (int, float):
+        parse = number_type(kind, allowed)
+    elif kind is None or kind is str or kind is bool:
+        parse = None
+    else:
+        parse = kind
+    if none_ok:
+        parse = optional(parse or str)
+    return Flag(name, section, default, help, parse, tuple(choices) if choices else None, metavar)
+
+
+LR, OPT, BN, ARCH, INIT, REG, ACT, DATA, TRAIN, LOG = SECTIONS
+
+# Robbins–Monro (GBC16 §8.3.1): SGD converges when Σε_k = ∞ and Σε_k² < ∞. Per schedule,
+# over an unbounded run (k, n → ∞); `--help` and the README quote this table.
+ROBBINS_MONRO = {
+    "constant": "Σε diverges, Σε² diverges (not satisfied: ε never decreases)",
+    "linear": "Σε diverges, Σε² diverges (constant ε_τ after τ; GBC16's practical choice)",
+    "inverse-time": "Σε diverges, Σε² converges (satisfied: ε ~ 1/n)",
+    "exponential": "Σε converges, Σε² converges (decays too fast: ε can stop short)",
+    "sqrt": "Σε diverges, Σε² diverges (ε² ~ 1/n, borderline harmonic)",
+    "step": "Σε converges, Σε² converges (geometric, like exponential)",
+    "cosine": "Σε diverges, Σε² diverges (constant final value after the run's length)",
+}
+
+FLAGS: list[Flag] = [
+    # --- Learning rate
+    flag("lr", LR, 1e-3, "ε0, the initial learning rate: the most important hyperparameter (Ng). Too high: the cost "
+         "increases as the algorithm oscillates; too low: it decreases too slowly.", float, POSITIVE),
+    flag("lr_schedule", LR, "linear",
+         "ε_k as a function of optimizer step k (epoch n). linear (GBC16): (1-k/τ)ε0 + (k/τ)ε_τ for k <= τ, ε_τ "
+         "after; inverse-time: ε0/(1+δn); exponential: δ^n ε0; sqrt: ε0/√n (n from 1); step: ε0 δ^⌊n/s⌋; "
+         "cosine: ε0 to ε_τ over the run; constant: ε0. Robbins–Monro (Σε=∞, Σε²<∞): "
+         + "; ".join(f"{k}: {v}" for k, v in ROBBINS_MONRO.items()),
+         choices=ROBBINS_MONRO),
+    flag("lr_tau", LR, None, "τ, optimizer steps until the linear schedule reaches ε_τ (and the cosine's length); "
+         "default: the whole run, so the last step uses ε_τ.", int, POSITIVE, none_ok=True),
+    flag("lr_final_ratio", LR, 0.01, "ε_τ/ε0 for linear and cosine (GBC16 suggests ε_τ = 0.01 ε0).",
+         float, Range(0, 1, lo_open=True)),
+    flag("lr_decay", LR, 0.5, "δ: decay rate for inverse-time (δ > 0) and the factor per epoch for exponential "
+         "and step (0 < δ < 1).", float, POSITIVE),
+    flag("lr_step_epochs", LR, 10, "s: epochs between multiplications by δ in the step schedule.", int, POSITIVE),
+    flag("warmup_steps", LR, 0, "N: ramp ε linearly from 0 to the schedule's value over the first N steps.",
+         int, NON_NEGATIVE),
+    flag("find_lr", LR, False, "Run the learning-rate range test over the first minibatches (observe the cost, "
+         "the checklist says), save plots/lr_find.png and lr_find.csv, print the suggested ε0 and exit."),
+    flag("auto_lr", LR, False, "Run the range test, then train with the suggested ε0."),
+    flag("plot_lr_schedule", LR, False, "Save plots/lr_schedule.png of ε_k over the planned run and exit."),
+    # --- Optimization algorithm
+    flag("optimizer", OPT, "adam", "Adam is a good starting point; SGD and RMSProp, with or without momentum, are "
+         "good options too (checklist).", choices=("sgd", "adam", "adamw", "rmsprop")),
+    flag("momentum", OPT, 0.9, "Heavy-ball momentum for sgd and rmsprop (0 = without momentum); β1 for adam/adamw. "
+         "Second in importance after ε0 (Ng).", float, Range(0, 1, hi_open=True)),
+    flag("nesterov", OPT, False, "Nesterov momentum (sgd with momentum > 0 only)."),
+    flag("beta2", OPT, 0.999, "Second-moment decay: Adam's β2, RMSProp's α.", float, UNIT),
+    flag("eps", OPT, 1e-8, "ε added to the denominator of adam/adamw/rmsprop.", float, POSITIVE),
+    flag("batch_size", OPT, 64, "Minibatch size per device; a power of 2, as large as fits before the cache "
+         "cliff (see --find-batch-size).", int, POSITIVE),
+    flag("find_batch_size", OPT, False, "The checklist's cliff test: time one training minibatch for sizes 1, 2, "
+         "4, …; save batch_size.csv and plots/batch_size.png; print the largest size before the cliff; exit."),
+    flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries.", int, POSITIVE),
+    flag("gradient_clip_val", OPT, 0.0, "Clip the gradient norm to this value (0 = off).", float, NON_NEGATIVE),
+    # --- Batch normalization
+    flag("batchnorm", BN, False, "Batch normalization: decouples early layers from later ones (checklist)."),
+    flag("bn_position", BN, "pre", "pre: normalize z before the activation (Ng's recommendation); post: normalize "
+         "the activation's output. A layer feeding batch norm has no bias (β makes it redundant).",
+         choices=("pre", "post")),
+    flag("bn_momentum", BN, 0.1, "Weight of the newest minibatch in the running averages of μ and σ² used at "
+         "test time.", float, Range(0, 1)),
+    flag("bn_eps", BN, 1e-5, "ε in z_norm = (z-μ)/√(σ²+ε), only there to prevent division by zero.",
+         float, POSITIVE),
+    flag("sync_batchnorm", BN, "auto", "SyncBatchNorm across GPUs: auto = on when training with batch norm on more "
+         "than one GPU; never on CPU (PyTorch refuses it).", choices=("auto", "true", "false")),
+    # --- Architecture
+    flag("model", ARCH, "mlp", "The domain dictates the architecture; CNNs and RNNs share parameters, a kind of "
+         "regularization (checklist). rnn reads an image row by row.", choices=("mlp", "cnn", "rnn", "resnet")),
+    flag("depth", ARCH, 2, "Hidden layers / conv blocks / recurrent layers / residual blocks. High training "
+         "error: add capacity (checklist).", int, POSITIVE),
+    flag("width", ARCH, 256, "Hidden units per layer / base channels / recurrent units. Use as large a network as "
+         "is feasible and regularize (Ng).", int, POSITIVE),
+    flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=("gru", "lstm", "rnn")),
+    # --- Parameter initialization
+    flag("init", INIT, "he-normal", "Random weights break symmetry. he-normal: N(0, 2/m), m = inputs (Ng); normal: "
+         "N(0, σ²), σ² = --init-variance (Ng); uniform-fan-in: U(±m^-1/2) (GBC16); glorot-uniform: "
+         "U(±((m+n)/6)^-1/2), n = outputs (GBC16); he-uniform: U(±√(6/m)); orthogonal; torch-default.",
+         choices=("he-normal", "normal", "uniform-fan-in", "glorot-uniform", "he-uniform", "orthogonal",
+                  "torch-default")),
+    flag("init_variance", INIT, 0.1, "σ² for --init normal (0.1 suits about 20 units per layer, Ng).",
+         float, POSITIVE),
+    flag("bias_init", INIT, 0.0, "Value of every hidden bias (zero is typical, checklist).", float),
+    flag("output_bias", INIT, "prior", "prior: set the output bias to the training labels' statistics as if the "
+         "weights were zero (log class frequencies for softmax, logit(p) for a binary head: σ(b) = p); zero.",
+         choices=("prior", "zero")),
+    # --- Activation function
+    flag("activation", ACT, "relu", "Hidden-layer activation. ReLU is the default; sigmoid/tanh saturate at both "
+         "ends and are not appropriate for hidden layers (checklist).",
+         choices=("relu", "leaky-relu", "prelu", "maxout", "elu", "gelu", "silu", "tanh", "sigmoid")),
+    flag("leaky_slope", ACT, 0.01, "α of leaky-relu g(z) = max(z, αz); α = 0 gives ReLU (and prelu's initial α).",
+         float, Range(0, 1, hi_open=True)),
+    flag("maxout_pieces", ACT, 2, "k >= 2 linear pieces per maxout unit (a learned convex piecewise-linear "
+         "activation, GBC16).", int, Range(2)),
+    # --- Data
+    flag("dataset", DATA, "digits", "digits: scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no "
+         "network needed.", choices=("digits",)),
+    flag("data_dir", DATA, "data", "Root folder of downloadable datasets.", metavar="PATH"),
+    flag("val_fraction", DATA, 0.1, "Share of the training data held out for validation.", float, UNIT),
+    flag("num_workers", DATA, 0, "DataLoader worker processes (0 = load in the main process; fastest for "
+         "in-memory data).", int, NON_NEGATIVE),
+    # --- Trainer and hardware
+    flag("max_epochs", TRAIN, 20, "Passes over the training data.", int, POSITIVE),
+    flag("max_steps", TRAIN, -1, "Stop after this many optimizer steps (-1 = no limit).", int, Range(-1)),
+    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch, and the data split.", int, NON_NEGATIVE),
+    flag("deterministic", TRAIN, False, "Use deterministic algorithms (slower on GPU)."),
+    flag("fast_dev_run", TRAIN, False, "Run one training and one validation batch, no checkpoints (a smoke test)."),
+    flag("limit_train_batches", TRAIN, 1.0, "Fraction (<= 1) or number of training batches per epoch.",
+         batches_type),
+    flag("limit_val_batches", TRAIN, 1.0, "Fraction (<= 1) or number of validation batches.", batches_type),
+    flag("accelerator", TRAIN, "auto", "Hardware.", choices=("auto", "cpu", "gpu", "mps")),
+    flag("devices", TRAIN, "auto", "auto, a count (-1 = all) or a comma list of device indices.", devices_type),
+    flag("strategy", TRAIN, "auto", "Distribution strategy.", choices=("auto", "ddp", "ddp_spawn", "fsdp")),
+    flag("num_nodes", TRAIN, 1, "Machines taking part (multi-node).", int, POSITIVE),
+    flag("precision", TRAIN, "32-true", "Numeric precision.", choices=("32-true", "16-mixed", "bf16-mixed")),
+    flag("accumulate_grad_batches", TRAIN, 1, "Minibatches per optimizer step.", int, POSITIVE),
+    flag("compile", TRAIN, False, "Compile the network with torch.compile."),
+    flag("resume", TRAIN, None, "last (the newest run under --output-dir) or a checkpoint path: continue the run, "
+         "its schedule position and its W&B run.", none_ok=True, metavar="{last,PATH}"),
+    # --- Logging
+    flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
+    flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "
+         "the time).", none_ok=True, metavar="NAME"),
+    flag("wandb_mode", LOG, "auto", "auto = online when W&B credentials are present and the server answers, "
+         "offline otherwise (never hangs without network).", choices=("auto", "online", "offline", "disabled")),
+    flag("wandb_project", LOG, {{ cookiecutter.wandb_project | tojson }}, "W&B project."),
+    flag("wandb_entity", LOG, {{ cookiecutter.wandb_entity | tojson if cookiecutter.wandb_entity else "None" }}, "W&B entity (team or user).",
+         none_ok=True),
+    flag("wandb_tags", LOG, [], "Comma-separated W&B tags.", list_type(str)),
+]
+
+FLAG_BY_NAME = {f.name: f for f in FLAGS}
+# Not hyperparameters: how to read and show the config. Never saved in a config.
+META = ("config", "print_config")
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad input: one line naming the flag and what is allowed, exit status 2, no usage dump."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class BoolAction(argparse.Action):
+    """--flag, --no-flag and --flag=VALUE (true/false/1/0/yes/no, any case: W&B sends True/False)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string.startswith("--no-"):
+            if values is not None:
+                parser.error(f"argument {option_string}: takes no value")
+            setattr(namespace, self.dest, False)
+        else:
+            setattr(namespace, self.dest, True if values is None else values)
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="train.py",
+        usage="train.py [--flag VALUE | --flag=VALUE ...]   (flags grouped by checklist section below)",
+        description="Train a network with every hyperparameter of the deep-learning checklist as a flag. "
+        "Flags accept dashes or underscores and --name=value; booleans accept --flag, --no-flag and "
+        "--flag=true/false.",
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE.yaml", help="Load values (underscore keys); command-line "
+                        "flags win over the file.")
+    parser.add_argument("--print-config", action="store_true", help="Print the resolved config as YAML and exit.")
+    groups = {s: parser.add_argument_group(s) for s in SECTIONS}
+    for f in FLAGS:
+        group = groups[f.section]
+        if f.is_bool:
+            group.add_argument(f.option, "--no-" + f.option[2:], dest=f.name, action=BoolAction, nargs="?",
+                               type=parse_bool, default=f.default, metavar="BOOL", help=f.help)
+        else:
+            group.add_argument(f.option, dest=f.name, type=f.type, default=f.default, choices=f.choices,
+                               metavar=f.metavar, help=f.help)
+    return parser
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """`--lr_schedule=x` → `--lr-schedule=x`: underscores are the config spelling of dashes."""
+    out = []
+    for token in argv:
+        if token.startswith("--") and token != "--":
+            name, eq, value = token.partition("=")
+            token = name.replace("_", "-") + eq + value
+        out.append(token)
+    return out
+
+
+def yaml_text(value: Any) -> str:
+    """A config value as the command line would spell it (argparse then parses and checks it)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(yaml_text(v) for v in value)
+    return str(value)
+
+
+def load_config_file(path: str, parser: OneLineParser) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        parser.error(f"argument --config: file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        parser.error(f"argument --config: {path} is not valid YAML ({str(e).splitlines()[0]})")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        parser.error(f"argument --config: {path} must hold a mapping of flag: value")
+    for key in data:
+        if str(key).replace("-", "_") not in FLAG_BY_NAME:
+            parser.error(f"argument --config: unknown key {key!r} in {path} (not a flag of train.py)")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def apply_defaults(parser: OneLineParser, values: dict) -> None:
+    """Set file values as defaults: string defaults go through each flag's type, so they are checked."""
+    defaults = {}
+    for key, value in values.items():
+        f = FLAG_BY_NAME[key]
+        if value is None and f.default is not None:
+            parser.error(f"argument {f.option}: null is not allowed (default {f.default!r})")
+        defaults[key] = None if value is None else yaml_text(value)
+    parser.set_defaults(**defaults)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check everything; on bad input print one line and exit 2 before any file is written."""
+    argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    probe = OneLineParser(add_help=False, allow_abbrev=False)
+    probe.add_argument("--config")
+    probe.add_argument("--resume")
+    known, _ = probe.parse_known_args(argv)
+    file_values: dict = {}
+    resume_ckpt = None
+    if known.resume not in (None, "", "none", "null"):
+        resume_ckpt, run_dir = locate_checkpoint(known.resume, parser, argv)
+        saved = run_dir / "config.yaml"
+        if saved.is_file():
+            file_values.update(load_config_file(str(saved), parser))
+            file_values.pop("resume", None)
+            file_values["run_name"] = run_dir.name
+            file_values["output_dir"] = str(run_dir.parent)
+    if known.config:
+        file_values.update(load_config_file(known.config, parser))
+    apply_defaults(parser, file_values)
+    args = parser.parse_args(argv)
+    check_choices(parser, args)
+    check_combinations(parser, args)
+    args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
+    if args.print_config:
+        sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
+        parser.exit(0)
+    if is_rank_zero():
+        for line in advice(args):
+            print(f"warning: {line}", file=sys.stderr)
+    return args
+
+
+def advice(a: argparse.Namespace) -> list[str]:
+    """The checklist's advice on valid but doubtful values: one line each, not an error."""
+    lines = []
+    if a.batch_size & (a.batch_size - 1):
+        lines.append(f"--batch-size {a.batch_size} is not a power of 2; the checklist suggests one "
+                     f"(e.g. {2 ** round(math.log2(a.batch_size))})")
+    if a.activation in ("tanh", "sigmoid"):
+        lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
+                     "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
+    return lines
+
+
+def locate_checkpoint(resume: str, parser: OneLineParser, argv: list[str]) -> tuple[Path, Path]:
+    """`last` → the newest runs/*/checkpoints/last.ckpt; a path → that checkpoint. Returns (ckpt, run dir)."""
+    if resume == "last":
+        probe = OneLineParser(add_help=False, allow_abbrev=False)
+        probe.add_argument("--output-dir", default=FLAG_BY_NAME["output_dir"].default)
+        out = Path(probe.parse_known_args(argv)[0].output_dir)
+        found = sorted(out.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            parser.error(f"argument --resume: 'last' found no previous run with checkpoints/last.ckpt under {out}/")
+        ckpt = found[-1]
+    else:
+        ckpt = Path(resume)
+        if not ckpt.is_file():
+            parser.error(f"argument --resume: expected 'last' or a checkpoint file, got {resume!r} (not found)")
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return ckpt, run_dir
+
+
+def check_choices(parser: OneLineParser, args: argparse.Namespace) -> None:
+    # argparse checks choices on the command line only; values from --config arrive as defaults.
+    for f in FLAGS:
+        if f.choices and getattr(args, f.name) not in f.choices:
+            parser.error(f"argument {f.option}: invalid choice: {getattr(args, f.name)!r} "
+                         f"(choose from {', '.join(f.choices)})")
+
+
+def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
+    """Flags that are valid alone but not together (litgpt's __post_init__ habit)."""
+    problems = []
+    if a.nesterov and a.optimizer != "sgd":
+        problems.append(f"--nesterov applies to --optimizer sgd only, got --optimizer {a.optimizer}")
+    if a.nesterov and a.momentum == 0:
+        problems.append("--nesterov needs --momentum > 0, got --momentum 0")
+    if a.lr_schedule in ("exponential", "step") and a.lr_decay >= 1:
+        problems.append(f"--lr-decay must be < 1 for --lr-schedule {a.lr_schedule}, got {a.lr_decay:g}")
+    if a.find_lr and a.auto_lr:
+        problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
+    if a.sync_batchnorm == "true" and a.accelerator == "cpu":
+        problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
+    if problems:
+        parser.error(problems[0])
+
+
+def config_dict(args: argparse.Namespace) -> dict:
+    """Every flag's resolved value under its underscore key (what --config reads back)."""
+    return {f.name: getattr(args, f.name) for f in FLAGS}
+
+
+def is_rank_zero() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"

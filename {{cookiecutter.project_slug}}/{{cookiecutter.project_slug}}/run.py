@@ -1,0 +1,193 @@
+"""One run: build the data, the module, the loggers and the Trainer from the parsed flags; then fit
+and test (or run one of the tools and exit)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import yaml
+
+from .cli import config_dict, is_rank_zero
+
+RUN_NAME_ENV = "CHECKLIST_RUN_NAME"  # so DDP ranks started later agree on rank 0's run name
+
+
+def default_run_name(a: argparse.Namespace) -> str:
+    return f"{a.model}-d{a.depth}-w{a.width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_directory(a: argparse.Namespace) -> Path:
+    inherited = None if is_rank_zero() else os.environ.get(RUN_NAME_ENV)
+    name = a.run_name or inherited or default_run_name(a)
+    run_dir = Path(a.output_dir) / name
+    if not (a.run_name or inherited):
+        suffix = 1
+        while run_dir.exists():  # two runs started in the same second
+            suffix += 1
+            run_dir = Path(a.output_dir) / f"{name}-{suffix}"
+    os.environ[RUN_NAME_ENV] = run_dir.name
+    a.run_name = run_dir.name
+    return run_dir
+
+
+def build_datamodule(a: argparse.Namespace):
+    import torch
+
+    from .data import ImageDataModule
+
+    dm = ImageDataModule(
+        dataset=a.dataset, data_dir=a.data_dir, tasks=("digit",), batch_size=a.batch_size,
+        num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed,
+        pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"),
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def build_module(a: argparse.Namespace, dm):
+    from .module import Classifier
+
+    return Classifier(
+        **config_dict(a),
+        input_shape=list(dm.input_shape),
+        task_names=[t.name for t in dm.tasks],
+        task_classes=[t.num_classes for t in dm.tasks],
+        task_weights=[1.0] * len(dm.tasks),
+        label_frequencies=dm.label_frequencies(),
+    )
+
+
+def sync_batchnorm(a: argparse.Namespace) -> bool:
+    import torch
+
+    if a.sync_batchnorm != "auto":
+        return a.sync_batchnorm == "true"
+    gpus = torch.cuda.device_count() if a.accelerator in ("auto", "gpu") else 0
+    devices = gpus if a.devices in ("auto", -1) else (len(a.devices) if isinstance(a.devices, list) else a.devices)
+    return a.batchnorm and gpus > 0 and devices * a.num_nodes > 1
+
+
+def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_callbacks: list = ()):
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+
+    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines
+
+    interactive = sys.stderr.isatty()
+    callbacks = [
+        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max",
+                        save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
+        LearningRateMonitor(logging_interval="step"),
+        DivergenceGuard(a.lr),
+        BestEpochMetrics(),
+        TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
+        *extra_callbacks,
+    ]
+    return L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=a.max_epochs, max_steps=a.max_steps, deterministic=a.deterministic,
+        fast_dev_run=a.fast_dev_run, limit_train_batches=a.limit_train_batches,
+        limit_val_batches=a.limit_val_batches, accelerator=a.accelerator, devices=a.devices,
+        strategy=a.strategy, num_nodes=a.num_nodes, precision=a.precision,
+        accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
+        gradient_clip_val=a.gradient_clip_val or None,
+        logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
+        # Log every optimizer step: the lr column then holds ε_k for every k (CLI.md).
+        log_every_n_steps=1,
+    )
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(s in record.getMessage() for s in ("litlogger", "was configured so 100%"))
+
+
+def quiet_lightning() -> None:
+    """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
+    warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+
+
+def keep_metrics(csv_logger, path: Path) -> None:
+    """On resume, carry the earlier rows over: CSVLogger deletes an existing metrics.csv when it starts."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
+
+
+def main(a: argparse.Namespace) -> int:
+    """Returns the process exit status."""
+    quiet_lightning()
+    import lightning as L
+
+    L.seed_everything(a.seed, workers=True, verbose=False)
+    run_dir = run_directory(a)
+    dm = build_datamodule(a)
+    module = build_module(a, dm)
+    if is_rank_zero():
+        (run_dir / "plots").mkdir(parents=True, exist_ok=True)
+    if a.plot_lr_schedule or a.find_batch_size:
+        from .tuning import find_batch_size, plot_lr_schedule
+
+        if a.plot_lr_schedule:
+            print(f"planned schedule: {plot_lr_schedule(a, run_dir, len(dm.train_set))}")
+        if a.find_batch_size:
+            find_batch_size(a, run_dir, dm, module)
+        return 0
+    if a.find_lr or a.auto_lr:
+        from .tuning import find_lr
+
+        suggestion = find_lr(a, run_dir, dm, module, build_trainer(a, run_dir, loggers=[]))
+        if a.find_lr:
+            return 0
+        a.lr, a.auto_lr = suggestion, False
+        module = build_module(a, dm)
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    from .callbacks import Diverged
+    from .tracking import create_logger, resolve_mode
+
+    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    if a.resume_ckpt and is_rank_zero():
+        keep_metrics(loggers[0], run_dir / "metrics.csv")
+    mode = resolve_mode(a.wandb_mode)
+    if mode != "disabled":
+        loggers.append(create_logger(run_dir, a.run_name, mode, a.wandb_project, a.wandb_entity, a.wandb_tags,
+                                     resume=bool(a.resume_ckpt)))
+    if is_rank_zero():
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False, allow_unicode=True))
+    trainer = build_trainer(a, run_dir, loggers)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
+    except Diverged as e:
+        print(f"error: {e} The last good checkpoint stays in {run_dir / 'checkpoints'}.", file=sys.stderr)
+        return 1
+    ckpt = None if a.fast_dev_run else "best"
+    test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
+    if trainer.is_global_zero:
+        best = next(c for c in trainer.callbacks if type(c).__name__ == "BestEpochMetrics").best
+        wandb_id = next((lg.experiment.id for lg in loggers if type(lg).__name__ == "WandbLogger"), None)
+        results = {"run_name": a.run_name, "wandb_run_id": wandb_id, "wandb_mode": mode,
+                   **best, **test_metrics, "epochs": trainer.current_epoch, "steps": trainer.global_step,
+                   "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
+        (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
+              f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {run_dir}")
+    if mode != "disabled":
+        import wandb
+
+        wandb.finish()
+    return 0

@@ -1,0 +1,61 @@
+"""Weights & Biases: choosing the mode without hanging, creating the logger, resuming the run id."""
+
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators(urlparse(_base_url()).hostname) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def _base_url() -> str:
+    return os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_mode(mode: str) -> str:
+    """auto → WANDB_MODE if set; else online with credentials and a reachable server; else offline."""
+    if mode != "auto":
+        return mode
+    env = os.environ.get("WANDB_MODE", "").lower()
+    if env in ("online", "offline", "disabled"):
+        return env
+    if env == "dryrun":
+        return "offline"
+    return "online" if has_credentials() and _reachable(_base_url()) else "offline"
+
+
+def previous_run_id(run_dir: Path) -> str | None:
+    """The id of the W&B run this run directory logged to (folders end in -<id>)."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].name.rsplit("-", 1)[-1] if runs else None
+
+
+def create_logger(run_dir: Path, run_name: str, mode: str, project: str, entity: str | None, tags: list[str],
+                  resume: bool):
+    from lightning.pytorch.loggers import WandbLogger
+
+    run_id = previous_run_id(run_dir) if resume else None
+    return WandbLogger(
+        name=run_name, project=project, entity=entity or None, save_dir=str(run_dir), mode=mode, tags=tags or None,
+        id=run_id, resume="allow" if run_id else None,
+    )

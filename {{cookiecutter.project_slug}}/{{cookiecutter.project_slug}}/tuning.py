@@ -1,0 +1,191 @@
+"""Tuning tools: the learning-rate range test (Lightning's Tuner), the planned-schedule plot and
+the minibatch-size cliff test (hand-written: Lightning's batch-size scaler finds what fits in
+memory but does not time the minibatches, which is what the checklist's cliff test needs)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from .optim import create_optimizer, lr_at
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ----------------------------------------------------------------------------- LR range test
+
+
+def find_lr(a: argparse.Namespace, run_dir: Path, dm, module, trainer) -> float:
+    """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
+    from lightning.pytorch.tuner import Tuner
+
+    steps = max(10, min(100, 3 * math.ceil(len(dm.train_set) / a.batch_size)))
+    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=steps,
+                                    update_attr=False)
+    suggestion = finder.suggestion()
+    if suggestion is None:  # too few finite losses for the steepest-slope rule
+        suggestion = a.lr
+    with open(run_dir / "lr_find.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["lr", "loss"])
+        writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
+    plt = _pyplot()
+    fig = finder.plot(suggest=True)
+    fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
+    fig.savefig(run_dir / "plots" / "lr_find.png", dpi=100)
+    plt.close(fig)
+    print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(finder.results['lr'])} minibatches; "
+          f"{run_dir / 'lr_find.csv'}, {run_dir / 'plots' / 'lr_find.png'})")
+    return float(suggestion)
+
+
+# ----------------------------------------------------------------------------- schedule plot
+
+
+def planned_steps(a: argparse.Namespace, train_size: int) -> tuple[int, int]:
+    """(steps per epoch, total optimizer steps) as Lightning will count them on one device."""
+    batches = math.ceil(train_size / a.batch_size)
+    limit = a.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    per_epoch = max(1, math.ceil(batches / a.accumulate_grad_batches))
+    total = per_epoch * a.max_epochs
+    return per_epoch, min(total, a.max_steps) if a.max_steps > 0 else total
+
+
+def schedule_values(a: argparse.Namespace, steps_per_epoch: int, total: int) -> list[float]:
+    return [lr_at(k, a.lr_schedule, a.lr, steps_per_epoch=steps_per_epoch, total_steps=total, tau=a.lr_tau,
+                  final_ratio=a.lr_final_ratio, decay=a.lr_decay, step_epochs=a.lr_step_epochs,
+                  warmup_steps=a.warmup_steps) for k in range(total)]
+
+
+def plot_lr_schedule(a: argparse.Namespace, run_dir: Path, train_size: int) -> Path:
+    per_epoch, total = planned_steps(a, train_size)
+    values = schedule_values(a, per_epoch, total)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(range(total), values)
+    ax.set_xlabel(f"optimizer step k ({per_epoch} per epoch)")
+    ax.set_ylabel("ε_k")
+    ax.set_title(f"--lr-schedule {a.lr_schedule}, ε0 = {a.lr:g}")
+    ax.grid(alpha=0.3)
+    path = run_dir / "plots" / "lr_schedule.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- batch-size cliff
+
+
+def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int | None:
+    """Index of the cliff: the first size whose time per example exceeds `rise` × the lowest time
+    per example of the smaller sizes (it had been falling or flat, then jumps). None: no cliff.
+
+    A doubling of the batch that more than doubles the per-example cost by half again is not
+    noise of a few percent; 1.5 leaves room for timing jitter of ±20%."""
+    per_example = [t / b for t, b in zip(seconds, sizes)]
+    for i in range(1, len(sizes)):
+        if per_example[i] > rise * min(per_example[:i]):
+            return i
+    return None
+
+
+def recommend(sizes: list[int], seconds: list[float]) -> int:
+    """The largest size before the cliff; without a cliff, the largest size tried."""
+    cliff = find_cliff(sizes, seconds)
+    return sizes[-1] if cliff is None else sizes[cliff - 1]
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: int = 2, repeats: int = 5) -> float:
+    """Median seconds of one training step (forward, backward, optimizer step) on (x, y)."""
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        losses, _ = module.task_losses(module(x), y)
+        sum(losses).backward()
+        optimizer.step()
+        if x.is_cuda:
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
+    device = torch.device("cuda" if torch.cuda.is_available() and a.accelerator in ("auto", "gpu") else "cpu")
+    module = module.to(device).train()
+    optimizer = create_optimizer(a.optimizer, module.parameters(), lr=a.lr, momentum=a.momentum,
+                                 nesterov=a.nesterov, beta2=a.beta2, eps=a.eps)
+    data = dm.train_set
+    gen = torch.Generator().manual_seed(a.seed)
+    sizes, seconds = [], []
+    size = 1
+    while size <= a.find_batch_size_max:
+        # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
+        idx = torch.randint(len(data), (size,), generator=gen)
+        x, y = data.x[idx].to(device), data.y[idx].to(device)
+        try:
+            t = time_minibatch(module, optimizer, x, y)
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
+            if not _is_oom(e):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            print(f"batch size {size}: out of memory; stopping there")
+            break
+        sizes.append(size)
+        seconds.append(t)
+        size *= 2
+    best = recommend(sizes, seconds)
+    cliff = find_cliff(sizes, seconds)
+    with open(run_dir / "batch_size.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["batch_size", "seconds_per_minibatch", "seconds_per_example", "cliff", "chosen"])
+        for i, (b, t) in enumerate(zip(sizes, seconds)):
+            writer.writerow([b, f"{t:.6g}", f"{t / b:.6g}", int(i == cliff), int(b == best)])
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, ys, label in ((axes[0], seconds, "seconds per minibatch"),
+                          (axes[1], [t / b for t, b in zip(seconds, sizes)], "seconds per example")):
+        ax.loglog(sizes, ys, "o-", base=2)
+        ax.axvline(best, color="tab:red", linestyle="--", label=f"chosen: {best}")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(f"Minibatch cliff test on {device.type} ({a.model})")
+    path = run_dir / "plots" / "batch_size.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    for b, t in zip(sizes, seconds):
+        print(f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * t / b:9.2f} µs/example"
+              + ("  <- cliff" if cliff is not None and b == sizes[cliff] else ""))
+    print(f"largest batch size before the cliff: {best}"
+          + ("" if cliff is not None else " (no cliff up to the largest size tried)")
+          + f"  ({run_dir / 'batch_size.csv'}, {path})")
+    return best
+
