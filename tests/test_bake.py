@@ -33,6 +33,9 @@ EXPECTED_FILES = {
     "{slug}/tuning.py",
     "tests/conftest.py",
     "tests/test_cli.py",
+    "tests/test_models.py",
+    "tests/test_optim.py",
+    "tests/test_tuning.py",
     "tests/test_train.py",
     "tests/wandb_records.py",
 }

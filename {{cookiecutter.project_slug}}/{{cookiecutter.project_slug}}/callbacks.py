@@ -80,3 +80,29 @@ class EpochLines(L.Callback):
         took = time.perf_counter() - getattr(self, "start", time.perf_counter())
         print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout,
               flush=True)
+
+
+class RunFacts(L.Callback):
+    """Values derived from the flags, logged once as hyperparameters (W&B config), plus the
+    parameter count per layer as a W&B table."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from lightning.pytorch.loggers import WandbLogger
+        from lightning.pytorch.utilities.model_summary import ModelSummary
+
+        summary = ModelSummary(pl_module, max_depth=-1)
+        facts = {
+            "steps_per_epoch": math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches),
+            "global_batch_size": pl_module.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches,
+            "param_count": summary.total_parameters,
+            "world_size": trainer.world_size,
+        }
+        for logger in trainer.loggers:
+            logger.log_hyperparams(facts)
+            if isinstance(logger, WandbLogger):
+                # Leaf layers only (no containers), so the counts add up to the total.
+                modules = dict(pl_module.named_modules())
+                rows = [[name, kind, count] for name, kind, count in
+                        zip(summary.layer_names, summary.layer_types, summary.param_nums)
+                        if count and not any(True for _ in modules[name].children())]
+                logger.log_table("model/parameters", columns=["layer", "type", "params"], data=rows)

@@ -79,9 +79,14 @@ def sync_batchnorm(a: argparse.Namespace) -> bool:
 
 def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_callbacks: list = ()):
     import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.callbacks import (
+        LearningRateMonitor,
+        ModelCheckpoint,
+        ModelSummary,
+        TQDMProgressBar,
+    )
 
-    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines
+    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts
 
     interactive = sys.stderr.isatty()
     callbacks = [
@@ -90,6 +95,8 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
         LearningRateMonitor(logging_interval="step"),
         DivergenceGuard(a.lr),
         BestEpochMetrics(),
+        RunFacts(),
+        ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
         TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
         *extra_callbacks,
     ]
@@ -108,8 +115,10 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
 
 
 class _DropTips(logging.Filter):
+    NOISE = ("litlogger", "was configured so 100%", "Skipping setting a default")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not any(s in record.getMessage() for s in ("litlogger", "was configured so 100%"))
+        return not any(s in record.getMessage() for s in self.NOISE)
 
 
 def quiet_lightning() -> None:
