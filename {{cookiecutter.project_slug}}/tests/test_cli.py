@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 from {{cookiecutter.project_slug}}.cli import FLAGS, SECTIONS, build_parser, config_dict, parse_args
 
@@ -127,3 +127,9 @@ def test_parser_declares_each_flag_once():
     names = [f.name for f in FLAGS]
     assert len(names) == len(set(names))
     build_parser()  # argparse itself refuses a duplicated option string
+
+
+def test_readme_checklist_table_lists_every_flag():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| checklist item |"):]
+    assert [f.option for f in FLAGS if f"`{f.option}" not in table] == []

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .tasks import DATASET_TASKS
+
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
 SECTIONS = (
     "Learning rate",
@@ -271,6 +273,43 @@ FLAGS: list[Flag] = [
     flag("output_bias", INIT, "prior", "prior: set the output bias to the training labels' statistics as if the "
          "weights were zero (log class frequencies for softmax, logit(p) for a binary head: σ(b) = p); zero.",
          choices=("prior", "zero")),
+    # --- Regularization (GBC16: anything that raises training error in the hope of lowering test error)
+    flag("weight_decay", REG, 0.0, "L2 weight decay: keeps weights small. Coupled (added to the gradient) for sgd, "
+         "adam and rmsprop; decoupled for adamw. Biases and normalization parameters are not decayed.",
+         float, NON_NEGATIVE),
+    flag("l1", REG, 0.0, "λ: adds λ·Σ|w| over the weights (not biases) to the training loss; L1 gives sparsity "
+         "(logged: train/l1, val/sparsity = share of |w| < 1e-3).", float, NON_NEGATIVE),
+    flag("dropout", REG, 0.0, "p = 1 - keep probability of hidden units (for rnn: between recurrent layers and "
+         "before the head). Inverted scaling by 1/(1-p) during training keeps the expected activation; "
+         "nothing is dropped at test time.", float, PROBABILITY),
+    flag("input_dropout", REG, 0.0, "p = 1 - keep probability of input pixels.", float, PROBABILITY),
+    flag("aug_translate", REG, 0.0, "Augmentation (training split only, 0 = off): shift by up to this fraction "
+         "of the width/height.", float, Range(0, 1, hi_open=True)),
+    flag("aug_scale", REG, 0.0, "Zoom by a factor in [1-s, 1+s].", float, Range(0, 1, hi_open=True)),
+    flag("aug_rotate", REG, 0.0, "Rotate by up to ± this many degrees.", float, Range(0, 180)),
+    flag("aug_mirror", REG, 0.0, "Probability of a horizontal flip (changes a digit's meaning: a warning).",
+         float, Range(0, 1)),
+    flag("aug_skew", REG, 0.0, "Shear (skew) by up to ± this many degrees.", float, Range(0, 90, hi_open=True)),
+    flag("aug_blur", REG, 0.0, "Gaussian blur with σ drawn up to this many pixels.", float, NON_NEGATIVE),
+    flag("aug_contrast", REG, 0.0, "Change contrast by a factor in [1-c, 1+c].", float, Range(0, 1)),
+    flag("aug_preview", REG, False, "Save plots/augment.png (training images beside augmented copies) and exit."),
+    flag("adversarial", REG, "none", "Adversarial training: for each batch find examples within the L∞ ε-ball of "
+         "the inputs (valid range kept) that the network gets wrong, and train on them too (checklist). fgsm: one "
+         "signed-gradient step; pgd: --adv-steps projected steps.", choices=("none", "fgsm", "pgd")),
+    flag("adv_eps", REG, 0.1, "ε: the L∞ radius of the perturbation, in pixel units of [0, 1].",
+         float, Range(0, 1, lo_open=True)),
+    flag("adv_steps", REG, 5, "PGD steps (step size 2.5ε/steps).", int, POSITIVE),
+    flag("adv_weight", REG, 0.5, "w in the loss (1-w)·L(clean) + w·L(adversarial).", float, Range(0, 1)),
+    flag("early_stopping_patience", REG, 0, "Stop after this many epochs without a better val/acc (0 = off, the "
+         "default: Ng discourages early stopping, which entangles optimization with tuning; GBC16 likes it).",
+         int, NON_NEGATIVE),
+    flag("early_stopping_min_delta", REG, 0.0, "Smallest rise of val/acc that counts as better.",
+         float, NON_NEGATIVE),
+    flag("tasks", REG, ["digit"], "Multitask learning: comma list of tasks, the first is the primary one; one head "
+         "per task on a shared trunk. digits offers digit (10 classes), parity (even/odd), zero (is it a 0, "
+         "imbalanced).", list_type(str)),
+    flag("task_weights", REG, [], "w_t in the loss Σ w_t·L_t, one per task (default: all 1).",
+         list_type(number_type(float, NON_NEGATIVE))),
     # --- Activation function
     flag("activation", ACT, "relu", "Hidden-layer activation. ReLU is the default; sigmoid/tanh saturate at both "
          "ends and are not appropriate for hidden layers (checklist).",
@@ -457,6 +496,9 @@ def advice(a: argparse.Namespace) -> list[str]:
     if a.batch_size & (a.batch_size - 1):
         lines.append(f"--batch-size {a.batch_size} is not a power of 2; the checklist suggests one "
                      f"(e.g. {2 ** round(math.log2(a.batch_size))})")
+    if a.aug_mirror and a.dataset in ("digits", "mnist"):
+        lines.append(f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
+                     "(a mirrored 2 is no 2)")
     if a.activation in ("tanh", "sigmoid"):
         lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
                      "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
@@ -500,6 +542,20 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append(f"--lr-decay must be < 1 for --lr-schedule {a.lr_schedule}, got {a.lr_decay:g}")
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
+    if a.aug_preview and not any(getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and
+                                 f.name != "aug_preview"):
+        problems.append("--aug-preview needs at least one augmentation flag (--aug-translate, --aug-rotate, …)")
+    if not a.tasks:
+        problems.append("--tasks needs at least one task")
+    if a.task_weights and len(a.task_weights) != len(a.tasks):
+        problems.append(f"--task-weights needs one weight per task: {len(a.tasks)} tasks ({','.join(a.tasks)}), "
+                        f"{len(a.task_weights)} weights")
+    if len(set(a.tasks)) != len(a.tasks):
+        problems.append(f"--tasks lists a task twice: {','.join(a.tasks)}")
+    known = [t.name for t in DATASET_TASKS[a.dataset]]
+    unknown = [t for t in a.tasks if t not in known]
+    if unknown:
+        problems.append(f"--tasks: dataset {a.dataset} has no task {unknown[0]!r} (choose from {', '.join(known)})")
     if a.sync_batchnorm == "true" and a.accelerator == "cpu":
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
     if problems:

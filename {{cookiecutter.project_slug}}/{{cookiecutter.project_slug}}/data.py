@@ -1,7 +1,9 @@
 """Data: a LightningDataModule over image datasets held in memory as tensors.
 
-A dataset is declared once in DATASETS (how to load it, its tasks); the DataModule splits,
-normalizes with training statistics and serves whole minibatches by tensor indexing.
+A dataset is declared once in DATASETS (how to load it) and tasks.py (what to predict). Images
+stay in their valid range [0, 1]; the network normalizes them with the training split's mean and
+standard deviation (its first layer), so augmentation and adversarial examples work on real
+pixel values. Minibatches are served by tensor indexing and augmented as tensors on the device.
 """
 
 from __future__ import annotations
@@ -13,34 +15,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-
-@dataclass(frozen=True)
-class Task:
-    """One prediction target derived from the dataset's class label."""
-
-    name: str
-    num_classes: int  # 2 means a binary head: one logit, σ(b) = p
-    from_label: Callable[[torch.Tensor], torch.Tensor]
-
-
-def _identity(y: torch.Tensor) -> torch.Tensor:
-    return y
-
-
-def _parity(y: torch.Tensor) -> torch.Tensor:
-    return y % 2
-
-
-def _is_zero(y: torch.Tensor) -> torch.Tensor:
-    return (y == 0).long()
+from .tasks import tasks_for
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Loads (images [N, C, H, W] float, labels [N] long) and declares the tasks on them."""
+    """Loads (images [N, C, H, W] float in [0, 1], labels [N] long)."""
 
     load: Callable[[str, bool], tuple[torch.Tensor, torch.Tensor]]
-    tasks: tuple[Task, ...]
 
 
 def load_digits(data_dir: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,15 +30,13 @@ def load_digits(data_dir: str, download: bool) -> tuple[torch.Tensor, torch.Tens
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()
-    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1)  # [N, 1, 8, 8]
+    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [N, 1, 8, 8] in [0, 1]
     y = torch.as_tensor(bunch.target, dtype=torch.long)
     return x, y
 
 
-DIGIT_TASKS = (Task("digit", 10, _identity), Task("parity", 2, _parity), Task("zero", 2, _is_zero))
-
 DATASETS: dict[str, DatasetSpec] = {
-    "digits": DatasetSpec(load_digits, DIGIT_TASKS),
+    "digits": DatasetSpec(load_digits),
 }
 
 
@@ -95,15 +75,12 @@ class ImageDataModule(L.LightningDataModule):
         seed: int = 0,
         download: bool = False,
         pin_memory: bool = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         super().__init__()
-        spec = DATASETS[dataset]
-        by_name = {t.name: t for t in spec.tasks}
-        unknown = [t for t in tasks if t not in by_name]
-        if unknown:
-            raise ValueError(f"dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
-        self.spec = spec
-        self.tasks = tuple(by_name[t] for t in tasks)
+        self.spec = DATASETS[dataset]
+        self.tasks = tasks_for(dataset, list(tasks))
+        self.augment = augment  # image [C, H, W] → image, applied to training batches only
         self.dataset, self.data_dir, self.download = dataset, data_dir, download
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
@@ -119,10 +96,9 @@ class ImageDataModule(L.LightningDataModule):
         n_test = int(round(self.test_fraction * len(x)))
         n_val = int(round(self.val_fraction * (len(x) - n_test)))
         test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
-        # Normalize features to zero mean, unit variance with training statistics only.
-        self.mean = x[train].mean(dim=(0, 2, 3), keepdim=True)
-        self.std = x[train].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
-        x = (x - self.mean) / self.std
+        # Per-channel statistics of the training split only; the network normalizes with them.
+        self.mean = x[train].mean(dim=(0, 2, 3)).tolist()
+        self.std = x[train].std(dim=(0, 2, 3)).clamp_min(1e-8).tolist()
         self.train_set = TensorBatches(x[train], y[train])
         self.val_set = TensorBatches(x[val], y[val])
         self.test_set = TensorBatches(x[test], y[test])
@@ -138,6 +114,13 @@ class ImageDataModule(L.LightningDataModule):
             counts = torch.bincount(self.train_set.y[:, t], minlength=task.num_classes).double()
             freqs.append((counts / counts.sum()).tolist())
         return freqs
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        # Augment on the device, training batches only, each image with its own random draw.
+        if self.augment is None or self.trainer is None or not self.trainer.training:
+            return batch
+        x, y = batch
+        return torch.stack([self.augment(img) for img in x]), y
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
         return DataLoader(

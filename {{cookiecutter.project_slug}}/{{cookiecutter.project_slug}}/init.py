@@ -8,6 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .models import WEIGHTED
+
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
     """(m, n): inputs and outputs of the layer. Conv: m = in_channels × kernel area; recurrent
@@ -31,9 +33,6 @@ INITS: dict[str, Callable[[torch.Tensor, float], None]] = {
     "he-uniform": lambda w, var: _uniform(w, math.sqrt(6.0 / fans(w)[0])),  # variance 2/m
     "orthogonal": lambda w, var: nn.init.orthogonal_(w),
 }
-
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
-
 
 def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1, bias: float = 0.0) -> None:
     """Fill every Linear/Conv/recurrent weight with `scheme` and every bias with `bias`."""

@@ -83,16 +83,36 @@ class Heads(nn.Module):
 
 
 class Network(nn.Module):
-    """trunk (architecture-specific) → features [B, F] → heads (one per task)."""
+    """normalize → input dropout → trunk (architecture-specific) → features [B, F] → heads (one per task).
 
-    def __init__(self, trunk: nn.Module, features: int, classes_per_task: list[int], input_dropout: float = 0.0):
+    Inputs are images in [0, 1]; the first step standardizes them with the training split's
+    per-channel mean and std (buffers, saved in checkpoints), so the features have zero mean
+    and unit variance as the checklist advises."""
+
+    def __init__(self, trunk: nn.Module, features: int, classes_per_task: list[int], input_dropout: float = 0.0,
+                 mean: list[float] | None = None, std: list[float] | None = None):
         super().__init__()
+        channels = len(mean) if mean else 1
+        self.register_buffer("mean", torch.tensor(mean or [0.0]).view(1, channels, 1, 1))
+        self.register_buffer("std", torch.tensor(std or [1.0]).view(1, channels, 1, 1))
         self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
         self.trunk = trunk
         self.heads = Heads(features, classes_per_task)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - self.mean) / self.std  # [B, C, H, W]
         return self.heads(self.trunk(self.input_dropout(x)))
+
+
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
+
+
+def weights(net: nn.Module) -> list[nn.Parameter]:
+    """The checklist's weights w: matrices of Linear, Conv and recurrent layers. Not biases, not
+    normalization parameters, not activation parameters (prelu's α). These are what L2 decays, L1
+    penalizes and the initialization schemes fill."""
+    return [p for m in net.modules() if isinstance(m, WEIGHTED)
+            for name, p in m.named_parameters(recurse=False) if name.startswith("weight")]
 
 
 def _mlp(input_shape, depth, width, block_kw):
@@ -174,10 +194,11 @@ ARCHITECTURES = {"mlp": _mlp, "cnn": _cnn, "rnn": _rnn, "resnet": _resnet}
 
 
 def create_network(name: str, input_shape: tuple[int, int, int], classes_per_task: list[int], *, depth: int = 2,
-                   width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, **block_kw) -> Network:
+                   width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, mean: list[float] | None = None,
+                   std: list[float] | None = None, **block_kw) -> Network:
     """The one place that builds a network from the architecture flags."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown model {name!r} (choose from {', '.join(ARCHITECTURES)})")
     extra = {"cell": rnn_cell} if name == "rnn" else {}
     trunk, features = ARCHITECTURES[name](input_shape, depth, width, block_kw, **extra)
-    return Network(trunk, features, classes_per_task, input_dropout)
+    return Network(trunk, features, classes_per_task, input_dropout, mean, std)

@@ -1,4 +1,5 @@
-"""The LightningModule: one shared model_step for train/val/test, torchmetrics per split and task."""
+"""The LightningModule: one shared model_step for train/val/test, torchmetrics per split and task,
+and the regularizers that act on the loss (L1, adversarial training)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ import torch.nn.functional as F
 import torchmetrics
 
 from .init import initialize, set_output_bias
-from .models import create_network
-from .optim import create_optimizer, lambda_lr
+from .models import create_network, weights
+from .optim import create_optimizer, lambda_lr, parameter_groups
+
+SPLITS = ("train", "val", "test")
+SPARSE = 1e-3  # |w| below this counts as zero for val/sparsity
+
+
+def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Share of entries with |w| < 1e-3: the sparsity that L1 regularization produces."""
+    w = torch.cat([t.detach().flatten() for t in tensors])
+    return (w.abs() < SPARSE).float().mean()
 
 
 class Classifier(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
-    task_names, task_classes, label_frequencies); all are saved as hyperparameters."""
+    input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
+    hyperparameters, so a checkpoint rebuilds the same network."""
 
     def __init__(self, **hparams):
         super().__init__()
@@ -24,18 +35,21 @@ class Classifier(L.LightningModule):
         hp = self.hparams
         self.net = create_network(
             hp.model, tuple(hp.input_shape), list(hp.task_classes), depth=hp.depth, width=hp.width,
-            rnn_cell=hp.rnn_cell, activation=hp.activation, batchnorm=hp.batchnorm, bn_position=hp.bn_position,
+            rnn_cell=hp.rnn_cell, input_dropout=hp.input_dropout, mean=hp.input_mean, std=hp.input_std,
+            activation=hp.activation, batchnorm=hp.batchnorm, bn_position=hp.bn_position,
             bn_momentum=hp.bn_momentum, bn_eps=hp.bn_eps, leaky_slope=hp.leaky_slope,
-            maxout_pieces=hp.maxout_pieces,
+            maxout_pieces=hp.maxout_pieces, dropout=hp.dropout,
         )
         initialize(self.net, hp.init, hp.init_variance, hp.bias_init)
-        if hp.init != "torch-default" or hp.output_bias == "prior":
-            set_output_bias(self.net.heads.outputs,
-                            hp.label_frequencies if hp.output_bias == "prior" else None)
+        set_output_bias(self.net.heads.outputs, hp.label_frequencies if hp.output_bias == "prior" else None)
+        self.task_weights = list(hp.task_weights) or [1.0] * len(hp.task_names)
+        # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
         self.metrics = torch.nn.ModuleDict({
-            split: torch.nn.ModuleList(self._accuracy(c) for c in hp.task_classes)
-            for split in ("train_", "val_", "test_")  # ModuleDict keys may not be "train"
+            split + "_": torch.nn.ModuleList(self._accuracy(c) for c in hp.task_classes) for split in SPLITS
         })
+        if hp.adversarial != "none":
+            self.adv_accuracy = self._accuracy(hp.task_classes[0])
+        self.last_train_loss = math.nan
 
     @staticmethod
     def _accuracy(num_classes: int) -> torchmetrics.Metric:
@@ -64,23 +78,61 @@ class Classifier(L.LightningModule):
             logits_out.append(logits)
         return losses, logits_out
 
+    def total_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Multitask loss Σ_t w_t L_t."""
+        losses, _ = self.task_losses(self(x), y)
+        return sum(w * loss for w, loss in zip(self.task_weights, losses))
+
+    def adversarial_examples(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise the loss.
+
+        fgsm: one step of ε·sign(∇x L). pgd: a random start in the ball, then `adv_steps` steps of
+        2.5ε/steps (Madry et al.), each projected back into the ball and the valid range."""
+        hp = self.hparams
+        eps = hp.adv_eps
+        if hp.adversarial == "pgd":
+            steps, alpha = hp.adv_steps, 2.5 * eps / hp.adv_steps
+            delta = torch.empty_like(x).uniform_(-eps, eps)
+        else:
+            steps, alpha, delta = 1, eps, torch.zeros_like(x)
+        for _ in range(steps):
+            x_adv = (x + delta).clamp(0, 1).detach().requires_grad_(True)
+            with torch.enable_grad():
+                (grad,) = torch.autograd.grad(self.total_loss(x_adv, y), x_adv)
+            delta = (x_adv.detach() + alpha * grad.sign() - x).clamp(-eps, eps)
+        return (x + delta).clamp(0, 1).detach()
+
     def model_step(self, batch, split: str) -> torch.Tensor:
-        x, y = batch  # x: [B, C, H, W], y: [B, T] one label per task
-        names, weights = self.hparams.task_names, self.hparams.task_weights
+        x, y = batch  # x: [B, C, H, W] in [0, 1], y: [B, T] one label per task
+        names = self.hparams.task_names
         losses, outputs = self.task_losses(self(x), y)
-        total = sum(w * loss for w, loss in zip(weights, losses))
-        # Training losses per step (train/loss), evaluation losses averaged per epoch (val/loss).
+        total = sum(w * loss for w, loss in zip(self.task_weights, losses))
+        # Training values per step (train/loss), evaluation losses averaged per epoch (val/loss).
         # The primary task keeps the plain names; with several tasks each also gets split/<task>/loss.
         log = {f"{split}/loss": losses[0].detach()}
         if len(names) > 1:
             log.update({f"{split}/{n}/loss": loss.detach() for n, loss in zip(names, losses)})
             log[f"{split}/total_loss"] = total.detach()
+        for logits, metric, target in zip(outputs, self.metrics[split + "_"], y.unbind(1)):
+            metric.update(logits.detach(), target)
         if split == "train":
+            hp = self.hparams
+            if hp.adversarial != "none" and hp.adv_weight > 0:
+                # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with
+                # these problematic examples".
+                adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
+                total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
+                log["train/adv_loss"] = adv_loss.detach()
+            if hp.l1 > 0:
+                l1 = hp.l1 * sum(w.abs().sum() for w in weights(self.net))  # λ·Σ|w|
+                total = total + l1
+                log["train/l1"] = l1.detach()
             self.log_step(log)
         else:
             self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x))
-        for logits, metric, target in zip(outputs, self.metrics[split + "_"], y.unbind(1)):
-            metric.update(logits.detach(), target)
+            if split == "val" and self.hparams.adversarial != "none":
+                logits = self.task_losses(self(self.adversarial_examples(x, y)), y)[1][0]
+                self.adv_accuracy.update(logits.detach(), y[:, 0])
         return total
 
     def log_step(self, values: dict[str, torch.Tensor]) -> None:
@@ -91,20 +143,29 @@ class Classifier(L.LightningModule):
         if self._trainer is None or self.trainer.sanity_checking:
             return
         floats["epoch"] = self.current_epoch
+        # ε_k of this step. By hand rather than LearningRateMonitor, which writes one column per
+        # parameter group (lr/pg1, lr/pg2) once weight decay splits them; they share one schedule.
+        floats["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]
         for logger in self.loggers:
             logger.log_metrics(floats, step=self.global_step)
 
-    def log_accuracy(self, split: str) -> None:
+    def log_epoch(self, split: str) -> None:
         """Accuracy per task over the whole epoch: computed once here, not logged every step."""
         names = self.hparams.task_names
         log = {}
         for name, metric in zip(names, self.metrics[split + "_"]):
             if metric.update_count:
                 value = metric.compute()
-                log[f"{split}/acc" if name == names[0] else f"{split}/{name}/acc"] = value
-                if len(names) > 1 and name == names[0]:
+                if name == names[0]:
+                    log[f"{split}/acc"] = value
+                if len(names) > 1:
                     log[f"{split}/{name}/acc"] = value
             metric.reset()
+        if split == "val":
+            log["val/sparsity"] = sparsity(weights(self.net))
+            if self.hparams.adversarial != "none" and self.adv_accuracy.update_count:
+                log["val/adv_acc"] = self.adv_accuracy.compute()
+                self.adv_accuracy.reset()
         if log:
             self.log_dict(log, prog_bar=split == "val")
 
@@ -118,18 +179,20 @@ class Classifier(L.LightningModule):
         self.model_step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
-        self.log_accuracy("train")
+        self.log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
-        self.log_accuracy("val")
+        self.log_epoch("val")
 
     def on_test_epoch_end(self) -> None:
-        self.log_accuracy("test")
+        self.log_epoch("test")
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = create_optimizer(hp.optimizer, self.parameters(), lr=hp.lr, momentum=hp.momentum,
-                                     nesterov=hp.nesterov, beta2=hp.beta2, eps=hp.eps)
+        decayed = weights(self.net)
+        others = [p for p in self.parameters() if all(p is not w for w in decayed)]
+        optimizer = create_optimizer(hp.optimizer, parameter_groups(decayed, others, hp.weight_decay), lr=hp.lr,
+                                     momentum=hp.momentum, nesterov=hp.nesterov, beta2=hp.beta2, eps=hp.eps)
         trainer = self.trainer
         total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
         steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
@@ -138,5 +201,5 @@ class Classifier(L.LightningModule):
             tau=hp.lr_tau, final_ratio=hp.lr_final_ratio, decay=hp.lr_decay, step_epochs=hp.lr_step_epochs,
             warmup_steps=hp.warmup_steps,
         )
-        # interval "step": ε changes every optimizer step k; the name gives metrics.csv its `lr` column.
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
+        # interval "step": ε changes after every optimizer step k.
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

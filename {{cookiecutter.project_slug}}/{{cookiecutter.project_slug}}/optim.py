@@ -83,3 +83,8 @@ def lr_at(k: int, schedule: str, lr: float, *, steps_per_epoch: int, total_steps
 def lambda_lr(optimizer: torch.optim.Optimizer, lr: float, **schedule_kw) -> torch.optim.lr_scheduler.LambdaLR:
     """The one Lightning wrapper: LambdaLR multiplies the base ε0 by ε_k/ε0 after every step."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_at(k, lr=lr, **schedule_kw) / lr)
+
+
+def parameter_groups(decayed: list, others: list, weight_decay: float) -> list[dict]:
+    """L2 applies to weights only: biases and normalization/activation parameters are not decayed."""
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]

@@ -42,27 +42,34 @@ def run_directory(a: argparse.Namespace) -> Path:
 def build_datamodule(a: argparse.Namespace):
     import torch
 
+    from .augment import create_augmentation
     from .data import ImageDataModule
 
     dm = ImageDataModule(
-        dataset=a.dataset, data_dir=a.data_dir, tasks=("digit",), batch_size=a.batch_size,
+        dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks, batch_size=a.batch_size,
         num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed,
         pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"),
     )
     dm.prepare_data()
     dm.setup("fit")
+    dm.augment = create_augmentation(
+        dm.input_shape[1:], translate=a.aug_translate, scale=a.aug_scale, rotate=a.aug_rotate, mirror=a.aug_mirror,
+        skew=a.aug_skew, blur=a.aug_blur, contrast=a.aug_contrast,
+    )
     return dm
 
 
 def build_module(a: argparse.Namespace, dm):
+    """The adapter from flags to the module: the flags plus what the data determines."""
     from .module import Classifier
 
     return Classifier(
         **config_dict(a),
         input_shape=list(dm.input_shape),
+        input_mean=dm.mean,
+        input_std=dm.std,
         task_names=[t.name for t in dm.tasks],
         task_classes=[t.num_classes for t in dm.tasks],
-        task_weights=[1.0] * len(dm.tasks),
         label_frequencies=dm.label_frequencies(),
     )
 
@@ -79,12 +86,7 @@ def sync_batchnorm(a: argparse.Namespace) -> bool:
 
 def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_callbacks: list = ()):
     import lightning as L
-    from lightning.pytorch.callbacks import (
-        LearningRateMonitor,
-        ModelCheckpoint,
-        ModelSummary,
-        TQDMProgressBar,
-    )
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
     from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts
 
@@ -92,7 +94,6 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max",
                         save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
-        LearningRateMonitor(logging_interval="step"),
         DivergenceGuard(a.lr),
         BestEpochMetrics(),
         RunFacts(),
@@ -100,6 +101,9 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
         TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
         *extra_callbacks,
     ]
+    if a.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=a.early_stopping_patience,
+                                       min_delta=a.early_stopping_min_delta))
     return L.Trainer(
         default_root_dir=run_dir,
         max_epochs=a.max_epochs, max_steps=a.max_steps, deterministic=a.deterministic,
@@ -109,8 +113,11 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
         accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
-        # Log every optimizer step: the lr column then holds ε_k for every k (CLI.md).
+        # Epoch-level values are logged once per epoch; per-step values (train/loss, lr) go to the
+        # loggers directly from the module (see Classifier.log_step).
         log_every_n_steps=1,
+        # Validation needs input gradients to build adversarial examples for val/adv_acc.
+        inference_mode=a.adversarial == "none",
     )
 
 
@@ -127,6 +134,15 @@ def quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
 
 
+def augmentation_preview(dm, run_dir: Path) -> Path | None:
+    """plots/augment.png: 8 training images, each beside 7 augmented copies (None: no augmentation)."""
+    from .augment import preview
+
+    if dm.augment is None:
+        return None
+    return preview(dm.train_set.x[:8], dm.augment, run_dir / "plots" / "augment.png")
+
+
 def keep_metrics(csv_logger, path: Path) -> None:
     """On resume, carry the earlier rows over: CSVLogger deletes an existing metrics.csv when it starts."""
     if not path.is_file():
@@ -134,6 +150,18 @@ def keep_metrics(csv_logger, path: Path) -> None:
     with open(path, newline="") as f:
         rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
     csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
+
+
+def log_images(wandb_logger, run_dir: Path, a: argparse.Namespace, dm) -> None:
+    """Pictures of the plan: the learning-rate schedule, the augmentation grid, the LR range test."""
+    from .tuning import plot_lr_schedule
+
+    images = {"plots/lr_schedule": plot_lr_schedule(a, run_dir, len(dm.train_set)),
+              "plots/augment": augmentation_preview(dm, run_dir),
+              "plots/lr_find": run_dir / "plots" / "lr_find.png"}
+    for key, path in images.items():
+        if path is not None and path.is_file():
+            wandb_logger.log_image(key=key, images=[str(path)])
 
 
 def main(a: argparse.Namespace) -> int:
@@ -147,11 +175,13 @@ def main(a: argparse.Namespace) -> int:
     module = build_module(a, dm)
     if is_rank_zero():
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
-    if a.plot_lr_schedule or a.find_batch_size:
+    if a.plot_lr_schedule or a.find_batch_size or a.aug_preview:
         from .tuning import find_batch_size, plot_lr_schedule
 
         if a.plot_lr_schedule:
             print(f"planned schedule: {plot_lr_schedule(a, run_dir, len(dm.train_set))}")
+        if a.aug_preview:
+            print(f"augmentation preview: {augmentation_preview(dm, run_dir)}")
         if a.find_batch_size:
             find_batch_size(a, run_dir, dm, module)
         return 0
@@ -179,6 +209,8 @@ def main(a: argparse.Namespace) -> int:
     if is_rank_zero():
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False, allow_unicode=True))
     trainer = build_trainer(a, run_dir, loggers)
+    if mode != "disabled" and is_rank_zero():
+        log_images(loggers[-1], run_dir, a, dm)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
     except Diverged as e:

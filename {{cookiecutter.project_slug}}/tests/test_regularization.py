@@ -1,0 +1,278 @@
+"""Regularization: L2, L1, dropout, augmentation, adversarial training, early stopping, multitask."""
+
+from __future__ import annotations
+
+import csv
+import json
+import types
+
+import pytest
+import torch
+from conftest import run_cli, train
+from torch import nn
+
+from {{cookiecutter.project_slug}}.augment import create_augmentation
+from {{cookiecutter.project_slug}}.cli import parse_args
+from {{cookiecutter.project_slug}}.data import ImageDataModule
+from {{cookiecutter.project_slug}}.models import ARCHITECTURES, Block, weights
+from {{cookiecutter.project_slug}}.module import sparsity
+from {{cookiecutter.project_slug}}.optim import OPTIMIZERS, create_optimizer
+from {{cookiecutter.project_slug}}.run import build_datamodule, build_module
+
+
+def module_for(*argv: str, seed: int = 0):
+    a = parse_args(["--accelerator", "cpu", *argv])
+    dm = build_datamodule(a)
+    torch.manual_seed(seed)
+    return build_module(a, dm), dm
+
+
+def batch(dm, n: int = 32):
+    return dm.train_set.x[:n], dm.train_set.y[:n]
+
+
+def rows(run_dir) -> list[dict]:
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- L2
+
+
+@pytest.mark.parametrize("model", ARCHITECTURES)
+def test_weight_decay_groups_hold_weights_only(model):
+    module, _ = module_for("--model", model, "--batchnorm", "--activation", "prelu", "--weight-decay", "0.03",
+                           "--width", "8")
+    module.trainer = types.SimpleNamespace(estimated_stepping_batches=10, num_training_batches=5,
+                                           accumulate_grad_batches=1)
+    optimizer = module.configure_optimizers()["optimizer"]
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == 0.03 and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in module.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    kept = {names[id(p)] for p in no_decay["params"]}
+    assert decayed | kept == set(names.values()) and not decayed & kept
+    owners = dict(module.named_modules())
+    for name in decayed:
+        owner = owners[name.rsplit(".", 1)[0]]
+        assert isinstance(owner, (nn.Linear, nn.Conv2d, nn.RNNBase)) and name.rsplit(".", 1)[1].startswith("weight")
+    for name in kept:
+        owner = owners[name.rsplit(".", 1)[0]]
+        assert "bias" in name or isinstance(owner, (nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU)), name
+
+
+@pytest.mark.parametrize(("name", "expected"), [("sgd", 0.95), ("adam", 0.9), ("adamw", 0.95), ("rmsprop", None)])
+def test_adamw_decay_is_decoupled_and_the_others_coupled(name, expected):
+    # w = 1, zero loss gradient, ε0 = 0.1, λ = 0.5. Decoupled (adamw): w ← w − ε0·λ·w = 0.95.
+    # Coupled: the gradient becomes λw; Adam's first normalized step is then ε0 → 0.9.
+    w = nn.Parameter(torch.ones(1))
+    opt = create_optimizer(name, [{"params": [w], "weight_decay": 0.5}], lr=0.1, momentum=0.0 if name != "adam"
+                           else 0.9, beta2=0.999)
+    w.grad = torch.zeros(1)
+    opt.step()
+    assert name in OPTIMIZERS
+    if expected is not None:
+        assert w.item() == pytest.approx(expected, rel=1e-4)
+    else:
+        assert w.item() < 1.0  # rmsprop: coupled, the decay gradient moves w
+
+
+# ----------------------------------------------------------------------------- L1
+
+
+def test_l1_adds_lambda_times_sum_of_absolute_weights():
+    plain, dm = module_for("--model", "cnn", "--width", "8", seed=1)
+    with_l1, _ = module_for("--model", "cnn", "--width", "8", "--l1", "0.01", seed=1)
+    x, y = batch(dm)
+    penalty = 0.01 * sum(w.abs().sum() for w in weights(plain.net))
+    biases = sum(p.abs().sum() for n, p in plain.net.named_parameters() if "bias" in n)
+    assert biases > 0, "the output bias prior makes biases non-zero: they must stay out of the penalty"
+    torch.testing.assert_close(with_l1.model_step((x, y), "train"), plain.model_step((x, y), "train") + penalty)
+
+
+def test_sparsity_is_the_share_of_near_zero_weights():
+    assert sparsity([torch.tensor([0.0, 1e-4, -5e-4, 0.1]), torch.tensor([[2.0, -1e-2]])]).item() == 0.5
+
+
+def test_l1_run_logs_l1_and_sparsity(tmp_path):
+    status, run_dir = train(tmp_path, "--l1", "1e-3", "--max-epochs", "2", "--run-name", "l1")
+    assert status == 0
+    logged = rows(run_dir)
+    l1 = [float(r["train/l1"]) for r in logged if r.get("train/l1")]
+    sparse = [float(r["val/sparsity"]) for r in logged if r.get("val/sparsity")]
+    assert len(l1) == 42 and all(v > 0 for v in l1) and l1[-1] < l1[0]
+    assert len(sparse) == 2 and all(0 <= v <= 1 for v in sparse)
+
+
+# ----------------------------------------------------------------------------- dropout
+
+
+def test_dropout_is_inverted_and_off_at_test_time():
+    torch.manual_seed(0)
+    block = Block(lambda out, bias: nn.Linear(1000, out, bias=bias), 1000, 1, dropout=0.3)
+    dropout = block[-1]
+    assert isinstance(dropout, nn.Dropout) and dropout.p == 0.3
+    h = torch.rand(200, 1000) + 0.5
+    dropped = dropout.train()(h)
+    kept = dropped != 0
+    assert kept.float().mean().item() == pytest.approx(0.7, abs=0.01)  # keep probability 1 − p
+    torch.testing.assert_close(dropped[kept], h[kept] / 0.7)  # scaled by 1/keep during training
+    assert dropped.mean().item() == pytest.approx(h.mean().item(), rel=0.01)  # expectation unchanged
+    assert torch.equal(dropout.eval()(h), h)  # nothing dropped at test time
+
+
+@pytest.mark.parametrize("model", ARCHITECTURES)
+def test_dropout_reaches_every_architecture(model):
+    module, _ = module_for("--model", model, "--dropout", "0.25", "--input-dropout", "0.1", "--depth", "2",
+                           "--width", "8")
+    ps = sorted({m.p for m in module.net.modules() if isinstance(m, nn.Dropout)})
+    assert ps == [0.1, 0.25]
+    if model == "rnn":
+        assert module.net.trunk[0].rnn.dropout == 0.25  # between recurrent layers
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+OPS = {"translate": 0.25, "scale": 0.3, "rotate": 30.0, "mirror": 1.0, "skew": 30.0, "blur": 1.0, "contrast": 0.8}
+
+
+def test_all_operations_off_means_no_augmentation():
+    assert create_augmentation((8, 8)) is None
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_each_operation_changes_images_within_range(op):
+    augment = create_augmentation((8, 8), **{op: OPS[op]})
+    dm = ImageDataModule()
+    dm.setup()
+    images = dm.train_set.x[:16]
+    torch.manual_seed(0)
+    out = torch.stack([augment(img) for img in images])
+    assert out.shape == images.shape and not torch.equal(out, images)
+    assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6
+    if op == "mirror":
+        torch.testing.assert_close(out, images.flip(-1))
+
+
+def test_augmentation_only_on_training_batches_and_deterministic():
+    a = parse_args(["--aug-rotate", "20", "--aug-translate", "0.1"])
+    dm = build_datamodule(a)
+    x, y = batch(dm)
+    dm.trainer = types.SimpleNamespace(training=False)
+    assert dm.on_after_batch_transfer((x, y), 0)[0] is x
+    dm.trainer = types.SimpleNamespace(training=True)
+    torch.manual_seed(3)
+    first = dm.on_after_batch_transfer((x, y), 0)[0]
+    torch.manual_seed(3)
+    again = dm.on_after_batch_transfer((x, y), 0)[0]
+    assert torch.equal(first, again) and not torch.equal(first, x)
+    # Each image gets its own draw, not one transform for the whole batch.
+    same = [torch.equal(first[i], dm.augment(x[i])) for i in range(4)]
+    assert not all(same)
+
+
+def test_aug_preview_writes_the_grid_and_exits(tmp_path, capsys):
+    status, run_dir = train(tmp_path, "--aug-preview", "--aug-rotate", "15", "--aug-mirror", "0.5")
+    assert status == 0
+    assert (run_dir / "plots" / "augment.png").stat().st_size > 500
+    assert not (run_dir / "checkpoints").exists()
+    assert "mirroring a digit changes its meaning" in capsys.readouterr().err
+
+
+def test_augmented_run_is_reproducible(tmp_path):
+    flags = ["--aug-rotate", "20", "--aug-blur", "0.8", "--max-epochs", "1", "--seed", "5"]
+    results = []
+    for name in ("a", "b"):
+        status, run_dir = train(tmp_path, *flags, "--run-name", name)
+        assert status == 0
+        results.append([r["train/loss"] for r in rows(run_dir) if r["train/loss"]])
+    assert results[0] == results[1]
+
+
+# ----------------------------------------------------------------------------- adversarial
+
+
+@pytest.mark.parametrize("kind", ["fgsm", "pgd"])
+def test_adversarial_examples_stay_close_valid_and_raise_the_loss(kind):
+    module, dm = module_for("--adversarial", kind, "--adv-eps", "0.1", "--adv-steps", "4")
+    x, y = batch(dm, 64)
+    x_adv = module.adversarial_examples(x, y)
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    with torch.no_grad():
+        assert module.total_loss(x_adv, y) > module.total_loss(x, y)
+
+
+def test_adversarial_loss_mixes_clean_and_adversarial():
+    module, dm = module_for("--adversarial", "fgsm", "--adv-weight", "0.3")
+    x, y = batch(dm)
+    x_adv = module.adversarial_examples(x, y)
+    expected = 0.7 * module.total_loss(x, y) + 0.3 * module.total_loss(x_adv, y)
+    torch.testing.assert_close(module.model_step((x, y), "train"), expected)
+
+
+def test_adversarial_run_logs_val_adv_acc(tmp_path):
+    status, run_dir = train(tmp_path, "--adversarial", "pgd", "--adv-steps", "2", "--max-epochs", "2", "--run-name",
+                            "adv", "--precision", "bf16-mixed")
+    assert status == 0
+    logged = rows(run_dir)
+    adv = [float(r["val/adv_acc"]) for r in logged if r.get("val/adv_acc")]
+    acc = [float(r["val/acc"]) for r in logged if r.get("val/acc")]
+    assert len(adv) == 2 and all(0 <= v <= 1 for v in adv)
+    assert adv[-1] < acc[-1], "adversarial examples are harder than clean ones"
+
+
+@pytest.mark.slow
+def test_adversarial_training_under_ddp(tmp_path):
+    result = run_cli("--output-dir", str(tmp_path / "runs"), "--run-name", "ddp", "--wandb-mode", "disabled",
+                     "--accelerator", "cpu", "--strategy", "ddp", "--devices", "2", "--adversarial", "fgsm",
+                     "--max-epochs", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "runs" / "ddp" / "results.json").read_text())
+    assert 0 <= results["test/acc"] <= 1
+
+
+# ----------------------------------------------------------------------------- early stopping, multitask
+
+
+def test_early_stopping_stops_when_val_acc_stalls(tmp_path):
+    # ε0 so small that val/acc never changes: epoch 0 sets the best, 2 more epochs without a rise.
+    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "2", "--max-epochs", "20")
+    assert status == 0
+    assert json.loads((run_dir / "results.json").read_text())["epochs"] == 3
+
+
+def test_multitask_loss_is_the_weighted_sum():
+    module, dm = module_for("--tasks", "digit,parity,zero", "--task-weights", "1,0.5,2")
+    x, y = batch(dm)
+    losses, _ = module.task_losses(module(x), y)
+    assert len(losses) == 3
+    torch.testing.assert_close(module.model_step((x, y), "train"), losses[0] + 0.5 * losses[1] + 2 * losses[2])
+
+
+def test_multitask_run_logs_every_task(tmp_path):
+    status, run_dir = train(tmp_path, "--tasks", "parity,digit,zero", "--max-epochs", "2", "--run-name", "mt")
+    assert status == 0
+    final = [r for r in rows(run_dir) if r.get("val/acc")][-1]
+    for task in ("digit", "parity", "zero"):
+        assert 0 <= float(final[f"val/{task}/acc"]) <= 1 and float(final[f"val/{task}/loss"]) > 0
+    assert final["val/acc"] == final["val/parity/acc"], "the first task is the primary one"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["test/acc"] == pytest.approx(results["test/parity/acc"])
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    ("--dropout 1", "--dropout"), ("--dropout -0.1", "--dropout"), ("--input-dropout 1", "--input-dropout"),
+    ("--weight-decay -1", "--weight-decay"), ("--l1 -1", "--l1"), ("--aug-rotate 200", "--aug-rotate"),
+    ("--aug-mirror 1.5", "--aug-mirror"), ("--aug-translate 1", "--aug-translate"), ("--adv-eps 0", "--adv-eps"),
+    ("--adv-weight 1.5", "--adv-weight"), ("--adv-steps 0", "--adv-steps"), ("--adversarial bim", "--adversarial"),
+    ("--early-stopping-patience -1", "--early-stopping-patience"), ("--tasks digit,color", "--tasks"),
+    ("--tasks digit,parity --task-weights 1", "--task-weights"), ("--tasks digit,digit", "--tasks"),
+    ("--task-weights -1", "--task-weights"), ("--aug-preview", "--aug-preview"),
+])
+def test_bad_regularization_values(argv, flag, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv.split())
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err, err

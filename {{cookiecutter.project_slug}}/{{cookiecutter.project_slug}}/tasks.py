@@ -1,0 +1,52 @@
+"""What each dataset can be asked to predict: the tasks for multitask heads, declared in one place.
+
+Plain Python (no torch import) so that the command line can check `--tasks` instantly; the label
+functions map a tensor of class labels [N] to the task's labels [N].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    """One prediction target derived from the dataset's class label."""
+
+    name: str
+    num_classes: int  # 2 means a binary head: one logit, σ(b) = p
+    from_label: Callable
+    help: str = ""
+
+
+def _same(y):
+    return y
+
+
+def _parity(y):
+    return y % 2
+
+
+def _is_zero(y):
+    return (y == 0).long()
+
+
+DIGIT_TASKS = (
+    Task("digit", 10, _same, "which digit (10 classes)"),
+    Task("parity", 2, _parity, "odd (1) or even (0)"),
+    Task("zero", 2, _is_zero, "is it a 0: the imbalanced binary case (about 10% positives)"),
+)
+
+# dataset → its tasks; the first is the default primary task.
+DATASET_TASKS: dict[str, tuple[Task, ...]] = {
+    "digits": DIGIT_TASKS,
+}
+
+
+def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
+    by_name = {t.name: t for t in DATASET_TASKS[dataset]}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"--tasks: dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
+    return tuple(by_name[n] for n in names)
