@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 VERBATIM = {".github/workflows/ci.yml"}  # _copy_without_render: GitHub's own ${{ }} syntax
@@ -19,6 +20,11 @@ EXPECTED_FILES = {
     "README.md",
     "pyproject.toml",
     "train.py",
+    "sweep.yaml",
+    "sweeps/stage1_lr.yaml",
+    "sweeps/stage2_momentum_batch_width.yaml",
+    "sweeps/stage3_depth_decay_regularization.yaml",
+    "scripts/slurm.sbatch",
     "benchmarks/bench_overhead.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
@@ -38,7 +44,9 @@ EXPECTED_FILES = {
     "tests/test_models.py",
     "tests/test_optim.py",
     "tests/test_regularization.py",
+    "tests/test_sweeps.py",
     "tests/test_tuning.py",
+    "tests/test_wandb.py",
     "tests/test_train.py",
     "tests/wandb_records.py",
 }
@@ -77,6 +85,10 @@ def test_file_set_and_rendering(baked):
     assert project["requires-python"] == f">={context['python_version']}"
     cli = (root / slug / "cli.py").read_text()
     assert f'"wandb_project", LOG, "{context["wandb_project"]}"' in cli
+    for sweep in ["sweep.yaml", *(f"sweeps/{p.name}" for p in (root / "sweeps").iterdir())]:
+        sweep = yaml.safe_load((root / sweep).read_text())
+        assert sweep["project"] == context["wandb_project"]
+        assert sweep.get("entity") == (context["wandb_entity"] or None)
 
 
 def test_ruff_passes_on_the_generated_project(baked):

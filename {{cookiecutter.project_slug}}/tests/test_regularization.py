@@ -8,7 +8,7 @@ import types
 
 import pytest
 import torch
-from conftest import run_cli, train
+from conftest import train
 from torch import nn
 
 from {{cookiecutter.project_slug}}.augment import create_augmentation
@@ -220,16 +220,6 @@ def test_adversarial_run_logs_val_adv_acc(tmp_path):
     acc = [float(r["val/acc"]) for r in logged if r.get("val/acc")]
     assert len(adv) == 2 and all(0 <= v <= 1 for v in adv)
     assert adv[-1] < acc[-1], "adversarial examples are harder than clean ones"
-
-
-@pytest.mark.slow
-def test_adversarial_training_under_ddp(tmp_path):
-    result = run_cli("--output-dir", str(tmp_path / "runs"), "--run-name", "ddp", "--wandb-mode", "disabled",
-                     "--accelerator", "cpu", "--strategy", "ddp", "--devices", "2", "--adversarial", "fgsm",
-                     "--max-epochs", "1", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((tmp_path / "runs" / "ddp" / "results.json").read_text())
-    assert 0 <= results["test/acc"] <= 1
 
 
 # ----------------------------------------------------------------------------- early stopping, multitask

@@ -353,6 +353,11 @@ FLAGS: list[Flag] = [
     flag("wandb_entity", LOG, {{ cookiecutter.wandb_entity | tojson if cookiecutter.wandb_entity else "None" }}, "W&B entity (team or user).",
          none_ok=True),
     flag("wandb_tags", LOG, [], "Comma-separated W&B tags.", list_type(str)),
+    flag("wandb_group", LOG, None, "W&B group (e.g. one sweep stage, or the ranks of one job).", none_ok=True),
+    flag("wandb_log_model", LOG, False, "Upload checkpoints to W&B as artifacts (online only; offline they stay "
+         "in the run directory)."),
+    flag("wandb_watch", LOG, "none", "Log gradients and/or parameters to W&B every 100 steps (wandb.watch).",
+         choices=("none", "gradients", "parameters", "all")),
 ]
 
 FLAG_BY_NAME = {f.name: f for f in FLAGS}

@@ -49,6 +49,10 @@ class Classifier(L.LightningModule):
         })
         if hp.adversarial != "none":
             self.adv_accuracy = self._accuracy(hp.task_classes[0])
+        c = hp.task_classes[0]
+        self.confusion = (torchmetrics.classification.BinaryConfusionMatrix() if c == 2
+                          else torchmetrics.classification.MulticlassConfusionMatrix(c))
+        self.test_confusion: torch.Tensor | None = None  # [C, C] after testing
         self.last_train_loss = math.nan
 
     @staticmethod
@@ -130,6 +134,8 @@ class Classifier(L.LightningModule):
             self.log_step(log)
         else:
             self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x))
+            if split == "test":
+                self.confusion.update(outputs[0].detach(), y[:, 0])
             if split == "val" and self.hparams.adversarial != "none":
                 logits = self.task_losses(self(self.adversarial_examples(x, y)), y)[1][0]
                 self.adv_accuracy.update(logits.detach(), y[:, 0])
@@ -186,6 +192,8 @@ class Classifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.log_epoch("test")
+        self.test_confusion = self.confusion.compute()
+        self.confusion.reset()
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -152,16 +152,35 @@ def keep_metrics(csv_logger, path: Path) -> None:
     csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
 
 
-def log_images(wandb_logger, run_dir: Path, a: argparse.Namespace, dm) -> None:
-    """Pictures of the plan: the learning-rate schedule, the augmentation grid, the LR range test."""
-    from .tuning import plot_lr_schedule
+def run_tools(a: argparse.Namespace, run_dir: Path, dm, module) -> list[Path]:
+    """--plot-lr-schedule, --aug-preview, --find-batch-size: write their files; returns the plots."""
+    from .tuning import find_batch_size, plot_lr_schedule
 
-    images = {"plots/lr_schedule": plot_lr_schedule(a, run_dir, len(dm.train_set)),
-              "plots/augment": augmentation_preview(dm, run_dir),
-              "plots/lr_find": run_dir / "plots" / "lr_find.png"}
-    for key, path in images.items():
+    plots = []
+    if a.plot_lr_schedule:
+        plots.append(plot_lr_schedule(a, run_dir, len(dm.train_set)))
+        print(f"planned schedule: {plots[-1]}")
+    if a.aug_preview:
+        plots.append(augmentation_preview(dm, run_dir))
+        print(f"augmentation preview: {plots[-1]}")
+    if a.find_batch_size:
+        find_batch_size(a, run_dir, dm, module)
+        plots.append(run_dir / "plots" / "batch_size.png")
+    return plots
+
+
+def log_plots(wandb_logger, plots: list[Path | None]) -> None:
+    """Each PNG under plots/ as a W&B image keyed plots/<name>."""
+    for path in plots:
         if path is not None and path.is_file():
-            wandb_logger.log_image(key=key, images=[str(path)])
+            wandb_logger.log_image(key=f"plots/{path.stem}", images=[str(path)])
+
+
+def finish_wandb(wandb_logger) -> None:
+    if wandb_logger is not None and is_rank_zero():
+        import wandb
+
+        wandb.finish()
 
 
 def main(a: argparse.Namespace) -> int:
@@ -169,48 +188,61 @@ def main(a: argparse.Namespace) -> int:
     quiet_lightning()
     import lightning as L
 
+    from .tracking import create_logger, resolve_mode
+
     L.seed_everything(a.seed, workers=True, verbose=False)
     run_dir = run_directory(a)
     dm = build_datamodule(a)
     module = build_module(a, dm)
     if is_rank_zero():
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
-    if a.plot_lr_schedule or a.find_batch_size or a.aug_preview:
-        from .tuning import find_batch_size, plot_lr_schedule
-
-        if a.plot_lr_schedule:
-            print(f"planned schedule: {plot_lr_schedule(a, run_dir, len(dm.train_set))}")
-        if a.aug_preview:
-            print(f"augmentation preview: {augmentation_preview(dm, run_dir)}")
-        if a.find_batch_size:
-            find_batch_size(a, run_dir, dm, module)
+    mode = resolve_mode(a.wandb_mode)
+    tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size or a.find_lr
+    wandb_logger = None
+    if mode != "disabled":
+        wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool else "train")
+    if a.plot_lr_schedule or a.aug_preview or a.find_batch_size:
+        plots = run_tools(a, run_dir, dm, module)
+        if wandb_logger is not None and is_rank_zero():
+            log_plots(wandb_logger, plots)
+        finish_wandb(wandb_logger)
         return 0
     if a.find_lr or a.auto_lr:
         from .tuning import find_lr
 
         suggestion = find_lr(a, run_dir, dm, module, build_trainer(a, run_dir, loggers=[]))
         if a.find_lr:
+            if wandb_logger is not None and is_rank_zero():
+                log_plots(wandb_logger, [run_dir / "plots" / "lr_find.png"])
+            finish_wandb(wandb_logger)
             return 0
         a.lr, a.auto_lr = suggestion, False
         module = build_module(a, dm)
+    status = fit_and_test(a, run_dir, dm, module, wandb_logger, mode)
+    finish_wandb(wandb_logger)
+    return status
 
+
+def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
     from lightning.pytorch.loggers import CSVLogger
 
     from .callbacks import Diverged
-    from .tracking import create_logger, resolve_mode
+    from .tuning import plot_confusion_matrix, plot_lr_schedule
 
     loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     if a.resume_ckpt and is_rank_zero():
         keep_metrics(loggers[0], run_dir / "metrics.csv")
-    mode = resolve_mode(a.wandb_mode)
-    if mode != "disabled":
-        loggers.append(create_logger(run_dir, a.run_name, mode, a.wandb_project, a.wandb_entity, a.wandb_tags,
-                                     resume=bool(a.resume_ckpt)))
+    if wandb_logger is not None:
+        loggers.append(wandb_logger)
+        if a.wandb_watch != "none":
+            wandb_logger.watch(module.net, log=a.wandb_watch, log_freq=100, log_graph=False)
     if is_rank_zero():
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False, allow_unicode=True))
+        if wandb_logger is not None:
+            # Pictures of the plan: the schedule, the augmentation grid, the range test if it ran.
+            log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
+                                     augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
     trainer = build_trainer(a, run_dir, loggers)
-    if mode != "disabled" and is_rank_zero():
-        log_images(loggers[-1], run_dir, a, dm)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
     except Diverged as e:
@@ -219,16 +251,16 @@ def main(a: argparse.Namespace) -> int:
     ckpt = None if a.fast_dev_run else "best"
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
+        confusion = plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
+                                          run_dir / "plots" / "confusion_matrix.png")
+        if wandb_logger is not None:
+            log_plots(wandb_logger, [confusion])
         best = next(c for c in trainer.callbacks if type(c).__name__ == "BestEpochMetrics").best
-        wandb_id = next((lg.experiment.id for lg in loggers if type(lg).__name__ == "WandbLogger"), None)
-        results = {"run_name": a.run_name, "wandb_run_id": wandb_id, "wandb_mode": mode,
-                   **best, **test_metrics, "epochs": trainer.current_epoch, "steps": trainer.global_step,
+        results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+                   "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
+                   "steps": trainer.global_step,
                    "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
         (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
               f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {run_dir}")
-    if mode != "disabled":
-        import wandb
-
-        wandb.finish()
     return 0

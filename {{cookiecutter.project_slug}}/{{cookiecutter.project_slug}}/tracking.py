@@ -50,12 +50,16 @@ def previous_run_id(run_dir: Path) -> str | None:
     return runs[-1].name.rsplit("-", 1)[-1] if runs else None
 
 
-def create_logger(run_dir: Path, run_name: str, mode: str, project: str, entity: str | None, tags: list[str],
-                  resume: bool):
+def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
+    """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
     from lightning.pytorch.loggers import WandbLogger
 
-    run_id = previous_run_id(run_dir) if resume else None
+    run_id = previous_run_id(run_dir) if a.resume_ckpt else None
+    log_model = a.wandb_log_model and mode == "online"
+    if a.wandb_log_model and mode != "online":
+        print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
     return WandbLogger(
-        name=run_name, project=project, entity=entity or None, save_dir=str(run_dir), mode=mode, tags=tags or None,
-        id=run_id, resume="allow" if run_id else None,
+        name=a.run_name, project=a.wandb_project, entity=a.wandb_entity or None, group=a.wandb_group or None,
+        tags=a.wandb_tags or None, save_dir=str(run_dir), mode=mode, id=run_id,
+        resume="allow" if run_id else None, log_model=log_model, job_type=job_type,
     )

@@ -189,3 +189,18 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
           + f"  ({run_dir / 'batch_size.csv'}, {path})")
     return best
 
+
+
+def plot_confusion_matrix(matrix: torch.Tensor | None, task: str, path: Path) -> Path | None:
+    """plots/confusion_matrix.png of the test set (rows: true label, columns: predicted)."""
+    if matrix is None:
+        return None
+    from torchmetrics.utilities.plot import plot_confusion_matrix as plot
+
+    plt = _pyplot()
+    fig, ax = plot(matrix.cpu())
+    ax.set_title(f"test set, task {task}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
