@@ -25,7 +25,9 @@ EXPECTED_FILES = {
     "sweeps/stage2_momentum_batch_width.yaml",
     "sweeps/stage3_depth_decay_regularization.yaml",
     "scripts/slurm.sbatch",
+    "benchmarks/bench_architectures.py",
     "benchmarks/bench_overhead.py",
+    "benchmarks/bench_schedule.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
     "{slug}/callbacks.py",
@@ -41,6 +43,8 @@ EXPECTED_FILES = {
     "{slug}/tuning.py",
     "tests/conftest.py",
     "tests/test_cli.py",
+    "tests/test_data.py",
+    "tests/formats.py",
     "tests/test_models.py",
     "tests/test_optim.py",
     "tests/test_regularization.py",
@@ -54,7 +58,8 @@ EXPECTED_FILES = {
 ANSWERS = [
     {},
     {"project_name": "Digit Lab", "author": "Ada", "wandb_entity": "my-team", "python_version": "3.11"},
-    {"project_name": "x", "project_slug": "zz_checklist", "wandb_project": "sweeps-2026"},
+    {"project_name": "x", "project_slug": "zz_checklist", "wandb_project": "sweeps-2026",
+     "default_dataset": "mnist"},
 ]
 
 
@@ -106,6 +111,7 @@ def test_generated_help_and_print_config(baked):
     assert f"wandb_project: {context['wandb_project']}" in printed.stdout
     entity = context["wandb_entity"] or "null"
     assert f"wandb_entity: {entity}" in printed.stdout
+    assert f"dataset: {context['default_dataset']}" in printed.stdout
 
 
 @pytest.mark.slow
@@ -116,6 +122,17 @@ def test_generated_project_passes_its_own_tests(cookies, tmp_path):
                            capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert re.search(r"\d+ passed", tests.stdout)
+
+
+def test_non_embedded_default_dataset_asks_for_its_files(cookies, tmp_path):
+    root = Path(cookies.bake(extra_context={"default_dataset": "mnist"}).project_path)
+    run = subprocess.run([sys.executable, "train.py", "--data-dir", str(tmp_path)], cwd=root, capture_output=True,
+                         text=True)
+    assert run.returncode == 2 and "MNIST/raw/" in run.stderr and "--download" in run.stderr
+    assert "Traceback" not in run.stderr
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cli.py",
+                            "tests/test_data.py"], cwd=root, capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout[-3000:]
 
 
 @pytest.mark.parametrize("slug", ["torch", "lightning", "wandb", "test", "1project", "my-project", "class", "os"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,6 +17,16 @@ FAST = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--max-epochs", "1"]
 
 
 @pytest.fixture(autouse=True)
+def _digits_by_default(monkeypatch):
+    """The tests train on the embedded digits data, whatever dataset the project defaults to."""
+    from {{cookiecutter.project_slug}} import cli
+
+    digits = dataclasses.replace(cli.FLAG_BY_NAME["dataset"], default="digits")
+    monkeypatch.setattr(cli, "FLAGS", [digits if f.name == "dataset" else f for f in cli.FLAGS])
+    monkeypatch.setitem(cli.FLAG_BY_NAME, "dataset", digits)
+
+
+@pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
@@ -27,6 +38,8 @@ def _offline(monkeypatch, tmp_path):
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """`python train.py ARGS` in a fresh process (exit status, stdout and stderr as a user sees them)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not any(a.startswith("--dataset") for a in args):
+        args = ("--dataset", "digits", *args)
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -31,6 +31,9 @@ def test_run_directory_contents(tmp_path):
     assert (run_dir / "plots").is_dir()
     results = json.loads((run_dir / "results.json").read_text())
     assert {"val/acc", "val/loss", "test/acc", "test/loss", "run_name"} <= set(results)
+    confusion = torch.tensor(results["test/confusion_matrix"])  # rows: true digit, columns: predicted
+    assert confusion.shape == (10, 10) and confusion.sum() == 359
+    assert confusion.diag().sum() / 359 == pytest.approx(results["test/acc"])
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["max_epochs"] == 2
     with open(run_dir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

@@ -41,7 +41,7 @@ def test_images_tags_group_and_name(tmp_path):
     run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
     assert list(run.tags) == ["a", "b"] and run.run_group == "g1" and run.display_name == run_dir.name
     assert {"plots/lr_schedule", "plots/augment", "plots/confusion_matrix"} <= images(path)
-    assert (run_dir / "plots" / "confusion_matrix.png").is_file()
+    assert (run_dir / "plots" / "confusion_matrix.png").is_file()  # made for W&B only
 
 
 def test_tool_runs_log_their_plot(tmp_path):

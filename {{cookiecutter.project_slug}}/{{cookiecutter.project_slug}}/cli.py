@@ -305,9 +305,9 @@ FLAGS: list[Flag] = [
          int, NON_NEGATIVE),
     flag("early_stopping_min_delta", REG, 0.0, "Smallest rise of val/acc that counts as better.",
          float, NON_NEGATIVE),
-    flag("tasks", REG, ["digit"], "Multitask learning: comma list of tasks, the first is the primary one; one head "
-         "per task on a shared trunk. digits offers digit (10 classes), parity (even/odd), zero (is it a 0, "
-         "imbalanced).", list_type(str)),
+    flag("tasks", REG, [], "Multitask learning: comma list of tasks, the first is the primary one; one head per "
+         "task on a shared trunk (default: the dataset's main task). "
+         + "; ".join(f"{d}: {', '.join(t.name for t in ts)}" for d, ts in DATASET_TASKS.items()), list_type(str)),
     flag("task_weights", REG, [], "w_t in the loss Σ w_t·L_t, one per task (default: all 1).",
          list_type(number_type(float, NON_NEGATIVE))),
     # --- Activation function
@@ -319,9 +319,15 @@ FLAGS: list[Flag] = [
     flag("maxout_pieces", ACT, 2, "k >= 2 linear pieces per maxout unit (a learned convex piecewise-linear "
          "activation, GBC16).", int, Range(2)),
     # --- Data
-    flag("dataset", DATA, "digits", "digits: scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no "
-         "network needed.", choices=("digits",)),
-    flag("data_dir", DATA, "data", "Root folder of downloadable datasets.", metavar="PATH"),
+    flag("dataset", DATA, {{ cookiecutter.default_dataset | tojson }}, "digits: scikit-learn's 8×8 handwritten digits "
+         "(1,797 images), embedded, no network needed; mnist, fashion-mnist, cifar10: torchvision's (need --download "
+         "once); image-folder: your own images, one folder per class under --data-dir.",
+         choices=tuple(DATASET_TASKS)),
+    flag("data_dir", DATA, "data", "Root folder of the datasets (torchvision's layout: data/MNIST/raw/, "
+         "data/cifar-10-batches-py/); for image-folder, the folder of class folders (or of train/ and test/).",
+         metavar="PATH"),
+    flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
+    flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square.", int, Range(4)),
     flag("val_fraction", DATA, 0.1, "Share of the training data held out for validation.", float, UNIT),
     flag("num_workers", DATA, 0, "DataLoader worker processes (0 = load in the main process; fastest for "
          "in-memory data).", int, NON_NEGATIVE),
@@ -484,6 +490,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     apply_defaults(parser, file_values)
     args = parser.parse_args(argv)
     check_choices(parser, args)
+    args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
     check_combinations(parser, args)
     args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
     if args.print_config:
@@ -550,8 +557,6 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
     if a.aug_preview and not any(getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and
                                  f.name != "aug_preview"):
         problems.append("--aug-preview needs at least one augmentation flag (--aug-translate, --aug-rotate, …)")
-    if not a.tasks:
-        problems.append("--tasks needs at least one task")
     if a.task_weights and len(a.task_weights) != len(a.tasks):
         problems.append(f"--task-weights needs one weight per task: {len(a.tasks)} tasks ({','.join(a.tasks)}), "
                         f"{len(a.task_weights)} weights")

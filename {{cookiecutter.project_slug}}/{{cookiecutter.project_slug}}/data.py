@@ -1,15 +1,20 @@
 """Data: a LightningDataModule over image datasets held in memory as tensors.
 
-A dataset is declared once in DATASETS (how to load it) and tasks.py (what to predict). Images
-stay in their valid range [0, 1]; the network normalizes them with the training split's mean and
-standard deviation (its first layer), so augmentation and adversarial examples work on real
-pixel values. Minibatches are served by tensor indexing and augmented as tensors on the device.
+A dataset is declared once in DATASETS (how to get its files, how to decode them) and tasks.py
+(what to predict). Files are decoded once into uint8 tensors, cached in the data directory, and
+served as whole minibatches by tensor indexing: no per-sample PIL round trip. Images reach the
+network in their valid range [0, 1]; the network standardizes them with the training split's
+statistics (its first step), so augmentation and adversarial examples work on real pixels.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -17,44 +22,202 @@ from torch.utils.data import DataLoader, Dataset
 
 from .tasks import tasks_for
 
+Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
+
+
+class DataError(Exception):
+    """Missing, undownloadable or corrupt data: one line for the user, exit status 2."""
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Loads (images [N, C, H, W] float in [0, 1], labels [N] long)."""
+    """`load(root, download, image_size)` → (train, test or None) splits; `where` says where the files go."""
 
-    load: Callable[[str, bool], tuple[torch.Tensor, torch.Tensor]]
+    load: Callable[[Path, bool, int], tuple[Split, Split | None]]
+    where: Callable[[Path], str]
+    source: str
 
 
-def load_digits(data_dir: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+# ----------------------------------------------------------------------------- loaders
+
+
+def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, None]:
     # scikit-learn ships these 1,797 8×8 images (pixel values 0..16) inside the package.
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()
     x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [N, 1, 8, 8] in [0, 1]
-    y = torch.as_tensor(bunch.target, dtype=torch.long)
-    return x, y
+    return (x, torch.as_tensor(bunch.target, dtype=torch.long)), None
+
+
+def _with_timeout(fn, *args, **kwargs):
+    """torchvision downloads with urllib; a socket timeout keeps a dead network from hanging the run."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
+    ds = _with_timeout(cls, str(root), train=train, download=download)
+    x = torch.as_tensor(ds.data)
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # → [N, C, H, W] uint8
+    return x.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+
+
+def _torchvision_loader(name: str):
+    def load(root: Path, download: bool, image_size: int) -> tuple[Split, Split]:
+        cls = _torchvision_class(name)
+        return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
+
+    return load
+
+
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    if name != "cifar10":
+        return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+
+    class CIFAR10(datasets.CIFAR10):
+        # Existence instead of md5 for the extracted batches: the archive's md5 is checked when
+        # it is downloaded, and a damaged batch still fails to unpickle (one clear error).
+        train_list = [[f, None] for f, _ in datasets.CIFAR10.train_list]
+        test_list = [[f, None] for f, _ in datasets.CIFAR10.test_list]
+        meta = {**datasets.CIFAR10.meta, "md5": None}
+
+    return CIFAR10
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _image_folder_split(folder: Path, image_size: int) -> Split:
+    # Decoding each file once is unavoidable here; the result is cached as one uint8 tensor.
+    from torchvision import datasets
+    from torchvision.transforms import v2
+
+    class Folder(datasets.ImageFolder):
+        def find_classes(self, directory):
+            # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
+            classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+            if not classes:
+                raise FileNotFoundError(f"no class folders in {directory}")
+            return classes, {c: i for i, c in enumerate(classes)}
+
+    ds = Folder(str(folder))  # scans the class folders; decoding happens below
+    resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
+    if not ds.samples:
+        raise DataError(f"--dataset image-folder: no images in class folders under {folder}")
+    x = torch.stack([resize(_rgb(path)) for path, _ in ds.samples])  # [N, 3, S, S] uint8
+    return x, torch.as_tensor(ds.targets, dtype=torch.long)
+
+
+def _rgb(path):
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
+    """`root/<class>/<image>`, or `root/train/<class>/…` with optional `root/test/<class>/…`."""
+    if not root.is_dir():
+        raise FileNotFoundError(root)
+    train_dir = root / "train" if (root / "train").is_dir() else root
+    test_dir = root / "test" if (root / "test").is_dir() else None
+    train = _image_folder_split(train_dir, image_size)
+    return train, _image_folder_split(test_dir, image_size) if test_dir else None
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "digits": DatasetSpec(load_digits),
+    "digits": DatasetSpec(load_digits, lambda root: "inside scikit-learn", "scikit-learn"),
+    "mnist": DatasetSpec(_torchvision_loader("mnist"), lambda root: f"{root / 'MNIST' / 'raw'}/ (the four idx files)",
+                         "http://yann.lecun.com/exdb/mnist/"),
+    "fashion-mnist": DatasetSpec(_torchvision_loader("fashion-mnist"),
+                                 lambda root: f"{root / 'FashionMNIST' / 'raw'}/ (the four idx files)",
+                                 "https://github.com/zalandoresearch/fashion-mnist"),
+    "cifar10": DatasetSpec(_torchvision_loader("cifar10"),
+                           lambda root: f"{root / 'cifar-10-batches-py'}/ (data_batch_1…5, test_batch, batches.meta)",
+                           "https://www.cs.toronto.edu/~kriz/cifar.html"),
+    "image-folder": DatasetSpec(load_image_folder, lambda root: f"{root}/<class name>/<image files>",
+                                "your own images, one folder per class"),
 }
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _signature(root: Path) -> list:
+    """Names, sizes and times of the source files: the cache is rebuilt when any changes."""
+    if not root.exists():
+        return []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and ".tensors" not in p.parts)
+    return [[str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)] for p in files]
+
+
+def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
+    """Decode once, then read the decoded tensors from `<data-dir>/.tensors/`."""
+    spec = DATASETS[dataset]
+    if dataset == "digits":
+        return spec.load(root, download, image_size)
+    cache = root / ".tensors" / f"{dataset}-{image_size}.pt"
+    source = root if dataset == "image-folder" else root / {"mnist": "MNIST", "fashion-mnist": "FashionMNIST",
+                                                            "cifar10": "cifar-10-batches-py"}[dataset]
+    signature = _signature(source)
+    if cache.is_file() and signature:
+        saved = torch.load(cache, weights_only=True)
+        if saved["signature"] == signature:
+            return saved["train"], saved.get("test")
+    try:
+        train, test = spec.load(root, download, image_size)
+    except DataError:
+        raise
+    except (FileNotFoundError, RuntimeError) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "not found" in message.lower() or isinstance(e, FileNotFoundError):
+            hint = "run with --download" if dataset != "image-folder" else "point --data-dir at it"
+            raise DataError(f"--dataset {dataset}: files not found; expected {spec.where(root)}. "
+                            f"Get them from {spec.source} or {hint}.") from None
+        if download:
+            raise DataError(f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the "
+                            f"files to {spec.where(root)} instead.") from None
+        raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
+                        f"({message}); delete it and run with --download.") from None
+    except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
+        raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
+                        f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    torch.save({"signature": _signature(source), "train": train, "test": test}, tmp)
+    tmp.replace(cache)  # atomic: other processes never read half a file
+    return train, test
+
+
+# ----------------------------------------------------------------------------- datamodule
 
 
 class TensorBatches(Dataset):
     """Whole minibatches by one index operation (`__getitems__`), not one sample at a time."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y  # x: [N, C, H, W], y: [N, T] (one column per task)
+        self.x, self.y = x, y  # x: [N, C, H, W] uint8 or float in [0, 1]; y: [N, T] (one column per task)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def __getitem__(self, i: int):
-        return self.x[i], self.y[i]
+        return self.batch([i])
 
-    def __getitems__(self, indices: list[int]):
+    def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images [B, C, H, W] float in [0, 1], labels [B, T]) for a list or tensor of indices."""
         idx = torch.as_tensor(indices)
-        return self.x[idx], self.y[idx]
+        x = self.x[idx]
+        return (x.float().div_(255) if x.dtype == torch.uint8 else x), self.y[idx]
+
+    __getitems__ = batch  # the DataLoader fetches a whole minibatch with one call
 
 
 def _as_batch(batch):
@@ -74,34 +237,65 @@ class ImageDataModule(L.LightningDataModule):
         test_fraction: float = 0.2,
         seed: int = 0,
         download: bool = False,
+        image_size: int = 32,
         pin_memory: bool = False,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         super().__init__()
         self.spec = DATASETS[dataset]
         self.tasks = tasks_for(dataset, list(tasks))
-        self.augment = augment  # image [C, H, W] → image, applied to training batches only
-        self.dataset, self.data_dir, self.download = dataset, data_dir, download
+        self.dataset, self.root, self.download, self.image_size = dataset, Path(data_dir), download, image_size
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.augment = augment  # image [C, H, W] → image, applied to training batches only
         self.train_set = self.val_set = self.test_set = None
+
+    def prepare_data(self) -> None:
+        """Download and decode once per node (local rank 0); the other local ranks wait for the cache."""
+        if self.train_set is None and os.environ.get("LOCAL_RANK", "0") == "0":
+            load_cached(self.dataset, self.root, self.download, self.image_size)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        x, label = self.spec.load(self.data_dir, self.download)
-        y = torch.stack([t.from_label(label) for t in self.tasks], dim=1)  # [N, T]
-        # The split depends on --seed only, so every run with the same seed sees the same split.
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
-        n_test = int(round(self.test_fraction * len(x)))
-        n_val = int(round(self.val_fraction * (len(x) - n_test)))
-        test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
-        # Per-channel statistics of the training split only; the network normalizes with them.
-        self.mean = x[train].mean(dim=(0, 2, 3)).tolist()
-        self.std = x[train].std(dim=(0, 2, 3)).clamp_min(1e-8).tolist()
-        self.train_set = TensorBatches(x[train], y[train])
-        self.val_set = TensorBatches(x[val], y[val])
-        self.test_set = TensorBatches(x[test], y[test])
+        (x, label), test = self._wait_for_data()
+        gen = torch.Generator().manual_seed(self.seed)
+        if test is None:  # no official test split: hold one out (fixed by --seed)
+            order = torch.randperm(len(x), generator=gen)
+            n_test = int(round(self.test_fraction * len(x)))
+            test = (x[order[:n_test]], label[order[:n_test]])
+            x, label = x[order[n_test:]], label[order[n_test:]]
+        order = torch.randperm(len(x), generator=gen)
+        n_val = int(round(self.val_fraction * len(x)))
+        val, train = order[:n_val], order[n_val:]
+        # Tasks with num_classes 0 take the dataset's own class count (image folders).
+        classes = int(max(label.max(), test[1].max())) + 1
+        self.tasks = tuple(replace(t, num_classes=classes) if t.num_classes == 0 else t for t in self.tasks)
+        self.train_set = TensorBatches(x[train], self._labels(label[train]))
+        self.val_set = TensorBatches(x[val], self._labels(label[val]))
+        self.test_set = TensorBatches(test[0], self._labels(test[1]))
+        # Per-channel statistics of the training split only (in chunks: uint8 → float is 4× the memory).
+        sums = torch.zeros(x.shape[1], dtype=torch.float64)
+        squares = torch.zeros_like(sums)
+        for chunk in self.train_set.x.split(4096):
+            chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
+            sums += chunk.sum(dim=(0, 2, 3))
+            squares += chunk.pow(2).sum(dim=(0, 2, 3))
+        n = len(self.train_set) * x.shape[2] * x.shape[3]
+        mean = sums / n
+        self.mean = mean.tolist()
+        self.std = (squares / n - mean**2).clamp_min(1e-12).sqrt().tolist()
+
+    def _wait_for_data(self) -> tuple[Split, Split | None]:
+        if os.environ.get("LOCAL_RANK", "0") != "0":
+            deadline = time.monotonic() + 1800
+            cache = self.root / ".tensors" / f"{self.dataset}-{self.image_size}.pt"
+            while self.dataset != "digits" and not cache.is_file() and time.monotonic() < deadline:
+                time.sleep(2)
+        return load_cached(self.dataset, self.root, False, self.image_size)
+
+    def _labels(self, label: torch.Tensor) -> torch.Tensor:
+        return torch.stack([t.from_label(label) for t in self.tasks], dim=1)  # [N, T]
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

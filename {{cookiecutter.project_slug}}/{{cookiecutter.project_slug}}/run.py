@@ -47,7 +47,8 @@ def build_datamodule(a: argparse.Namespace):
 
     dm = ImageDataModule(
         dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks, batch_size=a.batch_size,
-        num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed,
+        num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed, download=a.download,
+        image_size=a.image_size,
         pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"),
     )
     dm.prepare_data()
@@ -140,7 +141,7 @@ def augmentation_preview(dm, run_dir: Path) -> Path | None:
 
     if dm.augment is None:
         return None
-    return preview(dm.train_set.x[:8], dm.augment, run_dir / "plots" / "augment.png")
+    return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
 
 
 def keep_metrics(csv_logger, path: Path) -> None:
@@ -188,11 +189,16 @@ def main(a: argparse.Namespace) -> int:
     quiet_lightning()
     import lightning as L
 
+    from .data import DataError
     from .tracking import create_logger, resolve_mode
 
     L.seed_everything(a.seed, workers=True, verbose=False)
+    try:
+        dm = build_datamodule(a)
+    except DataError as e:  # missing or corrupt files: one line, like any other bad input
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 2
     run_dir = run_directory(a)
-    dm = build_datamodule(a)
     module = build_module(a, dm)
     if is_rank_zero():
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
@@ -251,14 +257,13 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
     ckpt = None if a.fast_dev_run else "best"
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
-        confusion = plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
-                                          run_dir / "plots" / "confusion_matrix.png")
-        if wandb_logger is not None:
-            log_plots(wandb_logger, [confusion])
+        if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
+            log_plots(wandb_logger, [plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
+                                                           run_dir / "plots" / "confusion_matrix.png")])
         best = next(c for c in trainer.callbacks if type(c).__name__ == "BestEpochMetrics").best
         results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
                    "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
-                   "steps": trainer.global_step,
+                   "steps": trainer.global_step, "test/confusion_matrix": module.test_confusion.tolist(),
                    "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
         (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="

@@ -32,6 +32,14 @@ def _is_zero(y):
     return (y == 0).long()
 
 
+def _footwear(y):
+    return ((y == 5) | (y == 7) | (y == 9)).long()  # sandal, sneaker, ankle boot
+
+
+def _vehicle(y):
+    return ((y == 0) | (y == 1) | (y == 8) | (y == 9)).long()  # airplane, automobile, ship, truck
+
+
 DIGIT_TASKS = (
     Task("digit", 10, _same, "which digit (10 classes)"),
     Task("parity", 2, _parity, "odd (1) or even (0)"),
@@ -41,6 +49,17 @@ DIGIT_TASKS = (
 # dataset → its tasks; the first is the default primary task.
 DATASET_TASKS: dict[str, tuple[Task, ...]] = {
     "digits": DIGIT_TASKS,
+    "mnist": DIGIT_TASKS,
+    "fashion-mnist": (
+        Task("item", 10, _same, "which article of clothing (10 classes)"),
+        Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)"),
+    ),
+    "cifar10": (
+        Task("class", 10, _same, "which of the 10 classes"),
+        Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal"),
+    ),
+    # num_classes 0: as many classes as the folder has class folders.
+    "image-folder": (Task("class", 0, _same, "which class folder"),),
 }
 
 

@@ -145,8 +145,7 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     size = 1
     while size <= a.find_batch_size_max:
         # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
-        idx = torch.randint(len(data), (size,), generator=gen)
-        x, y = data.x[idx].to(device), data.y[idx].to(device)
+        x, y = (t.to(device) for t in data.batch(torch.randint(len(data), (size,), generator=gen)))
         try:
             t = time_minibatch(module, optimizer, x, y)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
