@@ -33,6 +33,7 @@ EXPECTED_FILES = {
     "{slug}/callbacks.py",
     "{slug}/cli.py",
     "{slug}/data.py",
+    "{slug}/flags.py",
     "{slug}/init.py",
     "{slug}/models.py",
     "{slug}/module.py",
@@ -88,7 +89,7 @@ def test_file_set_and_rendering(baked):
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["name"] == slug
     assert project["requires-python"] == f">={context['python_version']}"
-    cli = (root / slug / "cli.py").read_text()
+    cli = (root / slug / "flags.py").read_text()
     assert f'"wandb_project", LOG, "{context["wandb_project"]}"' in cli
     for sweep in ["sweep.yaml", *(f"sweeps/{p.name}" for p in (root / "sweeps").iterdir())]:
         sweep = yaml.safe_load((root / sweep).read_text())

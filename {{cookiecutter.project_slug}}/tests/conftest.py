@@ -52,3 +52,14 @@ def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
     a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
     status = main(a)
     return status, Path(a.output_dir) / a.run_name
+
+
+def assert_bad_input(argv: str, flag: str, capsys) -> None:
+    """Bad input: exit status 2 and one line on stderr that names the flag."""
+    from {{cookiecutter.project_slug}}.cli import parse_args
+
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv.split())
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err, err

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import train
+from conftest import assert_bad_input, train
 from torch import nn
 
 from {{cookiecutter.project_slug}}.cli import parse_args
@@ -225,11 +225,7 @@ def test_each_architecture_learns_digits(model, epochs, tmp_path):
     ("--sync-batchnorm true --accelerator cpu", "--sync-batchnorm"),
 ])
 def test_bad_architecture_values(argv, flag, capsys):
-    with pytest.raises(SystemExit) as e:
-        parse_args(argv.split())
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and flag in err, err
+    assert_bad_input(argv, flag, capsys)
 
 
 def test_sync_batchnorm_auto(monkeypatch):

@@ -7,9 +7,8 @@ import math
 
 import pytest
 import torch
-from conftest import train
+from conftest import assert_bad_input, train
 
-from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.optim import OPTIMIZERS, SCHEDULES, create_optimizer, lr_at
 
 LR0, PER_EPOCH, TOTAL = 0.1, 7, 50
@@ -129,8 +128,4 @@ BAD = [
 
 @pytest.mark.parametrize(("argv", "flag"), BAD)
 def test_bad_learning_rate_and_optimizer_values(argv, flag, capsys):
-    with pytest.raises(SystemExit) as e:
-        parse_args(argv.split())
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and flag in err, err
+    assert_bad_input(argv, flag, capsys)

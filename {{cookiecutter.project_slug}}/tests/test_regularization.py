@@ -8,7 +8,7 @@ import types
 
 import pytest
 import torch
-from conftest import train
+from conftest import assert_bad_input, train
 from torch import nn
 
 from {{cookiecutter.project_slug}}.augment import create_augmentation
@@ -261,8 +261,4 @@ def test_multitask_run_logs_every_task(tmp_path):
     ("--task-weights -1", "--task-weights"), ("--aug-preview", "--aug-preview"),
 ])
 def test_bad_regularization_values(argv, flag, capsys):
-    with pytest.raises(SystemExit) as e:
-        parse_args(argv.split())
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and flag in err, err
+    assert_bad_input(argv, flag, capsys)

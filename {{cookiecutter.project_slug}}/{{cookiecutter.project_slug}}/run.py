@@ -85,7 +85,7 @@ def sync_batchnorm(a: argparse.Namespace) -> bool:
     return a.batchnorm and gpus > 0 and devices * a.num_nodes > 1
 
 
-def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_callbacks: list = ()):
+def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
@@ -100,7 +100,6 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
         RunFacts(),
         ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
         TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
-        *extra_callbacks,
     ]
     if a.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=a.early_stopping_patience,
@@ -114,9 +113,8 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list, extra_cal
         accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
-        # Epoch-level values are logged once per epoch; per-step values (train/loss, lr) go to the
-        # loggers directly from the module (see Classifier.log_step).
-        log_every_n_steps=1,
+        # Per-step values (train/loss, lr) reach the loggers every step from Classifier.log_step;
+        # everything Lightning logs itself is per epoch, so its step logging interval does not matter.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=a.adversarial == "none",
     )
@@ -132,7 +130,9 @@ class _DropTips(logging.Filter):
 def quiet_lightning() -> None:
     """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in logger.filters):
+        logger.addFilter(_DropTips())
 
 
 def augmentation_preview(dm, run_dir: Path) -> Path | None:
@@ -203,11 +203,11 @@ def main(a: argparse.Namespace) -> int:
     if is_rank_zero():
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(a.wandb_mode)
-    tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size or a.find_lr
+    tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size  # write files, then exit
     wandb_logger = None
     if mode != "disabled":
-        wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool else "train")
-    if a.plot_lr_schedule or a.aug_preview or a.find_batch_size:
+        wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool or a.find_lr else "train")
+    if tool:
         plots = run_tools(a, run_dir, dm, module)
         if wandb_logger is not None and is_rank_zero():
             log_plots(wandb_logger, plots)
@@ -232,7 +232,7 @@ def main(a: argparse.Namespace) -> int:
 def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
     from lightning.pytorch.loggers import CSVLogger
 
-    from .callbacks import Diverged
+    from .callbacks import BestEpochMetrics, Diverged
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
     loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
@@ -260,7 +260,7 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
         if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
             log_plots(wandb_logger, [plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
                                                            run_dir / "plots" / "confusion_matrix.png")])
-        best = next(c for c in trainer.callbacks if type(c).__name__ == "BestEpochMetrics").best
+        best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
         results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
                    "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
                    "steps": trainer.global_step, "test/confusion_matrix": module.test_confusion.tolist(),

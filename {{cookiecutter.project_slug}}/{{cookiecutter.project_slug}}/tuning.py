@@ -104,10 +104,14 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int
     return None
 
 
-def recommend(sizes: list[int], seconds: list[float]) -> int:
-    """The largest size before the cliff; without a cliff, the largest size tried."""
+def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1) -> int:
+    """The largest size before the cliff whose time per example is within `slack` (10%) of the best
+    before the cliff: past the best, a larger minibatch only costs time (the slow start of a cliff)."""
     cliff = find_cliff(sizes, seconds)
-    return sizes[-1] if cliff is None else sizes[cliff - 1]
+    end = len(sizes) if cliff is None else cliff
+    per_example = [t / b for t, b in zip(seconds[:end], sizes[:end])]
+    best = min(per_example)
+    return max(b for b, e in zip(sizes[:end], per_example) if e <= slack * best)
 
 
 def _is_oom(e: BaseException) -> bool:

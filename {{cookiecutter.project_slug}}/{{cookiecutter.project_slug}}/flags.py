@@ -1,0 +1,365 @@
+"""Every checklist hyperparameter, declared once in FLAGS: type, default, allowed values and
+the checklist's reason (the help text). cli.py turns the declarations into the command line.
+
+Only the standard library is imported here so that `--help` and bad input answer in well under
+a second; torch and Lightning load after parsing succeeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tasks import DATASET_TASKS
+
+# --help lists the groups in this order (the order of the checklist and of CLI.md).
+SECTIONS = (
+    "Learning rate",
+    "Optimization algorithm",
+    "Batch normalization",
+    "Architecture",
+    "Parameter initialization",
+    "Regularization",
+    "Activation function",
+    "Data",
+    "Trainer and hardware",
+    "Logging",
+)
+
+
+# ----------------------------------------------------------------------------- value types
+# Each parser takes the string from the command line (or a YAML value rendered as a string)
+# and raises argparse.ArgumentTypeError with what is allowed; argparse prefixes the flag.
+
+
+def _number(kind: type, text: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a number; `lo_open`/`hi_open` exclude the end points."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, v: float) -> bool:
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        return not (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi))
+
+    def __str__(self) -> str:
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"in {left}{self.lo:g}, {self.hi:g}{right}"
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+PROBABILITY = Range(0, 1, hi_open=True)  # a drop probability p < 1
+UNIT = Range(0, 1, lo_open=True, hi_open=True)
+
+
+def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = _number(kind, text)
+        if allowed is not None and not allowed.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+TRUE = {"true", "1", "yes", "y", "on"}
+FALSE = {"false", "0", "no", "n", "off"}
+
+
+def parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+
+
+def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        if not str(text).strip():
+            return []
+        parts = [p.strip() for p in str(text).split(",")]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [item(p) for p in parts]
+
+    parse.__name__ = "list"
+    return parse
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Accept `none`/`null` (and an empty string) as None, e.g. `--lr-tau none`."""
+
+    def parse_optional(text: str) -> Any:
+        if str(text).strip().lower() in {"", "none", "null"}:
+            return None
+        return parse(text)
+
+    parse_optional.__name__ = parse.__name__
+    return parse_optional
+
+
+def devices_type(text: str) -> str | int | list[int]:
+    """Lightning's `devices`: auto, a count (-1 = all), or a comma list of device indices."""
+    if text == "auto":
+        return text
+    if "," in text:
+        return list_type(number_type(int, NON_NEGATIVE))(text)
+    value = _number(int, text)
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be auto, -1, a count >= 1 or a list, got {text!r}")
+    return value
+
+
+def batches_type(text: str) -> int | float:
+    """Lightning's limit_*_batches: a fraction in (0, 1] or a number of batches >= 1."""
+    value = _number(float, text)
+    if value <= 0 or (value > 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1] or a count >= 1, got {text!r}")
+    return int(value) if value > 1 else value
+
+
+# ----------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One hyperparameter: its name (underscore form), section, default, help and type."""
+
+    name: str
+    section: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def is_bool(self) -> bool:
+        return isinstance(self.default, bool)
+
+
+def flag(name, section, default, help, kind=None, allowed=None, choices=None, none_ok=False, metavar=None):
+    """Declare a flag. `kind` is float/int/str/bool/list type; `allowed` a Range for numbers."""
+    if choices is not None:
+        parse = str
+    elif kind in (int, float):
+        parse = number_type(kind, allowed)
+    elif kind is None or kind is str or kind is bool:
+        parse = None
+    else:
+        parse = kind
+    if none_ok:
+        parse = optional(parse or str)
+    return Flag(name, section, default, help, parse, tuple(choices) if choices else None, metavar)
+
+
+LR, OPT, BN, ARCH, INIT, REG, ACT, DATA, TRAIN, LOG = SECTIONS
+
+# Robbins–Monro (GBC16 §8.3.1): SGD converges when Σε_k = ∞ and Σε_k² < ∞. Per schedule,
+# over an unbounded run (k, n → ∞); `--help` and the README quote this table.
+ROBBINS_MONRO = {
+    "constant": "Σε diverges, Σε² diverges (not satisfied: ε never decreases)",
+    "linear": "Σε diverges, Σε² diverges (constant ε_τ after τ; GBC16's practical choice)",
+    "inverse-time": "Σε diverges, Σε² converges (satisfied: ε ~ 1/n)",
+    "exponential": "Σε converges, Σε² converges (decays too fast: ε can stop short)",
+    "sqrt": "Σε diverges, Σε² diverges (ε² ~ 1/n, borderline harmonic)",
+    "step": "Σε converges, Σε² converges (geometric, like exponential)",
+    "cosine": "Σε diverges, Σε² diverges (constant final value after the run's length)",
+}
+
+FLAGS: list[Flag] = [
+    # --- Learning rate
+    flag("lr", LR, 1e-3, "ε0, the initial learning rate: the most important hyperparameter (Ng). Too high: the cost "
+         "increases as the algorithm oscillates; too low: it decreases too slowly.", float, POSITIVE),
+    flag("lr_schedule", LR, "linear",
+         "ε_k as a function of optimizer step k (epoch n). linear (GBC16): (1-k/τ)ε0 + (k/τ)ε_τ for k <= τ, ε_τ "
+         "after; inverse-time: ε0/(1+δn); exponential: δ^n ε0; sqrt: ε0/√n (n from 1); step: ε0 δ^⌊n/s⌋; "
+         "cosine: ε0 to ε_τ over the run; constant: ε0. Robbins–Monro (Σε=∞, Σε²<∞): "
+         + "; ".join(f"{k}: {v}" for k, v in ROBBINS_MONRO.items()),
+         choices=ROBBINS_MONRO),
+    flag("lr_tau", LR, None, "τ, optimizer steps until the linear schedule reaches ε_τ (and the cosine's length); "
+         "default: the whole run, so the last step uses ε_τ.", int, POSITIVE, none_ok=True),
+    flag("lr_final_ratio", LR, 0.01, "ε_τ/ε0 for linear and cosine (GBC16 suggests ε_τ = 0.01 ε0).",
+         float, Range(0, 1, lo_open=True)),
+    flag("lr_decay", LR, 0.5, "δ: decay rate for inverse-time (δ > 0) and the factor per epoch for exponential "
+         "and step (0 < δ < 1).", float, POSITIVE),
+    flag("lr_step_epochs", LR, 10, "s: epochs between multiplications by δ in the step schedule.", int, POSITIVE),
+    flag("warmup_steps", LR, 0, "N: ramp ε linearly from 0 to the schedule's value over the first N steps.",
+         int, NON_NEGATIVE),
+    flag("find_lr", LR, False, "Run the learning-rate range test over the first minibatches (observe the cost, "
+         "the checklist says), save plots/lr_find.png and lr_find.csv, print the suggested ε0 and exit."),
+    flag("auto_lr", LR, False, "Run the range test, then train with the suggested ε0."),
+    flag("plot_lr_schedule", LR, False, "Save plots/lr_schedule.png of ε_k over the planned run and exit."),
+    # --- Optimization algorithm
+    flag("optimizer", OPT, "adam", "Adam is a good starting point; SGD and RMSProp, with or without momentum, are "
+         "good options too (checklist).", choices=("sgd", "adam", "adamw", "rmsprop")),
+    flag("momentum", OPT, 0.9, "Heavy-ball momentum for sgd and rmsprop (0 = without momentum); β1 for adam/adamw. "
+         "Second in importance after ε0 (Ng).", float, Range(0, 1, hi_open=True)),
+    flag("nesterov", OPT, False, "Nesterov momentum (sgd with momentum > 0 only)."),
+    flag("beta2", OPT, 0.999, "Second-moment decay: Adam's β2, RMSProp's α.", float, UNIT),
+    flag("eps", OPT, 1e-8, "ε added to the denominator of adam/adamw/rmsprop.", float, POSITIVE),
+    flag("batch_size", OPT, 64, "Minibatch size per device; a power of 2, as large as fits before the cache "
+         "cliff (see --find-batch-size).", int, POSITIVE),
+    flag("find_batch_size", OPT, False, "The checklist's cliff test: time one training minibatch for sizes 1, 2, "
+         "4, …; save batch_size.csv and plots/batch_size.png; print the largest size before the cliff; exit."),
+    flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries.", int, POSITIVE),
+    flag("gradient_clip_val", OPT, 0.0, "Clip the gradient norm to this value (0 = off).", float, NON_NEGATIVE),
+    # --- Batch normalization
+    flag("batchnorm", BN, False, "Batch normalization: decouples early layers from later ones (checklist)."),
+    flag("bn_position", BN, "pre", "pre: normalize z before the activation (Ng's recommendation); post: normalize "
+         "the activation's output. A layer feeding batch norm has no bias (β makes it redundant).",
+         choices=("pre", "post")),
+    flag("bn_momentum", BN, 0.1, "Weight of the newest minibatch in the running averages of μ and σ² used at "
+         "test time.", float, Range(0, 1)),
+    flag("bn_eps", BN, 1e-5, "ε in z_norm = (z-μ)/√(σ²+ε), only there to prevent division by zero.",
+         float, POSITIVE),
+    flag("sync_batchnorm", BN, "auto", "SyncBatchNorm across GPUs: auto = on when training with batch norm on more "
+         "than one GPU; never on CPU (PyTorch refuses it).", choices=("auto", "true", "false")),
+    # --- Architecture
+    flag("model", ARCH, "mlp", "The domain dictates the architecture; CNNs and RNNs share parameters, a kind of "
+         "regularization (checklist). rnn reads an image row by row.", choices=("mlp", "cnn", "rnn", "resnet")),
+    flag("depth", ARCH, 2, "Hidden layers / conv blocks / recurrent layers / residual blocks. High training "
+         "error: add capacity (checklist).", int, POSITIVE),
+    flag("width", ARCH, 256, "Hidden units per layer / base channels / recurrent units. Use as large a network as "
+         "is feasible and regularize (Ng).", int, POSITIVE),
+    flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=("gru", "lstm", "rnn")),
+    # --- Parameter initialization
+    flag("init", INIT, "he-normal", "Random weights break symmetry. he-normal: N(0, 2/m), m = inputs (Ng); normal: "
+         "N(0, σ²), σ² = --init-variance (Ng); uniform-fan-in: U(±m^-1/2) (GBC16); glorot-uniform: "
+         "U(±((m+n)/6)^-1/2), n = outputs (GBC16); he-uniform: U(±√(6/m)); orthogonal; torch-default.",
+         choices=("he-normal", "normal", "uniform-fan-in", "glorot-uniform", "he-uniform", "orthogonal",
+                  "torch-default")),
+    flag("init_variance", INIT, 0.1, "σ² for --init normal (0.1 suits about 20 units per layer, Ng).",
+         float, POSITIVE),
+    flag("bias_init", INIT, 0.0, "Value of every hidden bias (zero is typical, checklist).", float),
+    flag("output_bias", INIT, "prior", "prior: set the output bias to the training labels' statistics as if the "
+         "weights were zero (log class frequencies for softmax, logit(p) for a binary head: σ(b) = p); zero.",
+         choices=("prior", "zero")),
+    # --- Regularization (GBC16: anything that raises training error in the hope of lowering test error)
+    flag("weight_decay", REG, 0.0, "L2 weight decay: keeps weights small. Coupled (added to the gradient) for sgd, "
+         "adam and rmsprop; decoupled for adamw. Biases and normalization parameters are not decayed.",
+         float, NON_NEGATIVE),
+    flag("l1", REG, 0.0, "λ: adds λ·Σ|w| over the weights (not biases) to the training loss; L1 gives sparsity "
+         "(logged: train/l1, val/sparsity = share of |w| < 1e-3).", float, NON_NEGATIVE),
+    flag("dropout", REG, 0.0, "p = 1 - keep probability of hidden units (for rnn: between recurrent layers and "
+         "before the head). Inverted scaling by 1/(1-p) during training keeps the expected activation; "
+         "nothing is dropped at test time.", float, PROBABILITY),
+    flag("input_dropout", REG, 0.0, "p = 1 - keep probability of input pixels.", float, PROBABILITY),
+    flag("aug_translate", REG, 0.0, "Augmentation (training split only, 0 = off): shift by up to this fraction "
+         "of the width/height.", float, Range(0, 1, hi_open=True)),
+    flag("aug_scale", REG, 0.0, "Zoom by a factor in [1-s, 1+s].", float, Range(0, 1, hi_open=True)),
+    flag("aug_rotate", REG, 0.0, "Rotate by up to ± this many degrees.", float, Range(0, 180)),
+    flag("aug_mirror", REG, 0.0, "Probability of a horizontal flip (changes a digit's meaning: a warning).",
+         float, Range(0, 1)),
+    flag("aug_skew", REG, 0.0, "Shear (skew) by up to ± this many degrees.", float, Range(0, 90, hi_open=True)),
+    flag("aug_blur", REG, 0.0, "Gaussian blur with σ drawn up to this many pixels.", float, NON_NEGATIVE),
+    flag("aug_contrast", REG, 0.0, "Change contrast by a factor in [1-c, 1+c].", float, Range(0, 1)),
+    flag("aug_preview", REG, False, "Save plots/augment.png (training images beside augmented copies) and exit."),
+    flag("adversarial", REG, "none", "Adversarial training: for each batch find examples within the L∞ ε-ball of "
+         "the inputs (valid range kept) that the network gets wrong, and train on them too (checklist). fgsm: one "
+         "signed-gradient step; pgd: --adv-steps projected steps.", choices=("none", "fgsm", "pgd")),
+    flag("adv_eps", REG, 0.1, "ε: the L∞ radius of the perturbation, in pixel units of [0, 1].",
+         float, Range(0, 1, lo_open=True)),
+    flag("adv_steps", REG, 5, "PGD steps (step size 2.5ε/steps).", int, POSITIVE),
+    flag("adv_weight", REG, 0.5, "w in the loss (1-w)·L(clean) + w·L(adversarial).", float, Range(0, 1)),
+    flag("early_stopping_patience", REG, 0, "Stop after this many epochs without a better val/acc (0 = off, the "
+         "default: Ng discourages early stopping, which entangles optimization with tuning; GBC16 likes it).",
+         int, NON_NEGATIVE),
+    flag("early_stopping_min_delta", REG, 0.0, "Smallest rise of val/acc that counts as better.",
+         float, NON_NEGATIVE),
+    flag("tasks", REG, [], "Multitask learning: comma list of tasks, the first is the primary one; one head per "
+         "task on a shared trunk (default: the dataset's main task). "
+         + "; ".join(f"{d}: {', '.join(t.name for t in ts)}" for d, ts in DATASET_TASKS.items()), list_type(str)),
+    flag("task_weights", REG, [], "w_t in the loss Σ w_t·L_t, one per task (default: all 1).",
+         list_type(number_type(float, NON_NEGATIVE))),
+    # --- Activation function
+    flag("activation", ACT, "relu", "Hidden-layer activation. ReLU is the default; sigmoid/tanh saturate at both "
+         "ends and are not appropriate for hidden layers (checklist).",
+         choices=("relu", "leaky-relu", "prelu", "maxout", "elu", "gelu", "silu", "tanh", "sigmoid")),
+    flag("leaky_slope", ACT, 0.01, "α of leaky-relu g(z) = max(z, αz); α = 0 gives ReLU (and prelu's initial α).",
+         float, Range(0, 1, hi_open=True)),
+    flag("maxout_pieces", ACT, 2, "k >= 2 linear pieces per maxout unit (a learned convex piecewise-linear "
+         "activation, GBC16).", int, Range(2)),
+    # --- Data
+    flag("dataset", DATA, {{ cookiecutter.default_dataset | tojson }}, "digits: scikit-learn's 8×8 handwritten digits "
+         "(1,797 images), embedded, no network needed; mnist, fashion-mnist, cifar10: torchvision's (need --download "
+         "once); image-folder: your own images, one folder per class under --data-dir.",
+         choices=tuple(DATASET_TASKS)),
+    flag("data_dir", DATA, "data", "Root folder of the datasets (torchvision's layout: data/MNIST/raw/, "
+         "data/cifar-10-batches-py/); for image-folder, the folder of class folders (or of train/ and test/).",
+         metavar="PATH"),
+    flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
+    flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square.", int, Range(4)),
+    flag("val_fraction", DATA, 0.1, "Share of the training data held out for validation.", float, UNIT),
+    flag("num_workers", DATA, 0, "DataLoader worker processes (0 = load in the main process; fastest for "
+         "in-memory data).", int, NON_NEGATIVE),
+    # --- Trainer and hardware
+    flag("max_epochs", TRAIN, 20, "Passes over the training data.", int, POSITIVE),
+    flag("max_steps", TRAIN, -1, "Stop after this many optimizer steps (-1 = no limit).", int, Range(-1)),
+    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch, and the data split.", int, NON_NEGATIVE),
+    flag("deterministic", TRAIN, False, "Use deterministic algorithms (slower on GPU)."),
+    flag("fast_dev_run", TRAIN, False, "Run one training and one validation batch, no checkpoints (a smoke test)."),
+    flag("limit_train_batches", TRAIN, 1.0, "Fraction (<= 1) or number of training batches per epoch.",
+         batches_type),
+    flag("limit_val_batches", TRAIN, 1.0, "Fraction (<= 1) or number of validation batches.", batches_type),
+    flag("accelerator", TRAIN, "auto", "Hardware.", choices=("auto", "cpu", "gpu", "mps")),
+    flag("devices", TRAIN, "auto", "auto, a count (-1 = all) or a comma list of device indices.", devices_type),
+    flag("strategy", TRAIN, "auto", "Distribution strategy.", choices=("auto", "ddp", "ddp_spawn", "fsdp")),
+    flag("num_nodes", TRAIN, 1, "Machines taking part (multi-node).", int, POSITIVE),
+    flag("precision", TRAIN, "32-true", "Numeric precision.", choices=("32-true", "16-mixed", "bf16-mixed")),
+    flag("accumulate_grad_batches", TRAIN, 1, "Minibatches per optimizer step.", int, POSITIVE),
+    flag("compile", TRAIN, False, "Compile the network with torch.compile."),
+    flag("resume", TRAIN, None, "last (the newest run under --output-dir) or a checkpoint path: continue the run, "
+         "its schedule position and its W&B run.", none_ok=True, metavar="{last,PATH}"),
+    # --- Logging
+    flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
+    flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "
+         "the time).", none_ok=True, metavar="NAME"),
+    flag("wandb_mode", LOG, "auto", "auto = online when W&B credentials are present and the server answers, "
+         "offline otherwise (never hangs without network).", choices=("auto", "online", "offline", "disabled")),
+    flag("wandb_project", LOG, {{ cookiecutter.wandb_project | tojson }}, "W&B project."),
+    flag("wandb_entity", LOG, {{ cookiecutter.wandb_entity | tojson if cookiecutter.wandb_entity else "None" }}, "W&B entity (team or user).",
+         none_ok=True),
+    flag("wandb_tags", LOG, [], "Comma-separated W&B tags.", list_type(str)),
+    flag("wandb_group", LOG, None, "W&B group (e.g. one sweep stage, or the ranks of one job).", none_ok=True),
+    flag("wandb_log_model", LOG, False, "Upload checkpoints to W&B as artifacts (online only; offline they stay "
+         "in the run directory)."),
+    flag("wandb_watch", LOG, "none", "Log gradients and/or parameters to W&B every 100 steps (wandb.watch).",
+         choices=("none", "gradients", "parameters", "all")),
+]
+
+FLAG_BY_NAME = {f.name: f for f in FLAGS}
