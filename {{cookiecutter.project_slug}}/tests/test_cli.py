@@ -22,7 +22,8 @@ def test_dash_and_underscore_spellings_and_equals():
     (["--batchnorm=yes"], True),
     (["--batchnorm=0"], False),
     (["--batchnorm", "TRUE"], True),
-    ([], False),
+    (["--no-batchnorm", "--batchnorm=on"], True),
+    ([], True),
 ])
 def test_booleans(flags, expected):
     assert parse_args(flags).batchnorm is expected

@@ -138,3 +138,13 @@ def test_tasks_must_belong_to_the_dataset(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--dataset", "cifar10", "--tasks", "digit"])
     assert "cifar10 has no task 'digit'" in capsys.readouterr().err
+
+
+def test_a_last_training_batch_of_one_is_dropped():
+    # Batch norm cannot normalize one example; only that case drops the last batch.
+    dm = ImageDataModule(batch_size=431)  # 1,294 training images = 3 × 431 + 1
+    dm.setup()
+    assert len(dm.train_set) == 1294
+    assert len(dm.train_dataloader()) == 3 and len(dm.val_dataloader()) == 1
+    dm.batch_size = 64
+    assert len(dm.train_dataloader()) == 21

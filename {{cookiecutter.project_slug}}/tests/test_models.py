@@ -146,7 +146,7 @@ def classifier(dm, **flags):
 
 def test_prior_output_bias_reproduces_the_training_labels(digits_tasks):
     dm = digits_tasks
-    module = classifier(dm, output_bias="prior", bias_init=0.3)
+    module = classifier(dm, output_bias="prior", bias_init=0.3, batchnorm="false")
     freqs = dm.label_frequencies()
     labels = dm.train_set.y
     heads = module.net.heads.outputs
@@ -236,7 +236,7 @@ def test_sync_batchnorm_auto(monkeypatch):
     assert sync_batchnorm(a) is False  # never on CPU
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert sync_batchnorm(a) is True
-    assert sync_batchnorm(parse_args([])) is False  # no batch norm, nothing to sync
+    assert sync_batchnorm(parse_args(["--no-batchnorm"])) is False  # no batch norm, nothing to sync
     assert sync_batchnorm(parse_args(["--batchnorm", "--devices", "1"])) is False
     assert sync_batchnorm(parse_args(["--batchnorm", "--accelerator", "cpu"])) is False
 

@@ -227,7 +227,9 @@ def test_adversarial_run_logs_val_adv_acc(tmp_path):
 
 def test_early_stopping_stops_when_val_acc_stalls(tmp_path):
     # ε0 so small that val/acc never changes: epoch 0 sets the best, 2 more epochs without a rise.
-    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "2", "--max-epochs", "20")
+    # Without batch norm, whose running averages would move val/acc even at a frozen ε.
+    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "2", "--max-epochs", "20",
+                            "--no-batchnorm")
     assert status == 0
     assert json.loads((run_dir / "results.json").read_text())["epochs"] == 3
 

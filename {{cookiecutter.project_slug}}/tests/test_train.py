@@ -81,9 +81,10 @@ def test_wandb_offline_run_holds_config_and_history(tmp_path):
     assert (config["lr"], config["depth"], config["max_epochs"]) == (0.003, 1, 2)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert {k: config[k] for k in saved} == saved, "the W&B config must hold every resolved flag"
-    # Derived values: 1,294 training images / 64 = 21 steps; 64-256-10 MLP parameters.
+    # Derived values: 1,294 training images / 64 = 21 steps; a 64-256-10 MLP whose hidden layer
+    # feeds batch norm (no bias; γ and β instead).
     assert (config["steps_per_epoch"], config["global_batch_size"]) == (21, 64)
-    assert config["param_count"] == 64 * 256 + 256 + 256 * 10 + 10
+    assert config["param_count"] == 64 * 256 + 2 * 256 + 256 * 10 + 10
     history = wandb_records.history(path)
     val_acc = [row["val/acc"] for row in history if "val/acc" in row]
     assert len(val_acc) == 2 and all(0 <= v <= 1 for v in val_acc)

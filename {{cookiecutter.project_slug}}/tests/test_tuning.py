@@ -54,12 +54,20 @@ def test_find_batch_size_on_digits(tmp_path):
     assert status == 0
     with open(run_dir / "batch_size.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["batch_size"]) for r in rows] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    # From 2: batch norm (on by default) cannot train on one example.
+    assert [int(r["batch_size"]) for r in rows] == [2, 4, 8, 16, 32, 64, 128, 256]
     chosen = [int(r["batch_size"]) for r in rows if r["chosen"] == "1"]
-    assert len(chosen) == 1 and 1 <= chosen[0] <= 256
+    assert len(chosen) == 1 and 2 <= chosen[0] <= 256
     assert all(float(r["seconds_per_minibatch"]) > 0 for r in rows)
     assert (run_dir / "plots" / "batch_size.png").stat().st_size > 1000
     assert not (run_dir / "checkpoints").exists(), "a tool run trains nothing"
+
+
+def test_find_batch_size_starts_at_one_without_batchnorm(tmp_path):
+    status, run_dir = train(tmp_path, "--find-batch-size", "--find-batch-size-max", "4", "--no-batchnorm")
+    assert status == 0
+    with open(run_dir / "batch_size.csv") as f:
+        assert [int(r["batch_size"]) for r in csv.DictReader(f)] == [1, 2, 4]
 
 
 def test_find_lr_on_digits(tmp_path, capsys):
@@ -81,7 +89,7 @@ def test_auto_lr_trains_with_the_suggestion(tmp_path):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     with open(run_dir / "lr_find.csv") as f:
         lrs = [float(r["lr"]) for r in csv.DictReader(f)]
-    assert config["lr"] != 1e-3 and lrs[0] <= config["lr"] <= lrs[-1]
+    assert config["lr"] != 3e-3 and lrs[0] <= config["lr"] <= lrs[-1]
     assert config["auto_lr"] is False, "config.yaml must reproduce the run with the chosen ε0"
     assert (run_dir / "results.json").is_file()
 
@@ -115,7 +123,7 @@ def test_divergence_guard_tolerates_a_short_spike():
 
 def test_absurd_learning_rate_stops_with_a_message(tmp_path):
     result = run_cli("--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu",
-                     "--optimizer", "sgd", "--lr", "1e4", "--max-epochs", "3", cwd=tmp_path)
+                     "--optimizer", "sgd", "--lr", "1e4", "--max-epochs", "3", "--no-batchnorm", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "training diverged" in result.stderr and "ε0 = 10000" in result.stderr and "--find-lr" in result.stderr
@@ -123,8 +131,8 @@ def test_absurd_learning_rate_stops_with_a_message(tmp_path):
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     # ε ramps from 0 by 0.01 per step (warm-up towards 1000): fine for a few epochs, then SGD blows up.
-    status, run_dir = train(tmp_path, "--optimizer", "sgd", "--lr", "1000", "--warmup-steps", "100000",
-                            "--lr-schedule", "constant", "--max-epochs", "100", "--run-name", "d")
+    status, run_dir = train(tmp_path, "--no-batchnorm", "--optimizer", "sgd", "--lr", "1000", "--warmup-steps",
+                            "100000", "--lr-schedule", "constant", "--max-epochs", "100", "--run-name", "d")
     assert status == 1
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["global_step"] >= 21, "a checkpoint from a completed epoch before the blow-up"

@@ -36,7 +36,7 @@ def test_images_tags_group_and_name(tmp_path):
                      "g1")
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
-    assert run_dir.name.startswith("mlp-d2-w256-adam-lr0.001-bs64-")  # readable default name
+    assert run_dir.name.startswith("mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
     path = wandb_records.find_run_file(run_dir)
     run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
     assert list(run.tags) == ["a", "b"] and run.run_group == "g1" and run.display_name == run_dir.name
@@ -116,3 +116,13 @@ def test_slurm_script_is_valid_and_uses_known_flags():
     flags = {t.strip('"').lstrip("-").replace("-", "_") for line in text.splitlines() if not line.startswith("#")
              for t in line.split() if t.startswith("--")}
     assert flags <= set(FLAG_BY_NAME), flags - set(FLAG_BY_NAME)
+
+
+def test_hardware_this_machine_lacks_is_one_line(tmp_path):
+    result = run_cli("--accelerator", "gpu", "--output-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    if result.returncode == 0:
+        pytest.skip("this machine has a GPU")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--accelerator gpu" in lines[0]
+    assert not (tmp_path / "runs").exists()

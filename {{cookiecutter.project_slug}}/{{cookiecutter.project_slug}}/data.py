@@ -321,6 +321,8 @@ class ImageDataModule(L.LightningDataModule):
             data,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            # Batch norm cannot train on a minibatch of one example; drop such a last batch only.
+            drop_last=shuffle and len(data) % self.batch_size == 1,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,

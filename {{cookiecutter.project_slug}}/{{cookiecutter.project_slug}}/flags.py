@@ -203,7 +203,7 @@ ROBBINS_MONRO = {
 
 FLAGS: list[Flag] = [
     # --- Learning rate
-    flag("lr", LR, 1e-3, "ε0, the initial learning rate: the most important hyperparameter (Ng). Too high: the cost "
+    flag("lr", LR, 3e-3, "ε0, the initial learning rate: the most important hyperparameter (Ng). Too high: the cost "
          "increases as the algorithm oscillates; too low: it decreases too slowly.", float, POSITIVE),
     flag("lr_schedule", LR, "linear",
          "ε_k as a function of optimizer step k (epoch n). linear (GBC16): (1-k/τ)ε0 + (k/τ)ε_τ for k <= τ, ε_τ "
@@ -239,7 +239,8 @@ FLAGS: list[Flag] = [
     flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries.", int, POSITIVE),
     flag("gradient_clip_val", OPT, 0.0, "Clip the gradient norm to this value (0 = off).", float, NON_NEGATIVE),
     # --- Batch normalization
-    flag("batchnorm", BN, False, "Batch normalization: decouples early layers from later ones (checklist)."),
+    flag("batchnorm", BN, True, "Batch normalization: decouples early layers from later ones (checklist); "
+         "--no-batchnorm turns it off."),
     flag("bn_position", BN, "pre", "pre: normalize z before the activation (Ng's recommendation); post: normalize "
          "the activation's output. A layer feeding batch norm has no bias (β makes it redundant).",
          choices=("pre", "post")),

@@ -153,6 +153,30 @@ def keep_metrics(csv_logger, path: Path) -> None:
     csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
 
 
+class HardwareError(Exception):
+    """A Trainer setting this machine cannot honour (no GPU for --accelerator gpu, too many devices…)."""
+
+
+def check_hardware(a: argparse.Namespace) -> None:
+    """Let Lightning judge --accelerator/--devices/--strategy/--num-nodes/--precision before any file
+    is written: a Trainer that is built and thrown away costs milliseconds."""
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
+    try:
+        L.Trainer(accelerator=a.accelerator, devices=a.devices, strategy=a.strategy, num_nodes=a.num_nodes,
+                  precision=a.precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                  enable_model_summary=False)
+    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as e:
+        flags = f"--accelerator {a.accelerator} --devices {a.devices} --strategy {a.strategy}"
+        raise HardwareError(f"{flags}: {str(e).splitlines()[0]}") from None
+    finally:
+        quiet.setLevel(level)
+
+
 def run_tools(a: argparse.Namespace, run_dir: Path, dm, module) -> list[Path]:
     """--plot-lr-schedule, --aug-preview, --find-batch-size: write their files; returns the plots."""
     from .tuning import find_batch_size, plot_lr_schedule
@@ -194,8 +218,9 @@ def main(a: argparse.Namespace) -> int:
 
     L.seed_everything(a.seed, workers=True, verbose=False)
     try:
+        check_hardware(a)
         dm = build_datamodule(a)
-    except DataError as e:  # missing or corrupt files: one line, like any other bad input
+    except (DataError, HardwareError) as e:  # one line, like any other bad input; nothing written
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
     run_dir = run_directory(a)

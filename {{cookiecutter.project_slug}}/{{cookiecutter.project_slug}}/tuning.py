@@ -146,7 +146,8 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     data = dm.train_set
     gen = torch.Generator().manual_seed(a.seed)
     sizes, seconds = [], []
-    size = 1
+    # Batch norm cannot train on a single example: start at 2 when the network has it.
+    size = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()) else 1
     while size <= a.find_batch_size_max:
         # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
         x, y = (t.to(device) for t in data.batch(torch.randint(len(data), (size,), generator=gen)))
