@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import random
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from conftest import run_cli, train
 
 from {{cookiecutter.project_slug}}.callbacks import Diverged, DivergenceGuard
-from {{cookiecutter.project_slug}}.tuning import find_cliff, recommend
+from {{cookiecutter.project_slug}}.tuning import find_cliff, recommend, steepest_descent
 
 SIZES = [2**i for i in range(11)]  # 1 … 1024
 
@@ -47,6 +48,16 @@ def test_noise_does_not_move_the_cliff():
         assert recommend(SIZES, noisy) == 128
         flat = [t * rng.uniform(0.85, 1.15) for t in cliff_curve(None)]
         assert recommend(SIZES, flat) == 1024
+
+
+def test_lr_suggestion_is_the_steepest_fall_per_decade():
+    # A range-test curve: flat at 2.3, falling fastest around ε = 1e-2 (a logistic in log ε),
+    # bottoming out, then blowing up past ε = 1.
+    lrs = [10 ** (-6 + 7 * i / 99) for i in range(100)]
+    losses = [2.3 - 2.0 / (1 + math.exp(-3 * (math.log10(lr) + 2))) + (50 * (lr - 1) if lr > 1 else 0)
+              for lr in lrs]
+    assert steepest_descent(lrs, losses) == pytest.approx(1e-2, rel=0.2)
+    assert steepest_descent(lrs[:12], losses[:12]) is None  # too few points after the warm-up
 
 
 def test_find_batch_size_on_digits(tmp_path):

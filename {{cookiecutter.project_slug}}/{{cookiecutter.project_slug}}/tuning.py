@@ -32,24 +32,41 @@ def find_lr(a: argparse.Namespace, run_dir: Path, dm, module, trainer) -> float:
     """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
     from lightning.pytorch.tuner import Tuner
 
-    steps = max(10, min(100, 3 * math.ceil(len(dm.train_set) / a.batch_size)))
-    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=steps,
+    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=100,
                                     update_attr=False)
-    suggestion = finder.suggestion()
-    if suggestion is None:  # too few finite losses for the steepest-slope rule
+    suggestion = steepest_descent(finder.results["lr"], finder.results["loss"])
+    if suggestion is None:  # the loss blew up at once: too few finite points for a slope
         suggestion = a.lr
     with open(run_dir / "lr_find.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["lr", "loss"])
         writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
     plt = _pyplot()
-    fig = finder.plot(suggest=True)
+    fig = finder.plot(suggest=False)
+    if suggestion in finder.results["lr"]:
+        at = finder.results["lr"].index(suggestion)
+        fig.axes[0].plot(suggestion, finder.results["loss"][at], "o", color="red", markersize=9)
     fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
     fig.savefig(run_dir / "plots" / "lr_find.png", dpi=100)
     plt.close(fig)
     print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(finder.results['lr'])} minibatches; "
           f"{run_dir / 'lr_find.csv'}, {run_dir / 'plots' / 'lr_find.png'})")
     return float(suggestion)
+
+
+def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10) -> float | None:
+    """ε where the (smoothed) loss falls fastest per decade of ε.
+
+    By hand because Lightning's suggestion() takes the slope per unit of ε, which on an exponential
+    sweep favours the smallest rates (here it proposed 3e-5 where the loss only starts to move);
+    the range test reads its curve on a log axis. The first points are skipped: the running
+    average of the loss is still warming up there."""
+    points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
+    if len(points) < 3:
+        return None
+    slope = {points[i][0]: (points[i + 1][1] - points[i - 1][1]) / math.log(points[i + 1][0] / points[i - 1][0])
+             for i in range(1, len(points) - 1)}  # Δloss per Δlog ε, central differences
+    return min(slope, key=slope.__getitem__)
 
 
 # ----------------------------------------------------------------------------- schedule plot
