@@ -9,9 +9,12 @@ import types
 import pytest
 import torch
 from conftest import assert_bad_input, train
+from PIL import Image
 from torch import nn
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
-from {{cookiecutter.project_slug}}.augment import create_augmentation
+from {{cookiecutter.project_slug}}.augment import adjust_contrast, affine, create_augmentation, gaussian_blur
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.data import ImageDataModule
 from {{cookiecutter.project_slug}}.models import ARCHITECTURES, Block, weights
@@ -94,14 +97,24 @@ def test_sparsity_is_the_share_of_near_zero_weights():
     assert sparsity([torch.tensor([0.0, 1e-4, -5e-4, 0.1]), torch.tensor([[2.0, -1e-2]])]).item() == 0.5
 
 
-def test_l1_run_logs_l1_and_sparsity(tmp_path):
+def test_logged_l1_is_lambda_times_the_initial_weights(tmp_path):
     status, run_dir = train(tmp_path, "--l1", "1e-3", "--max-epochs", "2", "--run-name", "l1")
     assert status == 0
     logged = rows(run_dir)
     l1 = [float(r["train/l1"]) for r in logged if r.get("train/l1")]
-    sparse = [float(r["val/sparsity"]) for r in logged if r.get("val/sparsity")]
     assert len(l1) == 42 and all(v > 0 for v in l1) and l1[-1] < l1[0]
-    assert len(sparse) == 2 and all(0 <= v <= 1 for v in sparse)
+    # The run seeds torch with --seed (0) before building the network, as module_for does.
+    initial, _ = module_for("--l1", "1e-3", seed=0)
+    assert l1[0] == pytest.approx(1e-3 * sum(w.abs().sum().item() for w in weights(initial.net)), rel=1e-5)
+
+
+def test_a_large_l1_ends_sparser(tmp_path):
+    sparsity_at_end = {}
+    for name, l1 in (("plain", "0"), ("l1", "3e-3")):
+        status, run_dir = train(tmp_path, "--l1", l1, "--max-epochs", "3", "--run-name", name)
+        assert status == 0
+        sparsity_at_end[name] = [float(r["val/sparsity"]) for r in rows(run_dir) if r.get("val/sparsity")][-1]
+    assert sparsity_at_end["l1"] > sparsity_at_end["plain"] + 0.05
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -121,6 +134,25 @@ def test_dropout_is_inverted_and_off_at_test_time():
     assert torch.equal(dropout.eval()(h), h)  # nothing dropped at test time
 
 
+def test_network_dropout_in_train_and_eval_mode():
+    # One hidden layer, so the dropped units feed nothing else that would bend their average.
+    module, dm = module_for("--dropout", "0.5", "--no-batchnorm", "--width", "64", "--depth", "1")
+    plain, _ = module_for("--dropout", "0", "--no-batchnorm", "--width", "64", "--depth", "1")
+    plain.net.load_state_dict(module.net.state_dict())
+    x = batch(dm, 4)[0]
+    module.eval()
+    assert torch.equal(module(x)[0], module(x)[0])  # eval: deterministic, nothing dropped
+    torch.testing.assert_close(module(x)[0], plain.eval()(x)[0])
+    # Train mode: the hidden units, averaged over many draws, match no dropout (inverted scaling).
+    hidden = lambda net: net.trunk(net.input_dropout((x - net.mean) / net.std))  # noqa: E731
+    module.train()
+    torch.manual_seed(0)
+    draws = torch.stack([hidden(module.net) for _ in range(2000)])
+    assert (draws == 0).float().mean().item() == pytest.approx(0.5 + 0.5 * (hidden(plain.net) == 0).float().mean()
+                                                                .item(), abs=0.02)
+    torch.testing.assert_close(draws.mean(0), hidden(plain.net), atol=0.15, rtol=0.05)
+
+
 @pytest.mark.parametrize("model", ARCHITECTURES)
 def test_dropout_reaches_every_architecture(model):
     module, _ = module_for("--model", model, "--dropout", "0.25", "--input-dropout", "0.1", "--depth", "2",
@@ -137,21 +169,66 @@ OPS = {"translate": 0.25, "scale": 0.3, "rotate": 30.0, "mirror": 1.0, "skew": 3
 
 
 def test_all_operations_off_means_no_augmentation():
-    assert create_augmentation((8, 8)) is None
+    assert create_augmentation((8, 8), **{op: 0.0 for op in OPS}) is None
+
+
+def digit_images(n: int = 16) -> torch.Tensor:
+    dm = ImageDataModule()
+    dm.setup()
+    return dm.train_set.batch(range(n))[0]
 
 
 @pytest.mark.parametrize("op", OPS)
 def test_each_operation_changes_images_within_range(op):
     augment = create_augmentation((8, 8), **{op: OPS[op]})
-    dm = ImageDataModule()
-    dm.setup()
-    images = dm.train_set.x[:16]
+    images = digit_images()
     torch.manual_seed(0)
-    out = torch.stack([augment(img) for img in images])
+    out = augment(images)
     assert out.shape == images.shape and not torch.equal(out, images)
     assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6
     if op == "mirror":
         torch.testing.assert_close(out, images.flip(-1))
+
+
+def test_each_image_gets_its_own_draw():
+    augment = create_augmentation((8, 8), rotate=30, translate=0.2)
+    out = augment(digit_images(1).repeat(8, 1, 1, 1))
+    assert len({tuple(img.flatten().tolist()) for img in out}) == 8
+
+
+@pytest.mark.parametrize(("angle", "tx", "ty", "scale", "shear", "mirror"), [
+    (90, 0, 0, 1, 0, False), (17, 0, 0, 1, 0, False), (0, 1, -2, 1, 0, False), (0, 0, 0, 1.3, 0, False),
+    (0, 0, 0, 1, 12, False), (25, 1, -1, 0.8, 10, True), (-40, 0, 2, 1.2, -15, False),
+])
+def test_affine_matches_torchvision(angle, tx, ty, scale, shear, mirror):
+    torch.manual_seed(0)
+    x = torch.rand(3, 2, 8, 8)
+    full = lambda v: torch.full((3,), float(v))  # noqa: E731
+    ours = affine(x, full(angle), torch.tensor([[tx / 8, ty / 8]] * 3), full(scale), full(shear),
+                  torch.full((3,), mirror))
+    # torchvision's affine() turns clockwise for a positive angle, rotate() counter-clockwise.
+    ref = TF.affine(x, angle=-angle, translate=[tx, ty], scale=scale, shear=[shear, 0.0],
+                    interpolation=InterpolationMode.BILINEAR)
+    if mirror:
+        ref = TF.horizontal_flip(ref)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
+    if (tx, ty, scale, shear) == (0, 0, 1, 0):
+        torch.testing.assert_close(ours, TF.rotate(x, angle, interpolation=InterpolationMode.BILINEAR), atol=1e-5,
+                                   rtol=0)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
+def test_blur_matches_torchvision(sigma):
+    x = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(gaussian_blur(x, 5, torch.full((2,), sigma)),
+                               TF.gaussian_blur(x, [5, 5], [sigma, sigma]), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(("channels", "factor"), [(1, 0.4), (3, 1.5)])
+def test_contrast_matches_torchvision(channels, factor):
+    x = torch.rand(2, channels, 8, 8)
+    torch.testing.assert_close(adjust_contrast(x, torch.full((2,), factor)), TF.adjust_contrast(x, factor),
+                               atol=1e-6, rtol=0)
 
 
 def test_augmentation_only_on_training_batches_and_deterministic():
@@ -159,22 +236,21 @@ def test_augmentation_only_on_training_batches_and_deterministic():
     dm = build_datamodule(a)
     x, y = batch(dm)
     dm.trainer = types.SimpleNamespace(training=False)
-    assert dm.on_after_batch_transfer((x, y), 0)[0] is x
+    assert dm.on_after_batch_transfer((x, y), 0)[0] is x  # validation and test: never augmented
     dm.trainer = types.SimpleNamespace(training=True)
     torch.manual_seed(3)
     first = dm.on_after_batch_transfer((x, y), 0)[0]
     torch.manual_seed(3)
     again = dm.on_after_batch_transfer((x, y), 0)[0]
     assert torch.equal(first, again) and not torch.equal(first, x)
-    # Each image gets its own draw, not one transform for the whole batch.
-    same = [torch.equal(first[i], dm.augment(x[i])) for i in range(4)]
-    assert not all(same)
 
 
 def test_aug_preview_writes_the_grid_and_exits(tmp_path, capsys):
     status, run_dir = train(tmp_path, "--aug-preview", "--aug-rotate", "15", "--aug-mirror", "0.5")
     assert status == 0
-    assert (run_dir / "plots" / "augment.png").stat().st_size > 500
+    # 8 rows × 8 columns (an image, 7 copies) of 8×8 digits drawn 4× larger, 2-pixel gaps.
+    with Image.open(run_dir / "plots" / "augment.png") as png:
+        assert png.size == (8 * 32 + 9 * 2, 8 * 32 + 9 * 2)
     assert not (run_dir / "checkpoints").exists()
     assert "mirroring a digit changes its meaning" in capsys.readouterr().err
 
@@ -211,6 +287,13 @@ def test_adversarial_loss_mixes_clean_and_adversarial():
     torch.testing.assert_close(module.model_step((x, y), "train"), expected)
 
 
+def test_zero_adversarial_weight_is_plain_training():
+    adv, dm = module_for("--adversarial", "pgd", "--adv-weight", "0", seed=2)
+    plain, _ = module_for(seed=2)
+    x, y = batch(dm)
+    torch.testing.assert_close(adv.model_step((x, y), "train"), plain.model_step((x, y), "train"))
+
+
 def test_adversarial_run_logs_val_adv_acc(tmp_path):
     status, run_dir = train(tmp_path, "--adversarial", "pgd", "--adv-steps", "2", "--max-epochs", "2", "--run-name",
                             "adv", "--precision", "bf16-mixed")
@@ -232,6 +315,21 @@ def test_early_stopping_stops_when_val_acc_stalls(tmp_path):
                             "--no-batchnorm")
     assert status == 0
     assert json.loads((run_dir / "results.json").read_text())["epochs"] == 3
+
+
+def test_patience_zero_never_stops_early(tmp_path):
+    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "0", "--max-epochs", "5",
+                            "--no-batchnorm")
+    assert status == 0
+    assert json.loads((run_dir / "results.json").read_text())["epochs"] == 5
+
+
+@pytest.mark.slow
+def test_three_task_digits_run(tmp_path):
+    status, run_dir = train(tmp_path, "--tasks", "digit,parity,zero", "--max-epochs", "20", "--run-name", "mt3")
+    assert status == 0
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["test/digit/acc"] >= 0.9 and results["test/zero/acc"] >= 0.95
 
 
 def test_multitask_loss_is_the_weighted_sum():
@@ -260,7 +358,9 @@ def test_multitask_run_logs_every_task(tmp_path):
     ("--adv-weight 1.5", "--adv-weight"), ("--adv-steps 0", "--adv-steps"), ("--adversarial bim", "--adversarial"),
     ("--early-stopping-patience -1", "--early-stopping-patience"), ("--tasks digit,color", "--tasks"),
     ("--tasks digit,parity --task-weights 1", "--task-weights"), ("--tasks digit,digit", "--tasks"),
-    ("--task-weights -1", "--task-weights"), ("--aug-preview", "--aug-preview"),
+    ("--task-weights -1", "--task-weights"), ("--aug-preview", "--aug-preview"), ("--aug-blur -1", "--aug-blur"),
+    ("--aug-scale -0.1", "--aug-scale"), ("--aug-skew -5", "--aug-skew"), ("--aug-contrast -0.5", "--aug-contrast"),
+    ("--adversarial fgsm --adv-eps 0", "--adv-eps"), ("--adv-weight -0.1", "--adv-weight"),
 ])
 def test_bad_regularization_values(argv, flag, capsys):
     assert_bad_input(argv, flag, capsys)

@@ -247,7 +247,7 @@ class ImageDataModule(L.LightningDataModule):
         self.dataset, self.root, self.download, self.image_size = dataset, Path(data_dir), download, image_size
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
-        self.augment = augment  # image [C, H, W] → image, applied to training batches only
+        self.augment = augment  # batch [B, C, H, W] → batch, applied to training batches only
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -314,7 +314,7 @@ class ImageDataModule(L.LightningDataModule):
         if self.augment is None or self.trainer is None or not self.trainer.training:
             return batch
         x, y = batch
-        return torch.stack([self.augment(img) for img in x]), y
+        return self.augment(x), y
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
         return DataLoader(
