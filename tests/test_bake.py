@@ -27,7 +27,7 @@ EXPECTED_FILES = {
     "scripts/slurm.sbatch",
     "benchmarks/bench_architectures.py",
     "benchmarks/bench_overhead.py",
-    "benchmarks/bench_schedule.py",
+    "benchmarks/bench_steps.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
     "{slug}/callbacks.py",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -11,6 +16,7 @@ import wandb_records
 from conftest import ROOT, run_cli
 
 from {{cookiecutter.project_slug}}.cli import FLAG_BY_NAME, parse_args
+from {{cookiecutter.project_slug}}.optim import lr_at
 from {{cookiecutter.project_slug}}.run import build_trainer
 
 
@@ -86,13 +92,15 @@ def test_trainer_flags_reach_lightning(tmp_path):
     assert (trainer.max_epochs, trainer.max_steps, trainer.limit_train_batches) == (7, 100, 0.5)
 
 
-def test_compile_wraps_the_network():
+def test_compile_compiles_the_network_in_place():
     from {{cookiecutter.project_slug}}.run import build_datamodule, build_module
 
     a = parse_args(["--compile"])
     module = build_module(a, build_datamodule(a))
+    keys = set(module.state_dict())
     module.configure_model()
-    assert isinstance(module.net, torch._dynamo.eval_frame.OptimizedModule)
+    module.configure_model()  # Lightning calls it again for testing
+    assert module.net._compiled_call_impl is not None and set(module.state_dict()) == keys
 
 
 @pytest.mark.slow
@@ -101,11 +109,92 @@ def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
     result = offline(tmp_path, "--strategy", "ddp", "--devices", "2", "--adversarial", "fgsm", "--max-epochs", "1",
                      "--run-name", "ddp")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]
     run_dir = tmp_path / "runs" / "ddp"
     assert len(list(run_dir.glob("wandb/*run-*/run-*.wandb"))) == 1
+    assert len(list(run_dir.rglob("results.json"))) == 1
     config = wandb_records.config(wandb_records.find_run_file(run_dir))
     assert (config["global_batch_size"], config["world_size"]) == (128, 2)
-    assert 0 <= json.loads((run_dir / "results.json").read_text())["test/acc"] <= 1
+    # Test metrics are averaged over both ranks' shards: they equal one process evaluating the
+    # whole test set with the best checkpoint (up to the one example DistributedSampler repeats).
+    results = json.loads((run_dir / "results.json").read_text())
+    from {{cookiecutter.project_slug}}.data import ImageDataModule
+    from {{cookiecutter.project_slug}}.module import Classifier
+
+    module = Classifier.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
+    dm = ImageDataModule()
+    dm.setup()
+    x, y = dm.test_set.batch(range(len(dm.test_set)))
+    with torch.no_grad():
+        logits = module(x)[0]
+    assert results["test/acc"] == pytest.approx((logits.argmax(1) == y[:, 0]).float().mean().item(), abs=1.5 / 359)
+    loss = torch.nn.functional.cross_entropy(logits, y[:, 0]).item()
+    assert results["test/loss"] == pytest.approx(loss, rel=0.02)
+
+
+def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLURM_NTASKS": "8", "SLURM_NTASKS_PER_NODE": "4",
+           "SLURM_JOB_NUM_NODES": "2", "SLURM_NNODES": "2", "SLURM_NODEID": "1", "SLURM_PROCID": "5",
+           "SLURM_LOCALID": "1", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "gpu[01-02]"}
+    code = (
+        "from {{cookiecutter.project_slug}}.cli import parse_args\n"
+        "from {{cookiecutter.project_slug}}.run import build_trainer\n"
+        "t = build_trainer(parse_args(['--accelerator', 'cpu', '--devices', '4', '--num-nodes', '2', '--strategy', "
+        "'ddp', '--wandb-mode', 'disabled']), __import__('pathlib').Path('.'), [])\n"
+        "print(type(t.strategy.cluster_environment).__name__, t.world_size, t.global_rank, t.local_rank, t.node_rank)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-5:] == ["SLURMEnvironment", "8", "5", "1", "1"]
+
+
+def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
+    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--accelerator", "cpu",
+             "--dataset", "digits", "--run-name", "r", "--lr-tau", "600", "--max-epochs", "40"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *flags], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # somewhere inside a later epoch
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err[-2000:]
+    assert "interrupted at step" in err and "Traceback" not in err
+    stopped = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    assert 0 < stopped < 40 * 21
+    first_id = wandb_records.find_run_file(tmp_path / "runs" / "r").stem
+    result = run_cli("--resume", "last", "--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline",
+                     "--accelerator", "cpu", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())
+    assert results["epochs"] == 40 and results["steps"] == 40 * 21
+    assert f"run-{results['wandb_run_id']}" == first_id
+    with open(tmp_path / "runs" / "r" / "metrics.csv") as f:
+        lrs = [(int(r["step"]), float(r["lr"])) for r in csv.DictReader(f) if r["lr"]]
+    assert [k for k, _ in lrs] == list(range(40 * 21)), "every step once, across the interruption"
+    for k, value in lrs:
+        assert value == pytest.approx(lr_at(k, "linear", 3e-3, steps_per_epoch=21, total_steps=840, tau=600))
+
+
+def test_auto_mode_falls_back_to_offline_when_the_server_does_not_answer(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    result = run_cli("--output-dir", str(tmp_path / "runs"), "--accelerator", "cpu", "--max-epochs", "1",
+                     "--run-name", "a", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("does not answer; logging offline") == 1
+    assert json.loads((tmp_path / "runs" / "a" / "results.json").read_text())["wandb_mode"] == "offline"
+
+
+@pytest.mark.slow
+def test_compile_runs_on_cpu(tmp_path):
+    result = run_cli("--compile", "--fast-dev-run", "--width", "8", "--wandb-mode", "disabled", "--accelerator", "cpu",
+                     "--output-dir", str(tmp_path / "runs"), cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_slurm_script_is_valid_and_uses_known_flags():

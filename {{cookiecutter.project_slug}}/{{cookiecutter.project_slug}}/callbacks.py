@@ -45,6 +45,21 @@ class DivergenceGuard(L.Callback):
         self.first = state_dict.get("first")
 
 
+class SaveOnInterrupt(L.Callback):
+    """Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption): write last.ckpt where training stands,
+    mid-epoch included, so that --resume last continues from there. Other exceptions (a diverged
+    run) keep the last good checkpoint instead."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.global_step > 0:
+            trainer.save_checkpoint(self.path)
+
+
 class BestEpochMetrics(L.Callback):
     """The validation metrics of the epoch with the best val/acc (the epoch of best.ckpt)."""
 

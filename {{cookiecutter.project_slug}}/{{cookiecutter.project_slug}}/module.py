@@ -62,8 +62,10 @@ class Classifier(L.LightningModule):
         return torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")
 
     def configure_model(self) -> None:
+        # In place (nn.Module.compile): idempotent across fit/test, and the state_dict keys stay the
+        # same, so checkpoints load into an uncompiled network too.
         if self.hparams.compile:
-            self.net = torch.compile(self.net)
+            self.net.compile()
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.net(x)
@@ -133,7 +135,8 @@ class Classifier(L.LightningModule):
                 log["train/l1"] = l1.detach()
             self.log_step(log)
         else:
-            self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x))
+            # sync_dist: under DDP the epoch's loss averages every rank's shard, not rank 0's alone.
+            self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
             if split == "test":
                 self.confusion.update(outputs[0].detach(), y[:, 0])
             if split == "val" and self.hparams.adversarial != "none":

@@ -89,13 +89,14 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
-    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts
+    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts, SaveOnInterrupt
 
     interactive = sys.stderr.isatty()
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max",
                         save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
         DivergenceGuard(a.lr),
+        SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
         BestEpochMetrics(),
         RunFacts(),
         ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
@@ -144,12 +145,17 @@ def augmentation_preview(dm, run_dir: Path) -> Path | None:
     return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
 
 
-def keep_metrics(csv_logger, path: Path) -> None:
-    """On resume, carry the earlier rows over: CSVLogger deletes an existing metrics.csv when it starts."""
+def keep_metrics(csv_logger, path: Path, ckpt: str) -> None:
+    """On resume, carry the earlier rows over (CSVLogger deletes an existing metrics.csv when it
+    starts), up to the checkpoint's step: the steps after it are trained again."""
+    import torch
+
     if not path.is_file():
         return
+    resumed_at = torch.load(ckpt, map_location="cpu", mmap=True, weights_only=False)["global_step"]
     with open(path, newline="") as f:
-        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
+                if int(row["step"]) < resumed_at]
     csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
 
 
@@ -262,7 +268,7 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
 
     loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     if a.resume_ckpt and is_rank_zero():
-        keep_metrics(loggers[0], run_dir / "metrics.csv")
+        keep_metrics(loggers[0], run_dir / "metrics.csv", a.resume_ckpt)
     if wandb_logger is not None:
         loggers.append(wandb_logger)
         if a.wandb_watch != "none":
@@ -274,11 +280,19 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
             log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
                                      augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
     trainer = build_trainer(a, run_dir, loggers)
+    start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
     except Diverged as e:
         print(f"error: {e} The last good checkpoint stays in {run_dir / 'checkpoints'}.", file=sys.stderr)
         return 1
+    except SystemExit as e:  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        print(f"interrupted at step {trainer.global_step}; continue with: python train.py --resume "
+              f"{run_dir / 'checkpoints' / 'last.ckpt'}", file=sys.stderr)
+        return 143 if isinstance(e, SIGTERMException) else 130
+    fit_seconds = time.perf_counter() - start
     ckpt = None if a.fast_dev_run else "best"
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
@@ -288,7 +302,8 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
         best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
         results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
                    "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
-                   "steps": trainer.global_step, "test/confusion_matrix": module.test_confusion.tolist(),
+                   "steps": trainer.global_step, "fit_seconds": round(fit_seconds, 3),
+                   "test/confusion_matrix": module.test_confusion.tolist(),
                    "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
         (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="

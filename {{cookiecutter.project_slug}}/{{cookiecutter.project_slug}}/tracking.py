@@ -41,7 +41,12 @@ def resolve_mode(mode: str) -> str:
         return env
     if env == "dryrun":
         return "offline"
-    return "online" if has_credentials() and _reachable(_base_url()) else "offline"
+    if not has_credentials():
+        return "offline"
+    if not _reachable(_base_url()):
+        print(f"W&B: {_base_url()} does not answer; logging offline (upload later with `wandb sync`)")
+        return "offline"
+    return "online"
 
 
 def previous_run_id(run_dir: Path) -> str | None:
@@ -58,8 +63,18 @@ def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
     log_model = a.wandb_log_model and mode == "online"
     if a.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
-    return WandbLogger(
+    logger = WandbLogger(
         name=a.run_name, project=a.wandb_project, entity=a.wandb_entity or None, group=a.wandb_group or None,
         tags=a.wandb_tags or None, save_dir=str(run_dir), mode=mode, id=run_id,
         resume="allow" if run_id else None, log_model=log_model, job_type=job_type,
     )
+    if mode == "online" and a.wandb_mode == "auto":
+        try:
+            logger.experiment  # noqa: B018 - starts the run now, so a refusal is caught here
+        except Exception as e:  # noqa: BLE001 - wrong entity, revoked key, server error: never block training
+            import wandb
+
+            wandb.finish()
+            print(f"W&B refused the run ({str(e).splitlines()[0][:200]}); logging offline instead")
+            return create_logger(a, run_dir, "offline", job_type)
+    return logger
