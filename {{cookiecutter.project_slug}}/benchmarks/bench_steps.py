@@ -1,5 +1,5 @@
 """Training steps/s of several variants of one run, each in its own process, the first variant
-being the baseline; prints steps/s (fit time only, from results.json) and the ratio to the first.
+being the baseline; prints steps/s (training time only, from results.json) and the ratio to the first.
 
     python benchmarks/bench_steps.py "--lr-schedule constant" "--lr-schedule linear"
     python benchmarks/bench_steps.py "" "--aug-translate 0.1 --aug-scale 0.1 --aug-rotate 10 \\
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(flags: list[str], out: str, name: str) -> tuple[float, int]:
-    """(steps/s during fit, global batch size) of one `python train.py` process."""
+    """(steps/s from the first training step to the last, global batch size) of one `python train.py`."""
     argv = [sys.executable, str(ROOT / "train.py"), "--accelerator", "cpu", "--wandb-mode", "disabled",
             "--output-dir", out, "--run-name", name, *flags]
     result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -34,7 +34,7 @@ def run(flags: list[str], out: str, name: str) -> tuple[float, int]:
     results = json.loads((Path(out) / name / "results.json").read_text())
     config = (Path(out) / name / "hparams.yaml").read_text()
     batch = int(next(line.split(":")[1] for line in config.splitlines() if line.startswith("global_batch_size")))
-    return results["steps"] / results["fit_seconds"], batch
+    return results["steps"] / results["train_seconds"], batch
 
 
 if __name__ == "__main__":

@@ -364,3 +364,15 @@ def test_multitask_run_logs_every_task(tmp_path):
 ])
 def test_bad_regularization_values(argv, flag, capsys):
     assert_bad_input(argv, flag, capsys)
+
+
+def test_workers_augment_training_batches_only():
+    a = parse_args(["--aug-rotate", "30", "--aug-translate", "0.2", "--num-workers", "2", "--batch-size", "1294"])
+    dm = build_datamodule(a)
+    (x, _), = list(dm.train_dataloader())  # the whole training split, shuffled and augmented in a worker
+    raw = dm.train_set.x
+    assert x.shape == raw.shape and not torch.equal(x.sort(0).values, raw.sort(0).values)
+    (v, _), = list(dm.val_dataloader())
+    assert torch.equal(v, dm.val_set.x)  # validation images are never augmented
+    dm.trainer = types.SimpleNamespace(training=True)
+    assert dm.on_after_batch_transfer((v, None), 0)[0] is v  # not twice

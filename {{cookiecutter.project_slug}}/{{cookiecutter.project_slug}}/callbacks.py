@@ -99,9 +99,16 @@ class EpochLines(L.Callback):
 
 class RunFacts(L.Callback):
     """Values derived from the flags, logged once as hyperparameters (W&B config), plus the
-    parameter count per layer as a W&B table."""
+    parameter count per layer as a W&B table; and the training time (processes launched, data
+    and model set up: from the first step to the last)."""
+
+    train_seconds = math.nan
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.train_seconds = time.perf_counter() - self.start
 
     def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
         from lightning.pytorch.loggers import WandbLogger
         from lightning.pytorch.utilities.model_summary import ModelSummary
 

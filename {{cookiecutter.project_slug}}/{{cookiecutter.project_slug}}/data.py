@@ -204,6 +204,7 @@ class TensorBatches(Dataset):
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         self.x, self.y = x, y  # x: [N, C, H, W] uint8 or float in [0, 1]; y: [N, T] (one column per task)
+        self.augment = None  # set on the training split when DataLoader workers augment
 
     def __len__(self) -> int:
         return len(self.x)
@@ -215,7 +216,8 @@ class TensorBatches(Dataset):
         """(images [B, C, H, W] float in [0, 1], labels [B, T]) for a list or tensor of indices."""
         idx = torch.as_tensor(indices)
         x = self.x[idx]
-        return (x.float().div_(255) if x.dtype == torch.uint8 else x), self.y[idx]
+        x = x.float().div_(255) if x.dtype == torch.uint8 else x
+        return (x if self.augment is None else self.augment(x)), self.y[idx]
 
     __getitems__ = batch  # the DataLoader fetches a whole minibatch with one call
 
@@ -310,8 +312,9 @@ class ImageDataModule(L.LightningDataModule):
         return freqs
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        # Augment on the device, training batches only, each image with its own random draw.
-        if self.augment is None or self.trainer is None or not self.trainer.training:
+        # Training batches only, each image with its own random draw: in the DataLoader workers when
+        # there are some (in parallel with training), else here on the device (a GPU when used).
+        if self.augment is None or self.num_workers > 0 or self.trainer is None or not self.trainer.training:
             return batch
         x, y = batch
         return self.augment(x), y
@@ -330,6 +333,7 @@ class ImageDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        self.train_set.augment = self.augment if self.num_workers > 0 else None
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

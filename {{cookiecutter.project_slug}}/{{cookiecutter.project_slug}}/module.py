@@ -175,8 +175,8 @@ class Classifier(L.LightningModule):
             if self.hparams.adversarial != "none" and self.adv_accuracy.update_count:
                 log["val/adv_acc"] = self.adv_accuracy.compute()
                 self.adv_accuracy.reset()
-        if log:
-            self.log_dict(log, prog_bar=split == "val")
+        if log:  # torchmetrics already gathered every rank; sync_dist only averages equal values
+            self.log_dict(log, prog_bar=split == "val", sync_dist=True)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self.model_step(batch, "train")

@@ -257,13 +257,17 @@ def main(a: argparse.Namespace) -> int:
         module = build_module(a, dm)
     status = fit_and_test(a, run_dir, dm, module, wandb_logger, mode)
     finish_wandb(wandb_logger)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()  # else gloo's threads can abort the process at exit
     return status
 
 
 def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
     from lightning.pytorch.loggers import CSVLogger
 
-    from .callbacks import BestEpochMetrics, Diverged
+    from .callbacks import BestEpochMetrics, Diverged, RunFacts
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
     loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
@@ -280,7 +284,6 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
             log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
                                      augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
     trainer = build_trainer(a, run_dir, loggers)
-    start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
     except Diverged as e:
@@ -292,7 +295,6 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
         print(f"interrupted at step {trainer.global_step}; continue with: python train.py --resume "
               f"{run_dir / 'checkpoints' / 'last.ckpt'}", file=sys.stderr)
         return 143 if isinstance(e, SIGTERMException) else 130
-    fit_seconds = time.perf_counter() - start
     ckpt = None if a.fast_dev_run else "best"
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
@@ -300,9 +302,10 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
             log_plots(wandb_logger, [plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
                                                            run_dir / "plots" / "confusion_matrix.png")])
         best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
+        train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
         results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
                    "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
-                   "steps": trainer.global_step, "fit_seconds": round(fit_seconds, 3),
+                   "steps": trainer.global_step, "train_seconds": round(train_seconds, 3),
                    "test/confusion_matrix": module.test_confusion.tolist(),
                    "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
         (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
