@@ -104,9 +104,6 @@ class RunFacts(L.Callback):
 
     train_seconds = math.nan
 
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.train_seconds = time.perf_counter() - self.start
-
     def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
         from lightning.pytorch.loggers import WandbLogger
@@ -128,3 +125,6 @@ class RunFacts(L.Callback):
                         zip(summary.layer_names, summary.layer_types, summary.param_nums)
                         if count and not any(True for _ in modules[name].children())]
                 logger.log_table("model/parameters", columns=["layer", "type", "params"], data=rows)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.train_seconds = time.perf_counter() - self.start

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
-from .tasks import DATASET_TASKS
+from .tasks import DATASET_TASKS, tasks_for
 
 # ----------------------------------------------------------------------------- parser
 
@@ -206,10 +206,10 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
                         f"{len(a.task_weights)} weights")
     if len(set(a.tasks)) != len(a.tasks):
         problems.append(f"--tasks lists a task twice: {','.join(a.tasks)}")
-    known = [t.name for t in DATASET_TASKS[a.dataset]]
-    unknown = [t for t in a.tasks if t not in known]
-    if unknown:
-        problems.append(f"--tasks: dataset {a.dataset} has no task {unknown[0]!r} (choose from {', '.join(known)})")
+    try:
+        tasks_for(a.dataset, a.tasks)
+    except ValueError as e:
+        problems.append(str(e))
     if a.sync_batchnorm == "true" and a.accelerator == "cpu":
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
     if problems:

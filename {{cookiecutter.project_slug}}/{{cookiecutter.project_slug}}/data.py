@@ -158,12 +158,16 @@ def _signature(root: Path) -> list:
     return [[str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)] for p in files]
 
 
+def cache_path(dataset: str, root: Path, image_size: int) -> Path:
+    return root / ".tensors" / f"{dataset}-{image_size}.pt"
+
+
 def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
     """Decode once, then read the decoded tensors from `<data-dir>/.tensors/`."""
     spec = DATASETS[dataset]
     if dataset == "digits":
         return spec.load(root, download, image_size)
-    cache = root / ".tensors" / f"{dataset}-{image_size}.pt"
+    cache = cache_path(dataset, root, image_size)
     source = root if dataset == "image-folder" else root / {"mnist": "MNIST", "fashion-mnist": "FashionMNIST",
                                                             "cifar10": "cifar-10-batches-py"}[dataset]
     signature = _signature(source)
@@ -291,7 +295,7 @@ class ImageDataModule(L.LightningDataModule):
     def _wait_for_data(self) -> tuple[Split, Split | None]:
         if os.environ.get("LOCAL_RANK", "0") != "0":
             deadline = time.monotonic() + 1800
-            cache = self.root / ".tensors" / f"{self.dataset}-{self.image_size}.pt"
+            cache = cache_path(self.dataset, self.root, self.image_size)
             while self.dataset != "digits" and not cache.is_file() and time.monotonic() < deadline:
                 time.sleep(2)
         return load_cached(self.dataset, self.root, False, self.image_size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .tasks import DATASET_TASKS
@@ -161,7 +161,6 @@ class Flag:
     type: Callable[[str], Any] | None = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def option(self) -> str:

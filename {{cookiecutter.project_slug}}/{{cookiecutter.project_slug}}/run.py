@@ -201,7 +201,9 @@ def run_tools(a: argparse.Namespace, run_dir: Path, dm, module) -> list[Path]:
 
 
 def log_plots(wandb_logger, plots: list[Path | None]) -> None:
-    """Each PNG under plots/ as a W&B image keyed plots/<name>."""
+    """Each PNG under plots/ as a W&B image keyed plots/<name> (rank 0, when W&B logs)."""
+    if wandb_logger is None or not is_rank_zero():
+        return
     for path in plots:
         if path is not None and path.is_file():
             wandb_logger.log_image(key=f"plots/{path.stem}", images=[str(path)])
@@ -239,9 +241,7 @@ def main(a: argparse.Namespace) -> int:
     if mode != "disabled":
         wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool or a.find_lr else "train")
     if tool:
-        plots = run_tools(a, run_dir, dm, module)
-        if wandb_logger is not None and is_rank_zero():
-            log_plots(wandb_logger, plots)
+        log_plots(wandb_logger, run_tools(a, run_dir, dm, module))
         finish_wandb(wandb_logger)
         return 0
     if a.find_lr or a.auto_lr:
@@ -249,8 +249,7 @@ def main(a: argparse.Namespace) -> int:
 
         suggestion = find_lr(a, run_dir, dm, module, build_trainer(a, run_dir, loggers=[]))
         if a.find_lr:
-            if wandb_logger is not None and is_rank_zero():
-                log_plots(wandb_logger, [run_dir / "plots" / "lr_find.png"])
+            log_plots(wandb_logger, [run_dir / "plots" / "lr_find.png"])
             finish_wandb(wandb_logger)
             return 0
         a.lr, a.auto_lr = suggestion, False
