@@ -12,7 +12,7 @@ import yaml
 from conftest import run_cli, train
 
 from {{cookiecutter.project_slug}}.callbacks import Diverged, DivergenceGuard
-from {{cookiecutter.project_slug}}.tuning import find_cliff, recommend, steepest_descent
+from {{cookiecutter.project_slug}}.tuning import find_cliff, recommend, search_batch_sizes, steepest_descent
 
 SIZES = [2**i for i in range(11)]  # 1 … 1024
 
@@ -48,6 +48,30 @@ def test_noise_does_not_move_the_cliff():
         assert recommend(SIZES, noisy) == 128
         flat = [t * rng.uniform(0.85, 1.15) for t in cliff_curve(None)]
         assert recommend(SIZES, flat) == 1024
+
+
+@pytest.mark.parametrize("cliff_at", [256, None])
+def test_a_busy_machine_does_not_fake_a_cliff(cliff_at):
+    # One timing in five is 2-5× too slow (another process had the cores); the others jitter by 5%.
+    # Timings are never too fast. The search keeps the fastest median and re-times a suspected cliff.
+    true = dict(zip(SIZES, cliff_curve(cliff_at)))
+    for seed in range(200):
+        rng = random.Random(seed)
+        calls = []
+
+        def time_size(b, rng=rng, calls=calls):
+            calls.append(b)
+            return true[b] * (rng.uniform(2, 5) if rng.random() < 0.2 else rng.uniform(1, 1.05))
+
+        sizes, seconds = search_batch_sizes(time_size, 1, 1024)
+        assert sizes == SIZES
+        assert recommend(sizes, seconds) == (128 if cliff_at else 1024), seed
+        assert len(calls) <= 3 * len(SIZES) + 4 * 4
+
+
+def test_out_of_memory_ends_the_search():
+    sizes, seconds = search_batch_sizes(lambda b: None if b >= 64 else 1e-3 + b * 1e-6, 2, 1024)
+    assert sizes == [2, 4, 8, 16, 32] and len(seconds) == 5
 
 
 def test_lr_suggestion_is_the_steepest_fall_per_decade():

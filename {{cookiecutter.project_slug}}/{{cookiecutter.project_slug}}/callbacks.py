@@ -7,6 +7,7 @@ import sys
 import time
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class Diverged(RuntimeError):
@@ -43,6 +44,27 @@ class DivergenceGuard(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.first = state_dict.get("first")
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """last.ckpt = the end of the latest completed epoch, whatever val/acc did. Lightning's
+    save_last=True rewrites last.ckpt only when the monitored checkpoint is saved (a finished run's
+    last.ckpt held its best epoch), so this is a second ModelCheckpoint that monitors nothing and
+    keeps one file. It also saves where training ends mid-epoch (--max-steps). Lightning writes
+    checkpoints through a transaction (temporary file, then rename): a kill never leaves half a file."""
+
+    def __init__(self, dirpath):
+        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, enable_version_counter=False,
+                         auto_insert_metric_name=False)
+
+    @property
+    def state_key(self) -> str:
+        return "LastCheckpoint"
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        super().on_train_end(trainer, pl_module)
+        if not self._should_skip_saving_checkpoint(trainer) and trainer.global_step > 0:
+            self._save_checkpoint(trainer, self.format_checkpoint_name(self._monitor_candidates(trainer)))
 
 
 class SaveOnInterrupt(L.Callback):

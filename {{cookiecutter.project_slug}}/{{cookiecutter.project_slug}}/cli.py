@@ -63,12 +63,18 @@ def build_parser() -> OneLineParser:
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
-    """`--lr_schedule=x` → `--lr-schedule=x`: underscores are the config spelling of dashes."""
+    """`--lr_schedule=x` → `--lr-schedule=x`: underscores are the config spelling of dashes. And
+    `--bias-init -1e-3` → `--bias-init=-1e-3`: argparse would take a value that starts with a dash
+    (other than a plain -3 or -.5) for an option."""
     out = []
+    takes_value = {f.option for f in FLAGS if not f.is_bool} | {"--config"}
     for token in argv:
         if token.startswith("--") and token != "--":
             name, eq, value = token.partition("=")
             token = name.replace("_", "-") + eq + value
+        if out and out[-1] in takes_value and token.startswith("-") and not token.startswith("--"):
+            out[-1] = f"{out[-1]}={token}"
+            continue
         out.append(token)
     return out
 
@@ -83,60 +89,94 @@ def yaml_text(value: Any) -> str:
 
 
 def load_config_file(path: str, parser: OneLineParser) -> dict:
+    """The YAML mapping of flag: value in `path`, each value checked by its flag's type (the message
+    names the file); any problem with the file is one line."""
     p = Path(path)
-    if not p.is_file():
+    where = f"argument --config: {path}"
+    if p.is_dir():
+        parser.error(f"{where} is a directory, not a YAML file")
+    if not p.exists():
         parser.error(f"argument --config: file not found: {path}")
     try:
         data = yaml.safe_load(p.read_text())
+    except PermissionError:
+        parser.error(f"{where}: permission denied")
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        parser.error(f"argument --config: {path} is not valid YAML ({str(e).splitlines()[0]})")
+        parser.error(f"{where} is not valid YAML ({str(e).splitlines()[0]})")
+    except RecursionError:
+        parser.error(f"{where} is nested too deeply to be a config of flag: value")
+    except (OSError, ValueError) as e:
+        parser.error(f"{where} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        parser.error(f"argument --config: {path} must hold a mapping of flag: value")
-    for key in data:
-        if str(key).replace("-", "_") not in FLAG_BY_NAME:
+        parser.error(f"{where} must hold a mapping of flag: value")
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in FLAG_BY_NAME:
             parser.error(f"argument --config: unknown key {key!r} in {path} (not a flag of train.py)")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+        values[name] = checked_value(FLAG_BY_NAME[name], value, f"from {path}", parser)
+    return values
 
 
-def apply_defaults(parser: OneLineParser, values: dict) -> None:
-    """Set file values as defaults: string defaults go through each flag's type, so they are checked."""
-    defaults = {}
-    for key, value in values.items():
-        f = FLAG_BY_NAME[key]
-        if value is None and f.default is not None:
-            parser.error(f"argument {f.option}: null is not allowed (default {f.default!r})")
-        defaults[key] = None if value is None else yaml_text(value)
-    parser.set_defaults(**defaults)
+def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
+    """A value from a file, as the command line would have parsed it; errors name the file."""
+    if value is None:
+        if f.default is not None:
+            parser.error(f"argument {f.option} ({origin}): null is not allowed (default {f.default!r})")
+        return None
+    if isinstance(value, (dict, set)) or (isinstance(value, (list, tuple)) and
+                                           any(isinstance(v, (dict, list, tuple)) for v in value)):
+        parser.error(f"argument {f.option} ({origin}): expected a plain value, got {type(value).__name__}")
+    text = yaml_text(value)
+    try:
+        parsed = parse_bool(text) if f.is_bool else (f.type(text) if f.type else text)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
+        parser.error(f"argument {f.option} ({origin}): {e}")
+    if f.choices and parsed not in f.choices:
+        parser.error(f"argument {f.option} ({origin}): invalid choice: {parsed!r} (choose from {', '.join(f.choices)})")
+    return parsed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check everything; on bad input print one line and exit 2 before any file is written."""
+    """Parse and check everything; on bad input print one line and exit 2 before any file is written.
+
+    Precedence: the command line, then --config, then (with --resume) the checkpoint's values, then
+    the defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     probe = OneLineParser(add_help=False, allow_abbrev=False)
-    probe.add_argument("--config")
-    probe.add_argument("--resume")
+    for option in ("--config", "--resume", "--output-dir", "--help", "--print-config"):
+        probe.add_argument(option, nargs="?", const=True)
     known, _ = probe.parse_known_args(argv)
-    file_values: dict = {}
-    resume_ckpt = None
-    if known.resume not in (None, "", "none", "null"):
-        resume_ckpt, run_dir = locate_checkpoint(known.resume, parser, argv)
-        saved = run_dir / "config.yaml"
-        if saved.is_file():
-            file_values.update(load_config_file(str(saved), parser))
-            file_values.pop("resume", None)
-            file_values["run_name"] = run_dir.name
-            file_values["output_dir"] = str(run_dir.parent)
-    if known.config:
-        file_values.update(load_config_file(known.config, parser))
-    apply_defaults(parser, file_values)
+    config_values = load_config_file(known.config, parser) if isinstance(known.config, str) else {}
+    resume = known.resume if isinstance(known.resume, str) else config_values.get("resume")
+    defaults: dict = {}
+    resumed = None
+    if resume not in (None, "", "none", "null") and not known.help:
+        output_dir = known.output_dir if isinstance(known.output_dir, str) else config_values.get(
+            "output_dir", FLAG_BY_NAME["output_dir"].default)
+        resumed = read_resume(resume, str(output_dir), parser)
+        defaults.update(resumed["flags"])
+    defaults.update(config_values)
+    parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
     check_choices(parser, args)
     args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
     check_combinations(parser, args)
-    args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
+    args.resume_ckpt = None
+    if resumed is not None:
+        from .resume import incompatible
+
+        differ = incompatible(resumed["flags"], config_dict(args))
+        if differ:
+            parser.error(f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
+                         f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
+                         f"or start a new run")
+        args.resume_ckpt = str(resumed["ckpt"])
+        args.resume = str(resumed["ckpt"])
+    check_environment(parser, args)
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
@@ -144,6 +184,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for line in advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
+
+
+def read_resume(resume: str, output_dir: str, parser: OneLineParser) -> dict:
+    """The checkpoint to resume and its flag values, which become the defaults of this run; the run
+    directory stays the checkpoint's."""
+    from .resume import CheckpointError, flag_values, locate_checkpoint, read_checkpoint
+
+    try:
+        ckpt, run_dir = locate_checkpoint(resume, output_dir)
+        saved = read_checkpoint(ckpt)
+    except CheckpointError as e:
+        parser.error(f"argument --resume: {e}")
+    flags = flag_values(saved["hparams"])
+    for key, value in list(flags.items()):  # values a newer version would refuse are dropped, not fatal
+        f = FLAG_BY_NAME[key]
+        if value is not None and f.choices and value not in f.choices:
+            del flags[key]
+    flags.update(resume=None, run_name=run_dir.name, output_dir=str(run_dir.parent))
+    return {"ckpt": ckpt, "run_dir": run_dir, "flags": flags, "step": saved["global_step"]}
+
+
+def check_environment(parser: OneLineParser, a: argparse.Namespace) -> None:
+    """What the flags need from the machine, checked before any file is written: the output folder,
+    the run name, W&B's mode and credentials."""
+    out = Path(a.output_dir)
+    if out.exists() and not out.is_dir():
+        parser.error(f"argument --output-dir: {a.output_dir} exists and is not a directory")
+    existing = next((p for p in [out, *out.parents] if p.exists()), None)
+    if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"argument --output-dir: {existing} is not writable")
+    if a.run_name and not a.resume_ckpt and not a.overwrite and is_rank_zero() and (out / a.run_name).exists():
+        parser.error(f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "
+                     f"{out / a.run_name}, choose another --run-name, or replace it with --overwrite")
+    env = os.environ.get("WANDB_MODE")
+    if env is not None and env.lower() not in ("online", "offline", "disabled", "dryrun", "run", ""):
+        parser.error(f"environment variable WANDB_MODE={env!r} is not a W&B mode (online, offline, disabled)")
+    if a.wandb_mode == "online":
+        from .tracking import has_credentials
+
+        if not has_credentials():
+            parser.error("argument --wandb-mode: online needs W&B credentials (run `wandb login` or set "
+                         "WANDB_API_KEY); use --wandb-mode auto to fall back to offline")
 
 
 def advice(a: argparse.Namespace) -> list[str]:
@@ -159,24 +241,6 @@ def advice(a: argparse.Namespace) -> list[str]:
         lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
                      "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
     return lines
-
-
-def locate_checkpoint(resume: str, parser: OneLineParser, argv: list[str]) -> tuple[Path, Path]:
-    """`last` → the newest runs/*/checkpoints/last.ckpt; a path → that checkpoint. Returns (ckpt, run dir)."""
-    if resume == "last":
-        probe = OneLineParser(add_help=False, allow_abbrev=False)
-        probe.add_argument("--output-dir", default=FLAG_BY_NAME["output_dir"].default)
-        out = Path(probe.parse_known_args(argv)[0].output_dir)
-        found = sorted(out.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not found:
-            parser.error(f"argument --resume: 'last' found no previous run with checkpoints/last.ckpt under {out}/")
-        ckpt = found[-1]
-    else:
-        ckpt = Path(resume)
-        if not ckpt.is_file():
-            parser.error(f"argument --resume: expected 'last' or a checkpoint file, got {resume!r} (not found)")
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-    return ckpt, run_dir
 
 
 def check_choices(parser: OneLineParser, args: argparse.Namespace) -> None:
@@ -210,6 +274,13 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         tasks_for(a.dataset, a.tasks)
     except ValueError as e:
         problems.append(str(e))
+    if a.batch_size == 1 and a.batchnorm:
+        problems.append("--batch-size 1 with batch normalization: batch norm needs at least 2 examples per "
+                        "minibatch to estimate μ and σ²; use --batch-size >= 2 or --no-batchnorm")
+    if a.find_lr and a.fast_dev_run:
+        problems.append("--find-lr runs its own range test of many minibatches; it cannot run with --fast-dev-run")
+    if a.task_weights and not any(a.task_weights):
+        problems.append(f"--task-weights are all zero ({','.join(map(str, a.task_weights))}): the loss would be 0")
     if a.sync_batchnorm == "true" and a.accelerator == "cpu":
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
     if problems:
@@ -221,5 +292,9 @@ def config_dict(args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in FLAGS}
 
 
+RUN_NAME_ENV = "CHECKLIST_RUN_NAME"  # so DDP ranks started later agree on rank 0's run name
+
+
 def is_rank_zero() -> bool:
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    """Rank 0 of the job, from the variables that Lightning's launcher, torchrun and SLURM set."""
+    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))

@@ -9,8 +9,10 @@ statistics (its first step), so augmentation and adversarial examples work on re
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -61,10 +63,69 @@ def _with_timeout(fn, *args, **kwargs):
 
 
 def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
-    ds = _with_timeout(cls, str(root), train=train, download=download)
+    if download:
+        _with_timeout(cls, str(root), train=train, download=True)
+    check_files(cls, root, train)
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except Exception as e:  # noqa: BLE001 - torchvision's decoders raise anything on a damaged file
+        culprit = _first_unreadable(cls, root, train)
+        if culprit is None:
+            raise
+        raise DataError(f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it "
+                        "and run with --download, or copy a good file there") from None
     x = torch.as_tensor(ds.data)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # → [N, C, H, W] uint8
-    return x.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+    y = torch.as_tensor(ds.targets, dtype=torch.long)
+    split = "train" if train else "test"
+    if len(x) != len(y):
+        raise DataError(f"{cls.__name__} {split} split: {len(x)} images but {len(y)} labels under {root}; the "
+                        "image and label files do not belong together")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= 10):
+        raise DataError(f"{cls.__name__} {split} split: labels must be 0-9, found {int(y.min())}..{int(y.max())} "
+                        f"under {root}")
+    return x.contiguous(), y
+
+
+IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dimensions), labels (1 dimension): the idx format's magic numbers
+
+
+def check_files(cls, root: Path, train: bool) -> None:
+    """MNIST-format idx files: the magic number and the size that the header announces, so a damaged
+    file is named (torchvision's reader fails without saying which file)."""
+    if not hasattr(cls, "resources") or not hasattr(cls, "raw_folder"):
+        return
+    raw = Path(root) / cls.__name__ / "raw"
+    prefix = "train" if train else "t10k"
+    for kind, dims in (("images-idx3-ubyte", 3), ("labels-idx1-ubyte", 1)):
+        path = raw / f"{prefix}-{kind}"
+        if not path.is_file():
+            continue  # missing files: torchvision's own message, turned into "files not found"
+        data = path.read_bytes()
+        if len(data) < 4 + 4 * dims or int.from_bytes(data[:4], "big") != IDX_MAGIC[dims]:
+            raise DataError(f"{path} is not an idx{dims} file (wrong magic number); delete it and run with "
+                            "--download")
+        shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+        expected = 4 + 4 * dims + math.prod(shape)
+        if len(data) != expected:
+            raise DataError(f"{path} is truncated or padded: its header announces {shape} ({expected} bytes), the "
+                            f"file has {len(data)} bytes; delete it and run with --download")
+
+
+def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
+    """The CIFAR batch file that does not unpickle (called only after loading failed)."""
+    import pickle
+
+    folder = Path(root) / getattr(cls, "base_folder", "")
+    for name, _ in (cls.train_list if train else cls.test_list) if hasattr(cls, "train_list") else []:
+        try:
+            with open(folder / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            if "data" not in entry or ("labels" not in entry and "fine_labels" not in entry):
+                return folder / name
+        except Exception:  # noqa: BLE001 - any failure to read is what we are looking for
+            return folder / name
+    return None
 
 
 def _torchvision_loader(name: str):
@@ -94,25 +155,39 @@ def _torchvision_class(name: str):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def _image_folder_split(folder: Path, image_size: int) -> Split:
+def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
+    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own
+    class folders, sorted), so a test/ folder is labelled by name, not by position."""
     # Decoding each file once is unavoidable here; the result is cached as one uint8 tensor.
     from torchvision import datasets
     from torchvision.transforms import v2
 
+    found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    names = classes or found
+
     class Folder(datasets.ImageFolder):
         def find_classes(self, directory):
             # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
-            classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
-            if not classes:
+            if not found:
                 raise FileNotFoundError(f"no class folders in {directory}")
-            return classes, {c: i for i, c in enumerate(classes)}
+            return found, {c: names.index(c) for c in found}
 
+    unknown = [c for c in found if c not in names]
+    if unknown:
+        raise DataError(f"--dataset image-folder: {folder} has class folders that the training data lacks: "
+                        f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})")
     ds = Folder(str(folder))  # scans the class folders; decoding happens below
     resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
     if not ds.samples:
         raise DataError(f"--dataset image-folder: no images in class folders under {folder}")
-    x = torch.stack([resize(_rgb(path)) for path, _ in ds.samples])  # [N, 3, S, S] uint8
-    return x, torch.as_tensor(ds.targets, dtype=torch.long)
+    images = []
+    for path, _ in ds.samples:
+        try:
+            images.append(resize(_rgb(path)))
+        except (OSError, ValueError) as e:
+            raise DataError(f"--dataset image-folder: {path} cannot be decoded as an image "
+                            f"({type(e).__name__}); remove it or replace it") from None
+    return (torch.stack(images), torch.as_tensor(ds.targets, dtype=torch.long)), names  # [N, 3, S, S] uint8
 
 
 def _rgb(path):
@@ -128,8 +203,11 @@ def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Spli
         raise FileNotFoundError(root)
     train_dir = root / "train" if (root / "train").is_dir() else root
     test_dir = root / "test" if (root / "test").is_dir() else None
-    train = _image_folder_split(train_dir, image_size)
-    return train, _image_folder_split(test_dir, image_size) if test_dir else None
+    train, classes = _image_folder_split(train_dir, image_size)
+    if len(classes) < 2:
+        raise DataError(f"--dataset image-folder: {train_dir} has {len(classes)} class folder"
+                        f"{'s' if len(classes) != 1 else ''} ({', '.join(classes)}); a classifier needs at least 2")
+    return train, _image_folder_split(test_dir, image_size, classes)[0] if test_dir else None
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -171,10 +249,15 @@ def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tu
     source = root if dataset == "image-folder" else root / {"mnist": "MNIST", "fashion-mnist": "FashionMNIST",
                                                             "cifar10": "cifar-10-batches-py"}[dataset]
     signature = _signature(source)
+    remove_stale_temporaries(cache.parent)
     if cache.is_file() and signature:
-        saved = torch.load(cache, weights_only=True)
-        if saved["signature"] == signature:
-            return saved["train"], saved.get("test")
+        try:
+            saved = torch.load(cache, weights_only=True)
+            if saved["signature"] == signature:
+                return saved["train"], saved.get("test")
+        except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt from the source files
+            print(f"warning: the decoded-data cache {cache} is unreadable ({type(e).__name__}); rebuilding it",
+                  file=sys.stderr)
     try:
         train, test = spec.load(root, download, image_size)
     except DataError:
@@ -193,11 +276,42 @@ def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tu
     except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
         raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    torch.save({"signature": _signature(source), "train": train, "test": test}, tmp)
-    tmp.replace(cache)  # atomic: other processes never read half a file
+    write_cache(cache, {"signature": _signature(source), "train": train, "test": test})
     return train, test
+
+
+def write_cache(cache: Path, content: dict) -> None:
+    """Write-then-rename, so other processes never read half a file. A data folder that cannot be
+    written (read-only, a shared mount) only costs decoding again next time."""
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(content, tmp)
+        tmp.replace(cache)
+    except OSError as e:
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        print(f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}); "
+              "the files are decoded again on every run", file=sys.stderr)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary cache files of processes that no longer exist (killed while writing)."""
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob("*.tmp"):
+        pid = tmp.suffixes[-2][1:] if len(tmp.suffixes) >= 2 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------- datamodule

@@ -147,6 +147,27 @@ def batches_type(text: str) -> int | float:
     return int(value) if value > 1 else value
 
 
+def run_name_type(text: str) -> str:
+    """A run directory name: one path component, so a run never writes outside --output-dir."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or ".." in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a plain directory name (no '/', '\\' or '..'), got {text!r}")
+    return text
+
+
+def wandb_project_type(text: str) -> str:
+    bad = sorted(set(text) & set("/\\#?%:"))
+    if not text.strip() or bad or len(text) > 128:
+        raise argparse.ArgumentTypeError(f"a W&B project name has 1-128 characters and none of / \\ # ? % :, "
+                                         f"got {text!r}")
+    return text
+
+
+def wandb_tag_type(text: str) -> str:
+    if len(text) > 64:
+        raise argparse.ArgumentTypeError(f"a W&B tag has at most 64 characters, got {len(text)}: {text[:20]!r}…")
+    return text
+
+
 # ----------------------------------------------------------------------------- declarations
 
 
@@ -235,7 +256,7 @@ FLAGS: list[Flag] = [
          "cliff (see --find-batch-size).", int, POSITIVE),
     flag("find_batch_size", OPT, False, "The checklist's cliff test: time one training minibatch for sizes 1, 2, "
          "4, …; save batch_size.csv and plots/batch_size.png; print the largest size before the cliff; exit."),
-    flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries.", int, POSITIVE),
+    flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries (>= 2).", int, Range(2)),
     flag("gradient_clip_val", OPT, 0.0, "Clip the gradient norm to this value (0 = off).", float, NON_NEGATIVE),
     # --- Batch normalization
     flag("batchnorm", BN, True, "Batch normalization: decouples early layers from later ones (checklist); "
@@ -330,7 +351,7 @@ FLAGS: list[Flag] = [
     # --- Trainer and hardware
     flag("max_epochs", TRAIN, 20, "Passes over the training data.", int, POSITIVE),
     flag("max_steps", TRAIN, -1, "Stop after this many optimizer steps (-1 = no limit).", int, Range(-1)),
-    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch, and the data split.", int, NON_NEGATIVE),
+    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch, and the data split.", int, Range(0, 2**32 - 1)),
     flag("deterministic", TRAIN, False, "Use deterministic algorithms (slower on GPU)."),
     flag("fast_dev_run", TRAIN, False, "Run one training and one validation batch, no checkpoints (a smoke test)."),
     flag("limit_train_batches", TRAIN, 1.0, "Fraction (<= 1) or number of training batches per epoch.",
@@ -343,18 +364,26 @@ FLAGS: list[Flag] = [
     flag("precision", TRAIN, "32-true", "Numeric precision.", choices=("32-true", "16-mixed", "bf16-mixed")),
     flag("accumulate_grad_batches", TRAIN, 1, "Minibatches per optimizer step.", int, POSITIVE),
     flag("compile", TRAIN, False, "Compile the network with torch.compile."),
-    flag("resume", TRAIN, None, "last (the newest run under --output-dir) or a checkpoint path: continue the run, "
-         "its schedule position and its W&B run.", none_ok=True, metavar="{last,PATH}"),
+    flag("resume", TRAIN, None, "last (the newest run under --output-dir), a run directory or a checkpoint path: "
+         "continue the run from the end of its latest completed epoch (or its interrupt point), its schedule "
+         "position and its W&B run. Flags that shape the network, the data or the optimizer state must match "
+         "the checkpoint; the others (ε0, schedule, epochs, regularization strengths, logging) may change.",
+         none_ok=True, metavar="{last,RUN_DIR,PATH}"),
+    flag("ddp_timeout", TRAIN, 1800, "Seconds to wait for every process of a multi-process or multi-node job to "
+         "join (and for any one collective operation) before stopping with an error.", int, POSITIVE),
     # --- Logging
     flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
     flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "
-         "the time).", none_ok=True, metavar="NAME"),
+         "the time). A run directory belongs to one run: a name already taken is refused unless --overwrite.",
+         run_name_type, none_ok=True, metavar="NAME"),
+    flag("overwrite", LOG, False, "Replace an existing run directory of the same --run-name (its files are "
+         "deleted when the new run starts). Without it, a taken name is an error: use --resume or another name."),
     flag("wandb_mode", LOG, "auto", "auto = online when W&B credentials are present and the server answers, "
          "offline otherwise (never hangs without network).", choices=("auto", "online", "offline", "disabled")),
-    flag("wandb_project", LOG, {{ cookiecutter.wandb_project | tojson }}, "W&B project."),
+    flag("wandb_project", LOG, {{ cookiecutter.wandb_project | tojson }}, "W&B project.", wandb_project_type),
     flag("wandb_entity", LOG, {{ cookiecutter.wandb_entity | tojson if cookiecutter.wandb_entity else "None" }}, "W&B entity (team or user).",
          none_ok=True),
-    flag("wandb_tags", LOG, [], "Comma-separated W&B tags.", list_type(str)),
+    flag("wandb_tags", LOG, [], "Comma-separated W&B tags (at most 64 characters each).", list_type(wandb_tag_type)),
     flag("wandb_group", LOG, None, "W&B group (e.g. one sweep stage, or the ranks of one job).", none_ok=True),
     flag("wandb_log_model", LOG, False, "Upload checkpoints to W&B as artifacts (online only; offline they stay "
          "in the run directory)."),
@@ -363,3 +392,13 @@ FLAGS: list[Flag] = [
 ]
 
 FLAG_BY_NAME = {f.name: f for f in FLAGS}
+
+# Flags that must match the checkpoint on --resume: they shape the network, the data split or the
+# optimizer's state (which a checkpoint restores as it was). Every other flag may change on resume
+# and is honoured: ε0 (the schedule is rescaled), the schedule and its length, epochs and steps,
+# regularization strengths, augmentation, logging and hardware.
+RESUME_FIXED = (
+    "model", "depth", "width", "rnn_cell", "batchnorm", "bn_position", "activation", "maxout_pieces", "dataset",
+    "image_size", "tasks", "val_fraction", "seed", "optimizer", "momentum", "nesterov", "beta2", "eps",
+    "weight_decay", "batch_size", "accumulate_grad_batches",
+)

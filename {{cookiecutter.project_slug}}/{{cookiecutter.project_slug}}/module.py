@@ -4,6 +4,7 @@ and the regularizers that act on the loss (L1, adversarial training)."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import lightning as L
 import torch
@@ -22,6 +23,21 @@ def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
     """Share of entries with |w| < 1e-3: the sparsity that L1 regularization produces."""
     w = torch.cat([t.detach().flatten() for t in tensors])
     return (w.abs() < SPARSE).float().mean()
+
+
+@contextmanager
+def frozen_batchnorm_statistics(net: torch.nn.Module):
+    """Batch norm keeps normalizing with the minibatch's own μ and σ² (training mode) but does not
+    update its running averages: extra forward passes (adversarial examples) leave the test-time
+    statistics to the clean data. Hand-written: torch has no switch for "train, but don't track"."""
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    for m in norms:
+        m.track_running_stats = False  # with running buffers still set, forward uses batch statistics
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.track_running_stats = True
 
 
 class Classifier(L.LightningModule):
@@ -108,6 +124,30 @@ class Classifier(L.LightningModule):
             delta = (x_adv.detach() + alpha * grad.sign() - x).clamp(-eps, eps)
         return (x + delta).clamp(0, 1).detach()
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """--resume with another --lr: the restored optimizer and schedule hold the old ε0; rescale them
+        so that the schedule continues from this step with the new ε0 (the other flags that may change
+        on resume are read from the hyperparameters of this run, not the checkpoint's)."""
+        old, new = checkpoint.get("hyper_parameters", {}).get("lr"), self.hparams.lr
+        if not old or old == new:
+            return
+        ratio = new / old
+        for state in checkpoint.get("lr_schedulers", []):
+            state["base_lrs"] = [lr * ratio for lr in state.get("base_lrs", [])]
+        for state in checkpoint.get("optimizer_states", []):
+            for group in state.get("param_groups", []):
+                if "initial_lr" in group:
+                    group["initial_lr"] *= ratio
+
+    def on_train_start(self) -> None:
+        # The restored optimizer holds ε of the step where the checkpoint was taken, as the old plan
+        # had it; set ε_k of this run's plan (a resume may change ε0, the schedule or the run's length).
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and scheduler.last_epoch > 0:
+                for group, base, fn in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                    group["lr"] = base * fn(scheduler.last_epoch)
+
     def model_step(self, batch, split: str) -> torch.Tensor:
         x, y = batch  # x: [B, C, H, W] in [0, 1], y: [B, T] one label per task
         names = self.hparams.task_names
@@ -125,8 +165,10 @@ class Classifier(L.LightningModule):
             hp = self.hparams
             if hp.adversarial != "none" and hp.adv_weight > 0:
                 # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with
-                # these problematic examples".
-                adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
+                # these problematic examples". Only the clean forward pass updates batch norm's
+                # running μ and σ² (the test-time statistics), once per step.
+                with frozen_batchnorm_statistics(self.net):
+                    adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
                 total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
                 log["train/adv_loss"] = adv_loss.detach()
             if hp.l1 > 0:

@@ -4,7 +4,6 @@ and test (or run one of the tools and exit)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -16,9 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from .cli import config_dict, is_rank_zero
+from .cli import RUN_NAME_ENV, config_dict, is_rank_zero
 
-RUN_NAME_ENV = "CHECKLIST_RUN_NAME"  # so DDP ranks started later agree on rank 0's run name
+
+class UserError(Exception):
+    """Bad input found after parsing (data, hardware, output folder, checkpoint): one line, exit 2."""
 
 
 def default_run_name(a: argparse.Namespace) -> str:
@@ -37,6 +38,53 @@ def run_directory(a: argparse.Namespace) -> Path:
     os.environ[RUN_NAME_ENV] = run_dir.name
     a.run_name = run_dir.name
     return run_dir
+
+
+_LOCKS: list = []  # open lock files: held until the run ends (the OS releases them even on SIGKILL)
+
+
+def claim_run_directory(a: argparse.Namespace, run_dir: Path) -> bool:
+    """Make `run_dir` this run's own: created here (a name taken meanwhile is refused), or, with
+    --resume/--overwrite, locked so no second process writes it. Returns whether it was created.
+    DDP ranks other than 0 belong to rank 0's job and take no lock."""
+    import fcntl
+    import shutil
+
+    if not is_rank_zero():
+        return False
+    created = False
+    try:
+        Path(a.output_dir).mkdir(parents=True, exist_ok=True)
+        if a.overwrite and not a.resume_ckpt and run_dir.is_dir():
+            lock_or_refuse(run_dir, fcntl)  # never delete a directory another process is writing
+            shutil.rmtree(run_dir)
+            _LOCKS.clear()
+        if not a.resume_ckpt:
+            run_dir.mkdir()  # atomic: of two runs started together with one name, one gets an error
+            created = True
+        lock_or_refuse(run_dir, fcntl)
+    except FileExistsError:
+        raise UserError(f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "
+                        f"--resume {run_dir}, choose another --run-name, or replace it with --overwrite") from None
+    except OSError as e:
+        raise UserError(f"--output-dir: cannot create the run directory {run_dir} "
+                        f"({e.strerror or type(e).__name__})") from None
+    return created
+
+
+def lock_or_refuse(run_dir: Path, fcntl) -> None:
+    handle = open(run_dir / ".lock", "a+")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"{run_dir} is being written by another process right now; wait for it to finish "
+                        f"or use another --run-name") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _LOCKS.append(handle)
 
 
 def build_datamodule(a: argparse.Namespace):
@@ -89,12 +137,15 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
-    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts, SaveOnInterrupt
+    from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, LastCheckpoint, RunFacts, SaveOnInterrupt
 
     interactive = sys.stderr.isatty()
     callbacks = [
+        # best.ckpt: the epoch with the best val/acc. last.ckpt: the end of the latest completed epoch
+        # (Lightning's save_last rewrites it only when best.ckpt changes), see LastCheckpoint.
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max",
-                        save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
+                        enable_version_counter=False, auto_insert_metric_name=False),
+        LastCheckpoint(dirpath=run_dir / "checkpoints"),
         DivergenceGuard(a.lr),
         SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
         BestEpochMetrics(),
@@ -110,7 +161,7 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         max_epochs=a.max_epochs, max_steps=a.max_steps, deterministic=a.deterministic,
         fast_dev_run=a.fast_dev_run, limit_train_batches=a.limit_train_batches,
         limit_val_batches=a.limit_val_batches, accelerator=a.accelerator, devices=a.devices,
-        strategy=a.strategy, num_nodes=a.num_nodes, precision=a.precision,
+        strategy=strategy(a), num_nodes=a.num_nodes, precision=a.precision,
         accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
@@ -119,6 +170,40 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=a.adversarial == "none",
     )
+
+
+def device_count(a: argparse.Namespace) -> int:
+    """Processes per node that --devices asks for (auto: the GPUs, or 1 process on CPU)."""
+    import torch
+
+    if isinstance(a.devices, list):
+        return len(a.devices)
+    if a.devices in ("auto", -1):
+        gpus = torch.cuda.device_count() if a.accelerator in ("auto", "gpu") else 0
+        return max(gpus, 1) if a.devices == "auto" or gpus else os.cpu_count() or 1
+    return a.devices
+
+
+def strategy(a: argparse.Namespace):
+    """Lightning's strategy for --strategy, with --ddp-timeout for joining and for every collective: a
+    node that never joins ends the run with one line instead of a wait of half an hour."""
+    from datetime import timedelta
+
+    timeout = timedelta(seconds=a.ddp_timeout)
+    distributed = a.num_nodes > 1 or device_count(a) > 1
+    if a.strategy == "ddp" or (a.strategy == "auto" and distributed):
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(timeout=timeout)
+    if a.strategy == "ddp_spawn":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(start_method="spawn", timeout=timeout)
+    if a.strategy == "fsdp":
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        return FSDPStrategy(timeout=timeout)
+    return a.strategy
 
 
 class _DropTips(logging.Filter):
@@ -145,21 +230,7 @@ def augmentation_preview(dm, run_dir: Path) -> Path | None:
     return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
 
 
-def keep_metrics(csv_logger, path: Path, ckpt: str) -> None:
-    """On resume, carry the earlier rows over (CSVLogger deletes an existing metrics.csv when it
-    starts), up to the checkpoint's step: the steps after it are trained again."""
-    import torch
-
-    if not path.is_file():
-        return
-    resumed_at = torch.load(ckpt, map_location="cpu", mmap=True, weights_only=False)["global_step"]
-    with open(path, newline="") as f:
-        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
-                if int(row["step"]) < resumed_at]
-    csv_logger.experiment.metrics[:0] = rows  # written back, with the new rows, at the next save
-
-
-class HardwareError(Exception):
+class HardwareError(UserError):
     """A Trainer setting this machine cannot honour (no GPU for --accelerator gpu, too many devices…)."""
 
 
@@ -216,85 +287,214 @@ def finish_wandb(wandb_logger) -> None:
         wandb.finish()
 
 
+def check_batches(a: argparse.Namespace, dm) -> None:
+    """Data-dependent values the parser cannot judge: a split with no examples, or --limit-*-batches
+    that leave no batch at all (Lightning would quietly train or validate on nothing)."""
+    import math
+
+    if len(dm.train_set) == 0:
+        raise UserError(f"--val-fraction {a.val_fraction:g} leaves no training examples (of "
+                        f"{len(dm.train_set) + len(dm.val_set)}); lower it")
+    train_batches = math.ceil(len(dm.train_set) / a.batch_size)
+    val_batches = math.ceil(len(dm.val_set) / a.batch_size)
+    for flag, limit, batches in (("--limit-train-batches", a.limit_train_batches, train_batches),
+                                 ("--limit-val-batches", a.limit_val_batches, val_batches)):
+        if isinstance(limit, float) and batches and int(limit * batches) == 0:
+            raise UserError(f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction "
+                            f"or a count >= 1")
+
+
+def check_resume_data(a: argparse.Namespace, dm) -> None:
+    """The checkpoint's network must fit this data: same input shape and classes per task."""
+    from .resume import read_checkpoint
+
+    hp = read_checkpoint(Path(a.resume_ckpt))["hparams"]
+    saved = (list(hp.get("input_shape", [])), list(hp.get("task_classes", [])))
+    now = (list(dm.input_shape), [t.num_classes for t in dm.tasks])
+    if saved != now:
+        raise UserError(f"--resume: {a.resume_ckpt} was trained on inputs {saved[0]} with classes per task "
+                        f"{saved[1]}; --dataset {a.dataset} --data-dir {a.data_dir} gives {now[0]} and {now[1]}")
+
+
+def allocate_module(a: argparse.Namespace, dm):
+    """Build the module, first on the meta device (no memory): a network too large for this machine
+    is one line naming its size, not an allocator traceback."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_module(a, dm).parameters())
+    except Exception:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
+        params = None
+    if params is not None:
+        need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
+        free = available_memory(a)
+        if free is not None and need > free:
+            raise UserError(f"the network asked for (--model {a.model} --depth {a.depth} --width {a.width}) has "
+                            f"{params:,} parameters, about {need / 2**30:.1f} GiB to train, more than the "
+                            f"{free / 2**30:.1f} GiB available; use a smaller --width or --depth")
+    try:
+        return build_module(a, dm)
+    except (MemoryError, RuntimeError) as e:
+        if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
+            raise
+        size = f"{params:,} parameters" if params else "a network"
+        raise UserError(f"cannot allocate {size} for --model {a.model} --depth {a.depth} --width {a.width} "
+                        f"({str(e).splitlines()[0][:120]}); use a smaller --width or --depth") from None
+
+
+def available_memory(a: argparse.Namespace) -> int | None:
+    import torch
+
+    if torch.cuda.is_available() and a.accelerator in ("auto", "gpu"):
+        return torch.cuda.mem_get_info()[0]
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def main(a: argparse.Namespace) -> int:
-    """Returns the process exit status."""
+    """Returns the process exit status. Everything that can be judged before training is judged
+    before the run directory exists; a failure after it was created removes what this run made."""
     quiet_lightning()
     import lightning as L
 
     from .data import DataError
-    from .tracking import create_logger, resolve_mode
 
     L.seed_everything(a.seed, workers=True, verbose=False)
+    created, run_dir = False, None
     try:
         check_hardware(a)
         dm = build_datamodule(a)
-    except (DataError, HardwareError) as e:  # one line, like any other bad input; nothing written
+        check_batches(a, dm)
+        if a.resume_ckpt:
+            check_resume_data(a, dm)
+        module = allocate_module(a, dm)
+        run_dir = run_directory(a)
+        created = claim_run_directory(a, run_dir)
+        return start(a, run_dir, dm, module)
+    except (DataError, UserError) as e:  # one line, like any other bad input
         print(f"train.py: error: {e}", file=sys.stderr)
+        if created and not (run_dir / "checkpoints").exists():
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never trained leaves nothing behind
         return 2
-    run_dir = run_directory(a)
-    module = build_module(a, dm)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()  # else gloo's threads can abort the process at exit
+        release_run_directory()
+
+
+def release_run_directory() -> None:
+    """The run is over (in a notebook or a test the process goes on): another run may write there."""
+    while _LOCKS:
+        _LOCKS.pop().close()
+
+
+def start(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
+    from .tracking import create_logger, resolve_mode
+
     if is_rank_zero():
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(a.wandb_mode)
     tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size  # write files, then exit
+    if a.aug_preview and len(dm.train_set) == 0:
+        raise UserError("--aug-preview: the training split has no images to preview")
     wandb_logger = None
     if mode != "disabled":
         wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool or a.find_lr else "train")
-    if tool:
-        log_plots(wandb_logger, run_tools(a, run_dir, dm, module))
-        finish_wandb(wandb_logger)
-        return 0
-    if a.find_lr or a.auto_lr:
-        from .tuning import find_lr
-
-        suggestion = find_lr(a, run_dir, dm, module, build_trainer(a, run_dir, loggers=[]))
-        if a.find_lr:
-            log_plots(wandb_logger, [run_dir / "plots" / "lr_find.png"])
-            finish_wandb(wandb_logger)
+    try:
+        if tool:
+            log_plots(wandb_logger, run_tools(a, run_dir, dm, module))
             return 0
-        a.lr, a.auto_lr = suggestion, False
-        module = build_module(a, dm)
-    status = fit_and_test(a, run_dir, dm, module, wandb_logger, mode)
-    finish_wandb(wandb_logger)
-    import torch.distributed as dist
+        if a.find_lr or a.auto_lr:
+            from .tuning import find_lr
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()  # else gloo's threads can abort the process at exit
-    return status
+            suggestion = find_lr(a, run_dir, dm, module, build_trainer(a, run_dir, loggers=[]))
+            if a.find_lr:
+                log_plots(wandb_logger, [run_dir / "plots" / "lr_find.png"])
+                return 0
+            a.lr, a.auto_lr = suggestion, False
+            module = build_module(a, dm)
+        return fit_and_test(a, run_dir, dm, module, wandb_logger, mode)
+    finally:
+        finish_wandb(wandb_logger)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write-then-rename: a reader (or a kill) never sees half a file, and the old file stays whole
+    until the new one is complete."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
-    from lightning.pytorch.loggers import CSVLogger
-
     from .callbacks import BestEpochMetrics, Diverged, RunFacts
+    from .tracking import RunCSVLogger
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
-    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
-    if a.resume_ckpt and is_rank_zero():
-        keep_metrics(loggers[0], run_dir / "metrics.csv", a.resume_ckpt)
+    resumed_at = None
+    if a.resume_ckpt:
+        from .resume import read_checkpoint
+
+        resumed_at = read_checkpoint(Path(a.resume_ckpt))["global_step"]
+    # On resume the rows up to the checkpoint's step are kept (the later ones are trained again).
+    loggers = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=resumed_at)]
     if wandb_logger is not None:
         loggers.append(wandb_logger)
         if a.wandb_watch != "none":
             wandb_logger.watch(module.net, log=a.wandb_watch, log_freq=100, log_graph=False)
     if is_rank_zero():
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False, allow_unicode=True))
+        # resume is an action, not a hyperparameter: the saved config starts a run like this one.
+        saved = {**config_dict(a), "resume": None}
+        write_atomically(run_dir / "config.yaml", yaml.safe_dump(saved, sort_keys=False, allow_unicode=True))
         if wandb_logger is not None:
             # Pictures of the plan: the schedule, the augmentation grid, the range test if it ran.
             log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
                                      augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
     trainer = build_trainer(a, run_dir, loggers)
+    last = run_dir / "checkpoints" / "last.ckpt"
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
     except Diverged as e:
-        print(f"error: {e} The last good checkpoint stays in {run_dir / 'checkpoints'}.", file=sys.stderr)
+        keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
+        print(f"error: {e}{keep}", file=sys.stderr)
         return 1
     except SystemExit as e:  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-        print(f"interrupted at step {trainer.global_step}; continue with: python train.py --resume "
-              f"{run_dir / 'checkpoints' / 'last.ckpt'}", file=sys.stderr)
+        where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint written"
+        if os.environ.get("WANDB_SWEEP_ID"):  # a W&B agent stopping its run (early termination, Stop)
+            print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
+            return 0
+        print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
         return 143 if isinstance(e, SIGTERMException) else 130
-    ckpt = None if a.fast_dev_run else "best"
+    except RuntimeError as e:
+        import torch.distributed as dist
+
+        if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
+            print(f"error: training diverged: the update overflowed ({str(e).splitlines()[0]}) at step "
+                  f"{trainer.global_step}. The learning rate ε0 = {a.lr:g} is far too high; run with --find-lr to "
+                  f"pick one, or lower --lr.", file=sys.stderr)
+            return 1
+
+        if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
+            raise UserError(f"--num-nodes {a.num_nodes} --devices {a.devices}: not every process joined within "
+                            f"--ddp-timeout {a.ddp_timeout} s ({str(e).splitlines()[0][:120]}); start the same "
+                            f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT") from None
+        raise
+    best_path = trainer.checkpoint_callback.best_model_path if not a.fast_dev_run else ""
+    ckpt = "best" if best_path and Path(best_path).is_file() else None
+    if ckpt is None and not a.fast_dev_run and trainer.is_global_zero:
+        print("no best.ckpt (validation never ran: too few steps or validation examples); "
+              "testing the last weights", file=sys.stderr)
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
         if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
@@ -306,8 +506,9 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
                    "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
                    "steps": trainer.global_step, "train_seconds": round(train_seconds, 3),
                    "test/confusion_matrix": module.test_confusion.tolist(),
-                   "best_checkpoint": None if ckpt is None else trainer.checkpoint_callback.best_model_path}
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+                   "tested": "best checkpoint" if ckpt else "last weights",
+                   "best_checkpoint": best_path if ckpt else None}
+        write_atomically(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
         print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
               f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {run_dir}")
     return 0

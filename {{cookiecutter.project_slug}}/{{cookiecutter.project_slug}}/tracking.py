@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import netrc
 import os
 import socket
@@ -78,3 +79,72 @@ def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
             print(f"W&B refused the run ({str(e).splitlines()[0][:200]}); logging offline instead")
             return create_logger(a, run_dir, "offline", job_type)
     return logger
+
+
+# ----------------------------------------------------------------------------- metrics.csv
+
+
+@functools.cache
+def _run_csv_logger():
+    """Lightning's CSVLogger with a writer that never deletes or truncates metrics.csv in place.
+    Lightning's writer removes an existing file when it starts and rewrites the file in place when
+    new columns appear; a kill in between loses rows. Here a resumed run keeps the rows before its
+    checkpoint's step, and every rewrite goes to a temporary file that then replaces the old one."""
+    import csv
+
+    from lightning.fabric.loggers.logger import rank_zero_experiment
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    class Writer(ExperimentWriter):
+        def __init__(self, log_dir: str, keep_below_step: int | None):
+            self._keep_below_step = keep_below_step
+            super().__init__(log_dir)
+
+        def _check_log_dir_exists(self) -> None:  # Lightning deletes metrics.csv here
+            path = Path(self.metrics_file_path)
+            if not path.is_file():
+                return
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                rows = list(reader)
+                self.metrics_keys = list(reader.fieldnames or [])
+            if self._keep_below_step is not None:
+                kept = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) < self._keep_below_step]
+                if len(kept) != len(rows):
+                    self._write_all(kept, self.metrics_keys)
+
+        def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+            with open(self.metrics_file_path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            self._write_all(rows, fieldnames)
+
+        def _write_all(self, rows: list[dict], fieldnames: list[str]) -> None:
+            path = Path(self.metrics_file_path)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+            tmp.replace(path)
+
+    class RunCSVLogger(CSVLogger):
+        def __init__(self, save_dir: str, keep_below_step: int | None = None):
+            super().__init__(save_dir=save_dir, name="", version="")
+            self._keep_below_step = keep_below_step
+
+        @property
+        @rank_zero_experiment
+        def experiment(self):
+            if self._experiment is None:
+                self._experiment = Writer(self.log_dir, self._keep_below_step)
+            return self._experiment
+
+    return RunCSVLogger
+
+
+def __getattr__(name: str):
+    # RunCSVLogger imports Lightning: built on first use so that this module stays light to import.
+    if name == "RunCSVLogger":
+        return _run_csv_logger()
+    raise AttributeError(name)

@@ -9,6 +9,7 @@ import csv
 import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -116,9 +117,53 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int
     noise of a few percent; 1.5 leaves room for timing jitter of ±20%."""
     per_example = [t / b for t, b in zip(seconds, sizes)]
     for i in range(1, len(sizes)):
-        if per_example[i] > rise * min(per_example[:i]):
+        best = min(per_example[:i])
+        # A cache cliff persists: the next size (when there is one) does not get back to the best.
+        if per_example[i] > rise * best and (i + 1 == len(sizes) or per_example[i + 1] > best):
             return i
     return None
+
+
+def search_batch_sizes(time_size: Callable[[int], float], start: int, largest: int, passes: int = 3,
+                       confirmations: int = 4) -> tuple[list[int], list[float]]:
+    """Time sizes start, 2·start, … up to `largest` (or out of memory) and return (sizes, seconds).
+
+    On a busy machine a timing can only come out too slow, never too fast, so each size keeps the
+    fastest of its medians: every size is timed in `passes` interleaved passes, and a suspected cliff
+    and every size whose time per example rises is re-timed, `confirmations` times at most; a cliff
+    that disappears when re-timed was another process's work, not a cache."""
+    sizes: list[int] = []
+    size = start
+    while size <= largest:
+        sizes.append(size)
+        size *= 2
+    seconds: list[float] = []
+    for pass_ in range(passes):
+        for i, b in enumerate(sizes[:len(seconds) if pass_ else len(sizes)]):
+            t = time_size(b)
+            if t is None:  # out of memory: this size and the larger ones are out of reach
+                sizes, seconds = sizes[:i], seconds[:i]
+                break
+            if pass_ == 0:
+                seconds.append(t)
+            else:
+                seconds[i] = min(seconds[i], t)
+    for _ in range(confirmations):
+        per_example = [t / b for t, b in zip(seconds, sizes)]
+        # Suspects: every rise of the time per example (it falls as the fixed cost is shared, so a rise
+        # is either the cliff or a slow timing), the cliff and the best size before it.
+        suspects = {i for i in range(1, len(sizes)) if per_example[i] > per_example[i - 1]
+                    and (i + 1 == len(sizes) or per_example[i] > per_example[i + 1])}
+        cliff = find_cliff(sizes, seconds)
+        if cliff is not None:
+            suspects |= {cliff, per_example.index(min(per_example[:cliff]))}
+        if not suspects:
+            break
+        for i in suspects:
+            t = time_size(sizes[i])
+            if t is not None:
+                seconds[i] = min(seconds[i], t)
+    return sizes, seconds
 
 
 def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1) -> int:
@@ -162,24 +207,23 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
                                  nesterov=a.nesterov, beta2=a.beta2, eps=a.eps)
     data = dm.train_set
     gen = torch.Generator().manual_seed(a.seed)
-    sizes, seconds = [], []
     # Batch norm cannot train on a single example: start at 2 when the network has it.
-    size = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()) else 1
-    while size <= a.find_batch_size_max:
+    start = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()) else 1
+
+    def time_size(size: int) -> float | None:
         # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
         x, y = (t.to(device) for t in data.batch(torch.randint(len(data), (size,), generator=gen)))
         try:
-            t = time_minibatch(module, optimizer, x, y)
+            return time_minibatch(module, optimizer, x, y)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
             if not _is_oom(e):
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             print(f"batch size {size}: out of memory; stopping there")
-            break
-        sizes.append(size)
-        seconds.append(t)
-        size *= 2
+            return None
+
+    sizes, seconds = search_batch_sizes(time_size, start, a.find_batch_size_max)
     best = recommend(sizes, seconds)
     cliff = find_cliff(sizes, seconds)
     with open(run_dir / "batch_size.csv", "w", newline="") as f:
