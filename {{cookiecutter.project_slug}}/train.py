@@ -9,7 +9,11 @@ def main() -> int:
     args = parse_args()  # bad input exits 2 here, before torch is imported or a file is written
     from {{cookiecutter.project_slug}}.run import main as run
 
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # Ctrl-C before or after training (during it, run() saves and returns 130)
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ def test_unusable_checkpoints_for_resume(kind, tmp_path, capsys):
     (["--limit-val-batches", "0.01"], "--limit-val-batches"),
     (["--val-fraction", "0.9999"], "--val-fraction"),
     (["--width", "1000000000"], "parameters"),
+    (["--width", "1e9"], "--width"),
+    (["--aug-preview", "--aug-rotate", "10", "--val-fraction", "0.9999"], "no training examples"),
     (["--output-dir", "/proc/runs"], "/proc/runs"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_values_are_one_line(flags, named, tmp_path, capsys):

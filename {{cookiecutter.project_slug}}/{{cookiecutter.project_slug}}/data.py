@@ -118,6 +118,8 @@ def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
 
     folder = Path(root) / getattr(cls, "base_folder", "")
     for name, _ in (cls.train_list if train else cls.test_list) if hasattr(cls, "train_list") else []:
+        if not (folder / name).is_file():
+            return None  # missing, not corrupt: "files not found" says where they go
         try:
             with open(folder / name, "rb") as f:
                 entry = pickle.load(f, encoding="latin1")

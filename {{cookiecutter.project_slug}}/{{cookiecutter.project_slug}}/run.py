@@ -409,6 +409,13 @@ def start(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     wandb_logger = None
     if mode != "disabled":
         wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool or a.find_lr else "train")
+        if is_rank_zero():
+            try:
+                wandb_logger.experiment  # noqa: B018 - start W&B now: a failure is one line, before training
+            except Exception as e:  # noqa: BLE001 - wandb raises many kinds (settings, disk, service)
+                raise UserError(f"--wandb-mode {mode}: W&B could not start ({type(e).__name__}: "
+                                f"{str(e).splitlines()[0][:160] if str(e) else ''}); use --wandb-mode disabled "
+                                "to train without it") from None
     try:
         if tool:
             log_plots(wandb_logger, run_tools(a, run_dir, dm, module))
@@ -433,6 +440,43 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def stopped(a: argparse.Namespace, trainer, run_dir: Path, e: BaseException) -> int:
+    """The exit status of a fit that did not finish, with one line saying why and what is kept;
+    exceptions that are not one of these (bugs) go on to a traceback."""
+    import torch
+    import torch.distributed as dist
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from .callbacks import Diverged
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint was written"
+    if isinstance(e, Diverged):
+        keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
+        print(f"error: {e}{keep}", file=sys.stderr)
+        return 1
+    if isinstance(e, SystemExit):  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
+        if os.environ.get("WANDB_SWEEP_ID"):  # a W&B agent stopping its run (early termination, Stop)
+            print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
+            return 0
+        print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
+        return 143 if isinstance(e, SIGTERMException) else 130
+    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
+        print(f"error: out of memory at step {trainer.global_step} with --batch-size {a.batch_size} (--precision "
+              f"{a.precision}); lower --batch-size or --width, or run --find-batch-size; {where}", file=sys.stderr)
+        return 1
+    if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
+        print(f"error: training diverged: the update overflowed ({str(e).splitlines()[0]}) at step "
+              f"{trainer.global_step}. The learning rate ε0 = {a.lr:g} is far too high; run with --find-lr to "
+              f"pick one, or lower --lr.", file=sys.stderr)
+        return 1
+    if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
+        raise UserError(f"--num-nodes {a.num_nodes} --devices {a.devices}: not every process joined within "
+                        f"--ddp-timeout {a.ddp_timeout} s ({str(e).splitlines()[0][:120]}); start the same "
+                        f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT") from None
+    raise e
 
 
 def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
@@ -460,36 +504,10 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
             log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
                                      augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
     trainer = build_trainer(a, run_dir, loggers)
-    last = run_dir / "checkpoints" / "last.ckpt"
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
-    except Diverged as e:
-        keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
-        print(f"error: {e}{keep}", file=sys.stderr)
-        return 1
-    except SystemExit as e:  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
-        from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-        where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint written"
-        if os.environ.get("WANDB_SWEEP_ID"):  # a W&B agent stopping its run (early termination, Stop)
-            print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
-            return 0
-        print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
-        return 143 if isinstance(e, SIGTERMException) else 130
-    except RuntimeError as e:
-        import torch.distributed as dist
-
-        if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
-            print(f"error: training diverged: the update overflowed ({str(e).splitlines()[0]}) at step "
-                  f"{trainer.global_step}. The learning rate ε0 = {a.lr:g} is far too high; run with --find-lr to "
-                  f"pick one, or lower --lr.", file=sys.stderr)
-            return 1
-
-        if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
-            raise UserError(f"--num-nodes {a.num_nodes} --devices {a.devices}: not every process joined within "
-                            f"--ddp-timeout {a.ddp_timeout} s ({str(e).splitlines()[0][:120]}); start the same "
-                            f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT") from None
-        raise
+    except (Diverged, SystemExit, RuntimeError) as e:
+        return stopped(a, trainer, run_dir, e)
     best_path = trainer.checkpoint_callback.best_model_path if not a.fast_dev_run else ""
     ckpt = "best" if best_path and Path(best_path).is_file() else None
     if ckpt is None and not a.fast_dev_run and trainer.is_global_zero:
