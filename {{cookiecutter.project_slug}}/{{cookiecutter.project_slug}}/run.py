@@ -284,6 +284,7 @@ def finish_wandb(wandb_logger) -> None:
     if wandb_logger is not None and is_rank_zero():
         import wandb
 
+        wandb_logger.flush()  # what the background thread still holds reaches the run first
         wandb.finish()
 
 
@@ -409,13 +410,6 @@ def start(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     wandb_logger = None
     if mode != "disabled":
         wandb_logger = create_logger(a, run_dir, mode, job_type="tool" if tool or a.find_lr else "train")
-        if is_rank_zero():
-            try:
-                wandb_logger.experiment  # noqa: B018 - start W&B now: a failure is one line, before training
-            except Exception as e:  # noqa: BLE001 - wandb raises many kinds (settings, disk, service)
-                raise UserError(f"--wandb-mode {mode}: W&B could not start ({type(e).__name__}: "
-                                f"{str(e).splitlines()[0][:160] if str(e) else ''}); use --wandb-mode disabled "
-                                "to train without it") from None
     try:
         if tool:
             log_plots(wandb_logger, run_tools(a, run_dir, dm, module))
@@ -500,9 +494,12 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
         saved = {**config_dict(a), "resume": None}
         write_atomically(run_dir / "config.yaml", yaml.safe_dump(saved, sort_keys=False, allow_unicode=True))
         if wandb_logger is not None:
-            # Pictures of the plan: the schedule, the augmentation grid, the range test if it ran.
-            log_plots(wandb_logger, [plot_lr_schedule(a, run_dir, len(dm.train_set)),
-                                     augmentation_preview(dm, run_dir), run_dir / "plots" / "lr_find.png"])
+            # Pictures of the plan: the schedule, the augmentation grid, the range test if it ran. The
+            # schedule is drawn on the logger's thread while training runs (matplotlib is slow to start);
+            # the grid here, as it draws random numbers from the training run's generator.
+            grid = augmentation_preview(dm, run_dir)
+            wandb_logger.call(lambda: log_plots(wandb_logger, [
+                plot_lr_schedule(a, run_dir, len(dm.train_set)), grid, run_dir / "plots" / "lr_find.png"]))
     trainer = build_trainer(a, run_dir, loggers)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
@@ -516,8 +513,9 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
         if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
-            log_plots(wandb_logger, [plot_confusion_matrix(module.test_confusion, dm.tasks[0].name,
-                                                           run_dir / "plots" / "confusion_matrix.png")])
+            confusion = module.test_confusion
+            wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(
+                confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")]))
         best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
         train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
         results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,

@@ -6,6 +6,7 @@ import functools
 import netrc
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -58,13 +59,11 @@ def previous_run_id(run_dir: Path) -> str | None:
 
 def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
     """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
-    from lightning.pytorch.loggers import WandbLogger
-
     run_id = previous_run_id(run_dir) if a.resume_ckpt else None
     log_model = a.wandb_log_model and mode == "online"
     if a.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
-    logger = WandbLogger(
+    logger = _background_wandb_logger()(
         name=a.run_name, project=a.wandb_project, entity=a.wandb_entity or None, group=a.wandb_group or None,
         tags=a.wandb_tags or None, save_dir=str(run_dir), mode=mode, id=run_id,
         resume="allow" if run_id else None, log_model=log_model, job_type=job_type,
@@ -78,6 +77,7 @@ def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
             wandb.finish()
             print(f"W&B refused the run ({str(e).splitlines()[0][:200]}); logging offline instead")
             return create_logger(a, run_dir, "offline", job_type)
+    logger.start()  # wandb.init in the background, while the data loads and training starts
     return logger
 
 
@@ -143,8 +143,102 @@ def _run_csv_logger():
     return RunCSVLogger
 
 
+# ----------------------------------------------------------------------------- W&B off the training path
+
+
+@functools.cache
+def _background_wandb_logger():
+    """Lightning's WandbLogger, with wandb's work moved off the training loop: wandb.init (seconds:
+    it starts wandb's service) and every call after it (a per-step log costs about as much as a small
+    network's step; plots cost matplotlib's time) run in order on one background thread, while
+    training goes on. flush() waits for all of it; finalize() (end of fit/test) and finish_wandb()
+    call it, so everything reaches the run before it finishes. Hand-written: neither Lightning nor
+    wandb has a non-blocking logger."""
+    import queue
+    import threading
+
+    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.utilities import rank_zero_only
+
+    class BackgroundWandbLogger(WandbLogger):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._init_lock = threading.RLock()
+            self._calls: queue.Queue = queue.Queue()
+            self._worker: threading.Thread | None = None
+            self.failure: str | None = None
+
+        @property
+        def experiment(self):
+            with self._init_lock:  # wandb.init once, whichever thread asks first
+                return super().experiment
+
+        def start(self) -> None:
+            """Start wandb.init in the background; calls made meanwhile wait in the queue."""
+            if self._worker is None and rank_zero_only.rank == 0:
+                self._worker = threading.Thread(target=self._work, name="wandb-logger", daemon=True)
+                self._worker.start()
+
+        def _work(self) -> None:
+            try:
+                self.experiment  # noqa: B018 - wandb.init
+            except Exception as e:  # noqa: BLE001 - W&B must never stop training: metrics.csv has it all
+                self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+            while True:
+                fn, args, kwargs = self._calls.get()
+                try:
+                    if self.failure is None:
+                        fn(*args, **kwargs)
+                except Exception as e:  # noqa: BLE001
+                    self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+                finally:
+                    self._calls.task_done()
+
+        def _later(self, fn, *args, **kwargs) -> None:
+            self.start()
+            self._calls.put((fn, args, kwargs))
+
+        def call(self, fn, *args, **kwargs) -> None:
+            """Run fn (a plot to draw and log, say) on the logger's thread, after what came before."""
+            self._later(fn, *args, **kwargs)
+
+        def flush(self) -> None:
+            if self._worker is not None:
+                self._calls.join()
+            if self.failure:
+                print(f"warning: W&B failed ({self.failure}); the run's metrics are in metrics.csv", file=sys.stderr)
+                self.failure = None
+
+        @rank_zero_only
+        def log_metrics(self, metrics, step=None) -> None:
+            # Values become floats here: tensors could change (or be on a GPU) by the time they are sent.
+            values = {k: v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
+            self._later(super().log_metrics, values, step)
+
+        @rank_zero_only
+        def log_hyperparams(self, params) -> None:
+            self._later(super().log_hyperparams, params)
+
+        @rank_zero_only
+        def log_table(self, *args, **kwargs) -> None:
+            self._later(super().log_table, *args, **kwargs)
+
+        @rank_zero_only
+        def log_image(self, *args, **kwargs) -> None:
+            self._later(super().log_image, *args, **kwargs)
+
+        @rank_zero_only
+        def finalize(self, status: str) -> None:
+            self.flush()
+            super().finalize(status)
+
+    return BackgroundWandbLogger
+
+
 def __getattr__(name: str):
-    # RunCSVLogger imports Lightning: built on first use so that this module stays light to import.
+    # The loggers import Lightning: built on first use so that this module stays light to import.
     if name == "RunCSVLogger":
         return _run_csv_logger()
+    if name == "BackgroundWandbLogger":
+        return _background_wandb_logger()
     raise AttributeError(name)
