@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -146,7 +149,8 @@ def test_invalid_slug_is_refused(cookies, slug):
 
 def test_test_requirements_cover_the_generated_dependencies(cookies):
     root = Path(cookies.bake().project_path)
-    needed = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    needed = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
     listed = (TEMPLATE / "requirements-test.txt").read_text().split()
     assert set(needed) <= set(listed)
 
@@ -183,3 +187,42 @@ def test_ci_matrix_follows_the_python_answer(cookies, python):
     assert runs[torch].endswith("--index-url https://download.pytorch.org/whl/cpu") and torch < project
     readme = (root / "README.md").read_text()
     assert runs[torch] in readme and runs[project] in readme  # the CI installs the way the README says
+
+
+def installed_python(v: str) -> str | None:
+    """An interpreter for Python `v` on this machine: on PATH, or under pyenv's versions."""
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [shutil.which(f"python{v}"), *sorted(glob.glob(f"{pyenv}/versions/{v}.*/bin/python{v}"))[::-1]]
+    for exe in filter(None, candidates):  # a pyenv shim exists for every version but may refuse to run
+        probe = subprocess.run([exe, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == v:
+            return exe
+    return None
+
+
+RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.mark.parametrize("python", [v for v in PYTHONS if v != RUNNING])
+def test_quick_suite_passes_on_every_offered_python(cookies, tmp_path, python):
+    """The generated command-line tests (marker `cli`: no torch) on each other Python the template
+    offers, in a fresh venv with only pytest and PyYAML; the full suite runs on this Python (slow test)."""
+    exe = installed_python(python)
+    if exe is None:
+        pytest.skip(f"Python {python} is not installed on this machine")
+    venv = tmp_path / "venv"
+    subprocess.run([exe, "-m", "venv", str(venv)], check=True, capture_output=True)
+    py = str(venv / "bin" / "python")
+    pip = subprocess.run([py, "-m", "pip", "install", "-q", "pyyaml", "pytest"], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    root = Path(cookies.bake(extra_context={"python_version": python}).project_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    # The files marked `cli` as a whole; the others import torch when they are collected.
+    files = [str(p.relative_to(root)) for p in sorted((root / "tests").glob("test_*.py"))
+             if "pytestmark = pytest.mark.cli" in p.read_text()]
+    assert "tests/test_cli.py" in files
+    tests = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cli", *files], cwd=root,
+                           env=env, capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert re.search(r"\d+ passed", tests.stdout)
