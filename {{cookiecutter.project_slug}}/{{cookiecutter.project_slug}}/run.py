@@ -90,6 +90,7 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
     from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, RunFacts, SaveOnInterrupt
+    from .trainer_options import trainer_kwargs
 
     interactive = sys.stderr.isatty()
     callbacks = [
@@ -118,6 +119,7 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         # everything Lightning logs itself is per epoch, so its step logging interval does not matter.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=a.adversarial == "none",
+        **trainer_kwargs(a, run_dir),  # --profiler, --log-every-n-steps, --val-check-interval, …
     )
 
 
@@ -223,12 +225,14 @@ def main(a: argparse.Namespace) -> int:
 
     from .data import DataError
     from .tracking import create_logger, resolve_mode
+    from .trainer_options import SettingError, check_val_check_interval
 
     L.seed_everything(a.seed, workers=True, verbose=False)
     try:
         check_hardware(a)
         dm = build_datamodule(a)
-    except (DataError, HardwareError) as e:  # one line, like any other bad input; nothing written
+        check_val_check_interval(a, dm)
+    except (DataError, HardwareError, SettingError) as e:  # one line, like any other bad input; nothing written
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
     run_dir = run_directory(a)
@@ -267,9 +271,10 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
     from lightning.pytorch.loggers import CSVLogger
 
     from .callbacks import BestEpochMetrics, Diverged, RunFacts
+    from .trainer_options import tensorboard_logger
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
-    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    loggers = [CSVLogger(save_dir=str(run_dir), name="", version=""), *tensorboard_logger(a, run_dir)]
     if a.resume_ckpt and is_rank_zero():
         keep_metrics(loggers[0], run_dir / "metrics.csv", a.resume_ckpt)
     if wandb_logger is not None:
