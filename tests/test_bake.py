@@ -21,6 +21,7 @@ PYTHONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_versi
 EXPECTED_FILES = {
     ".github/workflows/ci.yml",
     ".gitignore",
+    ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
     "train.py",
@@ -231,3 +232,34 @@ def test_quick_suite_passes_on_every_offered_python(cookies, tmp_path, python):
                            env=env, capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert re.search(r"\d+ passed", tests.stdout)
+
+
+def tool_env(tmp_path: Path) -> dict:
+    """The environment a user has after `pip install -e '.[dev]'`: this interpreter's scripts first on
+    PATH; pre-commit's cache under tmp_path; git without the user's settings."""
+    bindir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+            "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def git(cwd: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+
+
+def test_pre_commit_passes_offline_on_a_fresh_bake(cookies, tmp_path):
+    """Every hook is a `repo: local` hook on a tool of the dev extra (nothing to download); the
+    generated files pass them all unchanged: ruff check, ruff format, whitespace, YAML, TOML."""
+    root = Path(cookies.bake().project_path)
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
+    assert [r["repo"] for r in config["repos"]] == ["local"]
+    hooks = {h["id"] for h in config["repos"][0]["hooks"]}
+    assert {"ruff-check", "ruff-format", "trailing-whitespace", "end-of-file-fixer", "check-yaml"} <= hooks
+    env = tool_env(tmp_path)
+    git(root, "init", "-q", env=env)
+    git(root, "add", "-A", env=env)
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--show-diff-on-failure"],
+                         cwd=root, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert git(root, "diff", "--name-only", env=env).stdout == ""  # no hook changed a file

@@ -26,8 +26,9 @@ def fake_run(runs, name: str, acc: float, *flags: str) -> None:
     d.mkdir(parents=True)
     a = parse_args([*flags, "--run-name", name])
     (d / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False))
-    (d / "results.json").write_text(json.dumps({"run_name": name, "val/acc": acc, "val/loss": 1 - acc,
-                                                "test/acc": acc}))
+    (d / "results.json").write_text(
+        json.dumps({"run_name": name, "val/acc": acc, "val/loss": 1 - acc, "test/acc": acc})
+    )
 
 
 def next_file(tmp_path, *args: str) -> dict:
@@ -48,25 +49,34 @@ def test_stage_1_best_lr_is_bracketed_by_a_decade_in_stage_2(tmp_path):
     lr = sweep["parameters"]["lr"]
     assert lr["distribution"] == "log_uniform_values"
     assert (lr["min"], lr["max"]) == pytest.approx((4e-3 / math.sqrt(10), 4e-3 * math.sqrt(10)))
-    assert {k: v for k, v in sweep["parameters"].items() if k != "lr"} == \
-        {k: v for k, v in stage2["parameters"].items() if k != "lr"}
-    assert {k: v for k, v in sweep.items() if k != "parameters"} == \
-        {k: v for k, v in stage2.items() if k != "parameters"}
+    assert {k: v for k, v in sweep["parameters"].items() if k != "lr"} == {
+        k: v for k, v in stage2["parameters"].items() if k != "lr"
+    }
+    assert {k: v for k, v in sweep.items() if k != "parameters"} == {
+        k: v for k, v in stage2.items() if k != "parameters"
+    }
     assert "best run stage1-1 (val/acc = 0.9700)" in (tmp_path / "next.yaml").read_text()
 
 
 @pytest.mark.cli
 def test_stage_2_best_values_are_fixed_in_stage_3(tmp_path):
     runs = tmp_path / "runs"
-    configs = [("0.002", "0.85", "32", "128", 0.96), ("0.001", "0.95", "128", "512", 0.98),
-               ("0.003", "0.9", "64", "64", 0.93)]
+    configs = [
+        ("0.002", "0.85", "32", "128", 0.96),
+        ("0.001", "0.95", "128", "512", 0.98),
+        ("0.003", "0.9", "64", "64", 0.93),
+    ]
     for i, (lr, momentum, bs, width, acc) in enumerate(configs):
         fake_run(runs, f"stage2-{i}", acc, "--lr", lr, "--momentum", momentum, "--batch-size", bs, "--width", width)
     sweep = next_file(tmp_path, "--from", str(runs))
     stage3 = yaml.safe_load((STAGES / "stage3_depth_decay_regularization.yaml").read_text())
     params = sweep["parameters"]
-    assert {k: params[k] for k in ("lr", "momentum", "batch_size", "width")} == \
-        {"lr": {"value": 0.001}, "momentum": {"value": 0.95}, "batch_size": {"value": 128}, "width": {"value": 512}}
+    assert {k: params[k] for k in ("lr", "momentum", "batch_size", "width")} == {
+        "lr": {"value": 0.001},
+        "momentum": {"value": 0.95},
+        "batch_size": {"value": 128},
+        "width": {"value": 512},
+    }
     for name, spec in stage3["parameters"].items():  # the stage's own search is untouched
         assert name == "lr" or params[name] == spec
     for name, spec in params.items():  # every value is one train.py accepts
@@ -82,9 +92,25 @@ def test_next_from_the_command_line_writes_a_sweep_file(tmp_path):
         fake_run(runs, f"r{i}", 0.9 + i / 100, "--lr", lr)
     out = tmp_path / "stage2.yaml"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "next", "--from", str(runs),
-                           "--stages", str(STAGES), "--output", str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "{{cookiecutter.project_slug}}.sweeps",
+            "next",
+            "--from",
+            str(runs),
+            "--stages",
+            str(STAGES),
+            "--output",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"wrote {out}; start it with: wandb sweep {out}"
     sweep = yaml.safe_load(out.read_text())
@@ -93,14 +119,17 @@ def test_next_from_the_command_line_writes_a_sweep_file(tmp_path):
 
 
 @pytest.mark.cli
-@pytest.mark.parametrize(("case", "expected"), [
-    ("missing", "does not exist"),
-    ("empty", "no finished run"),
-    ("same", "do not differ"),
-    ("last_stage", "last stage"),
-    ("bad_to", "--to"),
-    ("unknown_flag", "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", "does not exist"),
+        ("empty", "no finished run"),
+        ("same", "do not differ"),
+        ("last_stage", "last stage"),
+        ("bad_to", "--to"),
+        ("unknown_flag", "unrecognized arguments"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case, expected):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -133,12 +162,41 @@ def test_agent_dashed_parameters_become_underscore_keys_without_lock_noise(tmp_p
     params = tmp_path / "sweep-x" / "config-r1.yaml"
     params.parent.mkdir()
     params.write_text("wandb_version: 1\n\nbatch-size:\n  value: 32\nlr:\n  value: 0.01\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "WANDB_SWEEP_PARAM_PATH": str(params),
-           "WANDB_MODE": "offline", "WANDB_SILENT": "false"}
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--batch-size=32", "--lr=0.01", "--dataset",
-                           "digits", "--accelerator", "cpu", "--width", "16", "--max-epochs", "1",
-                           "--limit-train-batches", "2", "--limit-val-batches", "1", "--run-name", "agent"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "WANDB_SWEEP_PARAM_PATH": str(params),
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "false",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--batch-size=32",
+            "--lr=0.01",
+            "--dataset",
+            "digits",
+            "--accelerator",
+            "cpu",
+            "--width",
+            "16",
+            "--max-epochs",
+            "1",
+            "--limit-train-batches",
+            "2",
+            "--limit-val-batches",
+            "1",
+            "--run-name",
+            "agent",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "locked" not in done.stdout + done.stderr
     config = {}

@@ -11,16 +11,19 @@ from conftest import FAST, assert_bad_input, train
 
 
 @pytest.mark.cli
-@pytest.mark.parametrize(("argv", "flag"), [
-    ("--profiler cprofile", "--profiler"),
-    ("--val-check-interval 0", "--val-check-interval"),
-    ("--val-check-interval 1.5", "--val-check-interval"),
-    ("--log-every-n-steps 0", "--log-every-n-steps"),
-    ("--check-val-every-n-epoch 0", "--check-val-every-n-epoch"),
-    ("--num-sanity-val-steps -2", "--num-sanity-val-steps"),
-    ("--benchmark --deterministic", "--benchmark"),
-    ("--detect-anomaly=maybe", "--detect-anomaly"),
-])
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        ("--profiler cprofile", "--profiler"),
+        ("--val-check-interval 0", "--val-check-interval"),
+        ("--val-check-interval 1.5", "--val-check-interval"),
+        ("--log-every-n-steps 0", "--log-every-n-steps"),
+        ("--check-val-every-n-epoch 0", "--check-val-every-n-epoch"),
+        ("--num-sanity-val-steps -2", "--num-sanity-val-steps"),
+        ("--benchmark --deterministic", "--benchmark"),
+        ("--detect-anomaly=maybe", "--detect-anomaly"),
+    ],
+)
 def test_bad_trainer_options_exit_2_in_one_line(argv, flag, capsys):
     assert_bad_input(argv, flag, capsys)
 
@@ -36,11 +39,20 @@ def test_trainer_options_are_in_print_config(capsys):
     from {{cookiecutter.project_slug}}.cli import parse_args
 
     with pytest.raises(SystemExit):
-        parse_args(["--profiler", "simple", "--val-check-interval", "3", "--num-sanity-val-steps", "-1",
-                    "--print-config"])
+        parse_args(
+            ["--profiler", "simple", "--val-check-interval", "3", "--num-sanity-val-steps", "-1", "--print-config"]
+        )
     out = capsys.readouterr().out
-    for line in ["profiler: simple", "val_check_interval: 3\n", "num_sanity_val_steps: -1", "log_every_n_steps: 1",
-                 "check_val_every_n_epoch: 1", "detect_anomaly: false", "benchmark: false", "tensorboard: false"]:
+    for line in [
+        "profiler: simple",
+        "val_check_interval: 3\n",
+        "num_sanity_val_steps: -1",
+        "log_every_n_steps: 1",
+        "check_val_every_n_epoch: 1",
+        "detect_anomaly: false",
+        "benchmark: false",
+        "tensorboard: false",
+    ]:
         assert line in out
 
 
@@ -88,14 +100,37 @@ def test_each_trainer_option_reaches_lightning_and_acts(tmp_path, monkeypatch):
     from lightning.pytorch.profilers import SimpleProfiler
 
     seen = capture_trainer(monkeypatch)
-    status, run_dir = train(tmp_path, "--width", "16", "--max-epochs", "2", "--limit-train-batches", "6",
-                            "--limit-val-batches", "2", "--val-check-interval", "3", "--check-val-every-n-epoch", "2",
-                            "--num-sanity-val-steps", "1", "--log-every-n-steps", "2", "--detect-anomaly",
-                            "--benchmark", "--profiler", "simple")
+    status, run_dir = train(
+        tmp_path,
+        "--width",
+        "16",
+        "--max-epochs",
+        "2",
+        "--limit-train-batches",
+        "6",
+        "--limit-val-batches",
+        "2",
+        "--val-check-interval",
+        "3",
+        "--check-val-every-n-epoch",
+        "2",
+        "--num-sanity-val-steps",
+        "1",
+        "--log-every-n-steps",
+        "2",
+        "--detect-anomaly",
+        "--benchmark",
+        "--profiler",
+        "simple",
+    )
     assert status == 0
     trainer = seen["trainer"]
-    assert (trainer.log_every_n_steps, trainer.val_check_interval, trainer.check_val_every_n_epoch,
-            trainer.num_sanity_val_steps) == (2, 3, 2, 1)
+    assert (
+        trainer.log_every_n_steps,
+        trainer.val_check_interval,
+        trainer.check_val_every_n_epoch,
+        trainer.num_sanity_val_steps,
+    ) == (2, 3, 2, 1)
     assert isinstance(trainer.profiler, SimpleProfiler)
     # Validation after every 3rd batch of every 2nd epoch only: steps 9 and 12 of 2 × 6.
     assert seen["val_steps"] == [9, 12]
@@ -121,8 +156,9 @@ def test_val_check_interval_beyond_an_epoch_exits_2_before_writing(tmp_path, cap
     from {{cookiecutter.project_slug}}.cli import parse_args
     from {{cookiecutter.project_slug}}.run import main
 
-    a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), "--limit-train-batches", "5",
-                    "--val-check-interval", "6"])
+    a = parse_args(
+        [*FAST, "--output-dir", str(tmp_path / "runs"), "--limit-train-batches", "5", "--val-check-interval", "6"]
+    )
     assert main(a) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--val-check-interval" in err and "5 training batches" in err, err
@@ -133,8 +169,9 @@ def test_tensorboard_gets_the_csv_scalars(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    status, run_dir = train(tmp_path, "--width", "16", "--max-epochs", "2", "--limit-train-batches", "4",
-                            "--tensorboard")
+    status, run_dir = train(
+        tmp_path, "--width", "16", "--max-epochs", "2", "--limit-train-batches", "4", "--tensorboard"
+    )
     assert status == 0
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()

@@ -2,8 +2,8 @@
 width; then the rest). `next` writes the next stage's sweep file with the best values found so far
 fixed under `value:`.
 
-    python -m {{ cookiecutter.project_slug }}.sweeps next --from runs/                     # offline: run directories
-    python -m {{ cookiecutter.project_slug }}.sweeps next --from wandb:<entity>/<project>/<sweep id>   # online
+    python -m {{cookiecutter.project_slug}}.sweeps next --from runs/                     # offline: run directories
+    python -m {{cookiecutter.project_slug}}.sweeps next --from wandb:<entity>/<project>/<sweep id>   # online
 
 The runs are read from local run directories (results.json for the metric, config.yaml for the
 values) or, for `wandb:<sweep path>`, from the W&B API (the sweep's runs, their config and summary).
@@ -119,12 +119,16 @@ def source_stage(files: list[Path], runs: list[tuple[str, dict, float]], sweep_c
     else:
         target = varied(runs) & tunable(files)
     if not target:
-        raise SweepError("cannot tell which stage the runs searched (they do not differ); name the next stage "
-                         "with --to sweeps/<file>.yaml")
+        raise SweepError(
+            "cannot tell which stage the runs searched (they do not differ); name the next stage "
+            "with --to sweeps/<file>.yaml"
+        )
     scores = [len(target & searched(s)) / len(target | searched(s)) for s in stages]
     if max(scores) == 0:
-        raise SweepError(f"the runs vary {', '.join(sorted(target))}, which no stage in sweeps/ searches; name the "
-                         "next stage with --to sweeps/<file>.yaml")
+        raise SweepError(
+            f"the runs vary {', '.join(sorted(target))}, which no stage in sweeps/ searches; name the "
+            "next stage with --to sweeps/<file>.yaml"
+        )
     return scores.index(max(scores))
 
 
@@ -147,8 +151,10 @@ def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
 
 
 def header(next_file: Path, origin: str, best_name: str, metric: str, value: float, fixed: dict) -> str:
-    lines = [f"# {next_file.name}, filled in by `python -m {__package__}.sweeps next --from {origin}`:",
-             f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:"]
+    lines = [
+        f"# {next_file.name}, filled in by `python -m {__package__}.sweeps next --from {origin}`:",
+        f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:",
+    ]
     lines += [f"#   {k}: {json.dumps(v)}" for k, v in fixed.items()]
     original = [line for line in next_file.read_text().splitlines() if line.startswith("#")]
     return "\n".join(lines + ["#", *original]) + "\n"
@@ -158,7 +164,7 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     """Write the next stage's sweep file from the runs of `origin`; returns its path."""
     online = origin.startswith(WANDB_PREFIX)
     if online:
-        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX):], DEFAULT_METRIC["name"])
+        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], DEFAULT_METRIC["name"])
     else:
         runs, sweep_config = local_runs(Path(origin), DEFAULT_METRIC["name"]), None
     files = stage_files(stages_dir)
@@ -202,20 +208,36 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     prog = f"python -m {__package__}.sweeps"
-    parser = OneLineParser(prog=prog, description="Staged W&B sweeps: carry each stage's best values "
-                                     "into the next stage's sweep file.")
+    parser = OneLineParser(
+        prog=prog, description="Staged W&B sweeps: carry each stage's best values into the next stage's sweep file."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     nxt = commands.add_parser("next", help="write the next stage's sweep file with the best values so far fixed")
-    nxt.add_argument("--from", dest="origin", required=True, metavar="RUNS",
-                     help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
-                     "results.json and config.yaml), one run directory, or wandb:<entity>/<project>/<sweep id> "
-                     "to read the sweep's runs from the W&B API")
-    nxt.add_argument("--to", type=Path, metavar="SWEEP.yaml",
-                     help="the sweep file to fill in (default: the stage after the one the runs searched)")
-    nxt.add_argument("--output", type=Path, metavar="FILE.yaml",
-                     help="where to write it (default: next to it, <stage>.next.yaml)")
-    nxt.add_argument("--stages", type=Path, default=STAGES_DIR, metavar="DIR",
-                     help="the folder of the stage files stage*.yaml, in order (default: sweeps)")
+    nxt.add_argument(
+        "--from",
+        dest="origin",
+        required=True,
+        metavar="RUNS",
+        help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
+        "results.json and config.yaml), one run directory, or wandb:<entity>/<project>/<sweep id> "
+        "to read the sweep's runs from the W&B API",
+    )
+    nxt.add_argument(
+        "--to",
+        type=Path,
+        metavar="SWEEP.yaml",
+        help="the sweep file to fill in (default: the stage after the one the runs searched)",
+    )
+    nxt.add_argument(
+        "--output", type=Path, metavar="FILE.yaml", help="where to write it (default: next to it, <stage>.next.yaml)"
+    )
+    nxt.add_argument(
+        "--stages",
+        type=Path,
+        default=STAGES_DIR,
+        metavar="DIR",
+        help="the folder of the stage files stage*.yaml, in order (default: sweeps)",
+    )
     return parser
 
 

@@ -53,8 +53,10 @@ def check_val_check_interval(a: argparse.Namespace, dm) -> None:
         return
     n = training_batches(a, dm)
     if a.val_check_interval > n:
-        raise SettingError(f"argument --val-check-interval: must be at most the {n} training batches of an epoch "
-                           f"(or a fraction <= 1), got {a.val_check_interval}")
+        raise SettingError(
+            f"argument --val-check-interval: must be at most the {n} training batches of an epoch "
+            f"(or a fraction <= 1), got {a.val_check_interval}"
+        )
 
 
 def tensorboard_missing() -> bool:
@@ -69,4 +71,3 @@ def tensorboard_logger(a: argparse.Namespace, run_dir: Path) -> list:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     return [TensorBoardLogger(save_dir=str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False)]
-
