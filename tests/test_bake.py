@@ -263,3 +263,45 @@ def test_pre_commit_passes_offline_on_a_fresh_bake(cookies, tmp_path):
                          cwd=root, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert git(root, "diff", "--name-only", env=env).stdout == ""  # no hook changed a file
+
+
+def test_cruft_update_applies_a_template_change_and_reports_a_conflict(tmp_path):
+    """`cruft create` from a git copy of this template; a template commit then reaches a project with
+    `cruft update -y` (non-interactive); a project that edited the same line gets a git conflict."""
+    env = tool_env(tmp_path)
+    cruft = lambda cwd, *a: subprocess.run([sys.executable, "-m", "cruft", *a], cwd=cwd, env=env,
+                                           capture_output=True, text=True)
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", "wandb"))
+    git(template, "init", "-q", env=env)
+    git(template, "add", "-A", env=env)
+    git(template, "commit", "-qm", "template", env=env)
+    projects = {}
+    for name in ("clean", "edited"):
+        made = cruft(tmp_path, "create", "--no-input", "--output-dir", str(tmp_path / name), str(template))
+        assert made.returncode == 0, made.stderr[-2000:]
+        projects[name] = root = tmp_path / name / "lightning_project"
+        assert json.loads((root / ".cruft.json").read_text())["template"] == str(template)
+        git(root, "init", "-q", env=env)
+        git(root, "add", "-A", env=env)
+        git(root, "commit", "-qm", "generated", env=env)
+    edited = projects["edited"] / ".gitignore"
+    edited.write_text(edited.read_text().replace("\nruns/\n", "\nexperiments/\n"))
+    git(projects["edited"], "commit", "-qam", "own output folder", env=env)
+    change = template / "{{cookiecutter.project_slug}}" / ".gitignore"
+    change.write_text(change.read_text().replace("\nruns/\n", "\n/runs/\n"))
+    git(template, "commit", "-qam", "ignore only the top-level runs/", env=env)
+
+    clean = projects["clean"]
+    assert cruft(clean, "check").returncode != 0  # behind the template
+    updated = cruft(clean, "update", "-y")
+    assert updated.returncode == 0, updated.stdout[-2000:] + updated.stderr[-2000:]
+    assert "\n/runs/\n" in (clean / ".gitignore").read_text()
+    assert cruft(clean, "check").returncode == 0
+
+    conflicted = cruft(projects["edited"], "update", "-y")
+    text = edited.read_text()
+    assert "<<<<<<<" in text and "experiments/" in text and "/runs/" in text, text  # both sides, for the user
+    assert "with conflicts" in conflicted.stderr
+    assert git(projects["edited"], "status", "--porcelain", env=env).stdout.count("UU .gitignore") == 1
