@@ -207,3 +207,42 @@ def test_agent_dashed_parameters_become_underscore_keys_without_lock_noise(tmp_p
     config = {k: v.get("value", v) if isinstance(v, dict) else v for k, v in config.items()}
     assert "batch-size" not in config and (config["batch_size"], config["lr"]) == (32, 0.01)
     assert config["global_batch_size"] == 32 and config["momentum"] == 0.9  # the program's own keys still arrive
+
+
+def test_online_reads_the_sweep_runs_from_the_wandb_api(tmp_path, monkeypatch):
+    """The online path on a stand-in for wandb.Api: the sweep's own parameters name the stage."""
+    import types
+
+    import wandb
+
+    stage2 = yaml.safe_load((STAGES / "stage2_momentum_batch_width.yaml").read_text())
+
+    def run(name, state, acc, **config):
+        return types.SimpleNamespace(name=name, state=state, config=config, summary={"val/acc": acc})
+
+    runs = [
+        run("a", "finished", 0.91, lr=0.002, momentum=0.9, **{"batch-size": 64}, width=128),
+        run("b", "finished", 0.97, lr=0.001, momentum=0.95, **{"batch-size": 128}, width=256),
+        run("c", "crashed", 0.99, lr=0.1, momentum=0.8, **{"batch-size": 16}, width=64),
+    ]
+    paths = []
+
+    class Api:
+        def __init__(self, timeout=None):
+            pass
+
+        def sweep(self, path):
+            paths.append(path)
+            return types.SimpleNamespace(runs=runs, config=stage2)
+
+    monkeypatch.setattr(wandb, "Api", Api)
+    sweep = next_file(tmp_path, "--from", "wandb:team/proj/abc123")
+    assert paths == ["team/proj/abc123"]
+    params = sweep["parameters"]
+    assert (params["lr"], params["momentum"], params["batch_size"], params["width"]) == (
+        {"value": 0.001},
+        {"value": 0.95},
+        {"value": 128},
+        {"value": 256},
+    )
+    assert "depth" in params and "values" in params["depth"]  # stage 3's own search

@@ -26,8 +26,12 @@ def normalize_sweep_params() -> set[str]:
     path = os.environ.get(SWEEP_PARAM_PATH)
     if not path or not Path(path).is_file():
         return set()
-    text = Path(path).read_text()
-    data: dict[str, Any] = yaml.safe_load(text) or {}
+    try:
+        data: dict[str, Any] = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return set()  # wandb.init reports the file itself
+    if not isinstance(data, dict):
+        return set()
     renamed = {(k.replace("-", "_") if k != "wandb_version" else k): v for k, v in data.items()}
     if list(renamed) != list(data):
         Path(path).write_text(yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True))
