@@ -115,8 +115,8 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
-        # Per-step values (train/loss, lr) reach the loggers every step from Classifier.log_step;
-        # everything Lightning logs itself is per epoch, so its step logging interval does not matter.
+        # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
+        # log_every_n_steps (--log-every-n-steps, below); everything Lightning logs itself is per epoch.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=a.adversarial == "none",
         **trainer_kwargs(a, run_dir),  # --profiler, --log-every-n-steps, --val-check-interval, …
