@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,11 +16,12 @@ import pytest
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-VERBATIM = {".github/workflows/ci.yml"}  # _copy_without_render: GitHub's own ${{ }} syntax
+PYTHONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]
 
 EXPECTED_FILES = {
     ".github/workflows/ci.yml",
     ".gitignore",
+    ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
     "train.py",
@@ -42,6 +47,11 @@ EXPECTED_FILES = {
     "{slug}/tasks.py",
     "{slug}/tracking.py",
     "{slug}/tuning.py",
+    "{slug}/trainer_options.py",
+    "{slug}/sweeps.py",
+    "{slug}/wandb_sweep.py",
+    "tests/test_trainer_options.py",
+    "tests/test_sweep_stages.py",
     "tests/conftest.py",
     "tests/test_cli.py",
     "tests/test_data.py",
@@ -82,8 +92,8 @@ def test_file_set_and_rendering(baked):
     assert root.name == slug
     expected = {f.format(slug=slug) for f in EXPECTED_FILES}
     assert files_of(root) == expected
-    for rel in expected - VERBATIM:
-        text = (root / rel).read_text()
+    for rel in expected:
+        text = (root / rel).read_text().replace("${{", "")  # GitHub's own expressions stay in ci.yml
         assert "{{" not in text and "{%" not in text, rel
     assert "${{" in (root / ".github/workflows/ci.yml").read_text()
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
@@ -145,7 +155,8 @@ def test_invalid_slug_is_refused(cookies, slug):
 
 def test_test_requirements_cover_the_generated_dependencies(cookies):
     root = Path(cookies.bake().project_path)
-    needed = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    needed = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
     listed = (TEMPLATE / "requirements-test.txt").read_text().split()
     assert set(needed) <= set(listed)
 
@@ -156,3 +167,143 @@ def test_readme_commands_match_ci():
     assert [name for name, _ in blocks] == ["train-command", "test-command"]
     assert all("\n" not in cmd for _, cmd in blocks), "each README command is one line"
     assert "bash .ci/run" not in blocks[1][1]
+
+
+def version(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split("."))
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_ci_matrix_follows_the_python_answer(cookies, python):
+    from packaging.specifiers import SpecifierSet
+
+    root = Path(cookies.bake(extra_context={"python_version": python}).project_path)
+    job = yaml.safe_load((root / ".github/workflows/ci.yml").read_text())["jobs"]["test"]
+    matrix = job["strategy"]["matrix"]["python-version"]
+    newest = max(PYTHONS, key=version)
+    assert matrix == sorted({python, newest}, key=version)
+    requires = SpecifierSet(tomllib.loads((root / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert all(requires.contains(v) for v in matrix), (matrix, requires)  # pip installs it on each
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert setup["with"]["cache"] == "pip" and (root / setup["with"]["cache-dependency-path"]).is_file()
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    torch = next(i for i, r in enumerate(runs) if r.startswith("pip install torch"))
+    project = next(i for i, r in enumerate(runs) if r.startswith("pip install -e"))
+    assert runs[torch].endswith("--index-url https://download.pytorch.org/whl/cpu") and torch < project
+    readme = (root / "README.md").read_text()
+    assert runs[torch] in readme and runs[project] in readme  # the CI installs the way the README says
+
+
+def installed_python(v: str) -> str | None:
+    """An interpreter for Python `v` on this machine: on PATH, or under pyenv's versions."""
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [shutil.which(f"python{v}"), *sorted(glob.glob(f"{pyenv}/versions/{v}.*/bin/python{v}"))[::-1]]
+    for exe in filter(None, candidates):  # a pyenv shim exists for every version but may refuse to run
+        probe = subprocess.run([exe, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == v:
+            return exe
+    return None
+
+
+RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.mark.parametrize("python", [v for v in PYTHONS if v != RUNNING])
+def test_quick_suite_passes_on_every_offered_python(cookies, tmp_path, python):
+    """The generated command-line tests (marker `cli`: no torch) on each other Python the template
+    offers, in a fresh venv with only pytest and PyYAML; the full suite runs on this Python (slow test)."""
+    exe = installed_python(python)
+    if exe is None:
+        pytest.skip(f"Python {python} is not installed on this machine")
+    venv = tmp_path / "venv"
+    subprocess.run([exe, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    py = str(venv / "bin" / "python")
+    # This interpreter's pip installs into the venv (faster than bootstrapping a pip inside it).
+    pip = subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "-q", "pyyaml", "pytest"],
+                         capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    root = Path(cookies.bake(extra_context={"python_version": python}).project_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    # The files with tests marked `cli` (they import no torch at module level; the others do).
+    files = [str(p.relative_to(root)) for p in sorted((root / "tests").glob("test_*.py"))
+             if "pytest.mark.cli" in p.read_text()]
+    assert "tests/test_cli.py" in files
+    tests = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cli", *files], cwd=root,
+                           env=env, capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert re.search(r"\d+ passed", tests.stdout)
+
+
+def tool_env(tmp_path: Path) -> dict:
+    """The environment a user has after `pip install -e '.[dev]'`: this interpreter's scripts first on
+    PATH; pre-commit's cache under tmp_path; git without the user's settings."""
+    bindir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+            "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def git(cwd: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+
+
+def test_pre_commit_passes_offline_on_a_fresh_bake(cookies, tmp_path):
+    """Every hook is a `repo: local` hook on a tool of the dev extra (nothing to download); the
+    generated files pass them all unchanged: ruff check, ruff format, whitespace, YAML, TOML."""
+    root = Path(cookies.bake().project_path)
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
+    assert [r["repo"] for r in config["repos"]] == ["local"]
+    hooks = {h["id"] for h in config["repos"][0]["hooks"]}
+    assert {"ruff-check", "ruff-format", "trailing-whitespace", "end-of-file-fixer", "check-yaml"} <= hooks
+    env = tool_env(tmp_path)
+    git(root, "init", "-q", env=env)
+    git(root, "add", "-A", env=env)
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--show-diff-on-failure"],
+                         cwd=root, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert git(root, "diff", "--name-only", env=env).stdout == ""  # no hook changed a file
+
+
+def test_cruft_update_applies_a_template_change_and_reports_a_conflict(tmp_path):
+    """`cruft create` from a git copy of this template; a template commit then reaches a project with
+    `cruft update -y` (non-interactive); a project that edited the same line gets a git conflict."""
+    env = tool_env(tmp_path)
+    cruft = lambda cwd, *a: subprocess.run([sys.executable, "-m", "cruft", *a], cwd=cwd, env=env,
+                                           capture_output=True, text=True)
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", "wandb"))
+    git(template, "init", "-q", env=env)
+    git(template, "add", "-A", env=env)
+    git(template, "commit", "-qm", "template", env=env)
+    projects = {}
+    for name in ("clean", "edited"):
+        made = cruft(tmp_path, "create", "--no-input", "--output-dir", str(tmp_path / name), str(template))
+        assert made.returncode == 0, made.stderr[-2000:]
+        projects[name] = root = tmp_path / name / "lightning_project"
+        assert json.loads((root / ".cruft.json").read_text())["template"] == str(template)
+        git(root, "init", "-q", env=env)
+        git(root, "add", "-A", env=env)
+        git(root, "commit", "-qm", "generated", env=env)
+    edited = projects["edited"] / ".gitignore"
+    edited.write_text(edited.read_text().replace("\nruns/\n", "\nexperiments/\n"))
+    git(projects["edited"], "commit", "-qam", "own output folder", env=env)
+    change = template / "{{cookiecutter.project_slug}}" / ".gitignore"
+    change.write_text(change.read_text().replace("\nruns/\n", "\n/runs/\n"))
+    git(template, "commit", "-qam", "ignore only the top-level runs/", env=env)
+
+    clean = projects["clean"]
+    assert cruft(clean, "check").returncode != 0  # behind the template
+    updated = cruft(clean, "update", "-y")
+    assert updated.returncode == 0, updated.stdout[-2000:] + updated.stderr[-2000:]
+    assert "\n/runs/\n" in (clean / ".gitignore").read_text()
+    assert cruft(clean, "check").returncode == 0
+
+    conflicted = cruft(projects["edited"], "update", "-y")
+    text = edited.read_text()
+    assert "<<<<<<<" in text and "experiments/" in text and "/runs/" in text, text  # both sides, for the user
+    assert "with conflicts" in conflicted.stderr
+    assert git(projects["edited"], "status", "--porcelain", env=env).stdout.count("UU .gitignore") == 1

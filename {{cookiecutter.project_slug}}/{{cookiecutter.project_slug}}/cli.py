@@ -14,6 +14,7 @@ import yaml
 
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
 from .tasks import DATASET_TASKS, tasks_for
+from .trainer_options import tensorboard_missing
 
 # ----------------------------------------------------------------------------- parser
 
@@ -283,6 +284,11 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append(f"--task-weights are all zero ({','.join(map(str, a.task_weights))}): the loss would be 0")
     if a.sync_batchnorm == "true" and a.accelerator == "cpu":
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
+    if a.benchmark and a.deterministic:
+        problems.append("--benchmark and --deterministic exclude each other (PyTorch ignores determinism for "
+                        "cuDNN when the autotuner is on)")
+    if a.tensorboard and tensorboard_missing():
+        problems.append("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
     if problems:
         parser.error(problems[0])
 

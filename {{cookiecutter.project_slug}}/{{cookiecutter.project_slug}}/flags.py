@@ -371,6 +371,21 @@ FLAGS: list[Flag] = [
          none_ok=True, metavar="{last,RUN_DIR,PATH}"),
     flag("ddp_timeout", TRAIN, 1800, "Seconds to wait for every process of a multi-process or multi-node job to "
          "join (and for any one collective operation) before stopping with an error.", int, POSITIVE),
+    flag("profiler", TRAIN, "none", "Lightning's profiler; its report goes to the run directory's profiler/ "
+         "(fit-profile.txt, test-profile.txt; pytorch also writes Chrome traces). simple: time per hook; advanced: "
+         "cProfile per hook; pytorch: operator-level, CPU and CUDA.",
+         choices=("none", "simple", "advanced", "pytorch")),
+    flag("log_every_n_steps", TRAIN, 1, "Send the per-step values (train/loss, lr) to the loggers every N optimizer "
+         "steps.", int, POSITIVE),
+    flag("val_check_interval", TRAIN, 1.0, "Validate every fraction (<= 1) of an epoch, or every N training batches "
+         "(at most the batches in an epoch).", batches_type),
+    flag("check_val_every_n_epoch", TRAIN, 1, "Validate after every N-th epoch.", int, POSITIVE),
+    flag("num_sanity_val_steps", TRAIN, 2, "Validation batches run before training to catch bugs early (0 = none, "
+         "-1 = all).", int, Range(-1)),
+    flag("detect_anomaly", TRAIN, False, "autograd's anomaly detection: the backward op that produced a NaN raises "
+         "with its forward traceback (slow; for debugging)."),
+    flag("benchmark", TRAIN, False, "cuDNN autotuner: time the convolution algorithms for each input shape and keep "
+         "the fastest (GPU; nondeterministic, so not with --deterministic)."),
     # --- Logging
     flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
     flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "
@@ -389,6 +404,8 @@ FLAGS: list[Flag] = [
          "in the run directory)."),
     flag("wandb_watch", LOG, "none", "Log gradients and/or parameters to W&B every 100 steps (wandb.watch).",
          choices=("none", "gradients", "parameters", "all")),
+    flag("tensorboard", LOG, False, "Also log to TensorBoard in <run dir>/tensorboard/ (the same scalars as "
+         "metrics.csv; `tensorboard --logdir runs`). Needs the tensorboard extra: pip install -e '.[tensorboard]'."),
 ]
 
 FLAG_BY_NAME = {f.name: f for f in FLAGS}

@@ -193,6 +193,8 @@ class Classifier(L.LightningModule):
         self.last_train_loss = floats["train/loss"]
         if self._trainer is None or self.trainer.sanity_checking:
             return
+        if self.global_step % self.trainer.log_every_n_steps:  # --log-every-n-steps
+            return
         floats["epoch"] = self.current_epoch
         # ε_k of this step. By hand rather than LearningRateMonitor, which writes one column per
         # parameter group (lr/pg1, lr/pg2) once weight decay splits them; they share one schedule.

@@ -138,6 +138,7 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
     from .callbacks import BestEpochMetrics, DivergenceGuard, EpochLines, LastCheckpoint, RunFacts, SaveOnInterrupt
+    from .trainer_options import trainer_kwargs
 
     interactive = sys.stderr.isatty()
     callbacks = [
@@ -165,10 +166,11 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
-        # Per-step values (train/loss, lr) reach the loggers every step from Classifier.log_step;
-        # everything Lightning logs itself is per epoch, so its step logging interval does not matter.
+        # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
+        # log_every_n_steps (--log-every-n-steps, below); everything Lightning logs itself is per epoch.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=a.adversarial == "none",
+        **trainer_kwargs(a, run_dir),  # --profiler, --log-every-n-steps, --val-check-interval, …
     )
 
 
@@ -364,6 +366,7 @@ def main(a: argparse.Namespace) -> int:
     import lightning as L
 
     from .data import DataError
+    from .trainer_options import SettingError, check_val_check_interval
 
     L.seed_everything(a.seed, workers=True, verbose=False)
     created, run_dir = False, None
@@ -371,13 +374,14 @@ def main(a: argparse.Namespace) -> int:
         check_hardware(a)
         dm = build_datamodule(a)
         check_batches(a, dm)
+        check_val_check_interval(a, dm)
         if a.resume_ckpt:
             check_resume_data(a, dm)
         module = allocate_module(a, dm)
         run_dir = run_directory(a)
         created = claim_run_directory(a, run_dir)
         return start(a, run_dir, dm, module)
-    except (DataError, UserError) as e:  # one line, like any other bad input
+    except (DataError, UserError, SettingError) as e:  # one line, like any other bad input
         print(f"train.py: error: {e}", file=sys.stderr)
         if created and not (run_dir / "checkpoints").exists():
             import shutil
@@ -476,6 +480,7 @@ def stopped(a: argparse.Namespace, trainer, run_dir: Path, e: BaseException) -> 
 def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger, mode: str) -> int:
     from .callbacks import BestEpochMetrics, Diverged, RunFacts
     from .tracking import RunCSVLogger
+    from .trainer_options import tensorboard_logger
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
     resumed_at = None
@@ -484,7 +489,7 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
 
         resumed_at = read_checkpoint(Path(a.resume_ckpt))["global_step"]
     # On resume the rows up to the checkpoint's step are kept (the later ones are trained again).
-    loggers = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=resumed_at)]
+    loggers = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=resumed_at), *tensorboard_logger(a, run_dir)]
     if wandb_logger is not None:
         loggers.append(wandb_logger)
         if a.wandb_watch != "none":

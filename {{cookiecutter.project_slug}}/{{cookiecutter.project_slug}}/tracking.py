@@ -59,11 +59,14 @@ def previous_run_id(run_dir: Path) -> str | None:
 
 def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
     """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
+    from .wandb_sweep import normalize_sweep_params
+
     run_id = previous_run_id(run_dir) if a.resume_ckpt else None
     log_model = a.wandb_log_model and mode == "online"
     if a.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
     logger = _background_wandb_logger()(
+        sweep_keys=normalize_sweep_params(),  # under a W&B agent: underscore keys, no "locked" lines
         name=a.run_name, project=a.wandb_project, entity=a.wandb_entity or None, group=a.wandb_group or None,
         tags=a.wandb_tags or None, save_dir=str(run_dir), mode=mode, id=run_id,
         resume="allow" if run_id else None, log_model=log_model, job_type=job_type,
@@ -157,10 +160,11 @@ def _background_wandb_logger():
     import queue
     import threading
 
-    from lightning.pytorch.loggers import WandbLogger
     from lightning.pytorch.utilities import rank_zero_only
 
-    class BackgroundWandbLogger(WandbLogger):
+    from .wandb_sweep import SweepWandbLogger
+
+    class BackgroundWandbLogger(SweepWandbLogger):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._init_lock = threading.RLock()
