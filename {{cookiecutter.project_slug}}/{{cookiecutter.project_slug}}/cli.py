@@ -155,10 +155,20 @@ def advice(a: argparse.Namespace) -> list[str]:
     if a.aug_mirror and a.dataset in ("digits", "mnist"):
         lines.append(f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
                      "(a mirrored 2 is no 2)")
+    lines += ignored_flags(a)
     if a.activation in ("tanh", "sigmoid"):
         lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
                      "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
     return lines
+
+
+def ignored_flags(a: argparse.Namespace) -> list[str]:
+    """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
+    from .model_names import flag_reach
+
+    _, ignored = flag_reach(a.model, a.pretrained)
+    return [f"{FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
+            for f in ignored if getattr(a, f) != FLAG_BY_NAME[f].default]
 
 
 def locate_checkpoint(resume: str, parser: OneLineParser, argv: list[str]) -> tuple[Path, Path]:

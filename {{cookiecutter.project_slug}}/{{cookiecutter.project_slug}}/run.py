@@ -11,18 +11,24 @@ import math
 import os
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
 import yaml
 
 from .cli import config_dict, is_rank_zero
+from .flags import FLAG_BY_NAME
 
 RUN_NAME_ENV = "CHECKLIST_RUN_NAME"  # so DDP ranks started later agree on rank 0's run name
 
 
 def default_run_name(a: argparse.Namespace) -> str:
-    return f"{a.model}-d{a.depth}-w{a.width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from .model_names import resolve_width
+
+    model = a.model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
+    width = resolve_width(a.model, a.width)
+    return f"{model}-d{a.depth}-w{width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def run_directory(a: argparse.Namespace) -> Path:
@@ -62,10 +68,11 @@ def build_datamodule(a: argparse.Namespace):
 
 def build_module(a: argparse.Namespace, dm):
     """The adapter from flags to the module: the flags plus what the data determines."""
+    from .model_names import resolve_width
     from .module import Classifier
 
     return Classifier(
-        **config_dict(a),
+        **{**config_dict(a), "width": resolve_width(a.model, a.width)},  # --width auto: the network's default
         input_shape=list(dm.input_shape),
         input_mean=dm.mean,
         input_std=dm.std,
@@ -73,6 +80,24 @@ def build_module(a: argparse.Namespace, dm):
         task_classes=[t.num_classes for t in dm.tasks],
         label_frequencies=dm.label_frequencies(),
     )
+
+
+def network_summary(a: argparse.Namespace, module) -> str:
+    """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
+    from .model_names import flag_reach
+
+    applies, ignored = flag_reach(a.model, a.pretrained)
+    net = module.net
+    adapt = [f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
+             f"resized to {net.size}×{net.size}" if net.size else ""]
+    return "\n".join([
+        f"network: --model {a.model}: trunk → {net.heads.outputs[0].in_features} features → "
+        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
+        + "".join(f", {s}" for s in adapt if s),
+        "  flags that apply to it: " + ", ".join(f"{FLAG_BY_NAME[f].option} ({where})" for f, where in applies.items())
+        + "; and every optimization, schedule, regularization and data flag",
+        "  flags ignored by it: " + (", ".join(FLAG_BY_NAME[f].option for f in ignored) or "none"),
+    ])
 
 
 def sync_batchnorm(a: argparse.Namespace) -> bool:
@@ -221,7 +246,9 @@ def main(a: argparse.Namespace) -> int:
     quiet_lightning()
     import lightning as L
 
+    from .backbones import BackboneError
     from .data import DataError
+    from .models import NetworkError
     from .tracking import create_logger, resolve_mode
 
     L.seed_everything(a.seed, workers=True, verbose=False)
@@ -232,8 +259,15 @@ def main(a: argparse.Namespace) -> int:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
     run_dir = run_directory(a)
-    module = build_module(a, dm)
+    try:
+        module = build_module(a, dm)
+    except (NetworkError, BackboneError) as e:  # nothing written yet
+        print(f"train.py: error: {e}", file=sys.stderr)
+        if e.__cause__ is not None:  # the user's network raised: their traceback is what they need
+            traceback.print_exception(e.__cause__, file=sys.stderr)
+        return 2
     if is_rank_zero():
+        print(network_summary(a, module))
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(a.wandb_mode)
     tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size  # write files, then exit
