@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
+from .model_names import flag_reach, resolve_width
 from .tasks import DATASET_TASKS, tasks_for
 
 # ----------------------------------------------------------------------------- parser
@@ -136,12 +137,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_choices(parser, args)
     args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
     check_combinations(parser, args)
+    ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
+    args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
     args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
     if is_rank_zero():
-        for line in advice(args):
+        for line in ignored + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
 
@@ -155,7 +158,6 @@ def advice(a: argparse.Namespace) -> list[str]:
     if a.aug_mirror and a.dataset in ("digits", "mnist"):
         lines.append(f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
                      "(a mirrored 2 is no 2)")
-    lines += ignored_flags(a)
     if a.activation in ("tanh", "sigmoid"):
         lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
                      "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
@@ -164,8 +166,6 @@ def advice(a: argparse.Namespace) -> list[str]:
 
 def ignored_flags(a: argparse.Namespace) -> list[str]:
     """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
-    from .model_names import flag_reach
-
     _, ignored = flag_reach(a.model, a.pretrained)
     return [f"{FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
             for f in ignored if getattr(a, f) != FLAG_BY_NAME[f].default]

@@ -258,8 +258,8 @@ FLAGS: list[Flag] = [
     flag("depth", ARCH, 2, "Hidden layers / conv blocks / recurrent layers / residual blocks. High training "
          "error: add capacity (checklist).", int, POSITIVE),
     flag("width", ARCH, "auto", "Hidden units per layer / base channels / recurrent units. Use as large a network "
-         "as is feasible and regularize (Ng). auto: the network's own default (networks.py: mlp 256, cnn 32, rnn "
-         "128, resnet 32).", width_type),
+         "as is feasible and regularize (Ng). auto: the network's own default (networks.py: mlp 256, cnn 64, rnn "
+         "256, resnet 64).", width_type),
     flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=("gru", "lstm", "rnn")),
     flag("pretrained", ARCH, False, "torchvision:/timm: backbones: load their default pretrained weights from the "
          "local cache (TORCH_HOME, the Hugging Face cache; never downloaded) and use their normalization "

@@ -93,9 +93,10 @@ def width_type(text: str) -> str | int:
     return value
 
 
-def resolve_width(model: str, width: str | int, fallback: int = 256) -> int:
-    """`auto` → the registered default (register_model(..., width=N)), else `fallback`."""
-    if width != "auto":
+def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | int:
+    """`auto` → the registered default (register_model(..., width=N)), else `fallback`; backbones have
+    no width, so `auto` stays."""
+    if width != "auto" or is_backbone(model):
         return width
     declared = declared_models().get(model)
     return int(declared.defaults.get("width", fallback)) if declared else fallback

@@ -112,6 +112,7 @@ class Network(nn.Module):
         self.heads = Heads(features, classes_per_task)
         if freeze_trunk:
             self.trunk.requires_grad_(False)
+            self.trunk.eval()  # Lightning keeps the modes modules are built with (and restores them after validation)
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""

@@ -52,8 +52,10 @@ def register_model(name: str, **defaults) -> Callable:
 
 
 # ----------------------------------------------------------------------------- the built-in networks
-# Widths: 3 epochs on digits (benchmarks in the README): conv channels grow as width·2^i, so the
-# convolutional networks need far fewer base channels than the MLP needs hidden units.
+# Default widths (--width auto), measured: 3 epochs on digits, test accuracy and training seconds on
+# 1 CPU thread: cnn 16/32/64/256: 0.897/0.950/0.975/0.967 in 0.6/0.6/1.9/7.9 s (conv channels grow as
+# width·2^i: 64 matches 256 at a quarter of the time); resnet 16/32/64: 0.621/0.911/0.983 in
+# 1.1/3.9/7.7 s; rnn 64/128/256: 0.914/0.953/0.983; mlp 64/256: 0.942/0.972.
 
 
 @register_model("mlp", width=256)
@@ -68,7 +70,7 @@ def mlp(input_shape, *, depth, width, block):
     return nn.Sequential(*layers), fan_in
 
 
-@register_model("cnn", width=32)
+@register_model("cnn", width=64)
 def cnn(input_shape, *, depth, width, block):
     """Conv blocks with channels width, 2·width, 4·width…; 2×2 max pooling while the map is >= 2×2."""
     c, h, w = input_shape
@@ -84,7 +86,7 @@ def cnn(input_shape, *, depth, width, block):
     return nn.Sequential(*layers), c * h * w
 
 
-@register_model("rnn", width=128)
+@register_model("rnn", width=256)
 def rnn(input_shape, *, depth, width, rnn_cell, dropout, block):
     """Reads the image row by row; the recurrent cells keep their own gate nonlinearities, and the
     activation and batch norm apply to the dense block between the recurrent stack and the heads."""
@@ -105,7 +107,7 @@ class Residual(nn.Module):
         return x + self.f(x)
 
 
-@register_model("resnet", width=32)
+@register_model("resnet", width=64)
 def resnet(input_shape, *, depth, width, block):
     """A conv stem, then `depth` residual blocks of `width` channels, global average pooling."""
     c, h, w = input_shape

@@ -24,11 +24,8 @@ RUN_NAME_ENV = "CHECKLIST_RUN_NAME"  # so DDP ranks started later agree on rank 
 
 
 def default_run_name(a: argparse.Namespace) -> str:
-    from .model_names import resolve_width
-
     model = a.model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
-    width = resolve_width(a.model, a.width)
-    return f"{model}-d{a.depth}-w{width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return f"{model}-d{a.depth}-w{a.width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def run_directory(a: argparse.Namespace) -> Path:
@@ -68,11 +65,10 @@ def build_datamodule(a: argparse.Namespace):
 
 def build_module(a: argparse.Namespace, dm):
     """The adapter from flags to the module: the flags plus what the data determines."""
-    from .model_names import resolve_width
     from .module import Classifier
 
     return Classifier(
-        **{**config_dict(a), "width": resolve_width(a.model, a.width)},  # --width auto: the network's default
+        **config_dict(a),
         input_shape=list(dm.input_shape),
         input_mean=dm.mean,
         input_std=dm.std,
