@@ -50,8 +50,10 @@ def test_the_command_line_reads_the_registry_without_importing_it():
     assert list(declared)[: len(MODELS)] == list(MODELS)
     for name, entry in MODELS.items():
         assert declared[name].keywords == entry.keywords and declared[name].defaults == entry.defaults
-    probe = "import sys; from {{cookiecutter.project_slug}}.cli import parse_args; parse_args(['--model', 'cnn']); " \
-            "print('torch' in sys.modules)"
+    probe = (
+        "import sys; from {{cookiecutter.project_slug}}.cli import parse_args; parse_args(['--model', 'cnn']); "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -59,8 +61,21 @@ def test_the_command_line_reads_the_registry_without_importing_it():
 @pytest.mark.parametrize("model", MODELS)
 def test_registry_init_formula_on_every_layer(model):
     """--init normal: every weight the network holds (its own layers included) is N(0, σ²), biases --bias-init."""
-    module, _ = module_for("--model", model, "--width", "16", "--init", "normal", "--init-variance", "0.04",
-                           "--bias-init", "0.25", "--no-batchnorm", "--output-bias", "zero")
+    module, _ = module_for(
+        "--model",
+        model,
+        "--width",
+        "16",
+        "--init",
+        "normal",
+        "--init-variance",
+        "0.04",
+        "--bias-init",
+        "0.25",
+        "--no-batchnorm",
+        "--output-bias",
+        "zero",
+    )
     found = weights(module.net)
     assert found
     for w in found:
@@ -73,8 +88,9 @@ def test_registry_init_formula_on_every_layer(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_registry_checkpoint_round_trip(model, tmp_path):
-    status, run_dir = train(tmp_path, "--model", model, "--width", "16", "--max-steps", "2", *TINY,
-                            "--tasks", "digit,parity")
+    status, run_dir = train(
+        tmp_path, "--model", model, "--width", "16", "--max-steps", "2", *TINY, "--tasks", "digit,parity"
+    )
     assert status == 0
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
@@ -99,9 +115,27 @@ def test_the_readme_example_trains_in_a_fresh_project(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(project)}
     # Every test parametrized over the registry, for this network: a fast run, the summary, the init
     # formulas, a checkpoint round trip, every activation/batch-norm combination, multitask heads.
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_networks.py",
-                            "tests/test_train.py", "tests/test_models.py", "tests/test_regularization.py", "-k", name],
-                           cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    tests = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_networks.py",
+            "tests/test_train.py",
+            "tests/test_models.py",
+            "tests/test_regularization.py",
+            "-k",
+            name,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert int(re.search(r"(\d+) passed", tests.stdout).group(1)) >= 30
 
@@ -123,8 +157,18 @@ def test_registry_summary_names_the_flags_that_reach_it(model, tmp_path, capsys)
 def test_torchvision_backbone_fast_dev_run(model, dataset, tmp_path):
     if dataset == "cifar10":
         make_cifar(tmp_path / "data")
-    status, run_dir = train(tmp_path, "--model", model, "--dataset", dataset, "--data-dir", str(tmp_path / "data"),
-                            "--fast-dev-run", "--batch-size", "8")
+    status, run_dir = train(
+        tmp_path,
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--fast-dev-run",
+        "--batch-size",
+        "8",
+    )
     assert status == 0
 
 
@@ -151,12 +195,22 @@ def test_a_backbone_trunk_keeps_its_layers_and_the_project_adds_the_heads():
 
 
 def test_weights_of_any_module_exclude_biases_and_norms():
-    net = nn.Sequential(nn.Conv1d(3, 4, 3), nn.LayerNorm(4), nn.TransformerEncoderLayer(8, 2, 16), nn.LSTM(4, 5),
-                        nn.ConvTranspose2d(2, 2, 3), nn.GroupNorm(1, 2), nn.Embedding(3, 4))
+    net = nn.Sequential(
+        nn.Conv1d(3, 4, 3),
+        nn.LayerNorm(4),
+        nn.TransformerEncoderLayer(8, 2, 16),
+        nn.LSTM(4, 5),
+        nn.ConvTranspose2d(2, 2, 3),
+        nn.GroupNorm(1, 2),
+        nn.Embedding(3, 4),
+    )
     names = {id(p): n for n, p in net.named_parameters()}
     found = sorted(names[id(w)] for w in weights(net))
-    assert found == sorted(n for n, p in net.named_parameters()
-                           if "weight" in n and not n.startswith(("1.", "5.", "6.")) and "norm" not in n)
+    assert found == sorted(
+        n
+        for n, p in net.named_parameters()
+        if "weight" in n and not n.startswith(("1.", "5.", "6.")) and "norm" not in n
+    )
     assert "2.self_attn.in_proj_weight" in found and not any("bias" in n for n in found)
 
 
@@ -174,8 +228,20 @@ def test_freeze_backbone_keeps_the_trunk_bit_identical_and_trains_the_heads(tmp_
 
 
 def test_backbone_lr_ratio_holds_at_every_step(tmp_path):
-    status, run_dir = train(tmp_path, "--model", "torchvision:resnet18", "--backbone-lr-ratio", "0.1",
-                            "--max-epochs", "2", *TINY, "--warmup-steps", "2", "--run-name", "ratio")
+    status, run_dir = train(
+        tmp_path,
+        "--model",
+        "torchvision:resnet18",
+        "--backbone-lr-ratio",
+        "0.1",
+        "--max-epochs",
+        "2",
+        *TINY,
+        "--warmup-steps",
+        "2",
+        "--run-name",
+        "ratio",
+    )
     assert status == 0
     logged = [(int(r["step"]), float(r["lr"]), float(r["lr-backbone"])) for r in rows(run_dir) if r.get("lr")]
     assert [s for s, _, _ in logged] == [0, 1, 2, 3]
@@ -212,6 +278,11 @@ def test_pretrained_loads_cached_weights_bit_identical(tmp_path, monkeypatch):
             assert torch.equal(trunk[k], v), k
     torch.testing.assert_close(module.net.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
     torch.testing.assert_close(module.net.std.flatten(), torch.tensor([0.229, 0.224, 0.225]))
+    # A checkpoint holds the weights: rebuilding from its hyperparameters needs no cache.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "elsewhere"))
+    rebuilt = Classifier(**module.hparams)
+    rebuilt.load_state_dict(module.state_dict())
+    assert torch.equal(rebuilt.net.trunk.conv1.weight, reference.conv1.weight)
 
 
 def test_pretrained_without_cached_weights_is_one_line(tmp_path, monkeypatch, capsys):
@@ -262,12 +333,14 @@ def _wrong_shape(input_shape, *, width):
     return nn.Conv2d(input_shape[0], width, 3), width
 
 
-@pytest.mark.parametrize(("builder", "expected"), [
-    (_raises, "_raises(input_shape=(1, 8, 8)) raised RuntimeError"),
-    (_wrong_shape, "returned features of shape [2, 16, 6, 6] for input [2, 1, 8, 8], expected [2, 16]"),
-])
-def test_a_broken_user_network_names_itself_then_shows_its_traceback(builder, expected, tmp_path, monkeypatch,
-                                                                     capsys):
+@pytest.mark.parametrize(
+    ("builder", "expected"),
+    [
+        (_raises, "_raises(input_shape=(1, 8, 8)) raised RuntimeError"),
+        (_wrong_shape, "returned features of shape [2, 16, 6, 6] for input [2, 1, 8, 8], expected [2, 16]"),
+    ],
+)
+def test_a_broken_user_network_names_itself_then_shows_its_traceback(builder, expected, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(MODELS, "broken", MODELS["mlp"])  # registered at run time, as a user's import would
     register_model("broken")(builder)
     status, _ = train(tmp_path, "--model", "broken", "--width", "16")
@@ -282,8 +355,10 @@ def test_a_broken_user_network_names_itself_then_shows_its_traceback(builder, ex
 def test_flags_that_cannot_apply_warn_once_each(capsys):
     parse_args(["--model", "torchvision:resnet18", "--depth", "3", "--activation", "gelu", "--dropout", "0.1"])
     err = capsys.readouterr().err.splitlines()
-    assert err == ["warning: --depth 3 does not apply to --model torchvision:resnet18; ignored",
-                   "warning: --activation gelu does not apply to --model torchvision:resnet18; ignored"]
+    assert err == [
+        "warning: --depth 3 does not apply to --model torchvision:resnet18; ignored",
+        "warning: --activation gelu does not apply to --model torchvision:resnet18; ignored",
+    ]
     parse_args(["--model", "mlp", "--rnn-cell", "lstm", "--pretrained"])
     assert len(capsys.readouterr().err.splitlines()) == 2
 

@@ -61,24 +61,27 @@ def _drop_classifier(model: nn.Module) -> int:
     return features
 
 
-def torchvision_backbone(name: str, pretrained: bool) -> Backbone:
+def torchvision_backbone(name: str, pretrained: bool, load_weights: bool) -> Backbone:
     import torchvision
 
     names = torchvision_names()
     if name not in names:
         from .model_names import declared_models
 
-        raise BackboneError(f"--model torchvision:{name} is not one of torchvision's {len(names)} classification "
-                            "models (e.g. resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, vit_b_16; "
-                            f"registered networks: {', '.join(declared_models())})")
+        raise BackboneError(
+            f"--model torchvision:{name} is not one of torchvision's {len(names)} classification "
+            "models (e.g. resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, vit_b_16; "
+            f"registered networks: {', '.join(declared_models())})"
+        )
     weights = torchvision.models.get_model_weights(name).DEFAULT
-    if pretrained:
+    if pretrained and load_weights:
         path = weights_file(name)
         if not path.is_file():  # never download: a run must not depend on the network
             raise BackboneError(
                 f"--pretrained: torchvision:{name} weights not found at {path}; fetch them once on a machine "
-                f"with network: TORCH_HOME={path.parents[2]} python -c \"import torchvision; "
-                f"torchvision.models.get_model('{name}', weights='DEFAULT')\" (or copy {weights.url} there)")
+                f'with network: TORCH_HOME={path.parents[2]} python -c "import torchvision; '
+                f"torchvision.models.get_model('{name}', weights='DEFAULT')\" (or copy {weights.url} there)"
+            )
         model = torchvision.models.get_model(name, weights=weights)
     else:
         model = torchvision.models.get_model(name, weights=None)
@@ -89,7 +92,7 @@ def torchvision_backbone(name: str, pretrained: bool) -> Backbone:
     return Backbone(model, features, 3, min_size, mean, std)
 
 
-def timm_backbone(name: str, pretrained: bool) -> Backbone:
+def timm_backbone(name: str, pretrained: bool, load_weights: bool) -> Backbone:
     if importlib.util.find_spec("timm") is None:
         raise BackboneError(f"timm:{name} needs timm, which is not installed: pip install -e '.[timm]'")
     import timm
@@ -99,7 +102,7 @@ def timm_backbone(name: str, pretrained: bool) -> Backbone:
     except RuntimeError as e:  # timm: "Unknown model (name)"
         raise BackboneError(f"--model timm:{name}: {e} (see timm.list_models())") from None
     cfg = model.pretrained_cfg
-    if pretrained:
+    if pretrained and load_weights:
         from huggingface_hub import try_to_load_from_cache
 
         repo = cfg.get("hf_hub_id")
@@ -112,16 +115,20 @@ def timm_backbone(name: str, pretrained: bool) -> Backbone:
         if cached is None:
             raise BackboneError(
                 f"--pretrained: timm:{name} weights ({repo or 'no Hugging Face id'}) are not in the Hugging Face "
-                f"cache (HF_HOME); fetch them once on a machine with network: python -c \"import timm; "
-                f"timm.create_model('{name}', pretrained=True)\"")
+                f'cache (HF_HOME); fetch them once on a machine with network: python -c "import timm; '
+                f"timm.create_model('{name}', pretrained=True)\""
+            )
         model = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": cached})
-    mean, std = (tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))) if pretrained else (
-        None, None)
+    mean, std = (
+        (tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))) if pretrained else (None, None)
+    )
     min_size = max(cfg.get("min_input_size", (3, 1, 1))[1:])
     return Backbone(model, model.num_features, cfg.get("input_size", (3,))[0], min_size, mean, std)
 
 
-def create_backbone(model: str, pretrained: bool) -> Backbone:
-    """`torchvision:<name>` or `timm:<name>` → its trunk without the classifier, and what its input needs."""
+def create_backbone(model: str, pretrained: bool, load_weights: bool = True) -> Backbone:
+    """`torchvision:<name>` or `timm:<name>` → its trunk without the classifier, and what its input needs.
+    `load_weights` False: the pretrained architecture and statistics without reading the weights (a
+    checkpoint is about to replace them)."""
     source, _, name = model.partition(":")
-    return (torchvision_backbone if source == "torchvision" else timm_backbone)(name, pretrained)
+    return (torchvision_backbone if source == "torchvision" else timm_backbone)(name, pretrained, load_weights)

@@ -21,8 +21,17 @@ BACKBONE_PREFIXES = ("torchvision:", "timm:")
 BUILDER_KEYWORDS = ("depth", "width", "rnn_cell", "dropout", "block")
 BLOCK_FLAGS = ("batchnorm", "bn_position", "bn_momentum", "bn_eps", "activation", "leaky_slope", "maxout_pieces")
 # The flags that depend on the network; every other checklist flag applies to every network unchanged.
-NETWORK_FLAGS = ("depth", "width", "rnn_cell", *BLOCK_FLAGS, "dropout", "init", "pretrained", "freeze_backbone",
-                 "backbone_lr_ratio")
+NETWORK_FLAGS = (
+    "depth",
+    "width",
+    "rnn_cell",
+    *BLOCK_FLAGS,
+    "dropout",
+    "init",
+    "pretrained",
+    "freeze_backbone",
+    "backbone_lr_ratio",
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,12 @@ def _declared_in_source(path: Path) -> dict[str, DeclaredModel]:
         if not isinstance(node, ast.FunctionDef):
             continue
         for deco in node.decorator_list:
-            if not (isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "register_model"
-                    and deco.args and isinstance(deco.args[0], ast.Constant)):
+            if not (
+                isinstance(deco, ast.Call)
+                and getattr(deco.func, "id", None) == "register_model"
+                and deco.args
+                and isinstance(deco.args[0], ast.Constant)
+            ):
                 continue
             args = node.args
             keywords = None if args.kwarg else tuple(a.arg for a in args.args[1:] + args.kwonlyargs)
@@ -76,8 +89,9 @@ def model_type(text: str) -> str:
         if prefix == "timm" and importlib.util.find_spec("timm") is None:
             raise argparse.ArgumentTypeError(f"{text!r} needs timm, which is not installed: pip install -e '.[timm]'")
         return text  # whether torchvision/timm knows the name is checked once they are imported
-    raise argparse.ArgumentTypeError(f"unknown model {text!r} (registered: {', '.join(names)}; or "
-                                     "torchvision:<name>, timm:<name>)")
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r} (registered: {', '.join(names)}; or torchvision:<name>, timm:<name>)"
+    )
 
 
 def width_type(text: str) -> str | int:

@@ -171,7 +171,7 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
 def create_network(name: str, input_shape: tuple[int, int, int], classes_per_task: list[int], *, depth: int = 2,
                    width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, mean: list[float] | None = None,
                    std: list[float] | None = None, pretrained: bool = False, freeze_backbone: bool = False,
-                   image_size: int = 32, **block_kw) -> Network:
+                   image_size: int = 32, load_weights: bool = True, **block_kw) -> Network:
     """The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
     backbone, plus the input adaptation and the heads."""
     from .model_names import is_backbone
@@ -181,7 +181,7 @@ def create_network(name: str, input_shape: tuple[int, int, int], classes_per_tas
     if is_backbone(name):
         from .backbones import create_backbone
 
-        bb = create_backbone(name, pretrained)
+        bb = create_backbone(name, pretrained, load_weights)
         size = max(image_size, bb.min_size) if min(input_shape[1:]) < bb.min_size else None
         trunk_input = (bb.channels, *((size, size) if size else input_shape[1:]))
         check_features(bb.trunk, bb.features, trunk_input, name)

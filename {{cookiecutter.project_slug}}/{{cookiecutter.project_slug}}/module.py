@@ -23,11 +23,12 @@ SPLITS = ("train", "val", "test")
 class Classifier(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
     input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
-    hyperparameters, so a checkpoint rebuilds the same network."""
+    hyperparameters, so a checkpoint rebuilds the same network. `load_pretrained` (not saved): read
+    --pretrained weights from the cache; a checkpoint holds them already, so loading one needs no cache."""
 
-    def __init__(self, **hparams):
+    def __init__(self, *, load_pretrained: bool = False, **hparams):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["load_pretrained"])
         hp = self.hparams
         self.net = create_network(
             hp.model, tuple(hp.input_shape), list(hp.task_classes), depth=hp.depth, width=hp.width,
@@ -36,6 +37,7 @@ class Classifier(L.LightningModule):
             bn_momentum=hp.bn_momentum, bn_eps=hp.bn_eps, leaky_slope=hp.leaky_slope,
             maxout_pieces=hp.maxout_pieces, dropout=hp.dropout, pretrained=hp.get("pretrained", False),
             freeze_backbone=hp.get("freeze_backbone", False), image_size=hp.get("image_size", 32),
+            load_weights=load_pretrained,
         )
         # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
         pretrained = hp.get("pretrained", False) and is_backbone(hp.model)

@@ -27,8 +27,14 @@ def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
     return (w.abs() < SPARSE).float().mean()
 
 
-def adversarial_examples(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor,
-                         y: torch.Tensor, method: str, eps: float, steps: int) -> torch.Tensor:
+def adversarial_examples(
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    method: str,
+    eps: float,
+    steps: int,
+) -> torch.Tensor:
     """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`.
 
     fgsm: one step of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of

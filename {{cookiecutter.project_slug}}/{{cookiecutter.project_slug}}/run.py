@@ -68,6 +68,7 @@ def build_module(a: argparse.Namespace, dm):
     from .module import Classifier
 
     return Classifier(
+        load_pretrained=True,
         **config_dict(a),
         input_shape=list(dm.input_shape),
         input_mean=dm.mean,
