@@ -153,6 +153,8 @@ class _DropTips(logging.Filter):
 def quiet_lightning() -> None:
     """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
+    # --freeze-backbone keeps the trunk in eval mode on purpose (its batch norm statistics stay fixed).
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropTips) for f in logger.filters):
         logger.addFilter(_DropTips())
