@@ -133,8 +133,11 @@ if __name__ == "__main__":
         for label, extra in (("trained", []), ("frozen", ["--freeze-backbone"])):
             argv = [*base, *extra]
             a = parse_args(argv)
-            plain = statistics.median(plain_loop(a, opts.steps) for _ in range(opts.repeats))
-            runs = [project(argv, out, f"{label}-{i}") for i in range(opts.repeats)]
+            plains, runs = [], []
+            for i in range(opts.repeats):  # interleaved, so that a busy machine slows both alike
+                plains.append(plain_loop(a, opts.steps))
+                runs.append(project(argv, out, f"{label}-{i}"))
+            plain = statistics.median(plains)
             ours, whole = (statistics.median(r[j] for r in runs) for j in (0, 1))
             rows.append((label, plain, ours, whole))
     print(
