@@ -376,3 +376,16 @@ def test_the_summary_lists_what_reaches_the_network(tmp_path, capsys):
     assert status == 0
     assert "flags that apply to it: --dropout (before the heads), --init (trunk and heads)" in out
     assert "flags ignored by it: --depth, --width, --rnn-cell, --batchnorm" in out
+
+
+def test_a_trunk_without_the_block_gets_dropout_before_the_heads(monkeypatch):
+    def plain_trunk(input_shape, *, width):
+        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width)), width
+
+    monkeypatch.setitem(MODELS, "plain", MODELS["mlp"])
+    register_model("plain")(plain_trunk)
+    module, _ = module_for("--model", "plain", "--width", "8", "--dropout", "0.3")
+    assert isinstance(module.net.dropout, nn.Dropout) and module.net.dropout.p == 0.3
+    assert not any(isinstance(m, nn.Dropout) for m in module.net.trunk.modules())
+    mlp, _ = module_for("--model", "mlp", "--width", "8", "--dropout", "0.3")
+    assert isinstance(mlp.net.dropout, nn.Identity)  # its blocks end in dropout already
