@@ -85,7 +85,10 @@ def torchvision_backbone(name: str, pretrained: bool, load_weights: bool) -> Bac
         model = torchvision.models.get_model(name, weights=weights)
     else:
         model = torchvision.models.get_model(name, weights=None)
-    features = _drop_classifier(model)
+    try:
+        features = _drop_classifier(model)
+    except BackboneError as e:  # squeezenet's classifier is a convolution
+        raise BackboneError(f"--model torchvision:{name} {e}") from None
     min_size = max(weights.meta.get("min_size", (1, 1)))
     transform = weights.transforms()
     mean, std = (tuple(transform.mean), tuple(transform.std)) if pretrained else (None, None)
