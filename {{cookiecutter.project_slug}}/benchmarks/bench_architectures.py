@@ -15,13 +15,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from {{cookiecutter.project_slug}}.cli import parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.models import ARCHITECTURES  # noqa: E402
+from {{cookiecutter.project_slug}}.networks import MODELS  # noqa: E402
 from {{cookiecutter.project_slug}}.run import main  # noqa: E402
 
 if __name__ == "__main__":
     rows = []
     with tempfile.TemporaryDirectory() as out:
-        for model in ARCHITECTURES:
+        for model in MODELS:
             a = parse_args(["--accelerator", "cpu", "--wandb-mode", "disabled", "--model", model, *sys.argv[1:],
                             "--output-dir", out, "--run-name", model])
             start = time.perf_counter()

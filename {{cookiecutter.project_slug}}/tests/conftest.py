@@ -51,7 +51,7 @@ def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
 
     a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
     status = main(a)
-    return status, Path(a.output_dir) / a.run_name
+    return status, Path(a.output_dir) / a.run_name if a.run_name else None  # None: refused before a run directory
 
 
 def assert_bad_input(argv: str, flag: str, capsys) -> None:

@@ -13,8 +13,9 @@ from torch import nn
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.data import ImageDataModule
 from {{cookiecutter.project_slug}}.init import INITS, initialize, prior_bias
-from {{cookiecutter.project_slug}}.models import ACTIVATIONS, ARCHITECTURES, Block, Maxout, create_network
+from {{cookiecutter.project_slug}}.models import ACTIVATIONS, Block, Maxout, create_network
 from {{cookiecutter.project_slug}}.module import Classifier
+from {{cookiecutter.project_slug}}.networks import MODELS
 
 DIGITS = (1, 8, 8)
 BN = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -26,7 +27,7 @@ def net(model="mlp", **kw):
     return create_network(model, DIGITS, [10, 2], **kw)
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize(("batchnorm", "position"), [(False, "pre"), (True, "pre"), (True, "post")])
 def test_every_combination_builds_and_trains_one_step(model, activation, batchnorm, position):
@@ -42,7 +43,7 @@ def blocks(network):
     return [m for m in network.modules() if isinstance(m, Block)]
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("position", ["pre", "post"])
 def test_batchnorm_order_and_no_bias_before_it(model, position):
     found = blocks(net(model, batchnorm=True, bn_position=position))
@@ -58,7 +59,7 @@ def test_batchnorm_order_and_no_bias_before_it(model, position):
             assert bn_index == 2 and isinstance(kinds[1], nn.ReLU) and layer.bias is not None
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 def test_no_batchnorm_means_no_bn_layers_and_biases(model):
     network = net(model)
     assert not any(isinstance(m, BN) for m in network.modules())

@@ -17,8 +17,9 @@ from torchvision.transforms.v2 import functional as TF
 from {{cookiecutter.project_slug}}.augment import adjust_contrast, affine, create_augmentation, gaussian_blur
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.data import ImageDataModule
-from {{cookiecutter.project_slug}}.models import ARCHITECTURES, Block, weights
+from {{cookiecutter.project_slug}}.models import Block, weights
 from {{cookiecutter.project_slug}}.module import sparsity
+from {{cookiecutter.project_slug}}.networks import MODELS
 from {{cookiecutter.project_slug}}.optim import OPTIMIZERS, create_optimizer
 from {{cookiecutter.project_slug}}.run import build_datamodule, build_module
 
@@ -42,7 +43,7 @@ def rows(run_dir) -> list[dict]:
 # ----------------------------------------------------------------------------- L2
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 def test_weight_decay_groups_hold_weights_only(model):
     module, _ = module_for("--model", model, "--batchnorm", "--activation", "prelu", "--weight-decay", "0.03",
                            "--width", "8")
@@ -153,7 +154,7 @@ def test_network_dropout_in_train_and_eval_mode():
     torch.testing.assert_close(draws.mean(0), hidden(plain.net), atol=0.15, rtol=0.05)
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 def test_dropout_reaches_every_architecture(model):
     module, _ = module_for("--model", model, "--dropout", "0.25", "--input-dropout", "0.1", "--depth", "2",
                            "--width", "8")

@@ -11,10 +11,10 @@ import wandb_records
 import yaml
 from conftest import run_cli, train
 
-from {{cookiecutter.project_slug}}.models import ARCHITECTURES
+from {{cookiecutter.project_slug}}.networks import MODELS
 
 
-@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("model", MODELS)
 def test_fast_dev_run_per_model(model, tmp_path):
     status, run_dir = train(tmp_path, "--model", model, "--width", "16", "--fast-dev-run")
     assert status == 0

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
+from .model_names import flag_reach, resolve_width
 from .tasks import DATASET_TASKS, tasks_for
 from .trainer_options import tensorboard_missing
 
@@ -166,6 +167,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_choices(parser, args)
     args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
     check_combinations(parser, args)
+    ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
+    args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
     args.resume_ckpt = None
     if resumed is not None:
         from .resume import incompatible
@@ -182,7 +185,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
     if is_rank_zero():
-        for line in advice(args):
+        for line in ignored + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
 
@@ -242,6 +245,13 @@ def advice(a: argparse.Namespace) -> list[str]:
         lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
                      "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
     return lines
+
+
+def ignored_flags(a: argparse.Namespace) -> list[str]:
+    """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
+    _, ignored = flag_reach(a.model, a.pretrained)
+    return [f"{FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
+            for f in ignored if getattr(a, f) != FLAG_BY_NAME[f].default]
 
 
 def check_choices(parser: OneLineParser, args: argparse.Namespace) -> None:

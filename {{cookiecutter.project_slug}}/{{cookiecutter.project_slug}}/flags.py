@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .model_names import declared_models, model_type, width_type
 from .tasks import DATASET_TASKS
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
@@ -272,12 +273,22 @@ FLAGS: list[Flag] = [
          "than one GPU; never on CPU (PyTorch refuses it).", choices=("auto", "true", "false")),
     # --- Architecture
     flag("model", ARCH, "mlp", "The domain dictates the architecture; CNNs and RNNs share parameters, a kind of "
-         "regularization (checklist). rnn reads an image row by row.", choices=("mlp", "cnn", "rnn", "resnet")),
+         "regularization (checklist). rnn reads an image row by row. Add your own in networks.py; "
+         "torchvision:<name> (resnet18, mobilenet_v3_small, …) and timm:<name> (the timm extra) are pretrainable "
+         "backbones.", model_type, metavar="{" + ",".join(declared_models()) + ",torchvision:NAME,timm:NAME}"),
     flag("depth", ARCH, 2, "Hidden layers / conv blocks / recurrent layers / residual blocks. High training "
          "error: add capacity (checklist).", int, POSITIVE),
-    flag("width", ARCH, 256, "Hidden units per layer / base channels / recurrent units. Use as large a network as "
-         "is feasible and regularize (Ng).", int, POSITIVE),
+    flag("width", ARCH, "auto", "Hidden units per layer / base channels / recurrent units. Use as large a network "
+         "as is feasible and regularize (Ng). auto: the network's own default (networks.py: mlp 256, cnn 64, rnn "
+         "256, resnet 64).", width_type),
     flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=("gru", "lstm", "rnn")),
+    flag("pretrained", ARCH, False, "torchvision:/timm: backbones: load their default pretrained weights from the "
+         "local cache (TORCH_HOME, the Hugging Face cache; never downloaded) and use their normalization "
+         "statistics. The initialization schemes then fill the heads only."),
+    flag("freeze_backbone", ARCH, False, "Train the heads only: the trunk's parameters get no gradient and its "
+         "batch norm keeps its running statistics (eval mode)."),
+    flag("backbone_lr_ratio", ARCH, 1.0, "r: the trunk's learning rate is r·ε_k of the schedule at every step, "
+         "the heads get ε_k (fine-tune a pretrained backbone gently with r < 1).", float, POSITIVE),
     # --- Parameter initialization
     flag("init", INIT, "he-normal", "Random weights break symmetry. he-normal: N(0, 2/m), m = inputs (Ng); normal: "
          "N(0, σ²), σ² = --init-variance (Ng); uniform-fan-in: U(±m^-1/2) (GBC16); glorot-uniform: "
@@ -344,7 +355,8 @@ FLAGS: list[Flag] = [
          "data/cifar-10-batches-py/); for image-folder, the folder of class folders (or of train/ and test/).",
          metavar="PATH"),
     flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
-    flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square.", int, Range(4)),
+    flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square; torchvision:/timm: "
+         "backbones: smaller images are resized up to this (or to the backbone's minimum).", int, Range(4)),
     flag("val_fraction", DATA, 0.1, "Share of the training data held out for validation.", float, UNIT),
     flag("num_workers", DATA, 0, "DataLoader worker processes (0 = load in the main process; fastest for "
          "in-memory data).", int, NON_NEGATIVE),

@@ -45,9 +45,9 @@ def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1,
             if not isinstance(module, WEIGHTED):
                 continue
             for name, p in module.named_parameters(recurse=False):
-                if name.startswith("weight"):  # weight, weight_ih_l0, weight_hh_l0, …
+                if "weight" in name:  # weight, weight_ih_l0, weight_hh_l0, in_proj_weight, …
                     INITS[scheme](p, variance)
-                elif name.startswith("bias"):
+                elif "bias" in name:
                     p.fill_(bias)
 
 

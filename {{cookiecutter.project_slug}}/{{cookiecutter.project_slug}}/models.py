@@ -1,11 +1,14 @@
-"""Networks: mlp, cnn, rnn and resnet built from one set of knobs (depth, width, activation,
-batch norm before or after the activation, dropout), each ending in one head per task."""
+"""Building blocks of every network: the project's block (Linear/Conv → BN → activation, dropout),
+activations, the heads, and `Network`, which wraps any trunk (networks.py, torchvision, timm) with the
+input adaptation and one head per task."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -83,61 +86,133 @@ class Heads(nn.Module):
 
 
 class Network(nn.Module):
-    """normalize → input dropout → trunk (architecture-specific) → features [B, F] → heads (one per task).
+    """adapt the input → input dropout → trunk → features [B, F] → dropout → heads (one per task).
 
-    Inputs are images in [0, 1]; the first step standardizes them with the training split's
-    per-channel mean and std (buffers, saved in checkpoints), so the features have zero mean
-    and unit variance as the checklist advises."""
+    Inputs are images in [0, 1] as the data gives them; every adaptation a trunk needs lives here,
+    so a checkpoint or an exported network takes the same raw images: grayscale repeated to the
+    trunk's `channels`, images smaller than `size` resized up to it, then standardized with `mean`
+    and `std` (buffers, saved in checkpoints): the training split's per-channel statistics, as the
+    checklist advises, or a pretrained backbone's own. `dropout` > 0 drops features before the
+    heads (for trunks not built from `Block`, whose last block already drops its units)."""
 
     def __init__(self, trunk: nn.Module, features: int, classes_per_task: list[int], input_dropout: float = 0.0,
-                 mean: list[float] | None = None, std: list[float] | None = None):
+                 mean: list[float] | None = None, std: list[float] | None = None, *, channels: int | None = None,
+                 size: int | None = None, dropout: float = 0.0, freeze_trunk: bool = False):
         super().__init__()
-        channels = len(mean) if mean else 1
-        self.register_buffer("mean", torch.tensor(mean or [0.0]).view(1, channels, 1, 1))
-        self.register_buffer("std", torch.tensor(std or [1.0]).view(1, channels, 1, 1))
+        channels = channels or (len(mean) if mean else 1)
+        mean, std = list(mean or [0.0]), list(std or [1.0])
+        if len(mean) == 1 and channels > 1:  # grayscale statistics for the repeated channels
+            mean, std = mean * channels, std * channels
+        self.channels, self.size, self.freeze_trunk = channels, size, freeze_trunk
+        self.register_buffer("mean", torch.tensor(mean).view(1, channels, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, channels, 1, 1))
         self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
         self.trunk = trunk
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.heads = Heads(features, classes_per_task)
+        if freeze_trunk:
+            self.trunk.requires_grad_(False)
+            self.trunk.eval()  # Lightning keeps the modes modules are built with (and restores them after validation)
+
+    def adapt(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""
+        if x.shape[1] == 1 and self.channels > 1:
+            x = x.expand(-1, self.channels, -1, -1)  # grayscale → the channels a backbone expects
+        if self.size and min(x.shape[-2:]) < self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = (x - self.mean) / self.std  # [B, C, H, W]
-        return self.heads(self.trunk(self.input_dropout(x)))
+        return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
+
+    def train(self, mode: bool = True) -> Network:
+        super().train(mode)
+        if self.freeze_trunk:  # a frozen trunk's batch norm keeps its running statistics too
+            self.trunk.eval()
+        return self
 
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
+# Layers whose matrices are the checklist's weights w. Subclasses count too (timm's and
+# torchvision's own Linear/Conv variants); attention holds its projections as in_proj_weight.
+WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
 
 
 def weights(net: nn.Module) -> list[nn.Parameter]:
-    """The checklist's weights w: matrices of Linear, Conv and recurrent layers. Not biases, not
-    normalization parameters, not activation parameters (prelu's α). These are what L2 decays, L1
-    penalizes and the initialization schemes fill."""
+    """The checklist's weights w: matrices of Linear, Conv, recurrent and attention layers, in any
+    network. Not biases, not normalization parameters, not activation parameters (prelu's α). These
+    are what L2 decays, L1 penalizes and the initialization schemes fill."""
     return [p for m in net.modules() if isinstance(m, WEIGHTED)
-            for name, p in m.named_parameters(recurse=False) if name.startswith("weight")]
+            for name, p in m.named_parameters(recurse=False) if "weight" in name]
 
 
-def _mlp(input_shape, depth, width, block_kw):
-    c, h, w = input_shape
-    layers: list[nn.Module] = [nn.Flatten()]
-    fan_in = c * h * w
-    for _ in range(depth):
-        layers.append(Block(lambda out, bias, n=fan_in: nn.Linear(n, out, bias=bias), width, 1, **block_kw))
-        fan_in = width
-    return nn.Sequential(*layers), fan_in
+class NetworkError(ValueError):
+    """A network that cannot be built; when the user's code raised, its exception is the __cause__."""
 
 
-def _cnn(input_shape, depth, width, block_kw):
-    # Conv blocks with channels width, 2·width, 4·width…; 2×2 max pooling while the map is >= 2×2.
-    c, h, w = input_shape
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        out = width * 2**i
-        layers.append(Block(lambda o, bias, n=c: nn.Conv2d(n, o, 3, padding=1, bias=bias), out, 2, **block_kw))
-        if min(h, w) >= 2:
-            layers.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
-        c = out
-    layers.append(nn.Flatten())  # [B, c·h·w] → the dense head
-    return nn.Sequential(*layers), c * h * w
+def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...], who: str) -> None:
+    """Run a batch of 2 through the trunk: it must give [2, features]. Eval mode, no gradient: no
+    batch-norm statistics change."""
+    probe = torch.rand(2, *input_shape)
+    was_training = trunk.training
+    trunk.eval()
+    try:
+        with torch.no_grad():
+            out = trunk(probe)
+    except Exception as e:
+        raise NetworkError(f"{who} raised {type(e).__name__} on a batch of shape {list(probe.shape)}: {e}") from e
+    finally:
+        trunk.train(was_training)
+    shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if shape != [2, features]:
+        raise NetworkError(f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected "
+                           f"[2, {features}] ([batch, features], features as it declared)")
+
+
+def create_network(name: str, input_shape: tuple[int, int, int], classes_per_task: list[int], *, depth: int = 2,
+                   width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, mean: list[float] | None = None,
+                   std: list[float] | None = None, pretrained: bool = False, freeze_backbone: bool = False,
+                   image_size: int = 32, load_weights: bool = True, **block_kw) -> Network:
+    """The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
+    backbone, plus the input adaptation and the heads."""
+    from .model_names import is_backbone
+    from .networks import MODELS
+
+    dropout = block_kw.get("dropout", 0.0)
+    if is_backbone(name):
+        from .backbones import create_backbone
+
+        bb = create_backbone(name, pretrained, load_weights)
+        size = max(image_size, bb.min_size) if min(input_shape[1:]) < bb.min_size else None
+        trunk_input = (bb.channels, *((size, size) if size else input_shape[1:]))
+        check_features(bb.trunk, bb.features, trunk_input, name)
+        return Network(bb.trunk, bb.features, classes_per_task, input_dropout, bb.mean or mean, bb.std or std,
+                       channels=bb.channels, size=size, dropout=dropout, freeze_trunk=freeze_backbone)
+    if name not in MODELS:
+        raise NetworkError(f"unknown model {name!r} (registered: {', '.join(MODELS)}; or torchvision:<name>, "
+                           "timm:<name>)")
+    entry = MODELS[name]
+    offered = {"depth": depth, "width": width, "rnn_cell": rnn_cell, "dropout": dropout,
+               "block": partial(Block, **block_kw)}
+    kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords if k in offered}
+    who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
+    try:
+        trunk, features = entry.function(tuple(input_shape), **kw)
+    except Exception as e:
+        raise NetworkError(f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the "
+                           f"trunk: {e}") from e
+    check_features(trunk, features, tuple(input_shape), who)
+    # Dropout before the heads when the trunk does not already end in the project's dropout.
+    head_dropout = 0.0 if entry.keywords is None or {"block", "dropout"} & set(entry.keywords) else dropout
+    return Network(trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout,
+                   freeze_trunk=freeze_backbone)
+
+
+def __getattr__(name: str):
+    if name == "ARCHITECTURES":  # the former name of the registry
+        from .networks import MODELS
+
+        return MODELS
+    raise AttributeError(name)
 
 
 class RowRNN(nn.Module):
@@ -155,50 +230,3 @@ class RowRNN(nn.Module):
         seq = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, C·W]
         out, _ = self.rnn(seq)
         return out[:, -1]  # the state after the last row: [B, width]
-
-
-def _rnn(input_shape, depth, width, block_kw, cell="gru"):
-    # The recurrent cells keep their own gate nonlinearities; activation and batch norm apply to
-    # the dense layer between the recurrent stack and the heads.
-    rnn = RowRNN(input_shape, depth, width, cell, block_kw.get("dropout", 0.0))
-    dense = Block(lambda out, bias: nn.Linear(width, out, bias=bias), width, 1, **block_kw)
-    return nn.Sequential(rnn, dense), width
-
-
-class Residual(nn.Module):
-    """x + F(x) with F = two conv blocks: channels and map size are kept, so the sum needs no projection."""
-
-    def __init__(self, channels, block_kw):
-        super().__init__()
-        conv = lambda o, bias: nn.Conv2d(channels, o, 3, padding=1, bias=bias)  # noqa: E731
-        self.f = nn.Sequential(Block(conv, channels, 2, **block_kw), Block(conv, channels, 2, **block_kw))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.f(x)
-
-
-def _resnet(input_shape, depth, width, block_kw):
-    c, h, w = input_shape
-    stem = Block(lambda o, bias: nn.Conv2d(c, o, 3, padding=1, bias=bias), width, 2, **block_kw)
-    layers: list[nn.Module] = [stem]
-    for _ in range(depth):
-        layers.append(Residual(width, block_kw))
-        if min(h, w) >= 4:
-            layers.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # [B, width]
-    return nn.Sequential(*layers), width
-
-
-ARCHITECTURES = {"mlp": _mlp, "cnn": _cnn, "rnn": _rnn, "resnet": _resnet}
-
-
-def create_network(name: str, input_shape: tuple[int, int, int], classes_per_task: list[int], *, depth: int = 2,
-                   width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, mean: list[float] | None = None,
-                   std: list[float] | None = None, **block_kw) -> Network:
-    """The one place that builds a network from the architecture flags."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown model {name!r} (choose from {', '.join(ARCHITECTURES)})")
-    extra = {"cell": rnn_cell} if name == "rnn" else {}
-    trunk, features = ARCHITECTURES[name](input_shape, depth, width, block_kw, **extra)
-    return Network(trunk, features, classes_per_task, input_dropout, mean, std)

@@ -1,5 +1,6 @@
-"""The LightningModule: one shared model_step for train/val/test, torchmetrics per split and task,
-and the regularizers that act on the loss (L1, adversarial training)."""
+"""The LightningModule: one shared model_step for train/val/test (the checklist's training step: the
+multitask loss, + L1, + the adversarial share; regularizers.py holds those), torchmetrics per split
+and task, and the optimizer's parameter groups."""
 
 from __future__ import annotations
 
@@ -12,17 +13,12 @@ import torch.nn.functional as F
 import torchmetrics
 
 from .init import initialize, set_output_bias
+from .model_names import is_backbone
 from .models import create_network, weights
 from .optim import create_optimizer, lambda_lr, parameter_groups
+from .regularizers import SPARSE, adversarial_examples, l1_penalty, sparsity  # noqa: F401 - public names
 
 SPLITS = ("train", "val", "test")
-SPARSE = 1e-3  # |w| below this counts as zero for val/sparsity
-
-
-def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """Share of entries with |w| < 1e-3: the sparsity that L1 regularization produces."""
-    w = torch.cat([t.detach().flatten() for t in tensors])
-    return (w.abs() < SPARSE).float().mean()
 
 
 @contextmanager
@@ -43,20 +39,25 @@ def frozen_batchnorm_statistics(net: torch.nn.Module):
 class Classifier(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
     input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
-    hyperparameters, so a checkpoint rebuilds the same network."""
+    hyperparameters, so a checkpoint rebuilds the same network. `load_pretrained` (not saved): read
+    --pretrained weights from the cache; a checkpoint holds them already, so loading one needs no cache."""
 
-    def __init__(self, **hparams):
+    def __init__(self, *, load_pretrained: bool = False, **hparams):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["load_pretrained"])
         hp = self.hparams
         self.net = create_network(
             hp.model, tuple(hp.input_shape), list(hp.task_classes), depth=hp.depth, width=hp.width,
             rnn_cell=hp.rnn_cell, input_dropout=hp.input_dropout, mean=hp.input_mean, std=hp.input_std,
             activation=hp.activation, batchnorm=hp.batchnorm, bn_position=hp.bn_position,
             bn_momentum=hp.bn_momentum, bn_eps=hp.bn_eps, leaky_slope=hp.leaky_slope,
-            maxout_pieces=hp.maxout_pieces, dropout=hp.dropout,
+            maxout_pieces=hp.maxout_pieces, dropout=hp.dropout, pretrained=hp.get("pretrained", False),
+            freeze_backbone=hp.get("freeze_backbone", False), image_size=hp.get("image_size", 32),
+            load_weights=load_pretrained,
         )
-        initialize(self.net, hp.init, hp.init_variance, hp.bias_init)
+        # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
+        pretrained = hp.get("pretrained", False) and is_backbone(hp.model)
+        initialize(self.net.heads if pretrained else self.net, hp.init, hp.init_variance, hp.bias_init)
         set_output_bias(self.net.heads.outputs, hp.label_frequencies if hp.output_bias == "prior" else None)
         self.task_weights = list(hp.task_weights) or [1.0] * len(hp.task_names)
         # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
@@ -106,23 +107,9 @@ class Classifier(L.LightningModule):
         return sum(w * loss for w, loss in zip(self.task_weights, losses))
 
     def adversarial_examples(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise the loss.
-
-        fgsm: one step of ε·sign(∇x L). pgd: a random start in the ball, then `adv_steps` steps of
-        2.5ε/steps (Madry et al.), each projected back into the ball and the valid range."""
+        """regularizers.adversarial_examples against this network's multitask loss."""
         hp = self.hparams
-        eps = hp.adv_eps
-        if hp.adversarial == "pgd":
-            steps, alpha = hp.adv_steps, 2.5 * eps / hp.adv_steps
-            delta = torch.empty_like(x).uniform_(-eps, eps)
-        else:
-            steps, alpha, delta = 1, eps, torch.zeros_like(x)
-        for _ in range(steps):
-            x_adv = (x + delta).clamp(0, 1).detach().requires_grad_(True)
-            with torch.enable_grad():
-                (grad,) = torch.autograd.grad(self.total_loss(x_adv, y), x_adv)
-            delta = (x_adv.detach() + alpha * grad.sign() - x).clamp(-eps, eps)
-        return (x + delta).clamp(0, 1).detach()
+        return adversarial_examples(self.total_loss, x, y, hp.adversarial, hp.adv_eps, hp.adv_steps)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """--resume with another --lr: the restored optimizer and schedule hold the old ε0; rescale them
@@ -172,7 +159,7 @@ class Classifier(L.LightningModule):
                 total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
                 log["train/adv_loss"] = adv_loss.detach()
             if hp.l1 > 0:
-                l1 = hp.l1 * sum(w.abs().sum() for w in weights(self.net))  # λ·Σ|w|
+                l1 = l1_penalty(self.net, hp.l1)  # λ·Σ|w|
                 total = total + l1
                 log["train/l1"] = l1.detach()
             self.log_step(log)
@@ -198,7 +185,10 @@ class Classifier(L.LightningModule):
         floats["epoch"] = self.current_epoch
         # ε_k of this step. By hand rather than LearningRateMonitor, which writes one column per
         # parameter group (lr/pg1, lr/pg2) once weight decay splits them; they share one schedule.
-        floats["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]
+        groups = self.trainer.optimizers[0].param_groups
+        floats["lr"] = groups[0]["lr"]
+        if len(groups) > 2:  # --backbone-lr-ratio: the trunk's groups come last
+            floats["lr-backbone"] = groups[-1]["lr"]
         for logger in self.loggers:
             logger.log_metrics(floats, step=self.global_step)
 
@@ -242,12 +232,26 @@ class Classifier(L.LightningModule):
         self.test_confusion = self.confusion.compute()
         self.confusion.reset()
 
+    def parameter_groups(self) -> list[dict]:
+        """Weights (decayed) and the other parameters; with --backbone-lr-ratio r != 1 the trunk's two
+        groups come last with initial ε r·ε0. LambdaLR scales every group's initial ε by the same
+        ε_k/ε0, so the trunk's ε is r·ε_k at every step. Frozen parameters are left out."""
+        hp = self.hparams
+        ratio = hp.get("backbone_lr_ratio", 1.0)
+        decayed = {id(w) for w in weights(self.net)}
+        trunk = {id(p) for p in self.net.trunk.parameters()} if ratio != 1 else set()
+        groups = []
+        for part, lr in ((False, hp.lr), (True, ratio * hp.lr)):
+            params = [p for p in self.parameters() if p.requires_grad and (id(p) in trunk) == part]
+            split = parameter_groups([p for p in params if id(p) in decayed],
+                                     [p for p in params if id(p) not in decayed], hp.weight_decay)
+            groups += [{**g, "lr": lr} for g in split if g["params"] or not part]
+        return groups
+
     def configure_optimizers(self):
         hp = self.hparams
-        decayed = weights(self.net)
-        others = [p for p in self.parameters() if all(p is not w for w in decayed)]
-        optimizer = create_optimizer(hp.optimizer, parameter_groups(decayed, others, hp.weight_decay), lr=hp.lr,
-                                     momentum=hp.momentum, nesterov=hp.nesterov, beta2=hp.beta2, eps=hp.eps)
+        optimizer = create_optimizer(hp.optimizer, self.parameter_groups(), lr=hp.lr, momentum=hp.momentum,
+                                     nesterov=hp.nesterov, beta2=hp.beta2, eps=hp.eps)
         trainer = self.trainer
         total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
         steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))

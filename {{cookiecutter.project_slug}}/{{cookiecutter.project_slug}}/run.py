@@ -10,12 +10,14 @@ import math
 import os
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
 import yaml
 
 from .cli import RUN_NAME_ENV, config_dict, is_rank_zero
+from .flags import FLAG_BY_NAME
 
 
 class UserError(Exception):
@@ -23,7 +25,8 @@ class UserError(Exception):
 
 
 def default_run_name(a: argparse.Namespace) -> str:
-    return f"{a.model}-d{a.depth}-w{a.width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    model = a.model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
+    return f"{model}-d{a.depth}-w{a.width}-{a.optimizer}-lr{a.lr:g}-bs{a.batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def run_directory(a: argparse.Namespace) -> Path:
@@ -108,11 +111,12 @@ def build_datamodule(a: argparse.Namespace):
     return dm
 
 
-def build_module(a: argparse.Namespace, dm):
+def build_module(a: argparse.Namespace, dm, load_pretrained: bool = True):
     """The adapter from flags to the module: the flags plus what the data determines."""
     from .module import Classifier
 
     return Classifier(
+        load_pretrained=load_pretrained,
         **config_dict(a),
         input_shape=list(dm.input_shape),
         input_mean=dm.mean,
@@ -121,6 +125,24 @@ def build_module(a: argparse.Namespace, dm):
         task_classes=[t.num_classes for t in dm.tasks],
         label_frequencies=dm.label_frequencies(),
     )
+
+
+def network_summary(a: argparse.Namespace, module) -> str:
+    """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
+    from .model_names import flag_reach
+
+    applies, ignored = flag_reach(a.model, a.pretrained)
+    net = module.net
+    adapt = [f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
+             f"resized to {net.size}×{net.size}" if net.size else ""]
+    return "\n".join([
+        f"network: --model {a.model}: trunk → {net.heads.outputs[0].in_features} features → "
+        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
+        + "".join(f", {s}" for s in adapt if s),
+        "  flags that apply to it: " + ", ".join(f"{FLAG_BY_NAME[f].option} ({where})" for f, where in applies.items())
+        + "; and every optimization, schedule, regularization and data flag",
+        "  flags ignored by it: " + (", ".join(FLAG_BY_NAME[f].option for f in ignored) or "none"),
+    ])
 
 
 def sync_batchnorm(a: argparse.Namespace) -> bool:
@@ -218,6 +240,8 @@ class _DropTips(logging.Filter):
 def quiet_lightning() -> None:
     """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
+    # --freeze-backbone keeps the trunk in eval mode on purpose (its batch norm statistics stay fixed).
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropTips) for f in logger.filters):
         logger.addFilter(_DropTips())
@@ -326,7 +350,7 @@ def allocate_module(a: argparse.Namespace, dm):
 
     try:
         with torch.device("meta"):
-            params = sum(p.numel() for p in build_module(a, dm).parameters())
+            params = sum(p.numel() for p in build_module(a, dm, load_pretrained=False).parameters())
     except Exception:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
         params = None
     if params is not None:
@@ -365,7 +389,9 @@ def main(a: argparse.Namespace) -> int:
     quiet_lightning()
     import lightning as L
 
+    from .backbones import BackboneError
     from .data import DataError
+    from .models import NetworkError
     from .trainer_options import SettingError, check_val_check_interval
 
     L.seed_everything(a.seed, workers=True, verbose=False)
@@ -381,6 +407,11 @@ def main(a: argparse.Namespace) -> int:
         run_dir = run_directory(a)
         created = claim_run_directory(a, run_dir)
         return start(a, run_dir, dm, module)
+    except (NetworkError, BackboneError) as e:  # raised before the run directory exists: nothing written
+        print(f"train.py: error: {e}", file=sys.stderr)
+        if e.__cause__ is not None:  # the user's network raised: their traceback is what they need
+            traceback.print_exception(e.__cause__, file=sys.stderr)
+        return 2
     except (DataError, UserError, SettingError) as e:  # one line, like any other bad input
         print(f"train.py: error: {e}", file=sys.stderr)
         if created and not (run_dir / "checkpoints").exists():
@@ -406,6 +437,7 @@ def start(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     from .tracking import create_logger, resolve_mode
 
     if is_rank_zero():
+        print(network_summary(a, module))
         (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(a.wandb_mode)
     tool = a.plot_lr_schedule or a.aug_preview or a.find_batch_size  # write files, then exit
