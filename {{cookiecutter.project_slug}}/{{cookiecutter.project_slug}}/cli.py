@@ -135,8 +135,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_choices(parser, args)
     args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
-    check_combinations(parser, args)
     args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
+    check_combinations(parser, args)
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
@@ -196,6 +196,8 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append("--nesterov needs --momentum > 0, got --momentum 0")
     if a.lr_schedule in ("exponential", "step") and a.lr_decay >= 1:
         problems.append(f"--lr-decay must be < 1 for --lr-schedule {a.lr_schedule}, got {a.lr_decay:g}")
+    if a.test_only and not a.resume_ckpt:
+        problems.append("--test-only needs --resume CHECKPOINT (the checkpoint to test)")
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
     if a.aug_preview and not any(getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and

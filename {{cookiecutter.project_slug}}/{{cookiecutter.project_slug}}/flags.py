@@ -345,6 +345,9 @@ FLAGS: list[Flag] = [
     flag("compile", TRAIN, False, "Compile the network with torch.compile."),
     flag("resume", TRAIN, None, "last (the newest run under --output-dir) or a checkpoint path: continue the run, "
          "its schedule position and its W&B run.", none_ok=True, metavar="{last,PATH}"),
+    flag("test_only", TRAIN, False, "Test the --resume checkpoint on --dataset's test split without training: "
+         "results.json and plots/confusion_matrix.png go to a new run directory (--run-name, default "
+         "<run>-test-<dataset>)."),
     # --- Logging
     flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
     flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "

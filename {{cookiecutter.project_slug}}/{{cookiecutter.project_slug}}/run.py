@@ -71,6 +71,7 @@ def build_module(a: argparse.Namespace, dm):
         input_std=dm.std,
         task_names=[t.name for t in dm.tasks],
         task_classes=[t.num_classes for t in dm.tasks],
+        task_class_names=dm.class_names,
         label_frequencies=dm.label_frequencies(),
     )
 
@@ -219,6 +220,10 @@ def finish_wandb(wandb_logger) -> None:
 def main(a: argparse.Namespace) -> int:
     """Returns the process exit status."""
     quiet_lightning()
+    if a.test_only:
+        from .evaluate import test_only
+
+        return test_only(a)
     import lightning as L
 
     from .data import DataError

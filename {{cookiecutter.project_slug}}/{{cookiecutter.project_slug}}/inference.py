@@ -1,0 +1,259 @@
+"""Using a trained checkpoint: find and check it, read a user's images (or table rows) as the network
+saw its training inputs, and turn per-task probabilities into rows of class names (predict.py,
+export.py, Classifier.predict_images and train.py --test-only share these)."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from .data import IMAGE_SUFFIXES
+
+# Hyperparameters every checkpoint of this project carries (module.Classifier saves them).
+REQUIRED = ("model", "input_shape", "task_names", "task_classes")
+# Gray levels of datasets whose pixels are not 8-bit: scikit-learn's digits hold 0..16. An image file
+# (8-bit) is rounded back to these levels, so a test image written as a PNG predicts exactly as in test.
+LEVELS = {"digits": 16}
+
+
+class CheckpointError(Exception):
+    """A checkpoint argument that names no checkpoint of this project: one line, exit status 2."""
+
+
+class InputError(Exception):
+    """Input files or tables the model cannot read: one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def find_checkpoint(arg: str, output_dir: str | Path = "runs") -> Path:
+    """`last` → the newest <output_dir>/*/checkpoints/last.ckpt; a run directory → its best.ckpt, else
+    last.ckpt; otherwise the path itself."""
+    if arg == "last":
+        found = sorted(Path(output_dir).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise CheckpointError(f"'last' found no run with checkpoints/last.ckpt under {output_dir}/")
+        return found[-1]
+    path = Path(arg)
+    if path.is_dir():
+        for name in ("best.ckpt", "last.ckpt"):
+            for candidate in (path / "checkpoints" / name, path / name):
+                if candidate.is_file():
+                    return candidate
+        raise CheckpointError(f"{arg}: a directory without checkpoints/best.ckpt or checkpoints/last.ckpt")
+    if not path.exists():
+        raise CheckpointError(f"{arg}: not found (expected a .ckpt file, a run directory or 'last')")
+    if not path.is_file():
+        raise CheckpointError(f"{arg}: not a file")
+    return path
+
+
+def _what_is(path: Path, error: Exception) -> str:
+    """A few words on a file torch could not read as a checkpoint."""
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        return f"a zip archive of {len(names)} files ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})"
+    head = path.read_bytes()[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"a binary file torch cannot read ({str(error).splitlines()[0][:100]})"
+    first = text.strip().splitlines()[0][:60] if text.strip() else ""
+    return f"a text file starting {first!r}"
+
+
+def read_hparams(path: Path) -> dict:
+    """The checkpoint's hyperparameters, after checking that it is a checkpoint of this project."""
+    try:
+        # weights_only: reading a checkpoint never runs code from it (ours hold plain values only).
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same answer to the user
+        raise CheckpointError(f"{path} is not a checkpoint of this project: {_what_is(path, e)}") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        kind = f"a {type(ckpt).__name__}" if not isinstance(ckpt, dict) else f"a dict of {', '.join(list(ckpt)[:4])}"
+        raise CheckpointError(f"{path} is not a checkpoint of this project: a PyTorch file holding {kind}, "
+                              "not a Lightning checkpoint")
+    hp = ckpt.get("hyper_parameters")
+    if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED):
+        raise CheckpointError(f"{path} is not a checkpoint of this project: a Lightning checkpoint without this "
+                              "project's hyper_parameters (model, input_shape, task_names, task_classes)")
+    return dict(hp)
+
+
+def load_classifier(path: Path, map_location: str | torch.device = "cpu"):
+    """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
+    from .module import Classifier
+
+    read_hparams(path)
+    model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+    return model.eval()
+
+
+def class_names_of(hp: dict) -> list[list[str]]:
+    """Per task, its class names; checkpoints from before names were saved get "0", "1", …."""
+    saved = hp.get("task_class_names") or []
+    names = []
+    for t, c in enumerate(hp["task_classes"]):
+        if t < len(saved) and len(saved[t]) == c:
+            names.append([str(n) for n in saved[t]])
+        else:
+            names.append([str(i) for i in range(c)])
+    return names
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def list_images(paths: Sequence[str | Path]) -> list[Path]:
+    """Image files among `paths`: folders are searched recursively (hidden entries skipped), files are
+    taken as given whatever their suffix (a bad one is skipped later with a warning)."""
+    files: list[Path] = []
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{arg}: not found")
+    if not files:
+        raise InputError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, paths))}")
+    return files
+
+
+def read_image(path: str | Path, input_shape: Sequence[int], levels: int | None = None) -> torch.Tensor:
+    """An image file as the network's input [C, H, W] in [0, 1]: the training data's channels (L or RGB)
+    and size (resized as the image-folder data is: antialiased bilinear on 8-bit pixels)."""
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    c, h, w = input_shape
+    if c not in (1, 3):
+        raise InputError(f"the model takes {c}-channel inputs, not images")
+    with Image.open(path) as img:
+        x = TF.pil_to_tensor(img.convert("L" if c == 1 else "RGB"))  # [C, H', W'] uint8
+    if tuple(x.shape[1:]) != (h, w):
+        x = TF.resize(x, [h, w], antialias=True)
+    x = x.float().div_(255)
+    if levels:
+        x = x.mul_(levels).round_().div_(levels)
+    return x
+
+
+class ImageFiles(Dataset):
+    """(file, image [C, H, W] or None, error or None) per file: an undecodable file does not stop the others."""
+
+    def __init__(self, files: Sequence[Path], input_shape: Sequence[int], levels: int | None = None):
+        self.files, self.input_shape, self.levels = list(files), list(input_shape), levels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        path = self.files[i]
+        try:
+            return str(path), read_image(path, self.input_shape, self.levels), None
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad file
+            return str(path), None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def collate_images(items):
+    """→ (images [B, C, H, W], their files, [(file, error)] of the files that could not be decoded)."""
+    good = [(key, x) for key, x, err in items if err is None]
+    failed = [(key, err) for key, _, err in items if err is not None]
+    if not good:
+        return torch.empty(0), [], failed
+    return torch.stack([x for _, x in good]), [key for key, _ in good], failed
+
+
+def read_table(path: str | Path, features: Sequence[str], input_shape: Sequence[int]) -> tuple[torch.Tensor, list]:
+    """A CSV file's feature columns as inputs [N, *input_shape] (float) and the row numbers (from 1)."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            missing = [c for c in features if c not in columns]
+            if missing:
+                raise InputError(f"{path}: missing the feature column {missing[0]!r} the model was trained on "
+                                 f"({len(missing)} of {len(features)} missing)")
+            rows = []
+            for n, row in enumerate(reader, start=2):  # line 1 is the header
+                try:
+                    rows.append([float(row[c]) for c in features])
+                except (TypeError, ValueError):
+                    bad = next(c for c in features if not _is_number(row[c]))
+                    raise InputError(f"{path}: line {n}, column {bad!r}: not a number ({row[bad]!r})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+    if not rows:
+        raise InputError(f"{path}: no rows")
+    x = torch.tensor(rows, dtype=torch.float32)
+    return x.view(len(rows), *input_shape) if x[0].numel() == _prod(input_shape) else x, list(range(1, len(rows) + 1))
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _prod(shape: Sequence[int]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def probabilities(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per task, class probabilities [B, C] from the heads' logits: softmax, or for a binary head's one
+    logit b the two probabilities (1 − σ(b), σ(b))."""
+    probs = []
+    for logits in outputs:
+        if logits.shape[1] == 1:
+            p = torch.sigmoid(logits.float())
+            probs.append(torch.cat([1 - p, p], dim=1))
+        else:
+            probs.append(torch.softmax(logits.float(), dim=1))
+    return probs
+
+
+def header(task_names: Sequence[str], task_classes: Sequence[int], top_k: int, key: str = "file") -> list[str]:
+    """`file`, then per task `<task>` (the predicted class name) and `<task>_prob`, and for top-k > 1
+    `<task>_top2`, `<task>_top2_prob`, …."""
+    columns = [key]
+    for name, c in zip(task_names, task_classes):
+        for rank in range(1, min(top_k, c) + 1):
+            suffix = "" if rank == 1 else f"_top{rank}"
+            columns += [f"{name}{suffix}", f"{name}{suffix}_prob"]
+    return columns
+
+
+def rows(keys: Sequence, probs: list[torch.Tensor], task_names: Sequence[str], names: list[list[str]],
+         top_k: int, key: str = "file") -> list[dict]:
+    """One dict per input: its key, then per task the top-k class names and probabilities."""
+    out = [{key: k} for k in keys]
+    for task, p, labels in zip(task_names, probs, names):
+        values, indices = p.detach().cpu().topk(min(top_k, p.shape[1]), dim=1)
+        for row, vs, ix in zip(out, values.tolist(), indices.tolist()):
+            for rank, (v, i) in enumerate(zip(vs, ix), start=1):
+                suffix = "" if rank == 1 else f"_top{rank}"
+                row[f"{task}{suffix}"] = labels[i]
+                row[f"{task}{suffix}_prob"] = round(v, 6)
+    return out
