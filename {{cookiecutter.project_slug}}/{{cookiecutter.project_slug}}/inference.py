@@ -131,30 +131,44 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def read_image(path: str | Path, input_shape: Sequence[int], levels: int | None = None) -> torch.Tensor:
-    """An image file as the network's input [C, H, W] in [0, 1]: the training data's channels (L or RGB)
-    and size (resized as the image-folder data is: antialiased bilinear on 8-bit pixels)."""
+def decode_image(path: str | Path, input_shape: Sequence[int]) -> torch.Tensor:
+    """An image file as 8-bit pixels [C, H, W] with the training data's channels (L or RGB) and size
+    (resized as the image-folder data is: antialiased bilinear on 8-bit pixels)."""
+    import numpy as np
     from PIL import Image
-    from torchvision.transforms.v2 import functional as TF
 
     c, h, w = input_shape
     if c not in (1, 3):
         raise InputError(f"the model takes {c}-channel inputs, not images")
+    mode = "L" if c == 1 else "RGB"
     with Image.open(path) as img:
-        x = TF.pil_to_tensor(img.convert("L" if c == 1 else "RGB"))  # [C, H', W'] uint8
+        pixels = np.array(img if img.mode == mode else img.convert(mode))  # [H', W'] or [H', W', 3] uint8
+    x = torch.from_numpy(pixels)
+    x = x.unsqueeze(0) if x.ndim == 2 else x.permute(2, 0, 1)
     if tuple(x.shape[1:]) != (h, w):
+        from torchvision.transforms.v2 import functional as TF
+
         x = TF.resize(x, [h, w], antialias=True)
-    x = x.float().div_(255)
-    if levels:
-        x = x.mul_(levels).round_().div_(levels)
     return x
 
 
-class ImageFiles(Dataset):
-    """(file, image [C, H, W] or None, error or None) per file: an undecodable file does not stop the others."""
+def to_unit(x: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+    """8-bit pixels → floats in [0, 1] (rounded to `levels` + 1 gray levels when the training data had those)."""
+    x = x.float().div_(255)
+    return x.mul_(levels).round_().div_(levels) if levels else x
 
-    def __init__(self, files: Sequence[Path], input_shape: Sequence[int], levels: int | None = None):
-        self.files, self.input_shape, self.levels = list(files), list(input_shape), levels
+
+def read_image(path: str | Path, input_shape: Sequence[int], levels: int | None = None) -> torch.Tensor:
+    """An image file as the network's input [C, H, W] in [0, 1]."""
+    return to_unit(decode_image(path, input_shape), levels)
+
+
+class ImageFiles(Dataset):
+    """(file, 8-bit image [C, H, W] or None, error or None) per file: an undecodable file does not stop
+    the others."""
+
+    def __init__(self, files: Sequence[Path], input_shape: Sequence[int]):
+        self.files, self.input_shape = list(files), list(input_shape)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -162,20 +176,26 @@ class ImageFiles(Dataset):
     def __getitem__(self, i: int):
         path = self.files[i]
         try:
-            return str(path), read_image(path, self.input_shape, self.levels), None
+            return str(path), decode_image(path, self.input_shape), None
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad file
             return str(path), None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-def collate_images(items):
-    """→ (images [B, C, H, W], their files, [(file, error)] of the files that could not be decoded)."""
-    good = [(key, x) for key, x, err in items if err is None]
-    failed = [(key, err) for key, _, err in items if err is not None]
-    if not good:
-        return torch.empty(0), [], failed
-    return torch.stack([x for _, x in good]), [key for key, _ in good], failed
+class CollateImages:
+    """→ (images [B, C, H, W] in [0, 1], their files, [(file, error)] of the files that could not be
+    decoded). Pixels become floats once per batch, not per image."""
+
+    def __init__(self, levels: int | None = None):
+        self.levels = levels
+
+    def __call__(self, items):
+        good = [(key, x) for key, x, err in items if err is None]
+        failed = [(key, err) for key, _, err in items if err is not None]
+        if not good:
+            return torch.empty(0), [], failed
+        return to_unit(torch.stack([x for _, x in good]), self.levels), [key for key, _ in good], failed
 
 
 def read_table(path: str | Path, features: Sequence[str], input_shape: Sequence[int]) -> tuple[torch.Tensor, list]:

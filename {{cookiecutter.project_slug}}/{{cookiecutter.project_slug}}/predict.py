@@ -52,7 +52,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--top-k", type=positive, default=1, help="Class names and probabilities per task, best first.")
     p.add_argument("--batch-size", type=positive, default=256, help="Inputs per forward pass.")
     p.add_argument("--num-workers", type=workers, default="auto", help="DataLoader processes decoding images "
-                   "(auto: up to 4, none for fewer than 4 batches).")
+                   "(auto: up to 4; none for fewer than 4 batches or on 2 cores or fewer).")
     p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "mps"), help="Hardware.")
     p.add_argument("--output-dir", default="runs", metavar="PATH", help="Where 'last' looks for runs.")
     return p
@@ -107,7 +107,7 @@ def build_loader(a: argparse.Namespace, hp: dict):
     """The inputs as a DataLoader of (inputs, keys, failures); the key column's name."""
     from torch.utils.data import DataLoader
 
-    from .inference import LEVELS, ImageFiles, InputError, collate_images, list_images, read_table
+    from .inference import LEVELS, CollateImages, ImageFiles, InputError, list_images, read_table
 
     if hp.get("dataset") == "csv" or hp.get("features"):
         if len(a.inputs) != 1 or not a.inputs[0].lower().endswith(".csv"):
@@ -121,9 +121,11 @@ def build_loader(a: argparse.Namespace, hp: dict):
     batches = -(-len(files) // a.batch_size)
     num_workers = a.num_workers
     if num_workers == "auto":
-        num_workers = 0 if batches < 4 else min(4, max(1, (os.cpu_count() or 1) - 1))
-    loader = DataLoader(ImageFiles(files, hp["input_shape"], LEVELS.get(hp.get("dataset"))), batch_size=a.batch_size,
-                        num_workers=num_workers, collate_fn=collate_images, persistent_workers=False)
+        # Worker processes pay off once there are cores to spare beside the forward passes.
+        cpus = os.cpu_count() or 1
+        num_workers = 0 if batches < 4 or cpus <= 2 else min(4, cpus - 1)
+    loader = DataLoader(ImageFiles(files, hp["input_shape"]), batch_size=a.batch_size, num_workers=num_workers,
+                        collate_fn=CollateImages(LEVELS.get(hp.get("dataset"))))
     return loader, "file"
 
 
