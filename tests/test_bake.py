@@ -29,6 +29,7 @@ EXPECTED_FILES = {
     "scripts/slurm.sbatch",
     "benchmarks/bench_architectures.py",
     "benchmarks/bench_overhead.py",
+    "benchmarks/bench_predict.py",
     "benchmarks/bench_steps.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
