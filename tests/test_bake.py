@@ -154,7 +154,8 @@ def test_invalid_slug_is_refused(cookies, slug):
 
 def test_test_requirements_cover_the_generated_dependencies(cookies):
     root = Path(cookies.bake().project_path)
-    needed = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    needed = project["dependencies"] + project["optional-dependencies"]["export"]
     listed = (TEMPLATE / "requirements-test.txt").read_text().split()
     assert set(needed) <= set(listed)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import sys
 import tempfile
@@ -128,14 +129,20 @@ if __name__ == "__main__":
               f"{model.hparams.model} depth {model.hparams.depth} width {model.hparams.width}; "
               f"torch threads {torch.get_num_threads()}; median of {opts.repeats}")
         project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size, "0")  # warm-up
-        plain = statistics.median(plain_loop(model.net, files, tmp / "plain.csv", opts.batch_size)
-                                  for _ in range(opts.repeats))
+        # Interleaved repeats, so that a busy moment of a shared machine hits every variant alike.
+        times: dict[str, list[float]] = {"plain": [], "0": [], "auto": []}
+        for _ in range(opts.repeats):
+            times["plain"].append(plain_loop(model.net, files, tmp / "plain.csv", opts.batch_size))
+            for workers in ("0", "auto"):
+                times[workers].append(project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size,
+                                              workers))
+        plain = statistics.median(times["plain"])
         print(f"plain PyTorch + PIL loop:          {opts.images / plain:8.0f} images/s")
         for workers in ("0", "auto"):
-            ours = statistics.median(project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size,
-                                             workers) for _ in range(opts.repeats))
+            ours = statistics.median(times[workers])
             print(f"predict.py --num-workers {workers:<4}:      {opts.images / ours:8.0f} images/s "
                   f"({plain / ours:.2f}x the plain loop)")
+        print(f"load average (1 min) {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         with open(tmp / "plain.csv") as a, open(tmp / "p.csv") as b:
             same = [r["digit"] for r in csv.DictReader(a)] == [r["digit"] for r in csv.DictReader(b)]
         print(f"same predictions: {same}")
