@@ -33,11 +33,24 @@ from {{cookiecutter.project_slug}}.predict import main as predict  # noqa: E402
 
 def checkpoint(argv: list[str], path: Path) -> Classifier:
     a = parse_args(["--dataset", "mnist", "--wandb-mode", "disabled", *argv])
-    model = Classifier(**config_dict(a), input_shape=[1, 28, 28], input_mean=[0.1307], input_std=[0.3081],
-                       task_names=["digit"], task_classes=[10], task_class_names=[[str(d) for d in range(10)]],
-                       label_frequencies=[[0.1] * 10]).eval()
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-                "pytorch-lightning_version": __import__("lightning").__version__}, path)
+    model = Classifier(
+        **config_dict(a),
+        input_shape=[1, 28, 28],
+        input_mean=[0.1307],
+        input_std=[0.3081],
+        task_names=["digit"],
+        task_classes=[10],
+        task_class_names=[[str(d) for d in range(10)]],
+        label_frequencies=[[0.1] * 10],
+    ).eval()
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "pytorch-lightning_version": __import__("lightning").__version__,
+        },
+        path,
+    )
     return model
 
 
@@ -60,7 +73,7 @@ def plain_loop(net, files: list[Path], out: Path, batch_size: int) -> float:
         writer = csv.writer(f)
         writer.writerow(["file", "digit", "digit_prob"])
         for i in range(0, len(files), batch_size):
-            chunk = files[i:i + batch_size]
+            chunk = files[i : i + batch_size]
             arrays = []
             for path in chunk:
                 with Image.open(path) as img:
@@ -73,8 +86,24 @@ def plain_loop(net, files: list[Path], out: Path, batch_size: int) -> float:
 
 def project(ckpt: Path, folder: Path, out: Path, batch_size: int, workers: str) -> float:
     start = time.perf_counter()
-    assert predict([str(ckpt), str(folder), "--output", str(out), "--overwrite", "--accelerator", "cpu",
-                    "--batch-size", str(batch_size), "--num-workers", workers]) == 0
+    assert (
+        predict(
+            [
+                str(ckpt),
+                str(folder),
+                "--output",
+                str(out),
+                "--overwrite",
+                "--accelerator",
+                "cpu",
+                "--batch-size",
+                str(batch_size),
+                "--num-workers",
+                workers,
+            ]
+        )
+        == 0
+    )
     return time.perf_counter() - start
 
 
@@ -110,8 +139,10 @@ def onnx_vs_eager(model: Classifier, folder: Path) -> None:
         with torch.inference_mode():
             eager = latency(wrapper, x, repeats)
         ort = latency(lambda x: session.run(None, {name: x}), x.numpy(), repeats)
-        print(f"batch {batch:>3}: PyTorch eager {eager * 1e3:8.3f} ms, ONNX Runtime {ort * 1e3:8.3f} ms "
-              f"(ONNX Runtime {eager / ort:.2f}x as fast)")
+        print(
+            f"batch {batch:>3}: PyTorch eager {eager * 1e3:8.3f} ms, ONNX Runtime {ort * 1e3:8.3f} ms "
+            f"(ONNX Runtime {eager / ort:.2f}x as fast)"
+        )
 
 
 if __name__ == "__main__":
@@ -125,23 +156,28 @@ if __name__ == "__main__":
         model = checkpoint(rest, tmp / "model.ckpt")
         start = time.perf_counter()
         files = write_pngs(tmp / "images", opts.images)
-        print(f"{opts.images} MNIST-format PNG files written in {time.perf_counter() - start:.1f} s; model "
-              f"{model.hparams.model} depth {model.hparams.depth} width {model.hparams.width}; "
-              f"torch threads {torch.get_num_threads()}; median of {opts.repeats}")
+        print(
+            f"{opts.images} MNIST-format PNG files written in {time.perf_counter() - start:.1f} s; model "
+            f"{model.hparams.model} depth {model.hparams.depth} width {model.hparams.width}; "
+            f"torch threads {torch.get_num_threads()}; median of {opts.repeats}"
+        )
         project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size, "0")  # warm-up
         # Interleaved repeats, so that a busy moment of a shared machine hits every variant alike.
         times: dict[str, list[float]] = {"plain": [], "0": [], "auto": []}
         for _ in range(opts.repeats):
             times["plain"].append(plain_loop(model.net, files, tmp / "plain.csv", opts.batch_size))
             for workers in ("0", "auto"):
-                times[workers].append(project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size,
-                                              workers))
+                times[workers].append(
+                    project(tmp / "model.ckpt", tmp / "images", tmp / "p.csv", opts.batch_size, workers)
+                )
         plain = statistics.median(times["plain"])
         print(f"plain PyTorch + PIL loop:          {opts.images / plain:8.0f} images/s")
         for workers in ("0", "auto"):
             ours = statistics.median(times[workers])
-            print(f"predict.py --num-workers {workers:<4}:      {opts.images / ours:8.0f} images/s "
-                  f"({plain / ours:.2f}x the plain loop)")
+            print(
+                f"predict.py --num-workers {workers:<4}:      {opts.images / ours:8.0f} images/s "
+                f"({plain / ours:.2f}x the plain loop)"
+            )
         print(f"load average (1 min) {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         with open(tmp / "plain.csv") as a, open(tmp / "p.csv") as b:
             same = [r["digit"] for r in csv.DictReader(a)] == [r["digit"] for r in csv.DictReader(b)]

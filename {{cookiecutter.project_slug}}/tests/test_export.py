@@ -34,8 +34,24 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 
     def get(name: str) -> Path:
         if name not in cache:
-            a = parse_args([*FAST, "--dataset", "digits", "--width", "8", "--limit-train-batches", "2",
-                            "--limit-val-batches", "1", "--output-dir", str(out), "--run-name", name, *MODELS[name]])
+            a = parse_args(
+                [
+                    *FAST,
+                    "--dataset",
+                    "digits",
+                    "--width",
+                    "8",
+                    "--limit-train-batches",
+                    "2",
+                    "--limit-val-batches",
+                    "1",
+                    "--output-dir",
+                    str(out),
+                    "--run-name",
+                    name,
+                    *MODELS[name],
+                ]
+            )
             assert run_main(a) == 0
             os.environ.pop("CHECKLIST_RUN_NAME", None)
             cache[name] = out / name / "checkpoints" / "best.ckpt"
@@ -89,15 +105,20 @@ def test_bad_input_exits_2(problem, checkpoints, monkeypatch, tmp_path, capsys):
     existing.write_text("keep")
     (tmp_path / "x.ckpt").write_text("x")
     if problem == "no extra":
-        monkeypatch.setattr(export_module.importlib.util, "find_spec",
-                            lambda name: None if name == "onnxruntime" else object())
+        monkeypatch.setattr(
+            export_module.importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else object()
+        )
     argv, says = {
-        "no extra": ([str(ckpt), "--format", "onnx", "--output", str(tmp_path / "m.onnx")],
-                     "pip install -e '.[export]'"),
+        "no extra": (
+            [str(ckpt), "--format", "onnx", "--output", str(tmp_path / "m.onnx")],
+            "pip install -e '.[export]'",
+        ),
         "exists": ([str(ckpt), "--format", "torch-export", "--output", str(existing)], "--overwrite"),
         "not a checkpoint": ([str(tmp_path / "x.ckpt"), "--format", "torch-export"], "not a checkpoint of this"),
-        "no folder": ([str(ckpt), "--format", "torch-export", "--output", str(tmp_path / "a" / "m.pt2")],
-                      "does not exist"),
+        "no folder": (
+            [str(ckpt), "--format", "torch-export", "--output", str(tmp_path / "a" / "m.pt2")],
+            "does not exist",
+        ),
     }[problem]
     with pytest.raises(SystemExit) as e:
         main(argv)

@@ -30,8 +30,23 @@ N_IMAGES = 24
 def trained(tmp_path_factory) -> Path:
     """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
     out = tmp_path_factory.mktemp("runs")
-    a = parse_args([*FAST, "--dataset", "digits", "--max-epochs", "2", "--width", "16", "--tasks", "digit,parity",
-                    "--output-dir", str(out), "--run-name", "r"])
+    a = parse_args(
+        [
+            *FAST,
+            "--dataset",
+            "digits",
+            "--max-epochs",
+            "2",
+            "--width",
+            "16",
+            "--tasks",
+            "digit,parity",
+            "--output-dir",
+            str(out),
+            "--run-name",
+            "r",
+        ]
+    )
     assert run_main(a) == 0
     os.environ.pop("CHECKLIST_RUN_NAME", None)
     return out / "r"
@@ -66,7 +81,8 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
     err = capsys.readouterr().err
     assert [line for line in err.splitlines() if line.startswith("warning")] == [
         f"warning: skipped {folder / 'broken.png'}: cannot decode it as an image "
-        f"(UnidentifiedImageError: cannot identify image file {str(folder / 'broken.png')!r})"]
+        f"(UnidentifiedImageError: cannot identify image file {str(folder / 'broken.png')!r})"
+    ]
     rows = {Path(r["file"]).name: r for r in read_csv(out)}
     assert len(rows) == N_IMAGES
     assert list(next(iter(rows.values()))) == ["file", "digit", "digit_prob", "parity", "parity_prob"]
@@ -75,7 +91,8 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
     dm = ImageDataModule(dataset="digits", seed=0, tasks=("digit", "parity"), batch_size=64)
     dm.setup()
     probs = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).predict(
-        model, dataloaders=dm.test_dataloader())
+        model, dataloaders=dm.test_dataloader()
+    )
     digit = torch.cat([p[0] for p in probs])[:N_IMAGES]
     parity = torch.cat([p[1] for p in probs])[:N_IMAGES]
     assert torch.equal(dm.test_set.x[:N_IMAGES], x)
@@ -91,11 +108,35 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
 def test_top_k_and_run_directory_shortcuts(trained, test_images, tmp_path):
     folder, _ = test_images
     out = tmp_path / "p.csv"
-    assert predict(["last", str(folder / "a" / "001.png"), "--output-dir", str(trained.parent), "--output", str(out),
-                    "--top-k", "3"]) == 0
+    assert (
+        predict(
+            [
+                "last",
+                str(folder / "a" / "001.png"),
+                "--output-dir",
+                str(trained.parent),
+                "--output",
+                str(out),
+                "--top-k",
+                "3",
+            ]
+        )
+        == 0
+    )
     (row,) = read_csv(out)
-    assert list(row) == ["file", "digit", "digit_prob", "digit_top2", "digit_top2_prob", "digit_top3",
-                         "digit_top3_prob", "parity", "parity_prob", "parity_top2", "parity_top2_prob"]
+    assert list(row) == [
+        "file",
+        "digit",
+        "digit_prob",
+        "digit_top2",
+        "digit_top2_prob",
+        "digit_top3",
+        "digit_top3_prob",
+        "parity",
+        "parity_prob",
+        "parity_top2",
+        "parity_top2_prob",
+    ]
     probs = [float(row[k]) for k in ("digit_prob", "digit_top2_prob", "digit_top3_prob")]
     assert probs == sorted(probs, reverse=True) and len({row["digit"], row["digit_top2"], row["digit_top3"]}) == 3
     assert {row["parity"], row["parity_top2"]} == {"even", "odd"}
@@ -107,8 +148,14 @@ def test_top_k_and_run_directory_shortcuts(trained, test_images, tmp_path):
 def test_predict_script_in_a_fresh_process(trained, test_images, tmp_path):
     folder, _ = test_images
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "predict.py"), str(trained), str(folder), "--output", "p.csv"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), str(trained), str(folder), "--output", "p.csv"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(read_csv(tmp_path / "p.csv")) == N_IMAGES
 
@@ -149,8 +196,9 @@ def test_not_a_checkpoint_of_this_project(case, trained, test_images, tmp_path, 
     assert not out.exists() and not list(tmp_path.glob(".p.csv*"))
 
 
-@pytest.mark.parametrize("problem", ["output exists", "no images", "missing input", "table for an image model",
-                                     "bad top-k"])
+@pytest.mark.parametrize(
+    "problem", ["output exists", "no images", "missing input", "table for an image model", "bad top-k"]
+)
 def test_bad_input_exits_2_and_writes_nothing(problem, trained, tmp_path, capsys):
     ckpt = str(trained / "checkpoints" / "best.ckpt")
     out = tmp_path / "p.csv"
@@ -223,8 +271,9 @@ def test_readme_notebook_example_runs(trained, test_images, capsys):
 
 
 def test_test_only_reproduces_the_run_results(trained, tmp_path):
-    status, test_dir = train(tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"),
-                             "--dataset", "digits")
+    status, test_dir = train(
+        tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"), "--dataset", "digits"
+    )
     assert status == 0
     assert test_dir == tmp_path / "runs" / "r-test-digits"  # a new run; the trained one keeps its results
     original = json.loads((trained / "results.json").read_text())
@@ -240,7 +289,15 @@ def test_test_only_bad_input(trained, tmp_path, capsys):
     from conftest import assert_bad_input
 
     assert_bad_input("--test-only", "--test-only needs --resume", capsys)
-    status, _ = train(tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"),
-                      "--dataset", "mnist", "--data-dir", str(tmp_path / "nothing"))
+    status, _ = train(
+        tmp_path,
+        "--test-only",
+        "--resume",
+        str(trained / "checkpoints" / "best.ckpt"),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path / "nothing"),
+    )
     assert status == 2 and "files not found" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()

@@ -48,12 +48,15 @@ def test_only(a: argparse.Namespace) -> int:
         check_hardware(a)
         dm = build_datamodule(a)
         if list(dm.input_shape) != list(hp["input_shape"]):
-            raise DataError(f"--dataset {a.dataset} has inputs of shape {list(dm.input_shape)}; the checkpoint's "
-                            f"network takes {list(hp['input_shape'])}")
+            raise DataError(
+                f"--dataset {a.dataset} has inputs of shape {list(dm.input_shape)}; the checkpoint's "
+                f"network takes {list(hp['input_shape'])}"
+            )
         classes = [t.num_classes for t in dm.tasks]
         if classes != list(hp["task_classes"]):
-            raise DataError(f"--dataset {a.dataset} has {classes} classes per task; the checkpoint has "
-                            f"{list(hp['task_classes'])}")
+            raise DataError(
+                f"--dataset {a.dataset} has {classes} classes per task; the checkpoint has {list(hp['task_classes'])}"
+            )
     except (CheckpointError, DataError, HardwareError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
@@ -61,16 +64,30 @@ def test_only(a: argparse.Namespace) -> int:
     a.run_name = run_dir.name
     model = load_classifier(ckpt)
     # One device: a distributed sampler would pad the test split with repeated examples.
-    trainer = L.Trainer(accelerator=a.accelerator, devices=1, precision=a.precision, logger=False,
-                        default_root_dir=run_dir, enable_checkpointing=False, enable_model_summary=False,
-                        enable_progress_bar=sys.stderr.isatty())
+    trainer = L.Trainer(
+        accelerator=a.accelerator,
+        devices=1,
+        precision=a.precision,
+        logger=False,
+        default_root_dir=run_dir,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=sys.stderr.isatty(),
+    )
     metrics = trainer.test(model, datamodule=dm, verbose=False)[0]
     (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(a), sort_keys=False, allow_unicode=True))
     plot_confusion_matrix(model.test_confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")
-    results = {"run_name": run_dir.name, "checkpoint": str(ckpt), "dataset": a.dataset, **metrics,
-               "test/confusion_matrix": model.test_confusion.tolist()}
+    results = {
+        "run_name": run_dir.name,
+        "checkpoint": str(ckpt),
+        "dataset": a.dataset,
+        **metrics,
+        "test/confusion_matrix": model.test_confusion.tolist(),
+    }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"test/acc={metrics.get('test/acc', float('nan')):.4f} test/loss={metrics.get('test/loss', float('nan')):.4f}"
-          f" of {ckpt} on {a.dataset}; run directory: {run_dir}")
+    print(
+        f"test/acc={metrics.get('test/acc', float('nan')):.4f} test/loss={metrics.get('test/loss', float('nan')):.4f}"
+        f" of {ckpt} on {a.dataset}; run directory: {run_dir}"
+    )
     return 0

@@ -33,12 +33,21 @@ def build_parser() -> OneLineParser:
         allow_abbrev=False,
     )
     p.add_argument("checkpoint", help="A .ckpt file, a run directory (its best.ckpt, else last.ckpt) or 'last'.")
-    p.add_argument("--format", default="onnx", choices=tuple(FORMATS), help="onnx needs the export extra "
-                   "(pip install -e '.[export]'), checked with onnxruntime; torch-export: torch.export.save, "
-                   "checked with torch.export.load; torchscript: torch.jit.trace, checked with torch.jit.load "
-                   "(deprecated by PyTorch, kept for runtimes that still load it).")
-    p.add_argument("--output", metavar="FILE", help="Default: beside the checkpoint, its name with the format's "
-                   "suffix (best.onnx, best.pt2, best.torchscript.pt).")
+    p.add_argument(
+        "--format",
+        default="onnx",
+        choices=tuple(FORMATS),
+        help="onnx needs the export extra "
+        "(pip install -e '.[export]'), checked with onnxruntime; torch-export: torch.export.save, "
+        "checked with torch.export.load; torchscript: torch.jit.trace, checked with torch.jit.load "
+        "(deprecated by PyTorch, kept for runtimes that still load it).",
+    )
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="Default: beside the checkpoint, its name with the format's "
+        "suffix (best.onnx, best.pt2, best.torchscript.pt).",
+    )
     p.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
     p.add_argument("--check-batch", type=int, default=16, help="Images (uniform random in [0, 1]) in the check.")
     p.add_argument("--output-dir", default="runs", metavar="PATH", help="Where 'last' looks for runs.")
@@ -74,8 +83,17 @@ def export(fmt: str, wrapper, example, path: Path, task_names: list[str]) -> Non
 
     batch = torch.export.Dim("batch", min=1)
     if fmt == "onnx":
-        torch.onnx.export(wrapper, (example,), str(path), dynamo=True, external_data=False, verbose=False,
-                          input_names=["images"], output_names=list(task_names), dynamic_shapes={"x": {0: batch}})
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(path),
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+            input_names=["images"],
+            output_names=list(task_names),
+            dynamic_shapes={"x": {0: batch}},
+        )
     elif fmt == "torch-export":
         program = torch.export.export(wrapper, (example,), dynamic_shapes={"x": {0: batch}})
         torch.export.save(program, str(path))
@@ -105,11 +123,24 @@ def metadata(hp: dict, fmt: str, path: Path, ckpt: Path, names: list[list[str]],
     tasks = []
     for name, labels in zip(hp["task_names"], names):
         binary = len(labels) == 2
-        tasks.append({"name": name, "classes": labels,
-                      "output": f"[B, 1] logit: sigmoid = P({labels[1]})" if binary else f"[B, {len(labels)}] logits"})
-    return {"format": fmt, "file": path.name, "checkpoint": str(ckpt), "input": "images [B, C, H, W] in [0, 1]",
-            "input_shape": list(hp["input_shape"]), "dataset": hp.get("dataset"), "model": hp.get("model"),
-            "tasks": tasks, "max_abs_difference": diff}
+        tasks.append(
+            {
+                "name": name,
+                "classes": labels,
+                "output": f"[B, 1] logit: sigmoid = P({labels[1]})" if binary else f"[B, {len(labels)}] logits",
+            }
+        )
+    return {
+        "format": fmt,
+        "file": path.name,
+        "checkpoint": str(ckpt),
+        "input": "images [B, C, H, W] in [0, 1]",
+        "input_shape": list(hp["input_shape"]),
+        "dataset": hp.get("dataset"),
+        "model": hp.get("model"),
+        "tasks": tasks,
+        "max_abs_difference": diff,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --check-batch: must be >= 1, got {a.check_batch}")
     missing = missing_modules(a.format)
     if missing:
-        parser.error(f"argument --format: {a.format} needs the export extra (missing {', '.join(missing)}): "
-                     "pip install -e '.[export]'")
+        parser.error(
+            f"argument --format: {a.format} needs the export extra (missing {', '.join(missing)}): "
+            "pip install -e '.[export]'"
+        )
     from .inference import CheckpointError, class_names_of, find_checkpoint, load_classifier, read_hparams
 
     try:
@@ -155,12 +188,17 @@ def main(argv: list[str] | None = None) -> int:
             got = run_exported(a.format, tmp, x)
         diff = max((e.float() - g.float()).abs().max().item() for e, g in zip(expected, got))
         shapes_ok = [tuple(g.shape) for g in got] == [tuple(e.shape) for e in expected]
-        print(f"max abs difference of the {a.format} outputs from the checkpoint's over {a.check_batch} images: "
-              f"{diff:.3g} (limit {TOLERANCE:g})")
+        print(
+            f"max abs difference of the {a.format} outputs from the checkpoint's over {a.check_batch} images: "
+            f"{diff:.3g} (limit {TOLERANCE:g})"
+        )
         if not shapes_ok or not diff <= TOLERANCE:
-            print(f"export.py: error: the exported {a.format} model does not reproduce the checkpoint "
-                  f"({'output shapes differ' if not shapes_ok else f'difference {diff:.3g} > {TOLERANCE:g}'}); "
-                  "nothing written", file=sys.stderr)
+            print(
+                f"export.py: error: the exported {a.format} model does not reproduce the checkpoint "
+                f"({'output shapes differ' if not shapes_ok else f'difference {diff:.3g} > {TOLERANCE:g}'}); "
+                "nothing written",
+                file=sys.stderr,
+            )
             return 1
         tmp.replace(out)
     finally:

@@ -80,12 +80,15 @@ def read_hparams(path: Path) -> dict:
         raise CheckpointError(f"{path} is not a checkpoint of this project: {_what_is(path, e)}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         kind = f"a {type(ckpt).__name__}" if not isinstance(ckpt, dict) else f"a dict of {', '.join(list(ckpt)[:4])}"
-        raise CheckpointError(f"{path} is not a checkpoint of this project: a PyTorch file holding {kind}, "
-                              "not a Lightning checkpoint")
+        raise CheckpointError(
+            f"{path} is not a checkpoint of this project: a PyTorch file holding {kind}, not a Lightning checkpoint"
+        )
     hp = ckpt.get("hyper_parameters")
     if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED):
-        raise CheckpointError(f"{path} is not a checkpoint of this project: a Lightning checkpoint without this "
-                              "project's hyper_parameters (model, input_shape, task_names, task_classes)")
+        raise CheckpointError(
+            f"{path} is not a checkpoint of this project: a Lightning checkpoint without this "
+            "project's hyper_parameters (model, input_shape, task_names, task_classes)"
+        )
     return dict(hp)
 
 
@@ -120,8 +123,13 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
         elif p.is_file():
             files.append(p)
         else:
@@ -206,8 +214,10 @@ def read_table(path: str | Path, features: Sequence[str], input_shape: Sequence[
             columns = reader.fieldnames or []
             missing = [c for c in features if c not in columns]
             if missing:
-                raise InputError(f"{path}: missing the feature column {missing[0]!r} the model was trained on "
-                                 f"({len(missing)} of {len(features)} missing)")
+                raise InputError(
+                    f"{path}: missing the feature column {missing[0]!r} the model was trained on "
+                    f"({len(missing)} of {len(features)} missing)"
+                )
             rows = []
             for n, row in enumerate(reader, start=2):  # line 1 is the header
                 try:
@@ -265,8 +275,14 @@ def header(task_names: Sequence[str], task_classes: Sequence[int], top_k: int, k
     return columns
 
 
-def rows(keys: Sequence, probs: list[torch.Tensor], task_names: Sequence[str], names: list[list[str]],
-         top_k: int, key: str = "file") -> list[dict]:
+def rows(
+    keys: Sequence,
+    probs: list[torch.Tensor],
+    task_names: Sequence[str],
+    names: list[list[str]],
+    top_k: int,
+    key: str = "file",
+) -> list[dict]:
     """One dict per input: its key, then per task the top-k class names and probabilities."""
     out = [{key: k} for k in keys]
     for task, p, labels in zip(task_names, probs, names):

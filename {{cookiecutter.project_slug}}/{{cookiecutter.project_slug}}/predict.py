@@ -44,15 +44,23 @@ def build_parser() -> OneLineParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
     )
-    p.add_argument("checkpoint", help="A .ckpt file, a run directory (its best.ckpt, else last.ckpt) or 'last' "
-                   "(the newest run's last.ckpt under --output-dir).")
+    p.add_argument(
+        "checkpoint",
+        help="A .ckpt file, a run directory (its best.ckpt, else last.ckpt) or 'last' "
+        "(the newest run's last.ckpt under --output-dir).",
+    )
     p.add_argument("inputs", nargs="+", help="Image files, folders of images, or one CSV file.")
     p.add_argument("--output", default="predictions.csv", metavar="FILE.csv", help="Where the predictions go.")
     p.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
     p.add_argument("--top-k", type=positive, default=1, help="Class names and probabilities per task, best first.")
     p.add_argument("--batch-size", type=positive, default=256, help="Inputs per forward pass.")
-    p.add_argument("--num-workers", type=workers, default="auto", help="DataLoader processes decoding images "
-                   "(auto: up to 4; none for fewer than 4 batches or on 2 cores or fewer).")
+    p.add_argument(
+        "--num-workers",
+        type=workers,
+        default="auto",
+        help="DataLoader processes decoding images "
+        "(auto: up to 4; none for fewer than 4 batches or on 2 cores or fewer).",
+    )
     p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "mps"), help="Hardware.")
     p.add_argument("--output-dir", default="runs", metavar="PATH", help="Where 'last' looks for runs.")
     return p
@@ -99,8 +107,9 @@ def prediction_writer(out, key: str, task_names, names, top_k: int):
 def _table_batches(x, keys, batch_size: int):
     from torch.utils.data import DataLoader
 
-    return DataLoader(list(range(len(keys))), batch_size=batch_size,
-                      collate_fn=lambda idx: (x[idx], [keys[i] for i in idx], []))
+    return DataLoader(
+        list(range(len(keys))), batch_size=batch_size, collate_fn=lambda idx: (x[idx], [keys[i] for i in idx], [])
+    )
 
 
 def build_loader(a: argparse.Namespace, hp: dict):
@@ -111,8 +120,10 @@ def build_loader(a: argparse.Namespace, hp: dict):
 
     if hp.get("dataset") == "csv" or hp.get("features"):
         if len(a.inputs) != 1 or not a.inputs[0].lower().endswith(".csv"):
-            raise InputError(f"the model was trained on a table: give one CSV file with the columns "
-                             f"{', '.join(hp.get('features') or [])}")
+            raise InputError(
+                f"the model was trained on a table: give one CSV file with the columns "
+                f"{', '.join(hp.get('features') or [])}"
+            )
         x, keys = read_table(a.inputs[0], hp.get("features") or [], hp["input_shape"])
         return _table_batches(x, keys, a.batch_size), "row"
     if len(a.inputs) == 1 and a.inputs[0].lower().endswith(".csv"):
@@ -124,8 +135,12 @@ def build_loader(a: argparse.Namespace, hp: dict):
         # Worker processes pay off once there are cores to spare beside the forward passes.
         cpus = os.cpu_count() or 1
         num_workers = 0 if batches < 4 or cpus <= 2 else min(4, cpus - 1)
-    loader = DataLoader(ImageFiles(files, hp["input_shape"]), batch_size=a.batch_size, num_workers=num_workers,
-                        collate_fn=CollateImages(LEVELS.get(hp.get("dataset"))))
+    loader = DataLoader(
+        ImageFiles(files, hp["input_shape"]),
+        batch_size=a.batch_size,
+        num_workers=num_workers,
+        collate_fn=CollateImages(LEVELS.get(hp.get("dataset"))),
+    )
     return loader, "file"
 
 
@@ -152,9 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(tmp, "w", newline="") as f:
             writer = prediction_writer(f, key, hp["task_names"], class_names_of(hp), a.top_k)
-            trainer = L.Trainer(accelerator=a.accelerator, devices=1, logger=False, callbacks=[writer],
-                                enable_checkpointing=False, enable_model_summary=False,
-                                enable_progress_bar=interactive)
+            trainer = L.Trainer(
+                accelerator=a.accelerator,
+                devices=1,
+                logger=False,
+                callbacks=[writer],
+                enable_checkpointing=False,
+                enable_model_summary=False,
+                enable_progress_bar=interactive,
+            )
             trainer.predict(model, dataloaders=loader, return_predictions=False)
         tmp.replace(out)  # atomic: a reader never sees half a file, and an old one stays until now
     finally:
