@@ -5,7 +5,7 @@ The network is the project's, built from train.py flags for MNIST-format inputs 
 speed does not depend on the weights) and saved as a checkpoint. Both predict paths decode every file
 with PIL, run the network in batches and write a CSV of class names and probabilities.
 
-    python benchmarks/bench_predict.py [--images 10000] [--repeats 3] [train.py flags, e.g. --model cnn]
+    python benchmarks/bench_predict.py [--images 10000] [--repeats 3] [--threads N] [train.py flags, e.g. --model cnn]
 """
 
 from __future__ import annotations
@@ -132,7 +132,9 @@ def onnx_vs_eager(model: Classifier, folder: Path) -> None:
     wrapper = exportable(model.net)
     path = folder / "model.onnx"
     export("onnx", wrapper, torch.rand(2, 1, 28, 28), path, ["digit"])
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # the same threads as PyTorch: a fair comparison
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     for batch, repeats in ((1, 1000), (256, 50)):
         x = torch.rand(batch, 1, 28, 28)
@@ -150,7 +152,10 @@ if __name__ == "__main__":
     bench.add_argument("--images", type=int, default=10000)
     bench.add_argument("--batch-size", type=int, default=256)
     bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--threads", type=int, help="intra-op threads of PyTorch and ONNX Runtime (default: PyTorch's)")
     opts, rest = bench.parse_known_args()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = checkpoint(rest, tmp / "model.ckpt")

@@ -105,6 +105,17 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
     assert torch.allclose(parity.sum(1), torch.ones(N_IMAGES)) and torch.allclose(digit.sum(1), torch.ones(N_IMAGES))
 
 
+def test_a_batch_of_undecodable_files_only(trained, test_images, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "0.png").write_bytes(b"broken")
+    (folder / "1.png").write_bytes((test_images[0] / "a" / "001.png").read_bytes())
+    out = tmp_path / "p.csv"
+    assert predict([str(trained), str(folder), "--batch-size", "1", "--output", str(out)]) == 0
+    assert [Path(r["file"]).name for r in read_csv(out)] == ["1.png"]
+    assert "1 predictions (1 skipped)" in capsys.readouterr().out
+
+
 def test_top_k_and_run_directory_shortcuts(trained, test_images, tmp_path):
     folder, _ = test_images
     out = tmp_path / "p.csv"
@@ -301,3 +312,12 @@ def test_test_only_bad_input(trained, tmp_path, capsys):
     )
     assert status == 2 and "files not found" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_without_one_exits_2(trained, test_images, tmp_path, capsys):
+    out = tmp_path / "p.csv"
+    assert predict([str(trained), str(test_images[0]), "--accelerator", "gpu", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--accelerator gpu" in err, err
+    assert not list(tmp_path.iterdir())

@@ -231,6 +231,8 @@ class Classifier(L.LightningModule):
         from .inference import probabilities
 
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if len(x) == 0:  # predict.py: every file of this batch was undecodable
+            return [x.new_zeros(0, c) for c in self.hparams.task_classes]
         return probabilities(self(x))
 
     @torch.inference_mode()

@@ -79,29 +79,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def prediction_writer(out, key: str, task_names, names, top_k: int):
-    """A callback that writes each batch's rows as it comes (and warns about the files it skipped)."""
-    from lightning.pytorch.callbacks import Callback
+class PredictionWriter:
+    """A callback that writes each batch's rows as they come (and warns about the files it skipped), to
+    `path`, opened when predicting starts."""
 
-    from .inference import header, rows
+    def __init__(self, path: Path, key: str, task_names, names, top_k: int):
+        self.path, self.key, self.task_names, self.names, self.top_k = path, key, task_names, names, top_k
+        self.count = self.skipped = 0
+        self.file = self.writer = None
 
-    writer = csv.DictWriter(out, fieldnames=header(task_names, [len(n) for n in names], top_k, key))
-    writer.writeheader()
+    def callback(self):
+        from lightning.pytorch.callbacks import Callback
 
-    class PredictionWriter(Callback):
-        count = 0
-        skipped = 0
+        from .inference import header, rows
 
-        def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-            _, keys, failed = batch
-            for path, error in failed:
-                print(f"warning: skipped {path}: cannot decode it as an image ({error})", file=sys.stderr)
-            self.skipped += len(failed)
-            if keys:
-                writer.writerows(rows(keys, outputs, task_names, names, top_k, key))
-                self.count += len(keys)
+        outer = self
 
-    return PredictionWriter()
+        class Writer(Callback):
+            def on_predict_start(self, trainer, pl_module):
+                outer.file = open(outer.path, "w", newline="")  # noqa: SIM115 - closed in close()
+                columns = header(outer.task_names, [len(n) for n in outer.names], outer.top_k, outer.key)
+                outer.writer = csv.DictWriter(outer.file, fieldnames=columns)
+                outer.writer.writeheader()
+
+            def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+                _, keys, failed = batch
+                for path, error in failed:
+                    print(f"warning: skipped {path}: cannot decode it as an image ({error})", file=sys.stderr)
+                outer.skipped += len(failed)
+                if keys:
+                    outer.writer.writerows(rows(keys, outputs, outer.task_names, outer.names, outer.top_k, outer.key))
+                    outer.count += len(keys)
+
+        return Writer()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 def _table_batches(x, keys, batch_size: int):
@@ -126,6 +140,8 @@ def build_loader(a: argparse.Namespace, hp: dict):
             )
         x, keys = read_table(a.inputs[0], hp.get("features") or [], hp["input_shape"])
         return _table_batches(x, keys, a.batch_size), "row"
+    if hp["input_shape"][0] not in (1, 3):
+        raise InputError(f"the model takes {hp['input_shape'][0]}-channel inputs: not images (1 or 3 channels)")
     if len(a.inputs) == 1 and a.inputs[0].lower().endswith(".csv"):
         raise InputError(f"{a.inputs[0]}: the model was trained on images ({hp.get('dataset')}), not on a table")
     files = list_images(a.inputs)
@@ -150,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_lightning()
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from .inference import CheckpointError, InputError, class_names_of, find_checkpoint, load_classifier, read_hparams
 
@@ -160,25 +177,29 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, InputError) as e:
         print(f"predict.py: error: {e}", file=sys.stderr)
         return 2
-    model = load_classifier(ckpt)
     out = Path(a.output)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    interactive = sys.stderr.isatty()
+    writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), a.top_k)
     try:
-        with open(tmp, "w", newline="") as f:
-            writer = prediction_writer(f, key, hp["task_names"], class_names_of(hp), a.top_k)
-            trainer = L.Trainer(
-                accelerator=a.accelerator,
-                devices=1,
-                logger=False,
-                callbacks=[writer],
-                enable_checkpointing=False,
-                enable_model_summary=False,
-                enable_progress_bar=interactive,
-            )
-            trainer.predict(model, dataloaders=loader, return_predictions=False)
+        trainer = L.Trainer(
+            accelerator=a.accelerator,
+            devices=1,
+            logger=False,
+            callbacks=[writer.callback()],
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=sys.stderr.isatty(),
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as e:  # e.g. --accelerator gpu without one
+        print(f"predict.py: error: --accelerator {a.accelerator}: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    model = load_classifier(ckpt)
+    try:
+        trainer.predict(model, dataloaders=loader, return_predictions=False)
+        writer.close()
         tmp.replace(out)  # atomic: a reader never sees half a file, and an old one stays until now
     finally:
+        writer.close()
         tmp.unlink(missing_ok=True)
     skipped = f" ({writer.skipped} skipped)" if writer.skipped else ""
     print(f"{writer.count} predictions{skipped} with {ckpt}: {out}")
