@@ -5,10 +5,12 @@ export.py, Classifier.predict_images and train.py --test-only share these)."""
 from __future__ import annotations
 
 import csv
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -116,22 +118,24 @@ def class_names_of(hp: dict) -> list[list[str]]:
 # ----------------------------------------------------------------------------- inputs
 
 
-def list_images(paths: Sequence[str | Path]) -> list[Path]:
+def list_images(paths: Sequence[str | Path]) -> list[str]:
     """Image files among `paths`: folders are searched recursively (hidden entries skipped), files are
     taken as given whatever their suffix (a bad one is skipped later with a warning)."""
-    files: list[Path] = []
-    for arg in paths:
-        p = Path(arg)
-        if p.is_dir():
-            files += sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file()
-                and f.suffix.lower() in IMAGE_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-        elif p.is_file():
-            files.append(p)
+    files: list[str] = []
+    for arg in map(str, paths):
+        if os.path.isdir(arg):
+            # os.walk and plain strings: pathlib costs more than decoding a small PNG per file.
+            found = []
+            for folder, dirs, names in os.walk(arg):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found += [
+                    os.path.join(folder, n)
+                    for n in names
+                    if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES
+                ]
+            files += sorted(found)
+        elif os.path.isfile(arg):
+            files.append(arg)
         else:
             raise InputError(f"{arg}: not found")
     if not files:
@@ -139,10 +143,10 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def decode_image(path: str | Path, input_shape: Sequence[int]) -> torch.Tensor:
-    """An image file as 8-bit pixels [C, H, W] with the training data's channels (L or RGB) and size
-    (resized as the image-folder data is: antialiased bilinear on 8-bit pixels)."""
-    import numpy as np
+def decode_image(path: str | Path, input_shape: Sequence[int]):
+    """An image file as 8-bit pixels [C, H, W] (a NumPy array) with the training data's channels (L or
+    RGB) and size (resized as the image-folder data is: antialiased bilinear on 8-bit pixels). NumPy, not
+    torch, per image: converting each small image to a tensor costs as much as decoding it."""
     from PIL import Image
 
     c, h, w = input_shape
@@ -151,13 +155,12 @@ def decode_image(path: str | Path, input_shape: Sequence[int]) -> torch.Tensor:
     mode = "L" if c == 1 else "RGB"
     with Image.open(path) as img:
         pixels = np.array(img if img.mode == mode else img.convert(mode))  # [H', W'] or [H', W', 3] uint8
-    x = torch.from_numpy(pixels)
-    x = x.unsqueeze(0) if x.ndim == 2 else x.permute(2, 0, 1)
-    if tuple(x.shape[1:]) != (h, w):
+    pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    if pixels.shape[1:] != (h, w):
         from torchvision.transforms.v2 import functional as TF
 
-        x = TF.resize(x, [h, w], antialias=True)
-    return x
+        pixels = TF.resize(torch.from_numpy(np.ascontiguousarray(pixels)), [h, w], antialias=True).numpy()
+    return pixels
 
 
 def to_unit(x: torch.Tensor, levels: int | None = None) -> torch.Tensor:
@@ -168,14 +171,14 @@ def to_unit(x: torch.Tensor, levels: int | None = None) -> torch.Tensor:
 
 def read_image(path: str | Path, input_shape: Sequence[int], levels: int | None = None) -> torch.Tensor:
     """An image file as the network's input [C, H, W] in [0, 1]."""
-    return to_unit(decode_image(path, input_shape), levels)
+    return to_unit(torch.from_numpy(decode_image(path, input_shape)), levels)
 
 
 class ImageFiles(Dataset):
     """(file, 8-bit image [C, H, W] or None, error or None) per file: an undecodable file does not stop
     the others."""
 
-    def __init__(self, files: Sequence[Path], input_shape: Sequence[int]):
+    def __init__(self, files: Sequence[str], input_shape: Sequence[int]):
         self.files, self.input_shape = list(files), list(input_shape)
 
     def __len__(self) -> int:
@@ -184,15 +187,25 @@ class ImageFiles(Dataset):
     def __getitem__(self, i: int):
         path = self.files[i]
         try:
-            return str(path), decode_image(path, self.input_shape), None
+            return path, decode_image(path, self.input_shape), None
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad file
-            return str(path), None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return path, None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+class Keys:
+    """The files (or row numbers) of a batch, and the files skipped with why. A plain object, not a list:
+    Lightning moves a batch to the device by walking its lists, a cost per file for nothing."""
+
+    __slots__ = ("keys", "failed")
+
+    def __init__(self, keys: list, failed: list[tuple[str, str]]):
+        self.keys, self.failed = keys, failed
 
 
 class CollateImages:
-    """→ (images [B, C, H, W] in [0, 1], their files, [(file, error)] of the files that could not be
+    """→ (images [B, C, H, W] in [0, 1], Keys: their files, and (file, error) of those that could not be
     decoded). Pixels become floats once per batch, not per image."""
 
     def __init__(self, levels: int | None = None):
@@ -202,8 +215,9 @@ class CollateImages:
         good = [(key, x) for key, x, err in items if err is None]
         failed = [(key, err) for key, _, err in items if err is not None]
         if not good:
-            return torch.empty(0), [], failed
-        return to_unit(torch.stack([x for _, x in good]), self.levels), [key for key, _ in good], failed
+            return torch.empty(0), Keys([], failed)
+        x = torch.from_numpy(np.stack([x for _, x in good]))  # [B, C, H, W] uint8
+        return to_unit(x, self.levels), Keys([key for key, _ in good], failed)
 
 
 def read_table(path: str | Path, features: Sequence[str], input_shape: Sequence[int]) -> tuple[torch.Tensor, list]:

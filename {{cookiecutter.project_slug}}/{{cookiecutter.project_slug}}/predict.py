@@ -103,7 +103,7 @@ class PredictionWriter:
                 outer.writer.writeheader()
 
             def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-                _, keys, failed = batch
+                keys, failed = batch[1].keys, batch[1].failed
                 for path, error in failed:
                     print(f"warning: skipped {path}: cannot decode it as an image ({error})", file=sys.stderr)
                 outer.skipped += len(failed)
@@ -121,13 +121,15 @@ class PredictionWriter:
 def _table_batches(x, keys, batch_size: int):
     from torch.utils.data import DataLoader
 
+    from .inference import Keys
+
     return DataLoader(
-        list(range(len(keys))), batch_size=batch_size, collate_fn=lambda idx: (x[idx], [keys[i] for i in idx], [])
+        list(range(len(keys))), batch_size=batch_size, collate_fn=lambda idx: (x[idx], Keys([keys[i] for i in idx], []))
     )
 
 
 def build_loader(a: argparse.Namespace, hp: dict):
-    """The inputs as a DataLoader of (inputs, keys, failures); the key column's name."""
+    """The inputs as a DataLoader of (inputs, Keys); the key column's name."""
     from torch.utils.data import DataLoader
 
     from .inference import LEVELS, CollateImages, ImageFiles, InputError, list_images, read_table
