@@ -1,5 +1,5 @@
 """export.py: every format reproduces the checkpoint's outputs (within 1e-4, on a batch of another size
-than the exported example) for mlp, cnn, resnet and a multitask network; bad input exits 2."""
+than the exported example) for mlp, cnn, resnet, rnn and a multitask network; bad input exits 2."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ MODELS = {
     "mlp": ["--model", "mlp"],
     "cnn": ["--model", "cnn"],
     "resnet": ["--model", "resnet", "--depth", "1"],
+    "rnn": ["--model", "rnn", "--depth", "1"],
     "multitask": ["--model", "cnn", "--tasks", "digit,parity,zero"],
 }
 

@@ -98,8 +98,11 @@ def export(fmt: str, wrapper, example, path: Path, task_names: list[str]) -> Non
         program = torch.export.export(wrapper, (example,), dynamic_shapes={"x": {0: batch}})
         torch.export.save(program, str(path))
     else:
-        # Tracing records shape arithmetic (x.shape[0]) as operations, so any batch size runs.
-        traced = torch.jit.trace(wrapper, (example,), check_trace=False)
+        # Tracing records shape arithmetic (x.shape[0]) as operations, so any batch size runs; its
+        # warnings that a traced value "might not generalize" are answered by the check on another batch size.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            traced = torch.jit.trace(wrapper, (example,), check_trace=False)
         torch.jit.save(traced, str(path))
 
 
