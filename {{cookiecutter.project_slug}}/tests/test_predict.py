@@ -321,3 +321,38 @@ def test_gpu_without_one_exits_2(trained, test_images, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--accelerator gpu" in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_class_names_per_dataset():
+    from torchvision import datasets
+
+    from {{cookiecutter.project_slug}}.tasks import DATASET_CLASSES
+
+    assert list(DATASET_CLASSES["fashion-mnist"]) == datasets.FashionMNIST.classes
+    digits = ImageDataModule(dataset="digits", tasks=("digit", "parity", "zero"))
+    assert digits.class_names == [[str(d) for d in range(10)], ["even", "odd"], ["no", "yes"]]
+
+
+def test_image_folder_model_adapts_size_and_channels(tmp_path):
+    """RGB 20×14 files, trained at 16×16: predict.py resizes each file as the training data was."""
+    from formats import make_image_folder
+    from torchvision.datasets import ImageFolder
+
+    photos = tmp_path / "photos"
+    make_image_folder(photos, split="train")
+    make_image_folder(photos, per_class=3, split="test")
+    flags = "--dataset image-folder --image-size 16 --width 8 --model cnn --limit-train-batches 2 --run-name f"
+    status, run_dir = train(tmp_path, "--data-dir", str(photos), *flags.split())
+    assert status == 0
+    out = tmp_path / "p.csv"
+    assert predict([str(run_dir), str(photos / "test"), "--output", str(out)]) == 0
+    rows = {r["file"]: r for r in read_csv(out)}
+    model = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    dm = ImageDataModule(dataset="image-folder", tasks=("class",), data_dir=str(photos), image_size=16)
+    dm.setup()
+    probs = model.predict_step(dm.test_set.batch(range(len(dm.test_set)))[0])[0]
+    files = [path for path, _ in ImageFolder(str(photos / "test")).samples]  # the order of the test split
+    assert sorted(rows) == sorted(files)
+    for path, p in zip(files, probs):
+        assert rows[path]["class"] == ["cat", "dog", "owl"][p.argmax().item()]
+        assert float(rows[path]["class_prob"]) == pytest.approx(p.max().item(), abs=1e-6)
