@@ -12,6 +12,8 @@ SHADOWED = {
     "lightning", "pytorch_lightning", "torch", "torchvision", "torchmetrics", "wandb",
     "sklearn", "yaml", "matplotlib", "numpy", "pytest", "ruff", "test", "tests", "train",
     "benchmarks", "scripts",
+    # the project's other scripts, and the optional export packages
+    "predict", "export", "onnx", "onnxruntime", "onnxscript",
 }
 
 

@@ -25,6 +25,8 @@ EXPECTED_FILES = {
     "README.md",
     "pyproject.toml",
     "train.py",
+    "predict.py",
+    "export.py",
     "sweep.yaml",
     "sweeps/stage1_lr.yaml",
     "sweeps/stage2_momentum_batch_width.yaml",
@@ -33,6 +35,7 @@ EXPECTED_FILES = {
     "benchmarks/bench_architectures.py",
     "benchmarks/bench_finetune.py",
     "benchmarks/bench_overhead.py",
+    "benchmarks/bench_predict.py",
     "benchmarks/bench_steps.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
@@ -40,6 +43,10 @@ EXPECTED_FILES = {
     "{slug}/callbacks.py",
     "{slug}/cli.py",
     "{slug}/data.py",
+    "{slug}/evaluate.py",
+    "{slug}/export.py",
+    "{slug}/inference.py",
+    "{slug}/predict.py",
     "{slug}/flags.py",
     "{slug}/init.py",
     "{slug}/model_names.py",
@@ -64,6 +71,8 @@ EXPECTED_FILES = {
     "tests/test_models.py",
     "tests/test_networks.py",
     "tests/test_optim.py",
+    "tests/test_predict.py",
+    "tests/test_export.py",
     "tests/test_regularization.py",
     "tests/test_sweeps.py",
     "tests/test_tuning.py",
@@ -162,7 +171,7 @@ def test_invalid_slug_is_refused(cookies, slug):
 def test_test_requirements_cover_the_generated_dependencies(cookies):
     root = Path(cookies.bake().project_path)
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    needed = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    needed = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
     listed = (TEMPLATE / "requirements-test.txt").read_text().split()
     assert set(needed) <= set(listed)
 

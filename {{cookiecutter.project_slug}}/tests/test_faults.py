@@ -80,7 +80,7 @@ def test_negative_values_after_a_space_are_values():
 
 @pytest.mark.parametrize(("text", "message"), [
     ("lr: -1\n", "(from {path}): must be > 0"),
-    ("model: transformer\n", "(from {path}): invalid choice"),
+    ("optimizer: lamb\n", "(from {path}): invalid choice"),
     ("lr: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
     ("lr: {a: 1}\n", "(from {path}): expected a plain value"),
 ], ids=["range", "choice", "nested", "mapping"])

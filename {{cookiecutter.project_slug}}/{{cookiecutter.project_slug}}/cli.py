@@ -166,11 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_choices(parser, args)
     args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
+    args.resume_ckpt = str(resumed["ckpt"]) if resumed is not None else None
     check_combinations(parser, args)
     ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
     args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
-    args.resume_ckpt = None
-    if resumed is not None:
+    if resumed is not None and not args.test_only:  # --test-only may test on other data
         from .resume import incompatible
 
         differ = incompatible(resumed["flags"], config_dict(args))
@@ -178,7 +178,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
                          f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
                          f"or start a new run")
-        args.resume_ckpt = str(resumed["ckpt"])
         args.resume = str(resumed["ckpt"])
     check_environment(parser, args)
     if args.print_config:
@@ -271,6 +270,8 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append("--nesterov needs --momentum > 0, got --momentum 0")
     if a.lr_schedule in ("exponential", "step") and a.lr_decay >= 1:
         problems.append(f"--lr-decay must be < 1 for --lr-schedule {a.lr_schedule}, got {a.lr_decay:g}")
+    if a.test_only and not a.resume_ckpt:
+        problems.append("--test-only needs --resume CHECKPOINT (the checkpoint to test)")
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
     if a.aug_preview and not any(getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and

@@ -22,7 +22,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .tasks import tasks_for
+from .tasks import DATASET_CLASSES, class_names, tasks_for
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
 
@@ -422,6 +422,16 @@ class ImageDataModule(L.LightningDataModule):
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_set.x.shape[1:])
+
+    @property
+    def class_names(self) -> list[list[str]]:
+        """Per task, the name of each class (what predict.py writes)."""
+        if self.dataset == "image-folder":  # the class folders, sorted as ImageFolder numbers them
+            root = self.root / "train" if (self.root / "train").is_dir() else self.root
+            labels = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+        else:
+            labels = DATASET_CLASSES[self.dataset]
+        return [class_names(t, labels) for t in self.tasks]
 
     def label_frequencies(self) -> list[list[float]]:
         """Per task, the class frequencies of the training split (for the output-bias prior)."""

@@ -398,6 +398,9 @@ FLAGS: list[Flag] = [
          "with its forward traceback (slow; for debugging)."),
     flag("benchmark", TRAIN, False, "cuDNN autotuner: time the convolution algorithms for each input shape and keep "
          "the fastest (GPU; nondeterministic, so not with --deterministic)."),
+    flag("test_only", TRAIN, False, "Test the --resume checkpoint on --dataset's test split without training: "
+         "results.json and plots/confusion_matrix.png go to a new run directory (--run-name, default "
+         "<run>-test-<dataset>)."),
     # --- Logging
     flag("output_dir", LOG, "runs", "Where run directories are written.", metavar="PATH"),
     flag("run_name", LOG, None, "Run directory and W&B run name (default: built from the key hyperparameters and "

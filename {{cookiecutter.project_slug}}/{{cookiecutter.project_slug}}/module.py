@@ -262,3 +262,43 @@ class Classifier(L.LightningModule):
         )
         # interval "step": ε changes after every optimizer step k.
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------------- using a trained model
+
+    @property
+    def class_names(self) -> list[list[str]]:
+        """Per task, the name of each class ("0", "1", … for checkpoints saved without names)."""
+        from .inference import class_names_of
+
+        return class_names_of(dict(self.hparams))
+
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
+        """Per task, class probabilities [B, C] (a binary head gives (1 − σ, σ)); `batch` is images
+        [B, C, H, W] in [0, 1], or a tuple or list whose first item they are, so `trainer.predict` works
+        on the datamodule's loaders too."""
+        from .inference import probabilities
+
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if len(x) == 0:  # predict.py: every file of this batch was undecodable
+            return [x.new_zeros(0, c) for c in self.hparams.task_classes]
+        return probabilities(self(x))
+
+    @torch.inference_mode()
+    def predict_images(self, paths, top_k: int = 1, batch_size: int = 256) -> list[dict]:
+        """Image files (or folders) → one dict per image: file, then per task the predicted class name
+        and its probability (`digit`, `digit_prob`; top-k adds `digit_top2`, …). Inputs are adapted as
+        predict.py does (channels, size, the training data's gray levels); undecodable files raise."""
+        from .inference import LEVELS, list_images, read_image, rows
+
+        hp = self.hparams
+        files = list_images([paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths)
+        was_training = self.training
+        self.eval()
+        out = []
+        for start in range(0, len(files), batch_size):
+            chunk = files[start:start + batch_size]
+            x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
+            probs = self.predict_step(x.to(self.device))
+            out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k)
+        self.train(was_training)
+        return out

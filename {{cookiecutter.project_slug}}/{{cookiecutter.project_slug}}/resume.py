@@ -3,7 +3,6 @@ continue (not a checkpoint, another project's, or flags that would not fit the s
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from .flags import FLAG_BY_NAME, RESUME_FIXED
@@ -36,40 +35,24 @@ def locate_checkpoint(resume: str, output_dir: str) -> tuple[Path, Path]:
 
 
 def read_checkpoint(path: Path) -> dict:
-    """The checkpoint's hyperparameters, step and epoch; CheckpointError when it is not a readable
-    checkpoint of this project. Tensors stay on disk (mmap): reading a large checkpoint is quick."""
-    import pickle
+    """The checkpoint's hyperparameters, step and epoch; CheckpointError (one line saying what the file
+    is) when it is not a readable checkpoint of this project."""
+    from .inference import CheckpointError as Unreadable
+    from .inference import load_checkpoint
 
-    import torch
-
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
-        if path.stat().st_size == 0:
-            raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint")
-        if zipfile.is_zipfile(path):
-            ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-        else:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except CheckpointError:
-        raise
+        ckpt = load_checkpoint(path)
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a directory, not a checkpoint file") from None
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
-            AttributeError, ImportError, ModuleNotFoundError, TypeError, KeyError, IndexError,
-            UnicodeDecodeError, MemoryError) as e:
-        first = str(e).splitlines()[0][:160] if str(e) else ""
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated? "
-                              f"{type(e).__name__}: {first})") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
-        found = f"a {type(ckpt).__name__}" + (f" with keys {', '.join(map(str, list(ckpt)[:6]))}"
-                                              if isinstance(ckpt, dict) else "")
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (found {found})")
-    hparams = ckpt.get("hyper_parameters")
-    if not isinstance(hparams, dict) or "task_classes" not in hparams or "model" not in hparams:
-        raise CheckpointError(f"{path} is a Lightning checkpoint, but not of this project "
-                              f"(its hyperparameters lack model/task_classes)")
-    return {"hparams": dict(hparams), "global_step": int(ckpt["global_step"]), "epoch": int(ckpt.get("epoch", 0))}
+    except Unreadable as e:
+        raise CheckpointError(str(e)) from None
+    if "global_step" not in ckpt:
+        raise CheckpointError(f"{path} holds weights but no training state (no global_step): test or predict with "
+                              "it, or start a new run")
+    return {"hparams": dict(ckpt["hyper_parameters"]), "global_step": int(ckpt["global_step"]),
+            "epoch": int(ckpt.get("epoch", 0))}
 
 
 def flag_values(hparams: dict) -> dict:

@@ -123,6 +123,7 @@ def build_module(a: argparse.Namespace, dm, load_pretrained: bool = True):
         input_std=dm.std,
         task_names=[t.name for t in dm.tasks],
         task_classes=[t.num_classes for t in dm.tasks],
+        task_class_names=dm.class_names,
         label_frequencies=dm.label_frequencies(),
     )
 
@@ -387,6 +388,10 @@ def main(a: argparse.Namespace) -> int:
     """Returns the process exit status. Everything that can be judged before training is judged
     before the run directory exists; a failure after it was created removes what this run made."""
     quiet_lightning()
+    if a.test_only:
+        from .evaluate import test_only
+
+        return test_only(a)
     import lightning as L
 
     from .backbones import BackboneError

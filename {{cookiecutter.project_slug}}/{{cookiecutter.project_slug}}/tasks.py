@@ -18,6 +18,7 @@ class Task:
     num_classes: int  # 2 means a binary head: one logit, σ(b) = p
     from_label: Callable
     help: str = ""
+    labels: tuple[str, ...] = ()  # class names; empty: the dataset's own (DATASET_CLASSES)
 
 
 def _same(y):
@@ -42,8 +43,8 @@ def _vehicle(y):
 
 DIGIT_TASKS = (
     Task("digit", 10, _same, "which digit (10 classes)"),
-    Task("parity", 2, _parity, "odd (1) or even (0)"),
-    Task("zero", 2, _is_zero, "is it a 0: the imbalanced binary case (about 10% positives)"),
+    Task("parity", 2, _parity, "odd (1) or even (0)", ("even", "odd")),
+    Task("zero", 2, _is_zero, "is it a 0: the imbalanced binary case (about 10% positives)", ("no", "yes")),
 )
 
 # dataset → its tasks; the first is the default primary task.
@@ -52,15 +53,31 @@ DATASET_TASKS: dict[str, tuple[Task, ...]] = {
     "mnist": DIGIT_TASKS,
     "fashion-mnist": (
         Task("item", 10, _same, "which article of clothing (10 classes)"),
-        Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)"),
+        Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)", ("no", "yes")),
     ),
     "cifar10": (
         Task("class", 10, _same, "which of the 10 classes"),
-        Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal"),
+        Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal", ("animal", "vehicle")),
     ),
     # num_classes 0: as many classes as the folder has class folders.
     "image-folder": (Task("class", 0, _same, "which class folder"),),
 }
+
+
+# The class names of each dataset's own label (torchvision's `classes`; CIFAR-10's batches.meta).
+# Image folders name their classes by their folders (data.py).
+DATASET_CLASSES: dict[str, tuple[str, ...]] = {
+    "digits": tuple(str(d) for d in range(10)),
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
+
+
+def class_names(task: Task, dataset_classes: tuple[str, ...] | list[str]) -> list[str]:
+    """The task's class names: its own labels, else the dataset's (for tasks that predict the label itself)."""
+    return list(task.labels or dataset_classes)
 
 
 def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:

@@ -1,0 +1,8 @@
+"""Export a trained network: `python export.py runs/<run>/checkpoints/best.ckpt --format onnx`."""
+
+import sys
+
+from {{cookiecutter.project_slug}}.export import main
+
+if __name__ == "__main__":
+    sys.exit(main())

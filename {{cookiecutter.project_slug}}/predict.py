@@ -1,0 +1,8 @@
+"""Predict with a trained checkpoint: `python predict.py runs/<run>/checkpoints/best.ckpt images/`."""
+
+import sys
+
+from {{cookiecutter.project_slug}}.predict import main
+
+if __name__ == "__main__":
+    sys.exit(main())
