@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
-from .tasks import DATASET_TASKS, tasks_for
+from .datasets import DATASETS, default_tasks
+from .tasks import tasks_for
 
 # ----------------------------------------------------------------------------- parser
 
@@ -134,14 +135,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     apply_defaults(parser, file_values)
     args = parser.parse_args(argv)
     check_choices(parser, args)
-    args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
+    args.tasks = args.tasks or default_tasks(args.dataset, args.target)
     check_combinations(parser, args)
+    check_data_flags(parser, args)
+    table_warnings = image_only_flags(args)
     args.resume_ckpt = str(resume_ckpt) if resume_ckpt else None
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
     if is_rank_zero():
-        for line in advice(args):
+        for line in table_warnings + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
 
@@ -214,6 +217,47 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
     if problems:
         parser.error(problems[0])
+
+
+def check_data_flags(parser: OneLineParser, a: argparse.Namespace) -> None:
+    """--target/--features belong to tables; a table needs a target."""
+    kind = DATASETS[a.dataset].kind
+    if kind != "table":
+        for name in ("target", "features"):
+            if getattr(a, name):
+                parser.error(f"argument --{name}: applies to --dataset csv only, got --dataset {a.dataset}")
+        return
+    if not a.tasks:
+        parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
+    if a.target and a.tasks[0] != a.target:
+        parser.error(f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} "
+                     "(or leave --target out)")
+    if a.adversarial != "none":
+        parser.error("argument --adversarial: perturbs images within their pixel range; not for --dataset csv")
+    if a.aug_preview:
+        parser.error("argument --aug-preview: a table has no images to preview")
+
+
+IMAGE_MODELS = ("cnn", "rnn", "resnet")
+
+
+def image_only_flags(a: argparse.Namespace) -> list[str]:
+    """Flags that only make sense for images, given with a table: one warning line each, and made
+    harmless (augmentation off, the MLP instead of an image architecture, the image size unused)."""
+    if DATASETS[a.dataset].kind != "table":
+        return []
+    lines = []
+    for f in FLAGS:
+        if f.name.startswith("aug_") and getattr(a, f.name):
+            lines.append(f"{f.option} {getattr(a, f.name):g} is for images; ignored with --dataset csv")
+            setattr(a, f.name, f.default)
+    if a.model in IMAGE_MODELS:
+        lines.append(f"--model {a.model} is for images; --dataset csv trains --model mlp")
+        a.model = "mlp"
+    if a.image_size != FLAG_BY_NAME["image_size"].default:
+        lines.append(f"--image-size {a.image_size} is for images; ignored with --dataset csv")
+        a.image_size = FLAG_BY_NAME["image_size"].default
+    return lines
 
 
 def config_dict(args: argparse.Namespace) -> dict:
