@@ -33,6 +33,7 @@ EXPECTED_FILES = {
     "{slug}/callbacks.py",
     "{slug}/cli.py",
     "{slug}/data.py",
+    "{slug}/datasets.py",
     "{slug}/flags.py",
     "{slug}/init.py",
     "{slug}/models.py",

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
 from .datasets import DATASETS, default_tasks
+from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
 from .tasks import tasks_for
 
 # ----------------------------------------------------------------------------- parser

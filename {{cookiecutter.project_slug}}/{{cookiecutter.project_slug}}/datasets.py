@@ -32,6 +32,7 @@ class Dataset:
     source: str  # where a user gets them
     help: str
     kind: str = "images"
+    sample: Callable[[Path], None] | None = None  # writes a tiny copy of the files in their real format (tests)
 
     def folder(self, root: Path) -> Path | None:
         """The folder whose files make the cache signature (None: nothing to cache)."""
@@ -45,12 +46,12 @@ DATASETS: dict[str, Dataset] = {}
 
 
 def dataset(name: str, *, tasks, files: str | None, where: str = "", source: str = "", help: str = "",
-            kind: str = "images"):
+            kind: str = "images", sample: Callable[[Path], None] | None = None):
     """Decorator: register `load` as `--dataset NAME`."""
 
     def register(load: Callable | None) -> Callable | None:
         DATASETS[name] = Dataset(name, load, tuple(tasks), files, where or "{root}/" + str(files) + "/", source,
-                                 help or name, kind)
+                                 help or name, kind, sample)
         return load
 
     return register
