@@ -113,6 +113,35 @@ def collate(samples: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return x, torch.stack([torch.as_tensor(s["y"]) for s in samples]), torch.tensor([int(s["id"]) for s in samples])
 
 
+_LOADER_CLASS = None
+
+
+def resumable_loader_class():
+    """LitData's StreamingDataLoader, plus one fix: after a resumed epoch it starts the next epoch afresh.
+
+    LitData clears its `restore` flag only when an epoch's iterator runs to exhaustion; Lightning stops
+    asking after the epoch's last batch, so without this the epoch after a resume would be empty."""
+    global _LOADER_CLASS
+    if _LOADER_CLASS is None:
+        from litdata import StreamingDataLoader
+
+        class ResumableStreamingDataLoader(StreamingDataLoader):
+            _resuming = False
+
+            def load_state_dict(self, obj):
+                super().load_state_dict(obj)
+                self._resuming = True
+
+            def __iter__(self):
+                if self.restore and not self._resuming:
+                    self.restore = False  # left over from the resumed epoch that ended without exhaustion
+                self._resuming = False
+                return super().__iter__()
+
+        _LOADER_CLASS = ResumableStreamingDataLoader
+    return _LOADER_CLASS
+
+
 class ShardSplit:
     """One split for code that wants random access (`len`, `batch(indices)`: the batch-size cliff test,
     the augmentation preview); training streams through StreamingDataLoader instead."""
@@ -192,7 +221,9 @@ class StreamingDataModule(ImageDataModule):
 
     def _streaming_loader(self, split: str, shuffle: bool):
         """Built when Lightning asks (after DDP has started), so LitData sees every rank."""
-        from litdata import StreamingDataLoader, StreamingDataset
+        from litdata import StreamingDataset
+
+        StreamingDataLoader = resumable_loader_class()
 
         data = StreamingDataset(join(self.root, split), shuffle=shuffle, seed=self.seed)
         # Batch norm cannot train on a minibatch of one example: drop such a last batch only.
@@ -202,7 +233,28 @@ class StreamingDataModule(ImageDataModule):
                                    persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
 
     def train_dataloader(self):
-        return self._streaming_loader("train", shuffle=True)
+        self._train_loader = self._streaming_loader("train", shuffle=True)
+        if self._loader_state is not None:
+            self._train_loader.load_state_dict(self._loader_state)
+            self._loader_state = None
+        return self._train_loader
+
+    # Mid-epoch resume: the training loader's position goes into the checkpoint with the DataModule's
+    # state. Lightning's fit loop saves it too, but restores it only when the loader is built after the
+    # checkpoint is read; ours is built earlier (configure_optimizers asks for the steps per epoch).
+    _train_loader = None
+    _loader_state = None
+
+    def state_dict(self) -> dict:
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "train_loader" not in state:
+            return
+        if self._train_loader is not None:  # built already: not iterated yet, so it starts where it stopped
+            self._train_loader.load_state_dict(state["train_loader"])
+        else:
+            self._loader_state = state["train_loader"]
 
     def val_dataloader(self):
         return self._streaming_loader("val", shuffle=False)
