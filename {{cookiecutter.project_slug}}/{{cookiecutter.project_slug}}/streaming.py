@@ -225,7 +225,9 @@ class StreamingDataModule(ImageDataModule):
 
         StreamingDataLoader = resumable_loader_class()
 
-        data = StreamingDataset(join(self.root, split), shuffle=shuffle, seed=self.seed)
+        # batch_decode off when shuffled: LitData's look-ahead decoding then decodes ~30× the items it returns.
+        data = StreamingDataset(join(self.root, split), shuffle=shuffle, seed=self.seed,
+                                batch_decode=False if shuffle else "auto")
         # Batch norm cannot train on a minibatch of one example: drop such a last batch only.
         drop_last = shuffle and len(data) % self.batch_size == 1
         return StreamingDataLoader(data, batch_size=self.batch_size, num_workers=self.num_workers,
