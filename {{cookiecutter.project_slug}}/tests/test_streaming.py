@@ -45,11 +45,11 @@ def run_prepare(*args: str) -> int:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> tuple[Path, Path]:
-    """90 images: test 18 (20%), validation 18 (--val-fraction 0.25), training 54."""
+    """90 images: test 18 (20%), validation 18 (--val-fraction 0.25), training 54; packs of 3 examples."""
     base = tmp_path_factory.mktemp("streaming")
     photos = learnable_folder(base / "photos")
     assert run_prepare("--dataset", "image-folder", "--data-dir", str(photos), "--output", str(base / "shards"),
-                       "--val-fraction", "0.25") == 0
+                       "--val-fraction", "0.25", "--pack", "3") == 0
     return photos, base / "shards"
 
 
@@ -71,7 +71,7 @@ def test_prepare_stores_the_in_memory_split_statistics_and_names(prepared):
 
 def test_streaming_accuracy_equals_in_memory(prepared, tmp_path):
     photos, shards = prepared
-    common = ["--max-epochs", "8", "--width", "32", "--lr", "0.01", "--batch-size", "16", "--val-fraction", "0.25"]
+    common = ["--max-epochs", "8", "--width", "32", "--lr", "0.01", "--batch-size", "15", "--val-fraction", "0.25"]
     status, memory = train(tmp_path, "--dataset", "image-folder", "--data-dir", str(photos), "--image-size", "8",
                            *common)
     assert status == 0
@@ -79,6 +79,16 @@ def test_streaming_accuracy_equals_in_memory(prepared, tmp_path):
     assert status == 0
     a, b = (json.loads((run / "results.json").read_text())["test/acc"] for run in (memory, streamed))
     assert a >= 0.9 and abs(a - b) <= 0.12, (a, b)
+
+
+def test_augmentation_adversarial_and_tools_work_on_streamed_data(prepared, tmp_path):
+    _, shards = prepared
+    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--aug-rotate", "15",
+                        "--aug-translate", "0.1", "--adversarial", "fgsm", "--fast-dev-run", "--width", "16")
+    assert status == 0 and "val/adv_acc" in json.loads((run / "results.json").read_text())
+    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--aug-rotate", "15",
+                        "--aug-preview")
+    assert status == 0 and (run / "plots" / "augment.png").is_file()
 
 
 def record(shards: Path, ids: Path, *args: str, kill_after: int = 0) -> subprocess.CompletedProcess:
@@ -118,10 +128,10 @@ def test_two_ddp_processes_see_every_training_example_once_per_epoch(prepared, t
 def test_resume_mid_epoch_finishes_the_epoch_with_each_example_once(prepared, tmp_path):
     _, shards = prepared
     flags = ["--dataset", "streaming", "--data-dir", str(shards), "--accelerator", "cpu", "--max-epochs", "2",
-             "--batch-size", "8", "--width", "16", "--output-dir", str(tmp_path / "runs"), "--run-name", "r"]
+             "--batch-size", "6", "--width", "16", "--output-dir", str(tmp_path / "runs"), "--run-name", "r"]
     killed = record(shards, tmp_path / "ids", *flags, kill_after=3)
     assert killed.returncode == 143, killed.stderr[-3000:]
-    assert len(seen(tmp_path / "ids")[0]) == 24  # 3 batches of 8, then SIGTERM mid-epoch
+    assert len(seen(tmp_path / "ids")[0]) == 18  # 3 batches of 6 (2 packs of 3), then SIGTERM mid-epoch
     resumed = record(shards, tmp_path / "ids", "--resume", "last", "--output-dir", str(tmp_path / "runs"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     per_epoch = seen(tmp_path / "ids")

@@ -36,6 +36,10 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="Processes writing shards (default: up to 4).")
     parser.add_argument("--chunk-bytes", default="64MB", help="Target size of one shard file.")
+    parser.add_argument("--pack", type=int, default=16, help="Examples per LitData item: reading one item costs "
+                        "about 30 µs, so packs of 16 make streaming nearly as fast as memory. The examples of a "
+                        "pack are drawn at random when the split is made and stay together; an epoch shuffles "
+                        "the packs. 1 = one example per item (finest shuffling).")
     for name in ("dataset", "data_dir", "download", "image_size", "target", "features", "tasks", "val_fraction",
                  "seed"):
         f = FLAG_BY_NAME[name]
@@ -66,30 +70,39 @@ def split_indices(n: int, has_test: bool, val_fraction: float, seed: int):
 
 
 class TensorWriter:
-    """Sample i of a split held in memory: {"x": [C, H, W], "y": [T], "id": i}."""
+    """Pack k of a split held in memory: examples k·P … k·P+P-1 of the split (P = --pack), as one LitData
+    item {"x": [p, C, H, W], "y": [p, T], "id": [p]} (the ids number the split's examples from 0)."""
+
+    pack = 1
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor):
         self.x, self.y, self.index = x, y, index
 
-    def __call__(self, i: int) -> dict:
-        j = int(self.index[i])
-        return {"x": self.x[j].clone(), "y": self.y[j].clone(), "id": i}
+    def positions(self, k: int) -> torch.Tensor:
+        return torch.arange(k * self.pack, min((k + 1) * self.pack, len(self.index)))
+
+    def __call__(self, k: int) -> dict:
+        ids = self.positions(k)
+        j = self.index[ids]
+        return {"x": self.x[j].contiguous(), "y": self.y[j].contiguous(), "id": ids}
 
 
-class FileWriter:
-    """Sample i of an image folder, decoded and resized in the worker (the folder is never in memory)."""
+class FileWriter(TensorWriter):
+    """Pack k of an image folder, decoded and resized in the worker (the folder is never in memory)."""
 
     def __init__(self, paths: list[str], y: torch.Tensor, index: torch.Tensor, image_size: int):
         self.paths, self.y, self.index, self.image_size = paths, y, index, image_size
 
-    def __call__(self, i: int) -> dict:
+    def __call__(self, k: int) -> dict:
         from torchvision.transforms import v2
 
         from .data import _rgb
 
-        j = int(self.index[i])
+        ids = self.positions(k)
+        j = self.index[ids]
         resize = v2.Compose([v2.PILToTensor(), v2.Resize((self.image_size, self.image_size), antialias=True)])
-        return {"x": resize(_rgb(self.paths[j])).contiguous(), "y": self.y[j].clone(), "id": i}
+        x = torch.stack([resize(_rgb(self.paths[int(i)])) for i in j])
+        return {"x": x.contiguous(), "y": self.y[j].contiguous(), "id": ids}
 
 
 # ----------------------------------------------------------------------------- sources
@@ -184,7 +197,7 @@ def statistics(train_dir: Path, kind: str) -> tuple[list[float], list[float]]:
 
     sums = squares = None
     count = 0
-    for x, _, _ in StreamingDataLoader(StreamingDataset(str(train_dir)), batch_size=512, collate_fn=collate):
+    for x, _, _ in StreamingDataLoader(StreamingDataset(str(train_dir)), batch_size=32, collate_fn=collate):
         x = x.double()
         s, q = x.sum(dim=(0, 2, 3)), x.pow(2).sum(dim=(0, 2, 3))
         sums, squares = (s, q) if sums is None else (sums + s, squares + q)
@@ -208,9 +221,11 @@ def write(a: argparse.Namespace, out: Path) -> dict:
         splits = {}
         for split, writer in data["writers"].items():
             print(f"prepare: writing {split} ({len(writer.index)} examples)", file=sys.stderr)
-            optimize(fn=writer, inputs=list(range(len(writer.index))), output_dir=str(tmp / split),
-                     chunk_bytes=a.chunk_bytes, num_workers=max(1, a.workers), start_method="fork")
-            splits[split] = {"count": len(writer.index),
+            writer.pack = a.pack
+            packs = -(-len(writer.index) // a.pack)
+            optimize(fn=writer, inputs=list(range(packs)), output_dir=str(tmp / split),
+                     chunk_bytes=a.chunk_bytes, num_workers=max(1, min(a.workers, packs)), start_method="fork")
+            splits[split] = {"count": len(writer.index), "packs": packs,
                              "fingerprint": fingerprint((tmp / split / "index.json").read_bytes())}
         mean, std = statistics(tmp / "train", data["kind"])
         y = data["y"][data["train"]]
@@ -218,7 +233,7 @@ def write(a: argparse.Namespace, out: Path) -> dict:
         for t, task in enumerate(data["tasks"]):
             counts = torch.bincount(y[:, t], minlength=task["num_classes"]).double()
             frequencies.append((counts / counts.sum()).tolist())
-        meta = {"format": 1, "kind": data["kind"],
+        meta = {"format": 1, "kind": data["kind"], "pack": a.pack,
                 "source": {k: getattr(a, k) for k in ("dataset", "data_dir", "image_size", "target", "features",
                                                       "tasks", "val_fraction", "seed")},
                 "tasks": data["tasks"], "class_names": data["class_names"], "input_shape": data["input_shape"],
@@ -246,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --output: the parent folder {out.parent} does not exist")
     if a.workers < 1:
         parser.error(f"argument --workers: must be >= 1, got {a.workers}")
+    if a.pack < 1:
+        parser.error(f"argument --pack: must be >= 1, got {a.pack}")
     try:
         require_litdata("prepare")
         meta = write(a, out)

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -106,11 +107,12 @@ def read_meta(root: str) -> dict:
     return meta
 
 
-def collate(samples: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(inputs float [B, C, H, W], labels [B, T], example ids [B]); images arrive as uint8 and leave in [0, 1]."""
-    x = torch.stack([s["x"] for s in samples])
+def collate(packs: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Packs of examples → (inputs float [B, C, H, W], labels [B, T], example ids [B]); images arrive as
+    uint8 and leave in [0, 1]."""
+    x = torch.cat([p["x"] for p in packs])
     x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
-    return x, torch.stack([torch.as_tensor(s["y"]) for s in samples]), torch.tensor([int(s["id"]) for s in samples])
+    return x, torch.cat([p["y"].view(len(p["x"]), -1) for p in packs]), torch.cat([p["id"].view(-1) for p in packs])
 
 
 _LOADER_CLASS = None
@@ -146,8 +148,8 @@ class ShardSplit:
     """One split for code that wants random access (`len`, `batch(indices)`: the batch-size cliff test,
     the augmentation preview); training streams through StreamingDataLoader instead."""
 
-    def __init__(self, root: str, count: int, columns: list[int]):
-        self.root, self.count, self.columns = root, count, columns
+    def __init__(self, root: str, count: int, columns: list[int], pack: int):
+        self.root, self.count, self.columns, self.pack = root, count, columns, pack
         self._dataset = None
 
     def __len__(self) -> int:
@@ -158,7 +160,10 @@ class ShardSplit:
 
         if self._dataset is None:
             self._dataset = StreamingDataset(self.root)
-        x, y, _ = collate([self._dataset[int(i)] for i in torch.as_tensor(indices).tolist()])
+        rows = [collate([self._dataset[i // self.pack]]) for i in torch.as_tensor(indices).tolist()]
+        offsets = [i % self.pack for i in torch.as_tensor(indices).tolist()]
+        x = torch.stack([r[0][k] for r, k in zip(rows, offsets)])
+        y = torch.stack([r[1][k] for r, k in zip(rows, offsets)])
         return x, y[:, self.columns]
 
 
@@ -194,8 +199,14 @@ class StreamingDataModule(ImageDataModule):
         self.frequencies = [meta["label_frequencies"][c] for c in self.columns]
         self.mean, self.std, self.meta = meta["mean"], meta["std"], meta
         self.train_set, self.val_set, self.test_set = (
-            ShardSplit(join(self.root, s), meta["splits"][s]["count"], self.columns) for s in SPLITS
+            ShardSplit(join(self.root, s), meta["splits"][s]["count"], self.columns, meta["pack"]) for s in SPLITS
         )
+        # A LitData item is a pack of examples (prepare --pack): a batch is a whole number of packs.
+        self.pack = meta["pack"]
+        self.packs_per_batch = max(1, round(self.batch_size / self.pack))
+        if self.packs_per_batch * self.pack != self.batch_size and os.environ.get("LOCAL_RANK", "0") == "0":
+            print(f"warning: --batch-size {self.batch_size} is not a multiple of the shards' pack of {self.pack} "
+                  f"examples; batches hold {self.packs_per_batch * self.pack}", file=sys.stderr)
         from .augment import create_augmentation
 
         a = self.args
@@ -229,8 +240,9 @@ class StreamingDataModule(ImageDataModule):
         data = StreamingDataset(join(self.root, split), shuffle=shuffle, seed=self.seed,
                                 batch_decode=False if shuffle else "auto")
         # Batch norm cannot train on a minibatch of one example: drop such a last batch only.
-        drop_last = shuffle and len(data) % self.batch_size == 1
-        return StreamingDataLoader(data, batch_size=self.batch_size, num_workers=self.num_workers,
+        count = self.meta["splits"][split]["count"]
+        drop_last = shuffle and count - len(data) // self.packs_per_batch * self.packs_per_batch * self.pack == 1
+        return StreamingDataLoader(data, batch_size=self.packs_per_batch, num_workers=self.num_workers,
                                    collate_fn=collate, drop_last=True if drop_last else None,
                                    persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
 
