@@ -28,6 +28,7 @@ EXPECTED_FILES = {
     "benchmarks/bench_architectures.py",
     "benchmarks/bench_overhead.py",
     "benchmarks/bench_steps.py",
+    "benchmarks/bench_streaming.py",
     "{slug}/__init__.py",
     "{slug}/augment.py",
     "{slug}/callbacks.py",
