@@ -89,14 +89,14 @@ def peak_rss_mb(*args: str, cwd: Path) -> tuple[float, int]:
     return int(kb) / 1024, int(rc)
 
 
-def bench_memory(work: Path, megabytes: int) -> None:
+def bench_memory(work: Path, megabytes: int, chunk_bytes: str) -> None:
     size = 64
     n = megabytes * 2**20 // (size * size)
     data, tiny = work / "memory-data", work / "tiny-data"
     mnist_files(data, n, size)
     mnist_files(tiny, 8, size)
     run("-m", "{{cookiecutter.project_slug}}.prepare", "--dataset", "mnist", "--data-dir", str(data), "--output",
-        str(work / "memory-shards"), "--workers", "2", cwd=work)
+        str(work / "memory-shards"), "--workers", "2", "--chunk-bytes", chunk_bytes, "--overwrite", cwd=work)
     train = [str(ROOT / "train.py"), *COMMON, "--max-epochs", "1", "--num-workers", "0", "--output-dir",
              str(work / "memory-runs")]
     base, _ = peak_rss_mb(*train, "--dataset", "mnist", "--data-dir", str(tiny), "--run-name", "base", cwd=work)
@@ -106,7 +106,8 @@ def bench_memory(work: Path, megabytes: int) -> None:
                                     "--run-name", "stream", cwd=work)
     data_mb = n * size * size / 2**20
     cap = base + data_mb / 3
-    print(f"memory: {n} images of {size}×{size} = {data_mb:.0f} MiB of pixels; one epoch, --num-workers 0")
+    print(f"memory: {n} images of {size}×{size} = {data_mb:.0f} MiB of pixels; one epoch, --num-workers 0; "
+          f"shards of {chunk_bytes}")
     print(f"  baseline (8 images)      peak RSS {base:7.0f} MiB")
     print(f"  cap = baseline + data/3             {cap:7.0f} MiB  (the data is 3× the cap's headroom)")
     print(f"  in memory                peak RSS {memory:7.0f} MiB  ({memory - base:+.0f} MiB; exit {memory_rc}; "
@@ -119,6 +120,8 @@ def main() -> None:
     bench = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--n", type=int, default=60000, help="training images for the time benchmark")
     bench.add_argument("--memory-mb", type=int, default=600, help="size of the memory benchmark's data")
+    bench.add_argument("--chunk-bytes", default="16MB", help="prepare --chunk-bytes for the memory benchmark (a "
+                       "streaming run maps a few shard files at a time: its peak memory grows with their size)")
     bench.add_argument("--skip-time", action="store_true")
     bench.add_argument("--skip-memory", action="store_true")
     bench.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
@@ -129,7 +132,7 @@ def main() -> None:
         if not b.skip_time:
             bench_time(work, b.n)
         if not b.skip_memory:
-            bench_memory(work, b.memory_mb)
+            bench_memory(work, b.memory_mb, b.chunk_bytes)
 
 
 if __name__ == "__main__":

@@ -244,6 +244,9 @@ IMAGE_MODELS = ("cnn", "rnn", "resnet")
 def image_only_flags(a: argparse.Namespace) -> list[str]:
     """Flags that only make sense for images, given with a table: one warning line each, and made
     harmless (augmentation off, the MLP instead of an image architecture, the image size unused)."""
+    if DATASETS[a.dataset].kind == "streaming":  # fixed when the shards were written
+        return [f"--{f.replace('_', '-')} {getattr(a, f)} is set by prepare for --dataset streaming; ignored"
+                for f in ("image_size", "val_fraction") if getattr(a, f) != FLAG_BY_NAME[f].default]
     if DATASETS[a.dataset].kind != "table":
         return []
     lines = []
