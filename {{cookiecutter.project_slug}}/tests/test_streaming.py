@@ -91,6 +91,22 @@ def test_augmentation_adversarial_and_tools_work_on_streamed_data(prepared, tmp_
     assert status == 0 and (run / "plots" / "augment.png").is_file()
 
 
+def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path):
+    from test_tables import table_dm, write_table
+
+    table = write_table(tmp_path / "t.csv", n=200)
+    assert run_prepare("--dataset", "csv", "--data-dir", str(table), "--tasks", "species,size", "--features",
+                       "a,b,c", "--output", str(tmp_path / "shards"), "--val-fraction", "0.2") == 0
+    meta = json.loads((tmp_path / "shards" / "dataset.json").read_text())
+    dm = table_dm(table, ["species", "size"], ["a", "b", "c"])  # the in-memory table, same split
+    assert meta["class_names"] == dm.class_names and meta["input_shape"] == [3, 1, 1]
+    np.testing.assert_allclose(meta["mean"], dm.mean, rtol=1e-6)
+    np.testing.assert_allclose(meta["std"], dm.std, rtol=1e-5)
+    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(tmp_path / "shards"), "--tasks",
+                        "size,species", "--fast-dev-run", "--width", "16")
+    assert status == 0 and "test/species/acc" in json.loads((run / "results.json").read_text())
+
+
 def record(shards: Path, ids: Path, *args: str, kill_after: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "RECORD_IDS_DIR": str(ids),
            "RECORD_IDS_KILL_AFTER": str(kill_after), "WANDB_MODE": "disabled"}
