@@ -34,8 +34,10 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled", "OMP_NUM
 COMMON = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--width", "64", "--batch-size", "256"]
 
 # Runs the command given as arguments, then prints the peak RSS (KiB) of the processes it waited for.
-PEAK_RSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-            "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+PEAK_RSS = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+)
 
 
 def mnist_files(root: Path, n: int, size: int = 28, seed: int = 0) -> None:
@@ -68,22 +70,37 @@ def bench_time(work: Path, n: int) -> None:
     train = [str(ROOT / "train.py"), *COMMON, "--max-epochs", "2", "--num-workers", "2", "--output-dir", str(out)]
     run(*train, "--dataset", "mnist", "--data-dir", str(data), "--fast-dev-run", "--run-name", "warm", cwd=work)
     memory_s, _ = run(*train, "--dataset", "mnist", "--data-dir", str(data), "--run-name", "memory", cwd=work)
-    prepare_s, _ = run("-m", "{{cookiecutter.project_slug}}.prepare", "--dataset", "mnist", "--data-dir", str(data),
-                       "--output", str(work / "shards"), "--workers", "2", cwd=work)
-    stream_s, _ = run(*train, "--dataset", "streaming", "--data-dir", str(work / "shards"), "--run-name", "stream",
-                      cwd=work)
+    prepare_s, _ = run(
+        "-m",
+        "{{cookiecutter.project_slug}}.prepare",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data),
+        "--output",
+        str(work / "shards"),
+        "--workers",
+        "2",
+        cwd=work,
+    )
+    stream_s, _ = run(
+        *train, "--dataset", "streaming", "--data-dir", str(work / "shards"), "--run-name", "stream", cwd=work
+    )
     mem_train, stream_train = train_seconds(out, "memory"), train_seconds(out, "stream")
     print(f"MNIST-format, {n} training images, 2 epochs, --num-workers 2, {os.cpu_count()} CPUs")
     print(f"  in memory : wall {memory_s:7.1f} s   training {mem_train:7.1f} s")
     print(f"  streaming : wall {stream_s:7.1f} s   training {stream_train:7.1f} s")
     print(f"  ratio streaming / in memory: wall {stream_s / memory_s:.2f}x, training {stream_train / mem_train:.2f}x")
-    print(f"prepare: {n_total} images in {prepare_s:.1f} s = {n_total / prepare_s:,.0f} images/s "
-          "(whole command: start-up, 3 splits, statistics)")
+    print(
+        f"prepare: {n_total} images in {prepare_s:.1f} s = {n_total / prepare_s:,.0f} images/s "
+        "(whole command: start-up, 3 splits, statistics)"
+    )
 
 
 def peak_rss_mb(*args: str, cwd: Path) -> tuple[float, int]:
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, sys.executable, *args], cwd=cwd, env=ENV,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True
+    )
     line = next(x for x in result.stdout.splitlines() if x.startswith("PEAK_RSS_KB"))
     _, kb, rc = line.split()
     return int(kb) / 1024, int(rc)
@@ -95,33 +112,67 @@ def bench_memory(work: Path, megabytes: int, chunk_bytes: str) -> None:
     data, tiny = work / "memory-data", work / "tiny-data"
     mnist_files(data, n, size)
     mnist_files(tiny, 8, size)
-    run("-m", "{{cookiecutter.project_slug}}.prepare", "--dataset", "mnist", "--data-dir", str(data), "--output",
-        str(work / "memory-shards"), "--workers", "2", "--chunk-bytes", chunk_bytes, "--overwrite", cwd=work)
-    train = [str(ROOT / "train.py"), *COMMON, "--max-epochs", "1", "--num-workers", "0", "--output-dir",
-             str(work / "memory-runs")]
+    run(
+        "-m",
+        "{{cookiecutter.project_slug}}.prepare",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data),
+        "--output",
+        str(work / "memory-shards"),
+        "--workers",
+        "2",
+        "--chunk-bytes",
+        chunk_bytes,
+        "--overwrite",
+        cwd=work,
+    )
+    train = [
+        str(ROOT / "train.py"),
+        *COMMON,
+        "--max-epochs",
+        "1",
+        "--num-workers",
+        "0",
+        "--output-dir",
+        str(work / "memory-runs"),
+    ]
     base, _ = peak_rss_mb(*train, "--dataset", "mnist", "--data-dir", str(tiny), "--run-name", "base", cwd=work)
-    memory, memory_rc = peak_rss_mb(*train, "--dataset", "mnist", "--data-dir", str(data), "--run-name", "memory",
-                                    cwd=work)
-    stream, stream_rc = peak_rss_mb(*train, "--dataset", "streaming", "--data-dir", str(work / "memory-shards"),
-                                    "--run-name", "stream", cwd=work)
+    memory, memory_rc = peak_rss_mb(
+        *train, "--dataset", "mnist", "--data-dir", str(data), "--run-name", "memory", cwd=work
+    )
+    stream, stream_rc = peak_rss_mb(
+        *train, "--dataset", "streaming", "--data-dir", str(work / "memory-shards"), "--run-name", "stream", cwd=work
+    )
     data_mb = n * size * size / 2**20
     cap = base + data_mb / 3
-    print(f"memory: {n} images of {size}×{size} = {data_mb:.0f} MiB of pixels; one epoch, --num-workers 0; "
-          f"shards of {chunk_bytes}")
+    print(
+        f"memory: {n} images of {size}×{size} = {data_mb:.0f} MiB of pixels; one epoch, --num-workers 0; "
+        f"shards of {chunk_bytes}"
+    )
     print(f"  baseline (8 images)      peak RSS {base:7.0f} MiB")
     print(f"  cap = baseline + data/3             {cap:7.0f} MiB  (the data is 3× the cap's headroom)")
-    print(f"  in memory                peak RSS {memory:7.0f} MiB  ({memory - base:+.0f} MiB; exit {memory_rc}; "
-          f"{'over' if memory > cap else 'within'} the cap)")
-    print(f"  streaming                peak RSS {stream:7.0f} MiB  ({stream - base:+.0f} MiB; exit {stream_rc}; "
-          f"{'over' if stream > cap else 'within'} the cap)")
+    print(
+        f"  in memory                peak RSS {memory:7.0f} MiB  ({memory - base:+.0f} MiB; exit {memory_rc}; "
+        f"{'over' if memory > cap else 'within'} the cap)"
+    )
+    print(
+        f"  streaming                peak RSS {stream:7.0f} MiB  ({stream - base:+.0f} MiB; exit {stream_rc}; "
+        f"{'over' if stream > cap else 'within'} the cap)"
+    )
 
 
 def main() -> None:
     bench = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--n", type=int, default=60000, help="training images for the time benchmark")
     bench.add_argument("--memory-mb", type=int, default=600, help="size of the memory benchmark's data")
-    bench.add_argument("--chunk-bytes", default="16MB", help="prepare --chunk-bytes for the memory benchmark (a "
-                       "streaming run maps a few shard files at a time: its peak memory grows with their size)")
+    bench.add_argument(
+        "--chunk-bytes",
+        default="16MB",
+        help="prepare --chunk-bytes for the memory benchmark (a "
+        "streaming run maps a few shard files at a time: its peak memory grows with their size)",
+    )
     bench.add_argument("--skip-time", action="store_true")
     bench.add_argument("--skip-memory", action="store_true")
     bench.add_argument("--workdir", help="keep the files here (default: a temporary folder)")

@@ -48,8 +48,21 @@ def prepared(tmp_path_factory) -> tuple[Path, Path]:
     """90 images: test 18 (20%), validation 18 (--val-fraction 0.25), training 54; packs of 3 examples."""
     base = tmp_path_factory.mktemp("streaming")
     photos = learnable_folder(base / "photos")
-    assert run_prepare("--dataset", "image-folder", "--data-dir", str(photos), "--output", str(base / "shards"),
-                       "--val-fraction", "0.25", "--pack", "3") == 0
+    assert (
+        run_prepare(
+            "--dataset",
+            "image-folder",
+            "--data-dir",
+            str(photos),
+            "--output",
+            str(base / "shards"),
+            "--val-fraction",
+            "0.25",
+            "--pack",
+            "3",
+        )
+        == 0
+    )
     return photos, base / "shards"
 
 
@@ -72,8 +85,9 @@ def test_prepare_stores_the_in_memory_split_statistics_and_names(prepared):
 def test_streaming_accuracy_equals_in_memory(prepared, tmp_path):
     photos, shards = prepared
     common = ["--max-epochs", "8", "--width", "32", "--lr", "0.01", "--batch-size", "15", "--val-fraction", "0.25"]
-    status, memory = train(tmp_path, "--dataset", "image-folder", "--data-dir", str(photos), "--image-size", "8",
-                           *common)
+    status, memory = train(
+        tmp_path, "--dataset", "image-folder", "--data-dir", str(photos), "--image-size", "8", *common
+    )
     assert status == 0
     status, streamed = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), *common)
     assert status == 0
@@ -83,11 +97,26 @@ def test_streaming_accuracy_equals_in_memory(prepared, tmp_path):
 
 def test_augmentation_adversarial_and_tools_work_on_streamed_data(prepared, tmp_path):
     _, shards = prepared
-    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--aug-rotate", "15",
-                        "--aug-translate", "0.1", "--adversarial", "fgsm", "--fast-dev-run", "--width", "16")
+    status, run = train(
+        tmp_path,
+        "--dataset",
+        "streaming",
+        "--data-dir",
+        str(shards),
+        "--aug-rotate",
+        "15",
+        "--aug-translate",
+        "0.1",
+        "--adversarial",
+        "fgsm",
+        "--fast-dev-run",
+        "--width",
+        "16",
+    )
     assert status == 0 and "val/adv_acc" in json.loads((run / "results.json").read_text())
-    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--aug-rotate", "15",
-                        "--aug-preview")
+    status, run = train(
+        tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--aug-rotate", "15", "--aug-preview"
+    )
     assert status == 0 and (run / "plots" / "augment.png").is_file()
 
 
@@ -95,24 +124,61 @@ def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path):
     from test_tables import table_dm, write_table
 
     table = write_table(tmp_path / "t.csv", n=200)
-    assert run_prepare("--dataset", "csv", "--data-dir", str(table), "--tasks", "species,size", "--features",
-                       "a,b,c", "--output", str(tmp_path / "shards"), "--val-fraction", "0.2") == 0
+    assert (
+        run_prepare(
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(table),
+            "--tasks",
+            "species,size",
+            "--features",
+            "a,b,c",
+            "--output",
+            str(tmp_path / "shards"),
+            "--val-fraction",
+            "0.2",
+        )
+        == 0
+    )
     meta = json.loads((tmp_path / "shards" / "dataset.json").read_text())
     dm = table_dm(table, ["species", "size"], ["a", "b", "c"])  # the in-memory table, same split
     assert meta["class_names"] == dm.class_names and meta["input_shape"] == [3, 1, 1]
     np.testing.assert_allclose(meta["mean"], dm.mean, rtol=1e-6)
     np.testing.assert_allclose(meta["std"], dm.std, rtol=1e-5)
-    status, run = train(tmp_path, "--dataset", "streaming", "--data-dir", str(tmp_path / "shards"), "--tasks",
-                        "size,species", "--fast-dev-run", "--width", "16")
+    status, run = train(
+        tmp_path,
+        "--dataset",
+        "streaming",
+        "--data-dir",
+        str(tmp_path / "shards"),
+        "--tasks",
+        "size,species",
+        "--fast-dev-run",
+        "--width",
+        "16",
+    )
     assert status == 0 and "test/species/acc" in json.loads((run / "results.json").read_text())
 
 
 def record(shards: Path, ids: Path, *args: str, kill_after: int = 0) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "RECORD_IDS_DIR": str(ids),
-           "RECORD_IDS_KILL_AFTER": str(kill_after), "WANDB_MODE": "disabled"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "RECORD_IDS_DIR": str(ids),
+        "RECORD_IDS_KILL_AFTER": str(kill_after),
+        "WANDB_MODE": "disabled",
+    }
     ids.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, str(ROOT / "tests" / "record_ids.py"), *args], cwd=ids.parent, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "record_ids.py"), *args],
+        cwd=ids.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def seen(ids: Path) -> dict[int, Counter]:
@@ -129,9 +195,30 @@ def seen(ids: Path) -> dict[int, Counter]:
 @pytest.mark.slow
 def test_two_ddp_processes_see_every_training_example_once_per_epoch(prepared, tmp_path):
     _, shards = prepared
-    result = record(shards, tmp_path / "ids", "--dataset", "streaming", "--data-dir", str(shards), "--accelerator",
-                    "cpu", "--devices", "2", "--strategy", "ddp", "--max-epochs", "2", "--batch-size", "9",
-                    "--width", "16", "--output-dir", str(tmp_path / "runs"), "--run-name", "ddp")
+    result = record(
+        shards,
+        tmp_path / "ids",
+        "--dataset",
+        "streaming",
+        "--data-dir",
+        str(shards),
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "9",
+        "--width",
+        "16",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "ddp",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "ids").iterdir()) == ["rank0.txt", "rank1.txt"]
     for epoch, counts in seen(tmp_path / "ids").items():
@@ -143,8 +230,24 @@ def test_two_ddp_processes_see_every_training_example_once_per_epoch(prepared, t
 @pytest.mark.slow
 def test_resume_mid_epoch_finishes_the_epoch_with_each_example_once(prepared, tmp_path):
     _, shards = prepared
-    flags = ["--dataset", "streaming", "--data-dir", str(shards), "--accelerator", "cpu", "--max-epochs", "2",
-             "--batch-size", "6", "--width", "16", "--output-dir", str(tmp_path / "runs"), "--run-name", "r"]
+    flags = [
+        "--dataset",
+        "streaming",
+        "--data-dir",
+        str(shards),
+        "--accelerator",
+        "cpu",
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "6",
+        "--width",
+        "16",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "r",
+    ]
     killed = record(shards, tmp_path / "ids", *flags, kill_after=3)
     assert killed.returncode == 143, killed.stderr[-3000:]
     assert len(seen(tmp_path / "ids")[0]) == 18  # 3 batches of 6 (2 packs of 3), then SIGTERM mid-epoch
@@ -162,8 +265,18 @@ def train_error(tmp_path, capsys, *args: str) -> str:
     from {{cookiecutter.project_slug}}.cli import parse_args
     from {{cookiecutter.project_slug}}.run import main
 
-    a = parse_args(["--accelerator", "cpu", "--wandb-mode", "disabled", "--output-dir", str(tmp_path / "runs"),
-                    "--fast-dev-run", *args])
+    a = parse_args(
+        [
+            "--accelerator",
+            "cpu",
+            "--wandb-mode",
+            "disabled",
+            "--output-dir",
+            str(tmp_path / "runs"),
+            "--fast-dev-run",
+            *args,
+        ]
+    )
     capsys.readouterr()
     assert main(a) == 2
     assert not (tmp_path / "runs").exists()
@@ -175,24 +288,29 @@ def train_error(tmp_path, capsys, *args: str) -> str:
 def test_folders_that_are_not_prepare_output_are_one_line(prepared, tmp_path, capsys):
     _, shards = prepared
     (tmp_path / "empty").mkdir()
-    assert "no dataset.json" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                            str(tmp_path / "empty"))
-    assert "does not exist" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                           str(tmp_path / "nowhere"))
+    assert "no dataset.json" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(tmp_path / "empty")
+    )
+    assert "does not exist" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(tmp_path / "nowhere")
+    )
     # Shards from another dataset than the statistics: another prepare's dataset.json beside these shards.
     other = tmp_path / "other"
     shutil.copytree(shards, other)
     meta = json.loads((other / "dataset.json").read_text())
     meta["splits"]["train"]["fingerprint"] = "0" * 16
     (other / "dataset.json").write_text(json.dumps(meta))
-    assert "not the ones dataset.json describes" in train_error(tmp_path, capsys, "--dataset", "streaming",
-                                                                "--data-dir", str(other))
+    assert "not the ones dataset.json describes" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(other)
+    )
     (other / "dataset.json").write_text((shards / "dataset.json").read_text())
     shutil.rmtree(other / "val")
-    assert "val/index.json is missing" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                                      str(other))
-    assert "no task 'nope'" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(shards),
-                                           "--tasks", "nope")
+    assert "val/index.json is missing" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(other)
+    )
+    assert "no task 'nope'" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(shards), "--tasks", "nope"
+    )
 
 
 def test_s3_without_credentials_or_network_is_one_line_not_a_hang(tmp_path, capsys, monkeypatch):
@@ -201,15 +319,15 @@ def test_s3_without_credentials_or_network_is_one_line_not_a_hang(tmp_path, caps
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert "no AWS credentials" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                               "s3://bucket/shards")
+    assert "no AWS credentials" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", "s3://bucket/shards"
+    )
     # Credentials, but nothing answers (a closed local port stands for "no network").
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    assert "unreachable" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                        "s3://bucket/shards")
+    assert "unreachable" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir", "s3://bucket/shards")
 
 
 def test_prepare_refuses_a_non_empty_output_and_overwrites_when_asked(prepared, tmp_path, capsys):
@@ -221,8 +339,19 @@ def test_prepare_refuses_a_non_empty_output_and_overwrites_when_asked(prepared, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--overwrite" in err[0]
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert run_prepare("--dataset", "csv", "--data-dir", str(tmp_path / "no.csv"), "--target", "y", "--output",
-                       str(tmp_path / "new")) == 2
+    assert (
+        run_prepare(
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(tmp_path / "no.csv"),
+            "--target",
+            "y",
+            "--output",
+            str(tmp_path / "new"),
+        )
+        == 2
+    )
     assert "no such file" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
     assert run_prepare("--dataset", "digits", "--output", str(out), "--overwrite") == 0
@@ -231,8 +360,9 @@ def test_prepare_refuses_a_non_empty_output_and_overwrites_when_asked(prepared, 
 
 def test_without_litdata_both_entry_points_name_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "litdata", None)  # import litdata now raises ImportError
-    assert "pip install -e '.[streaming]'" in train_error(tmp_path, capsys, "--dataset", "streaming", "--data-dir",
-                                                          str(tmp_path))
+    assert "pip install -e '.[streaming]'" in train_error(
+        tmp_path, capsys, "--dataset", "streaming", "--data-dir", str(tmp_path)
+    )
     assert run_prepare("--dataset", "digits", "--output", str(tmp_path / "out")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install -e '.[streaming]'" in err[0] and not (tmp_path / "out").exists()

@@ -29,8 +29,7 @@ def write_table(path, n=300, seed=0):
 
 
 def table_dm(path, targets, features=None):
-    dm = TableDataModule(features=features, dataset="csv", data_dir=str(path), tasks=targets, val_fraction=0.2,
-                         seed=0)
+    dm = TableDataModule(features=features, dataset="csv", data_dir=str(path), tasks=targets, val_fraction=0.2, seed=0)
     dm.setup()
     return dm
 
@@ -67,9 +66,25 @@ def test_default_features_are_the_other_numeric_columns(tmp_path):
 
 def test_learns_a_table_with_two_tasks(tmp_path):
     path = write_table(tmp_path / "t.csv", n=600)
-    status, run = train(tmp_path, "--dataset", "csv", "--data-dir", str(path), "--target", "species",
-                        "--tasks", "species,size", "--features", "a,b,c", "--max-epochs", "15", "--width", "32",
-                        "--lr", "0.01")
+    status, run = train(
+        tmp_path,
+        "--dataset",
+        "csv",
+        "--data-dir",
+        str(path),
+        "--target",
+        "species",
+        "--tasks",
+        "species,size",
+        "--features",
+        "a,b,c",
+        "--max-epochs",
+        "15",
+        "--width",
+        "32",
+        "--lr",
+        "0.01",
+    )
     assert status == 0
     results = json.loads((run / "results.json").read_text())
     assert results["test/acc"] > 0.9 and results["test/size/acc"] > 0.9, results
@@ -77,11 +92,30 @@ def test_learns_a_table_with_two_tasks(tmp_path):
 
 def test_image_only_flags_are_one_warning_each_and_harmless(tmp_path, capsys):
     path = write_table(tmp_path / "t.csv", n=60)
-    status, run = train(tmp_path, "--dataset", "csv", "--data-dir", str(path), "--target", "size", "--model", "cnn",
-                        "--aug-rotate", "10", "--image-size", "64", "--fast-dev-run", "--width", "16")
+    status, run = train(
+        tmp_path,
+        "--dataset",
+        "csv",
+        "--data-dir",
+        str(path),
+        "--target",
+        "size",
+        "--model",
+        "cnn",
+        "--aug-rotate",
+        "10",
+        "--image-size",
+        "64",
+        "--fast-dev-run",
+        "--width",
+        "16",
+    )
     assert status == 0
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "ignored with --dataset csv" in line
-                or "trains --model mlp" in line]
+    warnings = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if "ignored with --dataset csv" in line or "trains --model mlp" in line
+    ]
     assert len(warnings) == 3, warnings
 
 
@@ -105,8 +139,23 @@ def test_bad_tables_are_one_line_and_write_nothing(tmp_path, content, args, says
     if content is not None:
         path.write_text(content)
     target = () if "--target" in args else ("--target", "label")
-    a = parse_args(["--dataset", "csv", "--data-dir", str(path), *target, *args, "--fast-dev-run", "--accelerator",
-                    "cpu", "--wandb-mode", "disabled", "--output-dir", str(tmp_path / "runs")])
+    a = parse_args(
+        [
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(path),
+            *target,
+            *args,
+            "--fast-dev-run",
+            "--accelerator",
+            "cpu",
+            "--wandb-mode",
+            "disabled",
+            "--output-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     capsys.readouterr()
     assert main(a) == 2
     lines = capsys.readouterr().err.strip().splitlines()

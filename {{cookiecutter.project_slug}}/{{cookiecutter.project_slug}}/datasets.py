@@ -45,13 +45,23 @@ class Dataset:
 DATASETS: dict[str, Dataset] = {}
 
 
-def dataset(name: str, *, tasks, files: str | None, where: str = "", source: str = "", help: str = "",
-            kind: str = "images", sample: Callable[[Path], None] | None = None):
+def dataset(
+    name: str,
+    *,
+    tasks,
+    files: str | None,
+    where: str = "",
+    source: str = "",
+    help: str = "",
+    kind: str = "images",
+    sample: Callable[[Path], None] | None = None,
+):
     """Decorator: register `load` as `--dataset NAME`."""
 
     def register(load: Callable | None) -> Callable | None:
-        DATASETS[name] = Dataset(name, load, tuple(tasks), files, where or "{root}/" + str(files) + "/", source,
-                                 help or name, kind, sample)
+        DATASETS[name] = Dataset(
+            name, load, tuple(tasks), files, where or "{root}/" + str(files) + "/", source, help or name, kind, sample
+        )
         return load
 
     return register
@@ -68,59 +78,96 @@ def default_tasks(name: str, target: str | None = None) -> list[str]:
 # ----------------------------------------------------------------------------- built-in datasets
 
 
-@dataset("digits", tasks=DIGIT_TASKS, files=None, where="inside scikit-learn", source="scikit-learn",
-         help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed")
+@dataset(
+    "digits",
+    tasks=DIGIT_TASKS,
+    files=None,
+    where="inside scikit-learn",
+    source="scikit-learn",
+    help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
+)
 def digits(root, download, image_size):
     from .data import load_digits
 
     return load_digits(root, download, image_size)
 
 
-@dataset("mnist", tasks=DIGIT_TASKS, files="MNIST", where="{root}/MNIST/raw/ (the four idx files)",
-         source="http://yann.lecun.com/exdb/mnist/", help="torchvision's MNIST (needs --download once)")
+@dataset(
+    "mnist",
+    tasks=DIGIT_TASKS,
+    files="MNIST",
+    where="{root}/MNIST/raw/ (the four idx files)",
+    source="http://yann.lecun.com/exdb/mnist/",
+    help="torchvision's MNIST (needs --download once)",
+)
 def mnist(root, download, image_size):
     from .data import load_torchvision
 
     return load_torchvision("mnist", root, download)
 
 
-@dataset("fashion-mnist", tasks=FASHION_TASKS, files="FashionMNIST",
-         where="{root}/FashionMNIST/raw/ (the four idx files)",
-         source="https://github.com/zalandoresearch/fashion-mnist",
-         help="torchvision's Fashion-MNIST (needs --download once)")
+@dataset(
+    "fashion-mnist",
+    tasks=FASHION_TASKS,
+    files="FashionMNIST",
+    where="{root}/FashionMNIST/raw/ (the four idx files)",
+    source="https://github.com/zalandoresearch/fashion-mnist",
+    help="torchvision's Fashion-MNIST (needs --download once)",
+)
 def fashion_mnist(root, download, image_size):
     from .data import load_torchvision
 
     return load_torchvision("fashion-mnist", root, download)
 
 
-@dataset("cifar10", tasks=CIFAR_TASKS, files="cifar-10-batches-py",
-         where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
-         source="https://www.cs.toronto.edu/~kriz/cifar.html", help="torchvision's CIFAR-10 (needs --download once)")
+@dataset(
+    "cifar10",
+    tasks=CIFAR_TASKS,
+    files="cifar-10-batches-py",
+    where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
+    source="https://www.cs.toronto.edu/~kriz/cifar.html",
+    help="torchvision's CIFAR-10 (needs --download once)",
+)
 def cifar10(root, download, image_size):
     from .data import load_torchvision
 
     return load_torchvision("cifar10", root, download)
 
 
-@dataset("image-folder", tasks=FOLDER_TASKS, files="", where="{root}/<class name>/<image files>",
-         source="your own images, one folder per class",
-         help="your own images, one folder per class under --data-dir (or train/ and test/ of those)")
+@dataset(
+    "image-folder",
+    tasks=FOLDER_TASKS,
+    files="",
+    where="{root}/<class name>/<image files>",
+    source="your own images, one folder per class",
+    help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
+)
 def image_folder(root, download, image_size):
     from .data import load_image_folder
 
     return load_image_folder(root, download, image_size)
 
 
-dataset("csv", tasks=(), files="", kind="table", where="{root} (a CSV file with a header row)",
-        source="your own table",
-        help="a CSV table: --data-dir FILE.csv --target COLUMN (--features a,b,c; default every other numeric "
-        "column)")(None)
+dataset(
+    "csv",
+    tasks=(),
+    files="",
+    kind="table",
+    where="{root} (a CSV file with a header row)",
+    source="your own table",
+    help="a CSV table: --data-dir FILE.csv --target COLUMN (--features a,b,c; default every other numeric column)",
+)(None)
 
-dataset("streaming", tasks=(), files="", kind="streaming", where="{root} (the output of python -m "
-        "{{cookiecutter.project_slug}}.prepare)", source="python -m {{cookiecutter.project_slug}}.prepare",
-        help="LitData shards written by `python -m {{cookiecutter.project_slug}}.prepare`, from a folder or an "
-        "s3:// URL, streamed without loading the data into memory (pip install -e '.[streaming]')")(None)
+dataset(
+    "streaming",
+    tasks=(),
+    files="",
+    kind="streaming",
+    where="{root} (the output of python -m {{cookiecutter.project_slug}}.prepare)",
+    source="python -m {{cookiecutter.project_slug}}.prepare",
+    help="LitData shards written by `python -m {{cookiecutter.project_slug}}.prepare`, from a folder or an "
+    "s3:// URL, streamed without loading the data into memory (pip install -e '.[streaming]')",
+)(None)
 
 
 # ----------------------------------------------------------------------------- your datasets

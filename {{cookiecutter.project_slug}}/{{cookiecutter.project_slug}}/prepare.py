@@ -29,27 +29,55 @@ TEST_FRACTION = 0.2  # held out when a dataset has no test split (as data.ImageD
 
 
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="prepare", allow_abbrev=False, description="Write a registered dataset as "
-                           "LitData shards with its statistics, for train.py --dataset streaming --data-dir OUTPUT.")
+    parser = OneLineParser(
+        prog="prepare",
+        allow_abbrev=False,
+        description="Write a registered dataset as "
+        "LitData shards with its statistics, for train.py --dataset streaming --data-dir OUTPUT.",
+    )
     parser.add_argument("--output", required=True, metavar="DIR", help="Folder for the shards (new or empty).")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing non-empty --output.")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                        help="Processes writing shards (default: up to 4).")
+    parser.add_argument(
+        "--workers", type=int, default=min(4, os.cpu_count() or 1), help="Processes writing shards (default: up to 4)."
+    )
     parser.add_argument("--chunk-bytes", default="64MB", help="Target size of one shard file.")
-    parser.add_argument("--pack", type=int, default=16, help="Examples per LitData item: reading one item costs "
-                        "about 30 µs, so packs of 16 make streaming nearly as fast as memory. The examples of a "
-                        "pack are drawn at random when the split is made and stay together; an epoch shuffles "
-                        "the packs. 1 = one example per item (finest shuffling).")
-    for name in ("dataset", "data_dir", "download", "image_size", "target", "features", "tasks", "val_fraction",
-                 "seed"):
+    parser.add_argument(
+        "--pack",
+        type=int,
+        default=16,
+        help="Examples per LitData item: reading one item costs "
+        "about 30 µs, so packs of 16 make streaming nearly as fast as memory. The examples of a "
+        "pack are drawn at random when the split is made and stay together; an epoch shuffles "
+        "the packs. 1 = one example per item (finest shuffling).",
+    )
+    for name in (
+        "dataset",
+        "data_dir",
+        "download",
+        "image_size",
+        "target",
+        "features",
+        "tasks",
+        "val_fraction",
+        "seed",
+    ):
         f = FLAG_BY_NAME[name]
         if f.is_bool:
-            parser.add_argument(f.option, dest=name, action=BoolAction, nargs="?", type=parse_bool, default=False,
-                                metavar="BOOL", help=f.help)
+            parser.add_argument(
+                f.option,
+                dest=name,
+                action=BoolAction,
+                nargs="?",
+                type=parse_bool,
+                default=False,
+                metavar="BOOL",
+                help=f.help,
+            )
         else:
             choices = [c for c in f.choices if c != "streaming"] if f.choices else None
-            parser.add_argument(f.option, dest=name, type=f.type, default=f.default, choices=choices,
-                                metavar=f.metavar, help=f.help)
+            parser.add_argument(
+                f.option, dest=name, type=f.type, default=f.default, choices=choices, metavar=f.metavar, help=f.help
+            )
     return parser
 
 
@@ -115,8 +143,9 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
         raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder")
     train_dir = root / "train" if (root / "train").is_dir() else root
     test_dir = root / "test" if (root / "test").is_dir() else None
-    classes = sorted(e.name for e in os.scandir(train_dir) if e.is_dir() and not e.name.startswith(".")
-                     and e.name != "test")
+    classes = sorted(
+        e.name for e in os.scandir(train_dir) if e.is_dir() and not e.name.startswith(".") and e.name != "test"
+    )
     if len(classes) < 2:
         raise DataError(f"--dataset image-folder: {train_dir} needs at least 2 class folders, found {len(classes)}")
     index = {c: i for i, c in enumerate(classes)}
@@ -125,12 +154,17 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
         raise DataError(f"--dataset image-folder: no images in the class folders under {train_dir}")
     test_paths = test_labels = None
     if test_dir is not None:
-        unknown = sorted(e.name for e in os.scandir(test_dir) if e.is_dir() and e.name not in index
-                         and not e.name.startswith("."))
+        unknown = sorted(
+            e.name for e in os.scandir(test_dir) if e.is_dir() and e.name not in index and not e.name.startswith(".")
+        )
         if unknown:
             raise DataError(f"--dataset image-folder: test/{unknown[0]} is not a class of the training folders")
-        test = make_dataset(str(test_dir), {c: i for c, i in index.items() if (test_dir / c).is_dir()},
-                            extensions=IMG_EXTENSIONS, allow_empty=True)
+        test = make_dataset(
+            str(test_dir),
+            {c: i for c, i in index.items() if (test_dir / c).is_dir()},
+            extensions=IMG_EXTENSIONS,
+            allow_empty=True,
+        )
         test_paths, test_labels = [p for p, _ in test], [c for _, c in test]
     return [p for p, _ in samples], [c for _, c in samples], classes, test_paths, test_labels
 
@@ -154,12 +188,22 @@ def gather(a: argparse.Namespace) -> dict:
         table = read_table(root, targets, a.features)
         y = torch.from_numpy(table["y"])
         x = torch.from_numpy(table["x"]).view(len(y), -1, 1, 1)
-        parts = [torch.from_numpy(p) for p in stratified_split(table["y"][:, 0], a.val_fraction, TEST_FRACTION,
-                                                                  a.seed, targets[0])]
+        parts = [
+            torch.from_numpy(p)
+            for p in stratified_split(table["y"][:, 0], a.val_fraction, TEST_FRACTION, a.seed, targets[0])
+        ]
         tasks = [{"name": t, "num_classes": len(n)} for t, n in zip(targets, table["class_names"])]
         writers = {s: TensorWriter(x, y, p) for s, p in zip(SPLITS, parts)}
-        return {"kind": "table", "writers": writers, "y": y, "train": parts[0], "tasks": tasks,
-                "class_names": table["class_names"], "input_shape": list(x.shape[1:]), "features": table["features"]}
+        return {
+            "kind": "table",
+            "writers": writers,
+            "y": y,
+            "train": parts[0],
+            "tasks": tasks,
+            "class_names": table["class_names"],
+            "input_shape": list(x.shape[1:]),
+            "features": table["features"],
+        }
     if a.dataset == "image-folder":
         paths, labels, classes, test_paths, test_labels = _folder_samples(root)
         label = torch.tensor(labels)
@@ -172,8 +216,15 @@ def gather(a: argparse.Namespace) -> dict:
         else:
             test_y, _, _ = _label_columns(spec, torch.tensor(test_labels), len(classes))
             writers["test"] = FileWriter(test_paths, test_y, torch.arange(len(test_paths)), a.image_size)
-        return {"kind": "images", "writers": writers, "y": y, "train": train, "tasks": tasks, "class_names": names,
-                "input_shape": [3, a.image_size, a.image_size]}
+        return {
+            "kind": "images",
+            "writers": writers,
+            "y": y,
+            "train": train,
+            "tasks": tasks,
+            "class_names": names,
+            "input_shape": [3, a.image_size, a.image_size],
+        }
     (x, label), test_split = load_cached(a.dataset, root, a.download, a.image_size)
     classes = int(label.max()) + 1
     y, tasks, names = _label_columns(spec, label, classes)
@@ -184,8 +235,15 @@ def gather(a: argparse.Namespace) -> dict:
     else:
         test_y, _, _ = _label_columns(spec, test_split[1], classes)
         writers["test"] = TensorWriter(test_split[0], test_y, torch.arange(len(test_split[1])))
-    return {"kind": "images", "writers": writers, "y": y, "train": train, "tasks": tasks, "class_names": names,
-            "input_shape": list(x.shape[1:])}
+    return {
+        "kind": "images",
+        "writers": writers,
+        "y": y,
+        "train": train,
+        "tasks": tasks,
+        "class_names": names,
+        "input_shape": list(x.shape[1:]),
+    }
 
 
 # ----------------------------------------------------------------------------- writing
@@ -223,22 +281,42 @@ def write(a: argparse.Namespace, out: Path) -> dict:
             print(f"prepare: writing {split} ({len(writer.index)} examples)", file=sys.stderr)
             writer.pack = a.pack
             packs = -(-len(writer.index) // a.pack)
-            optimize(fn=writer, inputs=list(range(packs)), output_dir=str(tmp / split),
-                     chunk_bytes=a.chunk_bytes, num_workers=max(1, min(a.workers, packs)), start_method="fork")
-            splits[split] = {"count": len(writer.index), "packs": packs,
-                             "fingerprint": fingerprint((tmp / split / "index.json").read_bytes())}
+            optimize(
+                fn=writer,
+                inputs=list(range(packs)),
+                output_dir=str(tmp / split),
+                chunk_bytes=a.chunk_bytes,
+                num_workers=max(1, min(a.workers, packs)),
+                start_method="fork",
+            )
+            splits[split] = {
+                "count": len(writer.index),
+                "packs": packs,
+                "fingerprint": fingerprint((tmp / split / "index.json").read_bytes()),
+            }
         mean, std = statistics(tmp / "train", data["kind"])
         y = data["y"][data["train"]]
         frequencies = []
         for t, task in enumerate(data["tasks"]):
             counts = torch.bincount(y[:, t], minlength=task["num_classes"]).double()
             frequencies.append((counts / counts.sum()).tolist())
-        meta = {"format": 1, "kind": data["kind"], "pack": a.pack,
-                "source": {k: getattr(a, k) for k in ("dataset", "data_dir", "image_size", "target", "features",
-                                                      "tasks", "val_fraction", "seed")},
-                "tasks": data["tasks"], "class_names": data["class_names"], "input_shape": data["input_shape"],
-                "mean": mean, "std": std, "label_frequencies": frequencies, "splits": splits,
-                "features": data.get("features")}
+        meta = {
+            "format": 1,
+            "kind": data["kind"],
+            "pack": a.pack,
+            "source": {
+                k: getattr(a, k)
+                for k in ("dataset", "data_dir", "image_size", "target", "features", "tasks", "val_fraction", "seed")
+            },
+            "tasks": data["tasks"],
+            "class_names": data["class_names"],
+            "input_shape": data["input_shape"],
+            "mean": mean,
+            "std": std,
+            "label_frequencies": frequencies,
+            "splits": splits,
+            "features": data.get("features"),
+        }
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
@@ -253,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))
     out = Path(a.output)
     if "://" in a.output:
-        parser.error(f"argument --output: a local folder, got {a.output} (copy it to object storage afterwards, "
-                     "e.g. `aws s3 sync`)")
+        parser.error(
+            f"argument --output: a local folder, got {a.output} (copy it to object storage afterwards, "
+            "e.g. `aws s3 sync`)"
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
         parser.error(f"argument --output: {out} exists and is not empty; pass --overwrite to replace it")
     if not out.parent.is_dir():

@@ -55,15 +55,18 @@ def _s3_read(url: str) -> bytes:
     import botocore.config
     import botocore.exceptions
 
-    bucket, _, key = url[len("s3://"):].partition("/")
-    config = botocore.config.Config(connect_timeout=REMOTE_TIMEOUT, read_timeout=REMOTE_TIMEOUT,
-                                    retries={"max_attempts": 1, "mode": "standard"})
+    bucket, _, key = url[len("s3://") :].partition("/")
+    config = botocore.config.Config(
+        connect_timeout=REMOTE_TIMEOUT, read_timeout=REMOTE_TIMEOUT, retries={"max_attempts": 1, "mode": "standard"}
+    )
     try:
         client = boto3.client("s3", config=config, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
         return client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except botocore.exceptions.NoCredentialsError:
-        raise DataError(f"--data-dir {url}: no AWS credentials (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
-                        "AWS_PROFILE, or run `aws configure`)") from None
+        raise DataError(
+            f"--data-dir {url}: no AWS credentials (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+            "AWS_PROFILE, or run `aws configure`)"
+        ) from None
     except botocore.exceptions.ClientError as e:
         code = e.response.get("Error", {}).get("Code", "error")
         raise DataError(f"--data-dir {url}: storage refused the read ({code})") from None
@@ -78,8 +81,10 @@ def read_bytes(path: str) -> bytes | None:
         return p.read_bytes() if p.is_file() else None
     if path.startswith("s3://"):
         return _s3_read(path)
-    raise DataError(f"--data-dir {path}: only local folders and s3:// URLs are checked before training; copy the "
-                    "shards locally or to S3")
+    raise DataError(
+        f"--data-dir {path}: only local folders and s3:// URLs are checked before training; copy the "
+        "shards locally or to S3"
+    )
 
 
 def read_meta(root: str) -> dict:
@@ -88,8 +93,9 @@ def read_meta(root: str) -> dict:
     if raw is None:
         if not is_remote(root) and not Path(root).exists():
             raise DataError(f"--dataset streaming: --data-dir {root} does not exist")
-        raise DataError(f"--dataset streaming: {root} is not the output of `python -m "
-                        f"{{cookiecutter.project_slug}}.prepare` (no {META})")
+        raise DataError(
+            f"--dataset streaming: {root} is not the output of `python -m {{cookiecutter.project_slug}}.prepare` (no {META})"
+        )
     try:
         meta = json.loads(raw)
         for key in ("splits", "tasks", "mean", "std", "input_shape", "label_frequencies", "class_names", "source"):
@@ -101,9 +107,11 @@ def read_meta(root: str) -> dict:
         if index is None:
             raise DataError(f"--dataset streaming: {root} is not LitData output: {split}/index.json is missing")
         if fingerprint(index) != meta["splits"][split]["fingerprint"]:
-            raise DataError(f"--dataset streaming: the shards in {join(root, split)} are not the ones {META} "
-                            f"describes (from another dataset than its statistics: "
-                            f"{meta['source'].get('dataset')}); run prepare again")
+            raise DataError(
+                f"--dataset streaming: the shards in {join(root, split)} are not the ones {META} "
+                f"describes (from another dataset than its statistics: "
+                f"{meta['source'].get('dataset')}); run prepare again"
+            )
     return meta
 
 
@@ -172,8 +180,14 @@ class StreamingDataModule(ImageDataModule):
     class_names, train_set), over LitData shards."""
 
     def __init__(self, a: argparse.Namespace):
-        super().__init__(dataset="streaming", data_dir=a.data_dir, tasks=a.tasks, batch_size=a.batch_size,
-                         num_workers=a.num_workers, seed=a.seed)
+        super().__init__(
+            dataset="streaming",
+            data_dir=a.data_dir,
+            tasks=a.tasks,
+            batch_size=a.batch_size,
+            num_workers=a.num_workers,
+            seed=a.seed,
+        )
         self.args = a
         self.root = a.data_dir  # a folder or a URL: not a Path
         self.task_names = list(a.tasks)
@@ -190,11 +204,14 @@ class StreamingDataModule(ImageDataModule):
         names = self.task_names or stored[:1]
         unknown = [n for n in names if n not in stored]
         if unknown:
-            raise DataError(f"--tasks: the shards in {self.root} have no task {unknown[0]!r} (stored by prepare: "
-                            f"{', '.join(stored)})")
+            raise DataError(
+                f"--tasks: the shards in {self.root} have no task {unknown[0]!r} (stored by prepare: "
+                f"{', '.join(stored)})"
+            )
         self.columns = [stored.index(n) for n in names]
-        self.tasks = tuple(Task(n, meta["tasks"][c]["num_classes"], same, "stored by prepare")
-                           for n, c in zip(names, self.columns))
+        self.tasks = tuple(
+            Task(n, meta["tasks"][c]["num_classes"], same, "stored by prepare") for n, c in zip(names, self.columns)
+        )
         self.class_names = [meta["class_names"][c] for c in self.columns]
         self.frequencies = [meta["label_frequencies"][c] for c in self.columns]
         self.mean, self.std, self.meta = meta["mean"], meta["std"], meta
@@ -205,15 +222,24 @@ class StreamingDataModule(ImageDataModule):
         self.pack = meta["pack"]
         self.packs_per_batch = max(1, round(self.batch_size / self.pack))
         if self.packs_per_batch * self.pack != self.batch_size and os.environ.get("LOCAL_RANK", "0") == "0":
-            print(f"warning: --batch-size {self.batch_size} is not a multiple of the shards' pack of {self.pack} "
-                  f"examples; batches hold {self.packs_per_batch * self.pack}", file=sys.stderr)
+            print(
+                f"warning: --batch-size {self.batch_size} is not a multiple of the shards' pack of {self.pack} "
+                f"examples; batches hold {self.packs_per_batch * self.pack}",
+                file=sys.stderr,
+            )
         from .augment import create_augmentation
 
         a = self.args
         if meta.get("kind", "images") == "images":
             self.augment = create_augmentation(
-                self.input_shape[1:], translate=a.aug_translate, scale=a.aug_scale, rotate=a.aug_rotate,
-                mirror=a.aug_mirror, skew=a.aug_skew, blur=a.aug_blur, contrast=a.aug_contrast,
+                self.input_shape[1:],
+                translate=a.aug_translate,
+                scale=a.aug_scale,
+                rotate=a.aug_rotate,
+                mirror=a.aug_mirror,
+                skew=a.aug_skew,
+                blur=a.aug_blur,
+                contrast=a.aug_contrast,
             )
 
     @property
@@ -237,14 +263,21 @@ class StreamingDataModule(ImageDataModule):
         StreamingDataLoader = resumable_loader_class()
 
         # batch_decode off when shuffled: LitData's look-ahead decoding then decodes ~30× the items it returns.
-        data = StreamingDataset(join(self.root, split), shuffle=shuffle, seed=self.seed,
-                                batch_decode=False if shuffle else "auto")
+        data = StreamingDataset(
+            join(self.root, split), shuffle=shuffle, seed=self.seed, batch_decode=False if shuffle else "auto"
+        )
         # Batch norm cannot train on a minibatch of one example: drop such a last batch only.
         count = self.meta["splits"][split]["count"]
         drop_last = shuffle and count - len(data) // self.packs_per_batch * self.packs_per_batch * self.pack == 1
-        return StreamingDataLoader(data, batch_size=self.packs_per_batch, num_workers=self.num_workers,
-                                   collate_fn=collate, drop_last=True if drop_last else None,
-                                   persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
+        return StreamingDataLoader(
+            data,
+            batch_size=self.packs_per_batch,
+            num_workers=self.num_workers,
+            collate_fn=collate,
+            drop_last=True if drop_last else None,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+        )
 
     def train_dataloader(self):
         self._train_loader = self._streaming_loader("train", shuffle=True)

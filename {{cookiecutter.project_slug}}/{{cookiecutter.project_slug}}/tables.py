@@ -48,8 +48,10 @@ def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
     rows = [r for r in csv.reader(text.splitlines(), dialect) if any(cell.strip() for cell in r)]
     header = [h.strip() for h in rows[0]]
     if all(_number(h) is not None for h in header):
-        raise DataError(f"{prefix} {path} has no header row (its first row is numbers: {','.join(header[:4])}…); "
-                        "add a row of column names")
+        raise DataError(
+            f"{prefix} {path} has no header row (its first row is numbers: {','.join(header[:4])}…); "
+            "add a row of column names"
+        )
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated or "" in header:
         raise DataError(f"{prefix} {path}: column names must be distinct and not empty, got {duplicated or ['']}")
@@ -72,15 +74,18 @@ def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
     else:
         features = [h for h in header if h not in targets and all(_number(v) is not None for v in columns[h])]
         if not features:
-            raise DataError(f"{prefix} {path} has no numeric column besides {', '.join(targets)}; name the inputs "
-                            "with --features")
+            raise DataError(
+                f"{prefix} {path} has no numeric column besides {', '.join(targets)}; name the inputs with --features"
+            )
     x = np.empty((len(body), len(features)), dtype=np.float32)
     for j, f in enumerate(features):
         for i, v in enumerate(columns[f]):
             number = _number(v)
             if number is None:
-                raise DataError(f"{prefix} feature column {f!r} holds text or a missing value ({v!r} on line "
-                                f"{i + 2}); features must be numbers (a text column can be a --target)")
+                raise DataError(
+                    f"{prefix} feature column {f!r} holds text or a missing value ({v!r} on line "
+                    f"{i + 2}); features must be numbers (a text column can be a --target)"
+                )
             x[i, j] = number
     labels, class_names = [], []
     for t in targets:
@@ -106,13 +111,15 @@ def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, s
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
         if len(members) < 2:
-            raise DataError(f"--dataset csv: class {c} of --target {target!r} has a single example; the validation "
-                            "split needs at least 2 per class (add rows or merge the class)")
+            raise DataError(
+                f"--dataset csv: class {c} of --target {target!r} has a single example; the validation "
+                "split needs at least 2 per class (add rows or merge the class)"
+            )
         n_val = max(1, round(val_fraction * len(members)))
         n_test = min(round(test_fraction * len(members)), len(members) - n_val - 1)
-        parts[0].append(members[n_val + n_test:])
+        parts[0].append(members[n_val + n_test :])
         parts[1].append(members[:n_val])
-        parts[2].append(members[n_val:n_val + n_test])
+        parts[2].append(members[n_val : n_val + n_test])
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
@@ -134,10 +141,12 @@ class TableDataModule(ImageDataModule):
         table = read_table(self.root, self.target_names, self.feature_names)
         self.feature_names, self.class_names = table["features"], table["class_names"]
         x, y = table["x"], table["y"]
-        train, val, test = stratified_split(y[:, 0], self.val_fraction, self.test_fraction, self.seed,
-                                            self.target_names[0])
-        self.tasks = tuple(Task(t, len(names), same, f"column {t}") for t, names in zip(self.target_names,
-                                                                                       self.class_names))
+        train, val, test = stratified_split(
+            y[:, 0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
+        )
+        self.tasks = tuple(
+            Task(t, len(names), same, f"column {t}") for t, names in zip(self.target_names, self.class_names)
+        )
         features = torch.from_numpy(x).view(len(x), -1, 1, 1)  # [N, F, 1, 1]: a channel per column
         labels = torch.from_numpy(y)
         self.train_set, self.val_set, self.test_set = (
