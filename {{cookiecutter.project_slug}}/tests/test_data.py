@@ -11,6 +11,7 @@ from conftest import run_cli, train
 from formats import labels, make_cifar, make_image_folder, make_mnist, write_idx
 
 from {{cookiecutter.project_slug}}.data import ImageDataModule, TensorBatches, load_cached
+from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.tasks import DATASET_TASKS
 
 N_TRAIN, N_TEST = 60, 20  # formats' defaults
@@ -148,3 +149,23 @@ def test_a_last_training_batch_of_one_is_dropped():
     assert len(dm.train_dataloader()) == 3 and len(dm.val_dataloader()) == 1
     dm.batch_size = 64
     assert len(dm.train_dataloader()) == 21
+
+
+# ----------------------------------------------------------------------------- every declared dataset
+
+
+@pytest.mark.parametrize("name", [n for n, d in DATASETS.items() if d.kind == "images"])
+def test_every_declared_dataset_trains_with_all_its_tasks(name, tmp_path):
+    """Follows datasets.py: a dataset added there is tested here on the tiny copy its `sample` writes."""
+    spec = DATASETS[name]
+    maker = MAKERS.get(name) or spec.sample
+    if spec.files is not None:
+        assert maker is not None, f"{name}: give its @dataset(...) declaration sample= (a writer of tiny files)"
+        maker(tmp_path)
+    tasks = ",".join(t.name for t in spec.tasks)
+    status, run = train(tmp_path, "--dataset", name, "--data-dir", str(tmp_path), "--image-size", "8",
+                        "--tasks", tasks, "--fast-dev-run", "--width", "16")
+    assert status == 0
+    metrics = json.loads((run / "results.json").read_text())
+    assert 0 <= metrics["test/acc"] <= 1
+    assert (len(spec.tasks) == 1) or all(f"test/{t.name}/acc" in metrics for t in spec.tasks)

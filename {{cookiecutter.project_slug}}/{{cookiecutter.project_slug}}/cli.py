@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 
+from .datasets import DATASETS, default_tasks
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
 from .model_names import flag_reach, resolve_width
-from .tasks import DATASET_TASKS, tasks_for
+from .tasks import tasks_for
 from .trainer_options import tensorboard_missing
 
 # ----------------------------------------------------------------------------- parser
@@ -165,9 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
     check_choices(parser, args)
-    args.tasks = args.tasks or [DATASET_TASKS[args.dataset][0].name]
+    args.tasks = args.tasks or default_tasks(args.dataset, args.target)
     args.resume_ckpt = str(resumed["ckpt"]) if resumed is not None else None
     check_combinations(parser, args)
+    check_data_flags(parser, args)
+    table_warnings = image_only_flags(args)  # may set image-only flags back to what a table can use
     ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
     args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
     if resumed is not None and not args.test_only:  # --test-only may test on other data
@@ -184,7 +187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
     if is_rank_zero():
-        for line in ignored + advice(args):
+        for line in table_warnings + ignored + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
 
@@ -302,6 +305,50 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
     if problems:
         parser.error(problems[0])
+
+
+def check_data_flags(parser: OneLineParser, a: argparse.Namespace) -> None:
+    """--target/--features belong to tables; a table needs a target."""
+    kind = DATASETS[a.dataset].kind
+    if kind != "table":
+        for name in ("target", "features"):
+            if getattr(a, name):
+                parser.error(f"argument --{name}: applies to --dataset csv only, got --dataset {a.dataset}")
+        return
+    if not a.tasks:
+        parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
+    if a.target and a.tasks[0] != a.target:
+        parser.error(f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} "
+                     "(or leave --target out)")
+    if a.adversarial != "none":
+        parser.error("argument --adversarial: perturbs images within their pixel range; not for --dataset csv")
+    if a.aug_preview:
+        parser.error("argument --aug-preview: a table has no images to preview")
+
+
+IMAGE_MODELS = ("cnn", "rnn", "resnet")
+
+
+def image_only_flags(a: argparse.Namespace) -> list[str]:
+    """Flags that only make sense for images, given with a table: one warning line each, and made
+    harmless (augmentation off, the MLP instead of an image architecture, the image size unused)."""
+    if DATASETS[a.dataset].kind == "streaming":  # fixed when the shards were written
+        return [f"--{f.replace('_', '-')} {getattr(a, f)} is set by prepare for --dataset streaming; ignored"
+                for f in ("image_size", "val_fraction") if getattr(a, f) != FLAG_BY_NAME[f].default]
+    if DATASETS[a.dataset].kind != "table":
+        return []
+    lines = []
+    for f in FLAGS:
+        if f.name.startswith("aug_") and getattr(a, f.name):
+            lines.append(f"{f.option} {getattr(a, f.name):g} is for images; ignored with --dataset csv")
+            setattr(a, f.name, f.default)
+    if a.model in IMAGE_MODELS:
+        lines.append(f"--model {a.model} is for images; --dataset csv trains --model mlp")
+        a.model = "mlp"
+    if a.image_size != FLAG_BY_NAME["image_size"].default:
+        lines.append(f"--image-size {a.image_size} is for images; ignored with --dataset csv")
+        a.image_size = FLAG_BY_NAME["image_size"].default
+    return lines
 
 
 def config_dict(args: argparse.Namespace) -> dict:

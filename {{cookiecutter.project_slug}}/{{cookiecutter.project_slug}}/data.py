@@ -1,7 +1,7 @@
 """Data: a LightningDataModule over image datasets held in memory as tensors.
 
-A dataset is declared once in DATASETS (how to get its files, how to decode them) and tasks.py
-(what to predict). Files are decoded once into uint8 tensors, cached in the data directory, and
+A dataset is declared once in datasets.py (its loader, its tasks, where its files go); the loaders of
+the built-in ones are here. Files are decoded once into uint8 tensors, cached in the data directory, and
 served as whole minibatches by tensor indexing: no per-sample PIL round trip. Images reach the
 network in their valid range [0, 1]; the network standardizes them with the training split's
 statistics (its first step), so augmentation and adversarial examples work on real pixels.
@@ -15,29 +15,21 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .tasks import DATASET_CLASSES, class_names, tasks_for
+from .datasets import DATASETS
+from .tasks import class_names, tasks_for
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
 
 
 class DataError(Exception):
     """Missing, undownloadable or corrupt data: one line for the user, exit status 2."""
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """`load(root, download, image_size)` → (train, test or None) splits; `where` says where the files go."""
-
-    load: Callable[[Path, bool, int], tuple[Split, Split | None]]
-    where: Callable[[Path], str]
-    source: str
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -130,12 +122,9 @@ def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
     return None
 
 
-def _torchvision_loader(name: str):
-    def load(root: Path, download: bool, image_size: int) -> tuple[Split, Split]:
-        cls = _torchvision_class(name)
-        return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
-
-    return load
+def load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
+    cls = _torchvision_class(name)
+    return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
 
 
 def _torchvision_class(name: str):
@@ -212,21 +201,6 @@ def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Spli
     return train, _image_folder_split(test_dir, image_size, classes)[0] if test_dir else None
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    "digits": DatasetSpec(load_digits, lambda root: "inside scikit-learn", "scikit-learn"),
-    "mnist": DatasetSpec(_torchvision_loader("mnist"), lambda root: f"{root / 'MNIST' / 'raw'}/ (the four idx files)",
-                         "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": DatasetSpec(_torchvision_loader("fashion-mnist"),
-                                 lambda root: f"{root / 'FashionMNIST' / 'raw'}/ (the four idx files)",
-                                 "https://github.com/zalandoresearch/fashion-mnist"),
-    "cifar10": DatasetSpec(_torchvision_loader("cifar10"),
-                           lambda root: f"{root / 'cifar-10-batches-py'}/ (data_batch_1…5, test_batch, batches.meta)",
-                           "https://www.cs.toronto.edu/~kriz/cifar.html"),
-    "image-folder": DatasetSpec(load_image_folder, lambda root: f"{root}/<class name>/<image files>",
-                                "your own images, one folder per class"),
-}
-
-
 # ----------------------------------------------------------------------------- cache
 
 
@@ -245,11 +219,10 @@ def cache_path(dataset: str, root: Path, image_size: int) -> Path:
 def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
     """Decode once, then read the decoded tensors from `<data-dir>/.tensors/`."""
     spec = DATASETS[dataset]
-    if dataset == "digits":
+    source = spec.folder(root)  # the declaration says where its files are
+    if source is None:  # nothing to cache (digits: inside scikit-learn)
         return spec.load(root, download, image_size)
     cache = cache_path(dataset, root, image_size)
-    source = root if dataset == "image-folder" else root / {"mnist": "MNIST", "fashion-mnist": "FashionMNIST",
-                                                            "cifar10": "cifar-10-batches-py"}[dataset]
     signature = _signature(source)
     remove_stale_temporaries(cache.parent)
     if cache.is_file() and signature:
@@ -267,12 +240,12 @@ def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tu
     except (FileNotFoundError, RuntimeError) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "not found" in message.lower() or isinstance(e, FileNotFoundError):
-            hint = "run with --download" if dataset != "image-folder" else "point --data-dir at it"
-            raise DataError(f"--dataset {dataset}: files not found; expected {spec.where(root)}. "
+            hint = "point --data-dir at it" if dataset == "image-folder" else "run with --download"
+            raise DataError(f"--dataset {dataset}: files not found; expected {spec.where_in(root)}. "
                             f"Get them from {spec.source} or {hint}.") from None
         if download:
             raise DataError(f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the "
-                            f"files to {spec.where(root)} instead.") from None
+                            f"files to {spec.where_in(root)} instead.") from None
         raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
                         f"({message}); delete it and run with --download.") from None
     except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
@@ -412,7 +385,7 @@ class ImageDataModule(L.LightningDataModule):
         if os.environ.get("LOCAL_RANK", "0") != "0":
             deadline = time.monotonic() + 1800
             cache = cache_path(self.dataset, self.root, self.image_size)
-            while self.dataset != "digits" and not cache.is_file() and time.monotonic() < deadline:
+            while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
                 time.sleep(2)
         return load_cached(self.dataset, self.root, False, self.image_size)
 
@@ -425,13 +398,19 @@ class ImageDataModule(L.LightningDataModule):
 
     @property
     def class_names(self) -> list[list[str]]:
-        """Per task, the name of each class (what predict.py writes)."""
+        """Per task, the name of each class (what predict.py writes); tables and shards set their own."""
+        if getattr(self, "_class_names", None) is not None:
+            return self._class_names
         if self.dataset == "image-folder":  # the class folders, sorted as ImageFolder numbers them
             root = self.root / "train" if (self.root / "train").is_dir() else self.root
             labels = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
         else:
-            labels = DATASET_CLASSES[self.dataset]
+            labels = self.spec.classes or [str(i) for i in range(max(t.num_classes for t in self.tasks))]
         return [class_names(t, labels) for t in self.tasks]
+
+    @class_names.setter
+    def class_names(self, names: list[list[str]]) -> None:
+        self._class_names = names
 
     def label_frequencies(self) -> list[list[float]]:
         """Per task, the class frequencies of the training split (for the output-bias prior)."""

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .datasets import DATASETS
 from .model_names import declared_models, model_type, width_type
-from .tasks import DATASET_TASKS
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
 SECTIONS = (
@@ -335,7 +335,8 @@ FLAGS: list[Flag] = [
          float, NON_NEGATIVE),
     flag("tasks", REG, [], "Multitask learning: comma list of tasks, the first is the primary one; one head per "
          "task on a shared trunk (default: the dataset's main task). "
-         + "; ".join(f"{d}: {', '.join(t.name for t in ts)}" for d, ts in DATASET_TASKS.items()), list_type(str)),
+         + "; ".join(f"{n}: {', '.join(t.name for t in d.tasks)}" for n, d in DATASETS.items() if d.tasks)
+         + "; csv: columns of the table; streaming: the tasks stored by prepare", list_type(str)),
     flag("task_weights", REG, [], "w_t in the loss Σ w_t·L_t, one per task (default: all 1).",
          list_type(number_type(float, NON_NEGATIVE))),
     # --- Activation function
@@ -347,13 +348,14 @@ FLAGS: list[Flag] = [
     flag("maxout_pieces", ACT, 2, "k >= 2 linear pieces per maxout unit (a learned convex piecewise-linear "
          "activation, GBC16).", int, Range(2)),
     # --- Data
-    flag("dataset", DATA, {{ cookiecutter.default_dataset | tojson }}, "digits: scikit-learn's 8×8 handwritten digits "
-         "(1,797 images), embedded, no network needed; mnist, fashion-mnist, cifar10: torchvision's (need --download "
-         "once); image-folder: your own images, one folder per class under --data-dir.",
-         choices=tuple(DATASET_TASKS)),
+    flag("dataset", DATA, {{ cookiecutter.default_dataset | tojson }}, "; ".join(f"{n}: {d.help}" for n, d in DATASETS.items())
+         + " (declared in datasets.py: add yours there).", choices=tuple(DATASETS)),
     flag("data_dir", DATA, "data", "Root folder of the datasets (torchvision's layout: data/MNIST/raw/, "
          "data/cifar-10-batches-py/); for image-folder, the folder of class folders (or of train/ and test/).",
          metavar="PATH"),
+    flag("target", DATA, None, "csv: the column to predict (its values, numbers or strings, become classes).",
+         none_ok=True, metavar="COLUMN"),
+    flag("features", DATA, [], "csv: the input columns (default: every other numeric column).", list_type(str)),
     flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
     flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square; torchvision:/timm: "
          "backbones: smaller images are resized up to this (or to the backbone's minimum).", int, Range(4)),

@@ -95,7 +95,23 @@ def build_datamodule(a: argparse.Namespace):
 
     from .augment import create_augmentation
     from .data import ImageDataModule
+    from .datasets import DATASETS
 
+    kind = DATASETS[a.dataset].kind
+    if kind == "table":
+        from .tables import TableDataModule
+
+        dm = TableDataModule(features=a.features, dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks,
+                             batch_size=a.batch_size, num_workers=a.num_workers, val_fraction=a.val_fraction,
+                             seed=a.seed)
+        dm.setup("fit")
+        return dm
+    if kind == "streaming":
+        from .streaming import StreamingDataModule
+
+        dm = StreamingDataModule(a)
+        dm.setup("fit")
+        return dm
     dm = ImageDataModule(
         dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks, batch_size=a.batch_size,
         num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed, download=a.download,

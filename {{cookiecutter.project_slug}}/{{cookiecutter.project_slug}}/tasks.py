@@ -1,4 +1,4 @@
-"""What each dataset can be asked to predict: the tasks for multitask heads, declared in one place.
+"""What a dataset can be asked to predict: the tasks for multitask heads (datasets.py declares which).
 
 Plain Python (no torch import) so that the command line can check `--tasks` instantly; the label
 functions map a tensor of class labels [N] to the task's labels [N].
@@ -47,21 +47,27 @@ DIGIT_TASKS = (
     Task("zero", 2, _is_zero, "is it a 0: the imbalanced binary case (about 10% positives)", ("no", "yes")),
 )
 
-# dataset → its tasks; the first is the default primary task.
-DATASET_TASKS: dict[str, tuple[Task, ...]] = {
-    "digits": DIGIT_TASKS,
-    "mnist": DIGIT_TASKS,
-    "fashion-mnist": (
-        Task("item", 10, _same, "which article of clothing (10 classes)"),
-        Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)", ("no", "yes")),
-    ),
-    "cifar10": (
-        Task("class", 10, _same, "which of the 10 classes"),
-        Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal", ("animal", "vehicle")),
-    ),
-    # num_classes 0: as many classes as the folder has class folders.
-    "image-folder": (Task("class", 0, _same, "which class folder"),),
-}
+FASHION_TASKS = (
+    Task("item", 10, _same, "which article of clothing (10 classes)"),
+    Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)", ("no", "yes")),
+)
+CIFAR_TASKS = (
+    Task("class", 10, _same, "which of the 10 classes"),
+    Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal", ("animal", "vehicle")),
+)
+# num_classes 0: as many classes as the folder has class folders.
+FOLDER_TASKS = (Task("class", 0, _same, "which class folder"),)
+
+same, parity = _same, _parity  # for your own declarations in datasets.py
+
+
+def __getattr__(name: str):
+    # DATASET_TASKS (dataset → its tasks, the first is the default) comes from the one registry in datasets.py.
+    if name == "DATASET_TASKS":
+        from .datasets import DATASETS
+
+        return {n: d.tasks for n, d in DATASETS.items()}
+    raise AttributeError(name)
 
 
 # The class names of each dataset's own label (torchvision's `classes`; CIFAR-10's batches.meta).
@@ -81,7 +87,13 @@ def class_names(task: Task, dataset_classes: tuple[str, ...] | list[str]) -> lis
 
 
 def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
-    by_name = {t.name: t for t in DATASET_TASKS[dataset]}
+    """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
+    from .datasets import DATASETS
+
+    declared = DATASETS[dataset].tasks
+    if not declared:
+        return ()
+    by_name = {t.name: t for t in declared}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ValueError(f"--tasks: dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")

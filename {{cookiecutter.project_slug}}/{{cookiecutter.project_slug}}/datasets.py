@@ -1,0 +1,181 @@
+"""Every dataset, declared once: `--dataset` choices, `--tasks`, the cache, the tests and the README follow.
+
+A declaration is a loader function decorated with `@dataset(...)`: its tasks (what to predict), the
+folder under `--data-dir` that holds its files (the cache is rebuilt when a file there changes) and
+where a user gets them. Add your own at the end of this file (the README shows a worked example).
+
+This module imports no torch (the command line reads it to check `--dataset` and `--tasks` at
+once); loaders import torch inside. A loader is `load(root, download, image_size)` and returns
+`(train, test)`: each a pair (images [N, C, H, W] uint8 or float in [0, 1], class labels [N] int64),
+test None when the dataset has no official test split (a seeded share is then held out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .tasks import CIFAR_TASKS, DATASET_CLASSES, DIGIT_TASKS, FASHION_TASKS, FOLDER_TASKS, Task, parity, same  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One `--dataset` choice. `kind`: images (decoded into memory by data.py), table (tables.py),
+    streaming (LitData shards, streaming.py)."""
+
+    name: str
+    load: Callable | None
+    tasks: tuple[Task, ...]  # the first is the default primary task; empty: decided by the data (tables)
+    files: str | None  # folder under --data-dir with the files ("" = --data-dir itself; None = no files)
+    where: str  # where the files go, for error messages ({root} is replaced by --data-dir)
+    source: str  # where a user gets them
+    help: str
+    kind: str = "images"
+    sample: Callable[[Path], None] | None = None  # writes a tiny copy of the files in their real format (tests)
+    classes: tuple[str, ...] = ()  # the names of the label's classes, for predictions (default: "0", "1", …)
+
+    def folder(self, root: Path) -> Path | None:
+        """The folder whose files make the cache signature (None: nothing to cache)."""
+        return None if self.files is None else (root / self.files if self.files else root)
+
+    def where_in(self, root: Path) -> str:
+        return self.where.replace("{root}", str(root))
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def dataset(
+    name: str,
+    *,
+    tasks,
+    files: str | None,
+    where: str = "",
+    source: str = "",
+    help: str = "",
+    kind: str = "images",
+    sample: Callable[[Path], None] | None = None,
+    classes: tuple[str, ...] = (),
+):
+    """Decorator: register `load` as `--dataset NAME`."""
+
+    def register(load: Callable | None) -> Callable | None:
+        DATASETS[name] = Dataset(
+            name, load, tuple(tasks), files, where or "{root}/" + str(files) + "/", source, help or name, kind, sample,
+            tuple(classes),
+        )
+        return load
+
+    return register
+
+
+def default_tasks(name: str, target: str | None = None) -> list[str]:
+    """The task a run predicts when `--tasks` is not given."""
+    if DATASETS[name].kind == "table":
+        return [target] if target else []
+    tasks = DATASETS[name].tasks
+    return [tasks[0].name] if tasks else []
+
+
+# ----------------------------------------------------------------------------- built-in datasets
+
+
+@dataset(
+    "digits",
+    classes=DATASET_CLASSES["digits"],
+    tasks=DIGIT_TASKS,
+    files=None,
+    where="inside scikit-learn",
+    source="scikit-learn",
+    help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
+)
+def digits(root, download, image_size):
+    from .data import load_digits
+
+    return load_digits(root, download, image_size)
+
+
+@dataset(
+    "mnist",
+    classes=DATASET_CLASSES["mnist"],
+    tasks=DIGIT_TASKS,
+    files="MNIST",
+    where="{root}/MNIST/raw/ (the four idx files)",
+    source="http://yann.lecun.com/exdb/mnist/",
+    help="torchvision's MNIST (needs --download once)",
+)
+def mnist(root, download, image_size):
+    from .data import load_torchvision
+
+    return load_torchvision("mnist", root, download)
+
+
+@dataset(
+    "fashion-mnist",
+    classes=DATASET_CLASSES["fashion-mnist"],
+    tasks=FASHION_TASKS,
+    files="FashionMNIST",
+    where="{root}/FashionMNIST/raw/ (the four idx files)",
+    source="https://github.com/zalandoresearch/fashion-mnist",
+    help="torchvision's Fashion-MNIST (needs --download once)",
+)
+def fashion_mnist(root, download, image_size):
+    from .data import load_torchvision
+
+    return load_torchvision("fashion-mnist", root, download)
+
+
+@dataset(
+    "cifar10",
+    classes=DATASET_CLASSES["cifar10"],
+    tasks=CIFAR_TASKS,
+    files="cifar-10-batches-py",
+    where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
+    source="https://www.cs.toronto.edu/~kriz/cifar.html",
+    help="torchvision's CIFAR-10 (needs --download once)",
+)
+def cifar10(root, download, image_size):
+    from .data import load_torchvision
+
+    return load_torchvision("cifar10", root, download)
+
+
+@dataset(
+    "image-folder",
+    tasks=FOLDER_TASKS,
+    files="",
+    where="{root}/<class name>/<image files>",
+    source="your own images, one folder per class",
+    help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
+)
+def image_folder(root, download, image_size):
+    from .data import load_image_folder
+
+    return load_image_folder(root, download, image_size)
+
+
+dataset(
+    "csv",
+    tasks=(),
+    files="",
+    kind="table",
+    where="{root} (a CSV file with a header row)",
+    source="your own table",
+    help="a CSV table: --data-dir FILE.csv --target COLUMN (--features a,b,c; default every other numeric column)",
+)(None)
+
+dataset(
+    "streaming",
+    tasks=(),
+    files="",
+    kind="streaming",
+    where="{root} (the output of python -m {{cookiecutter.project_slug}}.prepare)",
+    source="python -m {{cookiecutter.project_slug}}.prepare",
+    help="LitData shards written by `python -m {{cookiecutter.project_slug}}.prepare`, from a folder or an "
+    "s3:// URL, streamed without loading the data into memory (pip install -e '.[streaming]')",
+)(None)
+
+
+# ----------------------------------------------------------------------------- your datasets
+# Add yours below: see "Add your own dataset" in README.md.
