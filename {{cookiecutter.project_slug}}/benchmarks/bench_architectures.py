@@ -22,8 +22,21 @@ if __name__ == "__main__":
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for model in MODELS:
-            a = parse_args(["--accelerator", "cpu", "--wandb-mode", "disabled", "--model", model, *sys.argv[1:],
-                            "--output-dir", out, "--run-name", model])
+            a = parse_args(
+                [
+                    "--accelerator",
+                    "cpu",
+                    "--wandb-mode",
+                    "disabled",
+                    "--model",
+                    model,
+                    *sys.argv[1:],
+                    "--output-dir",
+                    out,
+                    "--run-name",
+                    model,
+                ]
+            )
             start = time.perf_counter()
             assert main(a) == 0
             seconds = time.perf_counter() - start

@@ -82,8 +82,15 @@ def bare_lightning(a: argparse.Namespace) -> float:
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=a.lr, betas=(a.momentum, a.beta2), eps=a.eps)
 
-    trainer = L.Trainer(max_epochs=a.max_epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_epochs=a.max_epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     start = time.perf_counter()
     module = Bare()
     trainer.fit(module, datamodule=dm)
@@ -101,8 +108,12 @@ def project(argv: list[str], out: str) -> float:
 if __name__ == "__main__":
     bench = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--synthetic", action="store_true", help="write full-size MNIST/CIFAR-10-format files of "
-                       "random pixels to a temporary --data-dir (no download needed)")
+    bench.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="write full-size MNIST/CIFAR-10-format files of "
+        "random pixels to a temporary --data-dir (no download needed)",
+    )
     opts, rest = bench.parse_known_args()
     argv = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--lr-schedule", "constant", *rest]
     with tempfile.TemporaryDirectory() as out:
@@ -122,8 +133,10 @@ if __name__ == "__main__":
         plain = statistics.median(plain_loop(a) for _ in range(opts.repeats))
         bare = statistics.median(bare_lightning(a) for _ in range(opts.repeats))
         ours = statistics.median(project(argv, out) for _ in range(opts.repeats))
-    print(f"{a.dataset}: model {a.model} depth {a.depth} width {a.width}, batchnorm {a.batchnorm}, "
-          f"batch {a.batch_size}, {a.max_epochs} epochs, median of {opts.repeats}")
+    print(
+        f"{a.dataset}: model {a.model} depth {a.depth} width {a.width}, batchnorm {a.batchnorm}, "
+        f"batch {a.batch_size}, {a.max_epochs} epochs, median of {opts.repeats}"
+    )
     print(f"plain PyTorch loop: {plain:.2f} s")
     print(f"bare Lightning:     {bare:.2f} s  ({bare / plain:.2f}x)")
     print(f"this project:       {ours:.2f} s  ({ours / plain:.2f}x; {ours / bare:.2f}x bare Lightning)")

@@ -26,8 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(flags: list[str], out: str, name: str) -> tuple[float, int]:
     """(steps/s from the first training step to the last, global batch size) of one `python train.py`."""
-    argv = [sys.executable, str(ROOT / "train.py"), "--accelerator", "cpu", "--wandb-mode", "disabled",
-            "--output-dir", out, "--run-name", name, *flags]
+    argv = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--accelerator",
+        "cpu",
+        "--wandb-mode",
+        "disabled",
+        "--output-dir",
+        out,
+        "--run-name",
+        name,
+        *flags,
+    ]
     result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if result.returncode != 0:
         sys.exit(f"failed: {shlex.join(argv)}\n{result.stderr[-2000:]}")
@@ -54,5 +65,7 @@ if __name__ == "__main__":
     print(f"median of {opts.repeats} runs each; common flags: {opts.common or '(none)'}")
     for variant in opts.variants:
         rate = statistics.median(rates[variant])
-        print(f"{rate:8.1f} steps/s {rate * batches[variant]:9.0f} examples/s  {rate / base:5.2f}x  "
-              f"{variant or '(baseline)'}")
+        print(
+            f"{rate:8.1f} steps/s {rate * batches[variant]:9.0f} examples/s  {rate / base:5.2f}x  "
+            f"{variant or '(baseline)'}"
+        )

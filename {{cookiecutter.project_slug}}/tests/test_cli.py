@@ -18,17 +18,20 @@ def test_dash_and_underscore_spellings_and_equals():
     assert (a.lr_schedule, a.batch_size, a.lr, a.bn_position) == ("cosine", 32, 0.01, "post")
 
 
-@pytest.mark.parametrize(("flags", "expected"), [
-    (["--batchnorm"], True),
-    (["--batchnorm", "--no-batchnorm"], False),
-    (["--batchnorm=True"], True),
-    (["--batchnorm=False"], False),
-    (["--batchnorm=yes"], True),
-    (["--batchnorm=0"], False),
-    (["--batchnorm", "TRUE"], True),
-    (["--no-batchnorm", "--batchnorm=on"], True),
-    ([], True),
-])
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--batchnorm"], True),
+        (["--batchnorm", "--no-batchnorm"], False),
+        (["--batchnorm=True"], True),
+        (["--batchnorm=False"], False),
+        (["--batchnorm=yes"], True),
+        (["--batchnorm=0"], False),
+        (["--batchnorm", "TRUE"], True),
+        (["--no-batchnorm", "--batchnorm=on"], True),
+        ([], True),
+    ],
+)
 def test_booleans(flags, expected):
     assert parse_args(flags).batchnorm is expected
 
@@ -138,5 +141,5 @@ def test_parser_declares_each_flag_once():
 
 def test_readme_checklist_table_lists_every_flag():
     readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("| checklist item |"):]
+    table = readme[readme.index("| checklist item |") :]
     assert [f.option for f in FLAGS if f"`{f.option}" not in table] == []

@@ -17,8 +17,12 @@ from {{cookiecutter.project_slug}}.tasks import DATASET_TASKS
 N_TRAIN, N_TEST = 60, 20  # formats' defaults
 
 
-MAKERS = {"mnist": make_mnist, "fashion-mnist": lambda r: make_mnist(r, "FashionMNIST"), "cifar10": make_cifar,
-          "image-folder": make_image_folder}
+MAKERS = {
+    "mnist": make_mnist,
+    "fashion-mnist": lambda r: make_mnist(r, "FashionMNIST"),
+    "cifar10": make_cifar,
+    "image-folder": make_image_folder,
+}
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "image-folder": (3, 16, 16)}
 
 
@@ -90,9 +94,24 @@ def test_uint8_images_become_floats_in_batches():
 @pytest.mark.parametrize("model", ["mlp", "cnn", "rnn", "resnet"])
 def test_train_runs_on_each_dataset(dataset, model, tmp_path):
     MAKERS[dataset](tmp_path / "data")
-    status, run_dir = train(tmp_path, "--dataset", dataset, "--data-dir", str(tmp_path / "data"), "--fast-dev-run",
-                            "--model", model, "--width", "8", "--image-size", "16", "--aug-rotate", "10",
-                            "--aug-blur", "1")
+    status, run_dir = train(
+        tmp_path,
+        "--dataset",
+        dataset,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--fast-dev-run",
+        "--model",
+        model,
+        "--width",
+        "8",
+        "--image-size",
+        "16",
+        "--aug-rotate",
+        "10",
+        "--aug-blur",
+        "1",
+    )
     assert status == 0
     assert 0 <= json.loads((run_dir / "results.json").read_text())["test/acc"] <= 1
 
@@ -104,10 +123,15 @@ def run_in_process(tmp_path, *args: str) -> int:
     return main(parse_args(["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", *args]))
 
 
-@pytest.mark.parametrize(("dataset", "expected"), [
-    ("mnist", "MNIST/raw/"), ("fashion-mnist", "FashionMNIST/raw/"), ("cifar10", "cifar-10-batches-py/"),
-    ("image-folder", "<class name>/<image files>"),
-])
+@pytest.mark.parametrize(
+    ("dataset", "expected"),
+    [
+        ("mnist", "MNIST/raw/"),
+        ("fashion-mnist", "FashionMNIST/raw/"),
+        ("cifar10", "cifar-10-batches-py/"),
+        ("image-folder", "<class name>/<image files>"),
+    ],
+)
 def test_missing_files_say_where_and_how(dataset, expected, tmp_path, capsys):
     assert run_in_process(tmp_path, "--dataset", dataset, "--data-dir", str(tmp_path / "nowhere")) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -117,8 +141,15 @@ def test_missing_files_say_where_and_how(dataset, expected, tmp_path, capsys):
 
 
 def test_missing_files_exit_2_without_traceback(tmp_path):
-    result = run_cli("--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere"), "--output-dir",
-                     str(tmp_path / "runs"), cwd=tmp_path)
+    result = run_cli(
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path / "nowhere"),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -163,8 +194,20 @@ def test_every_declared_dataset_trains_with_all_its_tasks(name, tmp_path):
         assert maker is not None, f"{name}: give its @dataset(...) declaration sample= (a writer of tiny files)"
         maker(tmp_path)
     tasks = ",".join(t.name for t in spec.tasks)
-    status, run = train(tmp_path, "--dataset", name, "--data-dir", str(tmp_path), "--image-size", "8",
-                        "--tasks", tasks, "--fast-dev-run", "--width", "16")
+    status, run = train(
+        tmp_path,
+        "--dataset",
+        name,
+        "--data-dir",
+        str(tmp_path),
+        "--image-size",
+        "8",
+        "--tasks",
+        tasks,
+        "--fast-dev-run",
+        "--width",
+        "16",
+    )
     assert status == 0
     metrics = json.loads((run / "results.json").read_text())
     assert 0 <= metrics["test/acc"] <= 1

@@ -18,8 +18,13 @@ from test_run_state import refused
 
 
 def _checkpoint_files(tmp: Path) -> dict[str, Path]:
-    files = {"empty": tmp / "empty.ckpt", "random": tmp / "random.ckpt", "not-lightning": tmp / "dict.ckpt",
-             "other-project": tmp / "other.ckpt", "truncated": tmp / "truncated.ckpt"}
+    files = {
+        "empty": tmp / "empty.ckpt",
+        "random": tmp / "random.ckpt",
+        "not-lightning": tmp / "dict.ckpt",
+        "other-project": tmp / "other.ckpt",
+        "truncated": tmp / "truncated.ckpt",
+    }
     files["empty"].write_bytes(b"")
     files["random"].write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     torch.save({"weights": torch.zeros(3)}, files["not-lightning"])
@@ -36,27 +41,31 @@ def test_unusable_checkpoints_for_resume(kind, tmp_path, capsys):
     assert "--resume" in line and path.name in line
 
 
-@pytest.mark.parametrize(("flags", "named"), [
-    (["--batch-size", "1"], "--batch-size 1"),
-    (["--seed", str(2**32)], "--seed"),
-    (["--seed", "-1"], "--seed"),
-    (["--find-lr", "--fast-dev-run"], "--fast-dev-run"),
-    (["--find-batch-size-max", "1"], "--find-batch-size-max"),
-    (["--task-weights", "0", "--tasks", "digit"], "--task-weights"),
-    (["--tasks", "digit,parity", "--task-weights", "0,0"], "--task-weights"),
-    (["--wandb-tags", "x" * 65], "--wandb-tags"),
-    (["--wandb-project", "team/project"], "--wandb-project"),
-    (["--wandb-mode", "online"], "credentials"),
-    (["--lr", "-inf"], "--lr"),
-    (["--lr", "nan"], "--lr"),
-    (["--limit-train-batches", "0.001"], "--limit-train-batches"),
-    (["--limit-val-batches", "0.01"], "--limit-val-batches"),
-    (["--val-fraction", "0.9999"], "--val-fraction"),
-    (["--width", "1000000000"], "parameters"),
-    (["--width", "1e9"], "--width"),
-    (["--aug-preview", "--aug-rotate", "10", "--val-fraction", "0.9999"], "no training examples"),
-    (["--output-dir", "/proc/runs"], "/proc/runs"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--batch-size", "1"], "--batch-size 1"),
+        (["--seed", str(2**32)], "--seed"),
+        (["--seed", "-1"], "--seed"),
+        (["--find-lr", "--fast-dev-run"], "--fast-dev-run"),
+        (["--find-batch-size-max", "1"], "--find-batch-size-max"),
+        (["--task-weights", "0", "--tasks", "digit"], "--task-weights"),
+        (["--tasks", "digit,parity", "--task-weights", "0,0"], "--task-weights"),
+        (["--wandb-tags", "x" * 65], "--wandb-tags"),
+        (["--wandb-project", "team/project"], "--wandb-project"),
+        (["--wandb-mode", "online"], "credentials"),
+        (["--lr", "-inf"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--limit-train-batches", "0.001"], "--limit-train-batches"),
+        (["--limit-val-batches", "0.01"], "--limit-val-batches"),
+        (["--val-fraction", "0.9999"], "--val-fraction"),
+        (["--width", "1000000000"], "parameters"),
+        (["--width", "1e9"], "--width"),
+        (["--aug-preview", "--aug-rotate", "10", "--val-fraction", "0.9999"], "no training examples"),
+        (["--output-dir", "/proc/runs"], "/proc/runs"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_bad_values_are_one_line(flags, named, tmp_path, capsys):
     assert named in refused(tmp_path, capsys, *flags)
 
@@ -78,12 +87,16 @@ def test_negative_values_after_a_space_are_values():
     assert (a.bias_init, a.max_steps) == (-1e-3, -1)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("lr: -1\n", "(from {path}): must be > 0"),
-    ("optimizer: lamb\n", "(from {path}): invalid choice"),
-    ("lr: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
-    ("lr: {a: 1}\n", "(from {path}): expected a plain value"),
-], ids=["range", "choice", "nested", "mapping"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr: -1\n", "(from {path}): must be > 0"),
+        ("optimizer: lamb\n", "(from {path}): invalid choice"),
+        ("lr: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+        ("lr: {a: 1}\n", "(from {path}): expected a plain value"),
+    ],
+    ids=["range", "choice", "nested", "mapping"],
+)
 def test_config_file_values_name_the_file(text, message, tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -115,10 +128,29 @@ def test_a_huge_learning_rate_is_a_divergence_not_an_overflow(tmp_path, capsys):
 
 def test_missing_second_node_times_out_with_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MASTER_PORT": "29517"}
-    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--dataset", "digits", "--accelerator", "cpu",
-                             "--num-nodes", "2", "--ddp-timeout", "3", "--wandb-mode", "disabled", "--output-dir",
-                             str(tmp_path / "runs")], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--dataset",
+            "digits",
+            "--accelerator",
+            "cpu",
+            "--num-nodes",
+            "2",
+            "--ddp-timeout",
+            "3",
+            "--wandb-mode",
+            "disabled",
+            "--output-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and "--ddp-timeout 3" in result.stderr.strip().splitlines()[-1]
     assert not any((tmp_path / "runs").rglob("*.ckpt"))

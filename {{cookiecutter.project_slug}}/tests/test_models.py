@@ -67,8 +67,9 @@ def test_no_batchnorm_means_no_bn_layers_and_biases(model):
 
 
 def test_batchnorm_uses_running_averages_at_test_time():
-    block = Block(lambda out, bias: nn.Linear(3, out, bias=bias), 5, 1, batchnorm=True, bn_momentum=0.5,
-                  activation="relu")
+    block = Block(
+        lambda out, bias: nn.Linear(3, out, bias=bias), 5, 1, batchnorm=True, bn_momentum=0.5, activation="relu"
+    )
     linear, bn = block[0], block[1]
     x = torch.randn(64, 3) * 3 + 1
     z = linear(x)
@@ -99,8 +100,9 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("scheme", INITS)
-@pytest.mark.parametrize("layer", [nn.Linear(1000, 800), nn.Conv2d(64, 32, 3), nn.GRU(300, 200)],
-                         ids=["linear", "conv", "gru"])
+@pytest.mark.parametrize(
+    "layer", [nn.Linear(1000, 800), nn.Conv2d(64, 32, 3), nn.GRU(300, 200)], ids=["linear", "conv", "gru"]
+)
 def test_init_variance_and_bounds_match_the_formula(scheme, layer):
     torch.manual_seed(0)
     initialize(layer, scheme, variance=0.1, bias=0.25)
@@ -193,8 +195,9 @@ def test_maxout_is_the_max_of_k_affine_maps():
 
 
 def test_maxout_over_channel_groups_in_conv():
-    block = Block(lambda out, bias: nn.Conv2d(1, out, 3, padding=1, bias=bias), 4, 2, activation="maxout",
-                  maxout_pieces=2)
+    block = Block(
+        lambda out, bias: nn.Conv2d(1, out, 3, padding=1, bias=bias), 4, 2, activation="maxout", maxout_pieces=2
+    )
     x = torch.randn(2, 1, 8, 8)
     z = block[0](x)
     torch.testing.assert_close(block(x), torch.maximum(z[:, :4], z[:, 4:]))
@@ -218,13 +221,23 @@ def test_each_architecture_learns_digits(model, epochs, tmp_path):
     assert json.loads((run_dir / "results.json").read_text())["test/acc"] >= 0.9
 
 
-@pytest.mark.parametrize(("argv", "flag"), [
-    ("--maxout-pieces 1", "--maxout-pieces"), ("--leaky-slope -0.1", "--leaky-slope"),
-    ("--leaky-slope 1", "--leaky-slope"), ("--bn-eps 0", "--bn-eps"), ("--bn-momentum 1.5", "--bn-momentum"),
-    ("--bn-momentum -0.1", "--bn-momentum"), ("--init-variance 0", "--init-variance"), ("--width 0", "--width"),
-    ("--init xavier", "--init"), ("--activation swish", "--activation"), ("--rnn-cell transformer", "--rnn-cell"),
-    ("--sync-batchnorm true --accelerator cpu", "--sync-batchnorm"),
-])
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        ("--maxout-pieces 1", "--maxout-pieces"),
+        ("--leaky-slope -0.1", "--leaky-slope"),
+        ("--leaky-slope 1", "--leaky-slope"),
+        ("--bn-eps 0", "--bn-eps"),
+        ("--bn-momentum 1.5", "--bn-momentum"),
+        ("--bn-momentum -0.1", "--bn-momentum"),
+        ("--init-variance 0", "--init-variance"),
+        ("--width 0", "--width"),
+        ("--init xavier", "--init"),
+        ("--activation swish", "--activation"),
+        ("--rnn-cell transformer", "--rnn-cell"),
+        ("--sync-batchnorm true --accelerator cpu", "--sync-batchnorm"),
+    ],
+)
 def test_bad_architecture_values(argv, flag, capsys):
     assert_bad_input(argv, flag, capsys)
 

@@ -44,8 +44,7 @@ def test_schedule_matches_formula(schedule, tau, warmup):
         expected = formula(schedule, k, effective_tau, kw["final_ratio"], kw["decay"], kw["step_epochs"])
         if k < warmup:
             expected *= k / warmup
-        got = lr_at(k, schedule, LR0, steps_per_epoch=PER_EPOCH, total_steps=TOTAL, tau=tau,
-                    warmup_steps=warmup, **kw)
+        got = lr_at(k, schedule, LR0, steps_per_epoch=PER_EPOCH, total_steps=TOTAL, tau=tau, warmup_steps=warmup, **kw)
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (schedule, k)
 
 
@@ -64,15 +63,43 @@ def read_lr(run_dir) -> dict[int, float]:
 def test_logged_lr_equals_formula_at_every_step(schedule, tmp_path):
     # digits: 1,294 training images / 128 = 11 steps per epoch; 3 epochs = 33 steps; τ = 20 < 33
     # so the linear/cosine floor ε_τ shows, and 4 warm-up steps show the ramp.
-    status, run_dir = train(tmp_path, "--lr-schedule", schedule, "--lr", "0.01", "--batch-size", "128",
-                            "--max-epochs", "3", "--lr-tau", "20", "--warmup-steps", "4", "--lr-decay", "0.6",
-                            "--lr-step-epochs", "2", "--lr-final-ratio", "0.1")
+    status, run_dir = train(
+        tmp_path,
+        "--lr-schedule",
+        schedule,
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "128",
+        "--max-epochs",
+        "3",
+        "--lr-tau",
+        "20",
+        "--warmup-steps",
+        "4",
+        "--lr-decay",
+        "0.6",
+        "--lr-step-epochs",
+        "2",
+        "--lr-final-ratio",
+        "0.1",
+    )
     assert status == 0
     logged = read_lr(run_dir)
     assert sorted(logged) == list(range(33))
     for k, value in logged.items():
-        expected = lr_at(k, schedule, 0.01, steps_per_epoch=11, total_steps=33, tau=20, final_ratio=0.1,
-                         decay=0.6, step_epochs=2, warmup_steps=4)
+        expected = lr_at(
+            k,
+            schedule,
+            0.01,
+            steps_per_epoch=11,
+            total_steps=33,
+            tau=20,
+            final_ratio=0.1,
+            decay=0.6,
+            step_epochs=2,
+            warmup_steps=4,
+        )
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-15), (schedule, k)
     if schedule == "linear":
         assert logged[32] == pytest.approx(0.001) and logged[20] == pytest.approx(0.001)
@@ -116,13 +143,24 @@ def test_unknown_optimizer_lists_the_choices():
 
 
 BAD = [
-    ("--lr-tau 0", "--lr-tau"), ("--lr-tau -5", "--lr-tau"), ("--lr-final-ratio 0", "--lr-final-ratio"),
-    ("--lr-final-ratio 1.5", "--lr-final-ratio"), ("--lr-decay 0", "--lr-decay"), ("--lr-decay -1", "--lr-decay"),
-    ("--lr-schedule exponential --lr-decay 1", "--lr-decay"), ("--lr-schedule step --lr-decay 1.5", "--lr-decay"),
-    ("--momentum -0.1", "--momentum"), ("--momentum 1", "--momentum"), ("--beta2 0", "--beta2"),
-    ("--beta2 1", "--beta2"), ("--warmup-steps -1", "--warmup-steps"), ("--optimizer adam --nesterov", "--nesterov"),
-    ("--optimizer sgd --momentum 0 --nesterov", "--nesterov"), ("--eps 0", "--eps"),
-    ("--gradient-clip-val -1", "--gradient-clip-val"), ("--find-batch-size-max 0", "--find-batch-size-max"),
+    ("--lr-tau 0", "--lr-tau"),
+    ("--lr-tau -5", "--lr-tau"),
+    ("--lr-final-ratio 0", "--lr-final-ratio"),
+    ("--lr-final-ratio 1.5", "--lr-final-ratio"),
+    ("--lr-decay 0", "--lr-decay"),
+    ("--lr-decay -1", "--lr-decay"),
+    ("--lr-schedule exponential --lr-decay 1", "--lr-decay"),
+    ("--lr-schedule step --lr-decay 1.5", "--lr-decay"),
+    ("--momentum -0.1", "--momentum"),
+    ("--momentum 1", "--momentum"),
+    ("--beta2 0", "--beta2"),
+    ("--beta2 1", "--beta2"),
+    ("--warmup-steps -1", "--warmup-steps"),
+    ("--optimizer adam --nesterov", "--nesterov"),
+    ("--optimizer sgd --momentum 0 --nesterov", "--nesterov"),
+    ("--eps 0", "--eps"),
+    ("--gradient-clip-val -1", "--gradient-clip-val"),
+    ("--find-batch-size-max 0", "--find-batch-size-max"),
 ]
 
 

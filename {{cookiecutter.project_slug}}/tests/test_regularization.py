@@ -45,10 +45,12 @@ def rows(run_dir) -> list[dict]:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_weight_decay_groups_hold_weights_only(model):
-    module, _ = module_for("--model", model, "--batchnorm", "--activation", "prelu", "--weight-decay", "0.03",
-                           "--width", "8")
-    module.trainer = types.SimpleNamespace(estimated_stepping_batches=10, num_training_batches=5,
-                                           accumulate_grad_batches=1)
+    module, _ = module_for(
+        "--model", model, "--batchnorm", "--activation", "prelu", "--weight-decay", "0.03", "--width", "8"
+    )
+    module.trainer = types.SimpleNamespace(
+        estimated_stepping_batches=10, num_training_batches=5, accumulate_grad_batches=1
+    )
     optimizer = module.configure_optimizers()["optimizer"]
     decay, no_decay = optimizer.param_groups
     assert decay["weight_decay"] == 0.03 and no_decay["weight_decay"] == 0.0
@@ -70,8 +72,9 @@ def test_adamw_decay_is_decoupled_and_the_others_coupled(name, expected):
     # w = 1, zero loss gradient, ε0 = 0.1, λ = 0.5. Decoupled (adamw): w ← w − ε0·λ·w = 0.95.
     # Coupled: the gradient becomes λw; Adam's first normalized step is then ε0 → 0.9.
     w = nn.Parameter(torch.ones(1))
-    opt = create_optimizer(name, [{"params": [w], "weight_decay": 0.5}], lr=0.1, momentum=0.0 if name != "adam"
-                           else 0.9, beta2=0.999)
+    opt = create_optimizer(
+        name, [{"params": [w], "weight_decay": 0.5}], lr=0.1, momentum=0.0 if name != "adam" else 0.9, beta2=0.999
+    )
     w.grad = torch.zeros(1)
     opt.step()
     assert name in OPTIMIZERS
@@ -149,15 +152,17 @@ def test_network_dropout_in_train_and_eval_mode():
     module.train()
     torch.manual_seed(0)
     draws = torch.stack([hidden(module.net) for _ in range(2000)])
-    assert (draws == 0).float().mean().item() == pytest.approx(0.5 + 0.5 * (hidden(plain.net) == 0).float().mean()
-                                                                .item(), abs=0.02)
+    assert (draws == 0).float().mean().item() == pytest.approx(
+        0.5 + 0.5 * (hidden(plain.net) == 0).float().mean().item(), abs=0.02
+    )
     torch.testing.assert_close(draws.mean(0), hidden(plain.net), atol=0.15, rtol=0.05)
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_dropout_reaches_every_architecture(model):
-    module, _ = module_for("--model", model, "--dropout", "0.25", "--input-dropout", "0.1", "--depth", "2",
-                           "--width", "8")
+    module, _ = module_for(
+        "--model", model, "--dropout", "0.25", "--input-dropout", "0.1", "--depth", "2", "--width", "8"
+    )
     ps = sorted({m.p for m in module.net.modules() if isinstance(m, nn.Dropout)})
     assert ps == [0.1, 0.25]
     if model == "rnn":
@@ -197,39 +202,52 @@ def test_each_image_gets_its_own_draw():
     assert len({tuple(img.flatten().tolist()) for img in out}) == 8
 
 
-@pytest.mark.parametrize(("angle", "tx", "ty", "scale", "shear", "mirror"), [
-    (90, 0, 0, 1, 0, False), (17, 0, 0, 1, 0, False), (0, 1, -2, 1, 0, False), (0, 0, 0, 1.3, 0, False),
-    (0, 0, 0, 1, 12, False), (25, 1, -1, 0.8, 10, True), (-40, 0, 2, 1.2, -15, False),
-])
+@pytest.mark.parametrize(
+    ("angle", "tx", "ty", "scale", "shear", "mirror"),
+    [
+        (90, 0, 0, 1, 0, False),
+        (17, 0, 0, 1, 0, False),
+        (0, 1, -2, 1, 0, False),
+        (0, 0, 0, 1.3, 0, False),
+        (0, 0, 0, 1, 12, False),
+        (25, 1, -1, 0.8, 10, True),
+        (-40, 0, 2, 1.2, -15, False),
+    ],
+)
 def test_affine_matches_torchvision(angle, tx, ty, scale, shear, mirror):
     torch.manual_seed(0)
     x = torch.rand(3, 2, 8, 8)
     full = lambda v: torch.full((3,), float(v))  # noqa: E731
-    ours = affine(x, full(angle), torch.tensor([[tx / 8, ty / 8]] * 3), full(scale), full(shear),
-                  torch.full((3,), mirror))
+    ours = affine(
+        x, full(angle), torch.tensor([[tx / 8, ty / 8]] * 3), full(scale), full(shear), torch.full((3,), mirror)
+    )
     # torchvision's affine() turns clockwise for a positive angle, rotate() counter-clockwise.
-    ref = TF.affine(x, angle=-angle, translate=[tx, ty], scale=scale, shear=[shear, 0.0],
-                    interpolation=InterpolationMode.BILINEAR)
+    ref = TF.affine(
+        x, angle=-angle, translate=[tx, ty], scale=scale, shear=[shear, 0.0], interpolation=InterpolationMode.BILINEAR
+    )
     if mirror:
         ref = TF.horizontal_flip(ref)
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
     if (tx, ty, scale, shear) == (0, 0, 1, 0):
-        torch.testing.assert_close(ours, TF.rotate(x, angle, interpolation=InterpolationMode.BILINEAR), atol=1e-5,
-                                   rtol=0)
+        torch.testing.assert_close(
+            ours, TF.rotate(x, angle, interpolation=InterpolationMode.BILINEAR), atol=1e-5, rtol=0
+        )
 
 
 @pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
 def test_blur_matches_torchvision(sigma):
     x = torch.rand(2, 3, 8, 8)
-    torch.testing.assert_close(gaussian_blur(x, 5, torch.full((2,), sigma)),
-                               TF.gaussian_blur(x, [5, 5], [sigma, sigma]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        gaussian_blur(x, 5, torch.full((2,), sigma)), TF.gaussian_blur(x, [5, 5], [sigma, sigma]), atol=1e-6, rtol=0
+    )
 
 
 @pytest.mark.parametrize(("channels", "factor"), [(1, 0.4), (3, 1.5)])
 def test_contrast_matches_torchvision(channels, factor):
     x = torch.rand(2, channels, 8, 8)
-    torch.testing.assert_close(adjust_contrast(x, torch.full((2,), factor)), TF.adjust_contrast(x, factor),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        adjust_contrast(x, torch.full((2,), factor)), TF.adjust_contrast(x, factor), atol=1e-6, rtol=0
+    )
 
 
 def test_augmentation_only_on_training_batches_and_deterministic():
@@ -296,8 +314,19 @@ def test_zero_adversarial_weight_is_plain_training():
 
 
 def test_adversarial_run_logs_val_adv_acc(tmp_path):
-    status, run_dir = train(tmp_path, "--adversarial", "pgd", "--adv-steps", "2", "--max-epochs", "2", "--run-name",
-                            "adv", "--precision", "bf16-mixed")
+    status, run_dir = train(
+        tmp_path,
+        "--adversarial",
+        "pgd",
+        "--adv-steps",
+        "2",
+        "--max-epochs",
+        "2",
+        "--run-name",
+        "adv",
+        "--precision",
+        "bf16-mixed",
+    )
     assert status == 0
     logged = rows(run_dir)
     adv = [float(r["val/adv_acc"]) for r in logged if r.get("val/adv_acc")]
@@ -312,15 +341,17 @@ def test_adversarial_run_logs_val_adv_acc(tmp_path):
 def test_early_stopping_stops_when_val_acc_stalls(tmp_path):
     # ε0 so small that val/acc never changes: epoch 0 sets the best, 2 more epochs without a rise.
     # Without batch norm, whose running averages would move val/acc even at a frozen ε.
-    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "2", "--max-epochs", "20",
-                            "--no-batchnorm")
+    status, run_dir = train(
+        tmp_path, "--lr", "1e-12", "--early-stopping-patience", "2", "--max-epochs", "20", "--no-batchnorm"
+    )
     assert status == 0
     assert json.loads((run_dir / "results.json").read_text())["epochs"] == 3
 
 
 def test_patience_zero_never_stops_early(tmp_path):
-    status, run_dir = train(tmp_path, "--lr", "1e-12", "--early-stopping-patience", "0", "--max-epochs", "5",
-                            "--no-batchnorm")
+    status, run_dir = train(
+        tmp_path, "--lr", "1e-12", "--early-stopping-patience", "0", "--max-epochs", "5", "--no-batchnorm"
+    )
     assert status == 0
     assert json.loads((run_dir / "results.json").read_text())["epochs"] == 5
 
@@ -352,17 +383,35 @@ def test_multitask_run_logs_every_task(tmp_path):
     assert results["test/acc"] == pytest.approx(results["test/parity/acc"])
 
 
-@pytest.mark.parametrize(("argv", "flag"), [
-    ("--dropout 1", "--dropout"), ("--dropout -0.1", "--dropout"), ("--input-dropout 1", "--input-dropout"),
-    ("--weight-decay -1", "--weight-decay"), ("--l1 -1", "--l1"), ("--aug-rotate 200", "--aug-rotate"),
-    ("--aug-mirror 1.5", "--aug-mirror"), ("--aug-translate 1", "--aug-translate"), ("--adv-eps 0", "--adv-eps"),
-    ("--adv-weight 1.5", "--adv-weight"), ("--adv-steps 0", "--adv-steps"), ("--adversarial bim", "--adversarial"),
-    ("--early-stopping-patience -1", "--early-stopping-patience"), ("--tasks digit,color", "--tasks"),
-    ("--tasks digit,parity --task-weights 1", "--task-weights"), ("--tasks digit,digit", "--tasks"),
-    ("--task-weights -1", "--task-weights"), ("--aug-preview", "--aug-preview"), ("--aug-blur -1", "--aug-blur"),
-    ("--aug-scale -0.1", "--aug-scale"), ("--aug-skew -5", "--aug-skew"), ("--aug-contrast -0.5", "--aug-contrast"),
-    ("--adversarial fgsm --adv-eps 0", "--adv-eps"), ("--adv-weight -0.1", "--adv-weight"),
-])
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        ("--dropout 1", "--dropout"),
+        ("--dropout -0.1", "--dropout"),
+        ("--input-dropout 1", "--input-dropout"),
+        ("--weight-decay -1", "--weight-decay"),
+        ("--l1 -1", "--l1"),
+        ("--aug-rotate 200", "--aug-rotate"),
+        ("--aug-mirror 1.5", "--aug-mirror"),
+        ("--aug-translate 1", "--aug-translate"),
+        ("--adv-eps 0", "--adv-eps"),
+        ("--adv-weight 1.5", "--adv-weight"),
+        ("--adv-steps 0", "--adv-steps"),
+        ("--adversarial bim", "--adversarial"),
+        ("--early-stopping-patience -1", "--early-stopping-patience"),
+        ("--tasks digit,color", "--tasks"),
+        ("--tasks digit,parity --task-weights 1", "--task-weights"),
+        ("--tasks digit,digit", "--tasks"),
+        ("--task-weights -1", "--task-weights"),
+        ("--aug-preview", "--aug-preview"),
+        ("--aug-blur -1", "--aug-blur"),
+        ("--aug-scale -0.1", "--aug-scale"),
+        ("--aug-skew -5", "--aug-skew"),
+        ("--aug-contrast -0.5", "--aug-contrast"),
+        ("--adversarial fgsm --adv-eps 0", "--adv-eps"),
+        ("--adv-weight -0.1", "--adv-weight"),
+    ],
+)
 def test_bad_regularization_values(argv, flag, capsys):
     assert_bad_input(argv, flag, capsys)
 
@@ -370,10 +419,10 @@ def test_bad_regularization_values(argv, flag, capsys):
 def test_workers_augment_training_batches_only():
     a = parse_args(["--aug-rotate", "30", "--aug-translate", "0.2", "--num-workers", "2", "--batch-size", "1294"])
     dm = build_datamodule(a)
-    (x, _), = list(dm.train_dataloader())  # the whole training split, shuffled and augmented in a worker
+    ((x, _),) = list(dm.train_dataloader())  # the whole training split, shuffled and augmented in a worker
     raw = dm.train_set.x
     assert x.shape == raw.shape and not torch.equal(x.sort(0).values, raw.sort(0).values)
-    (v, _), = list(dm.val_dataloader())
+    ((v, _),) = list(dm.val_dataloader())
     assert torch.equal(v, dm.val_set.x)  # validation images are never augmented
     dm.trainer = types.SimpleNamespace(training=True)
     assert dm.on_after_batch_transfer((v, None), 0)[0] is v  # not twice

@@ -52,8 +52,9 @@ def refused(tmp_path, capsys, *args) -> str:
 def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path):
     # ε0 so small (and no batch norm statistics) that val/acc never improves after epoch 0: best.ckpt
     # stays at epoch 0 (step 21); Lightning's save_last would have kept last.ckpt there too.
-    status, run_dir = train(tmp_path, "--lr", "1e-12", "--optimizer", "sgd", "--no-batchnorm", "--max-epochs", "3",
-                            "--run-name", "r")
+    status, run_dir = train(
+        tmp_path, "--lr", "1e-12", "--optimizer", "sgd", "--no-batchnorm", "--max-epochs", "3", "--run-name", "r"
+    )
     assert status == 0
     last = torch.load(run_dir / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
     best = torch.load(run_dir / "checkpoints/best.ckpt", map_location="cpu", weights_only=False)
@@ -173,11 +174,15 @@ def test_fast_dev_run_leaves_no_last_checkpoint(tmp_path, capsys):
     assert "no previous run" in refused(tmp_path, capsys, "--resume", "last")
 
 
-@pytest.mark.parametrize("flags", [
-    ["--max-steps", "5"],  # shorter than one epoch: validation never ran
-    ["--val-fraction", "0.0003"],  # no validation example at all
-    ["--batch-size", "1", "--no-batchnorm", "--limit-train-batches", "30", "--limit-val-batches", "5"],
-], ids=["max-steps", "no-validation", "batch-size-1"])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--max-steps", "5"],  # shorter than one epoch: validation never ran
+        ["--val-fraction", "0.0003"],  # no validation example at all
+        ["--batch-size", "1", "--no-batchnorm", "--limit-train-batches", "30", "--limit-val-batches", "5"],
+    ],
+    ids=["max-steps", "no-validation", "batch-size-1"],
+)
 def test_runs_without_a_best_checkpoint_test_the_last_weights(flags, tmp_path, capsys):
     status, run_dir = train(tmp_path, *flags, "--run-name", "r")
     assert status == 0, capsys.readouterr().err[-2000:]
@@ -189,11 +194,28 @@ def test_runs_without_a_best_checkpoint_test_the_last_weights(flags, tmp_path, c
 
 
 def _sigterm_when_checkpointed(tmp_path, env: dict) -> subprocess.CompletedProcess:
-    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu",
-             "--dataset", "digits", "--run-name", "r", "--max-epochs", "200"]
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *flags], cwd=tmp_path,
-                               env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    flags = [
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--wandb-mode",
+        "disabled",
+        "--accelerator",
+        "cpu",
+        "--dataset",
+        "digits",
+        "--run-name",
+        "r",
+        "--max-epochs",
+        "200",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *flags],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -217,8 +239,15 @@ def test_adversarial_examples_leave_batchnorm_statistics_alone():
     def stats_after_one_step(adversarial: str) -> list[torch.Tensor]:
         torch.manual_seed(0)
         a = parse_args(["--adversarial", adversarial, "--adv-steps", "5"])
-        module = Classifier(**config_dict(a), input_shape=[1, 8, 8], input_mean=[0.3], input_std=[0.4],
-                            task_names=["digit"], task_classes=[10], label_frequencies=[[0.1] * 10])
+        module = Classifier(
+            **config_dict(a),
+            input_shape=[1, 8, 8],
+            input_mean=[0.3],
+            input_std=[0.4],
+            task_names=["digit"],
+            task_classes=[10],
+            label_frequencies=[[0.1] * 10],
+        )
         x, y = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(16).remainder(10)
         module.train()
         module.model_step((x, y[:, None]), "train")

@@ -22,8 +22,12 @@ def load(path):
 
 
 def test_there_is_one_file_per_stage():
-    assert [p.name for p in FILES] == ["sweep.yaml", "stage1_lr.yaml", "stage2_momentum_batch_width.yaml",
-                                       "stage3_depth_decay_regularization.yaml"]
+    assert [p.name for p in FILES] == [
+        "sweep.yaml",
+        "stage1_lr.yaml",
+        "stage2_momentum_batch_width.yaml",
+        "stage3_depth_decay_regularization.yaml",
+    ]
     assert list(load(FILES[1])["parameters"]) == ["lr", "max_epochs"]
 
 
@@ -60,8 +64,11 @@ def test_every_parameter_is_a_flag_with_values_in_its_domain(path):
         assert name in FLAG_BY_NAME, f"{path.name}: {name} is not a flag"
         for value in domain(spec):
             rendered = create_sweep_command_args({"args": {name: {"value": value}}})["args"]
-            assert getattr(parse_args(rendered), name) == pytest.approx(value) if isinstance(value, float) \
+            assert (
+                getattr(parse_args(rendered), name) == pytest.approx(value)
+                if isinstance(value, float)
                 else str(getattr(parse_args(rendered), name)).lower() == str(value).lower()
+            )
 
 
 def sample(spec, rng: random.Random):
@@ -86,6 +93,18 @@ def test_sampled_configurations_run(path, tmp_path):
     for i in range(3):
         config = {name: {"value": sample(spec, rng)} for name, spec in params.items()}
         argv = create_sweep_command_args({"args": config})["args"]  # what the agent appends: --lr=0.01 …
-        a = parse_args([*argv, "--fast-dev-run", "--wandb-mode", "disabled", "--accelerator", "cpu",
-                        "--output-dir", str(tmp_path), "--run-name", f"{path.stem}-{i}"])
+        a = parse_args(
+            [
+                *argv,
+                "--fast-dev-run",
+                "--wandb-mode",
+                "disabled",
+                "--accelerator",
+                "cpu",
+                "--output-dir",
+                str(tmp_path),
+                "--run-name",
+                f"{path.stem}-{i}",
+            ]
+        )
         assert main(a) == 0, argv

@@ -48,8 +48,9 @@ def test_run_directory_contents(tmp_path):
 
 @pytest.mark.slow
 def test_default_run_reaches_95_percent(tmp_path):
-    result = run_cli("--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu",
-                     cwd=tmp_path)
+    result = run_cli(
+        "--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
     results = json.loads((run_dir / "results.json").read_text())
@@ -70,8 +71,23 @@ def test_resume_continues_the_epoch_count(tmp_path):
 
 
 def test_wandb_offline_run_holds_config_and_history(tmp_path):
-    result = run_cli("--output-dir", str(tmp_path / "runs"), "--run-name", "w", "--wandb-mode", "offline",
-                     "--accelerator", "cpu", "--max-epochs", "2", "--lr", "0.003", "--depth", "1", cwd=tmp_path)
+    result = run_cli(
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "w",
+        "--wandb-mode",
+        "offline",
+        "--accelerator",
+        "cpu",
+        "--max-epochs",
+        "2",
+        "--lr",
+        "0.003",
+        "--depth",
+        "1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = tmp_path / "runs" / "w"
     path = wandb_records.find_run_file(run_dir)
@@ -91,5 +107,7 @@ def test_wandb_offline_run_holds_config_and_history(tmp_path):
     assert max(val_acc) == pytest.approx(results["val/acc"])
     lrs = [row["lr"] for row in history if "lr" in row]
     assert len(lrs) == results["steps"] and lrs[0] == 0.003
-    assert any(row.get("model/parameters", {}).get("_type") == "table-file" or "model/parameters/_type" in row
-               for row in history), "the per-layer parameter table"
+    assert any(
+        row.get("model/parameters", {}).get("_type") == "table-file" or "model/parameters/_type" in row
+        for row in history
+    ), "the per-layer parameter table"

@@ -78,8 +78,7 @@ def test_lr_suggestion_is_the_steepest_fall_per_decade():
     # A range-test curve: flat at 2.3, falling fastest around ε = 1e-2 (a logistic in log ε),
     # bottoming out, then blowing up past ε = 1.
     lrs = [10 ** (-6 + 7 * i / 99) for i in range(100)]
-    losses = [2.3 - 2.0 / (1 + math.exp(-3 * (math.log10(lr) + 2))) + (50 * (lr - 1) if lr > 1 else 0)
-              for lr in lrs]
+    losses = [2.3 - 2.0 / (1 + math.exp(-3 * (math.log10(lr) + 2))) + (50 * (lr - 1) if lr > 1 else 0) for lr in lrs]
     assert steepest_descent(lrs, losses) == pytest.approx(1e-2, rel=0.2)
     assert steepest_descent(lrs[:12], losses[:12]) is None  # too few points after the warm-up
 
@@ -157,8 +156,22 @@ def test_divergence_guard_tolerates_a_short_spike():
 
 
 def test_absurd_learning_rate_stops_with_a_message(tmp_path):
-    result = run_cli("--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu",
-                     "--optimizer", "sgd", "--lr", "1e4", "--max-epochs", "3", "--no-batchnorm", cwd=tmp_path)
+    result = run_cli(
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--wandb-mode",
+        "disabled",
+        "--accelerator",
+        "cpu",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e4",
+        "--max-epochs",
+        "3",
+        "--no-batchnorm",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "training diverged" in result.stderr and "ε0 = 10000" in result.stderr and "--find-lr" in result.stderr
@@ -166,8 +179,22 @@ def test_absurd_learning_rate_stops_with_a_message(tmp_path):
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     # ε ramps from 0 by 0.01 per step (warm-up towards 1000): fine for a few epochs, then SGD blows up.
-    status, run_dir = train(tmp_path, "--no-batchnorm", "--optimizer", "sgd", "--lr", "1000", "--warmup-steps",
-                            "100000", "--lr-schedule", "constant", "--max-epochs", "100", "--run-name", "d")
+    status, run_dir = train(
+        tmp_path,
+        "--no-batchnorm",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1000",
+        "--warmup-steps",
+        "100000",
+        "--lr-schedule",
+        "constant",
+        "--max-epochs",
+        "100",
+        "--run-name",
+        "d",
+    )
     assert status == 1
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["global_step"] >= 21, "a checkpoint from a completed epoch before the blow-up"

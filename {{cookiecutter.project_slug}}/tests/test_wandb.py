@@ -21,8 +21,9 @@ from {{cookiecutter.project_slug}}.run import build_trainer
 
 
 def offline(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli("--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--accelerator", "cpu", *args,
-                   cwd=tmp_path)
+    return run_cli(
+        "--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--accelerator", "cpu", *args, cwd=tmp_path
+    )
 
 
 def images(path) -> set[str]:
@@ -38,8 +39,7 @@ def images(path) -> set[str]:
 
 
 def test_images_tags_group_and_name(tmp_path):
-    result = offline(tmp_path, "--max-epochs", "1", "--aug-rotate", "10", "--wandb-tags", "a,b", "--wandb-group",
-                     "g1")
+    result = offline(tmp_path, "--max-epochs", "1", "--aug-rotate", "10", "--wandb-tags", "a,b", "--wandb-group", "g1")
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.startswith("mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
@@ -82,9 +82,31 @@ def test_watch_logs_gradients(tmp_path):
 def test_trainer_flags_reach_lightning(tmp_path):
     from lightning.pytorch.strategies import DDPStrategy
 
-    a = parse_args(["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-nodes", "2",
-                    "--precision", "bf16-mixed", "--accumulate-grad-batches", "4", "--gradient-clip-val", "0.5",
-                    "--max-epochs", "7", "--max-steps", "100", "--limit-train-batches", "0.5", "--deterministic"])
+    a = parse_args(
+        [
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--num-nodes",
+            "2",
+            "--precision",
+            "bf16-mixed",
+            "--accumulate-grad-batches",
+            "4",
+            "--gradient-clip-val",
+            "0.5",
+            "--max-epochs",
+            "7",
+            "--max-steps",
+            "100",
+            "--limit-train-batches",
+            "0.5",
+            "--deterministic",
+        ]
+    )
     trainer = build_trainer(a, tmp_path, loggers=[])
     assert isinstance(trainer.strategy, DDPStrategy)
     assert (trainer.num_devices, trainer.num_nodes, trainer.accumulate_grad_batches) == (2, 2, 4)
@@ -106,8 +128,19 @@ def test_compile_compiles_the_network_in_place():
 @pytest.mark.slow
 def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
     # Two CPU processes (gloo); rank 1 re-parses the command line, never reads wandb.config.
-    result = offline(tmp_path, "--strategy", "ddp", "--devices", "2", "--adversarial", "fgsm", "--max-epochs", "1",
-                     "--run-name", "ddp")
+    result = offline(
+        tmp_path,
+        "--strategy",
+        "ddp",
+        "--devices",
+        "2",
+        "--adversarial",
+        "fgsm",
+        "--max-epochs",
+        "1",
+        "--run-name",
+        "ddp",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]
     run_dir = tmp_path / "runs" / "ddp"
@@ -133,9 +166,20 @@ def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
 
 
 def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLURM_NTASKS": "8", "SLURM_NTASKS_PER_NODE": "4",
-           "SLURM_JOB_NUM_NODES": "2", "SLURM_NNODES": "2", "SLURM_NODEID": "1", "SLURM_PROCID": "5",
-           "SLURM_LOCALID": "1", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "gpu[01-02]"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLURM_NTASKS": "8",
+        "SLURM_NTASKS_PER_NODE": "4",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_NNODES": "2",
+        "SLURM_NODEID": "1",
+        "SLURM_PROCID": "5",
+        "SLURM_LOCALID": "1",
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NAME": "train",
+        "SLURM_NODELIST": "gpu[01-02]",
+    }
     code = (
         "from {{cookiecutter.project_slug}}.cli import parse_args\n"
         "from {{cookiecutter.project_slug}}.run import build_trainer\n"
@@ -149,11 +193,31 @@ def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
 
 
 def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
-    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--accelerator", "cpu",
-             "--dataset", "digits", "--run-name", "r", "--lr-tau", "600", "--max-epochs", "40"]
+    flags = [
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--wandb-mode",
+        "offline",
+        "--accelerator",
+        "cpu",
+        "--dataset",
+        "digits",
+        "--run-name",
+        "r",
+        "--lr-tau",
+        "600",
+        "--max-epochs",
+        "40",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *flags], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *flags],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 120
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -166,8 +230,17 @@ def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     stopped = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     assert 0 < stopped < 40 * 21
     first_id = wandb_records.find_run_file(tmp_path / "runs" / "r").stem
-    result = run_cli("--resume", "last", "--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline",
-                     "--accelerator", "cpu", cwd=tmp_path)
+    result = run_cli(
+        "--resume",
+        "last",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--wandb-mode",
+        "offline",
+        "--accelerator",
+        "cpu",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())
     assert results["epochs"] == 40 and results["steps"] == 40 * 21
@@ -183,8 +256,17 @@ def test_auto_mode_falls_back_to_offline_when_the_server_does_not_answer(tmp_pat
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
-    result = run_cli("--output-dir", str(tmp_path / "runs"), "--accelerator", "cpu", "--max-epochs", "1",
-                     "--run-name", "a", cwd=tmp_path)
+    result = run_cli(
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--accelerator",
+        "cpu",
+        "--max-epochs",
+        "1",
+        "--run-name",
+        "a",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("does not answer; logging offline") == 1
     assert json.loads((tmp_path / "runs" / "a" / "results.json").read_text())["wandb_mode"] == "offline"
@@ -192,8 +274,20 @@ def test_auto_mode_falls_back_to_offline_when_the_server_does_not_answer(tmp_pat
 
 @pytest.mark.slow
 def test_compile_runs_on_cpu(tmp_path):
-    result = run_cli("--compile", "--fast-dev-run", "--width", "8", "--wandb-mode", "disabled", "--accelerator", "cpu",
-                     "--output-dir", str(tmp_path / "runs"), cwd=tmp_path, timeout=600)
+    result = run_cli(
+        "--compile",
+        "--fast-dev-run",
+        "--width",
+        "8",
+        "--wandb-mode",
+        "disabled",
+        "--accelerator",
+        "cpu",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -202,8 +296,13 @@ def test_slurm_script_is_valid_and_uses_known_flags():
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
     assert "srun python train.py" in text and "#SBATCH --requeue" in text and "last.ckpt" in text
-    flags = {t.strip('"').lstrip("-").replace("-", "_") for line in text.splitlines() if not line.startswith("#")
-             for t in line.split() if t.startswith("--")}
+    flags = {
+        t.strip('"').lstrip("-").replace("-", "_")
+        for line in text.splitlines()
+        if not line.startswith("#")
+        for t in line.split()
+        if t.startswith("--")
+    }
     assert flags <= set(FLAG_BY_NAME), flags - set(FLAG_BY_NAME)
 
 

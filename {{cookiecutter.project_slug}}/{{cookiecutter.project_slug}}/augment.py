@@ -26,9 +26,18 @@ def _uniform(n: int, lo: float, hi: float, device) -> torch.Tensor:
 class BatchAugment(torch.nn.Module):
     """x [B, C, H, W] in [0, 1] → augmented x; each operation is off at 0."""
 
-    def __init__(self, image_size: tuple[int, int], *, translate: float = 0.0, scale: float = 0.0,
-                 rotate: float = 0.0, mirror: float = 0.0, skew: float = 0.0, blur: float = 0.0,
-                 contrast: float = 0.0):
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        *,
+        translate: float = 0.0,
+        scale: float = 0.0,
+        rotate: float = 0.0,
+        mirror: float = 0.0,
+        skew: float = 0.0,
+        blur: float = 0.0,
+        contrast: float = 0.0,
+    ):
         super().__init__()
         self.translate, self.scale, self.rotate, self.mirror = translate, scale, rotate, mirror
         self.skew, self.blur, self.contrast = skew, blur, contrast
@@ -40,11 +49,14 @@ class BatchAugment(torch.nn.Module):
         b, device = len(x), x.device
         if self.translate or self.scale or self.rotate or self.skew or self.mirror:
             t = self.translate
-            x = affine(x, angle=_uniform(b, -self.rotate, self.rotate, device),
-                       translate=torch.stack([_uniform(b, -t, t, device), _uniform(b, -t, t, device)], 1),
-                       scale=_uniform(b, 1 - self.scale, 1 + self.scale, device),
-                       shear=_uniform(b, -self.skew, self.skew, device),
-                       mirror=torch.rand(b, device=device) < self.mirror)
+            x = affine(
+                x,
+                angle=_uniform(b, -self.rotate, self.rotate, device),
+                translate=torch.stack([_uniform(b, -t, t, device), _uniform(b, -t, t, device)], 1),
+                scale=_uniform(b, 1 - self.scale, 1 + self.scale, device),
+                shear=_uniform(b, -self.skew, self.skew, device),
+                mirror=torch.rand(b, device=device) < self.mirror,
+            )
         if self.blur:
             x = gaussian_blur(x, self.kernel_size, _uniform(b, 0.01, self.blur, device))
         if self.contrast:
@@ -52,8 +64,14 @@ class BatchAugment(torch.nn.Module):
         return x
 
 
-def affine(x: torch.Tensor, angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor,
-           shear: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:
+def affine(
+    x: torch.Tensor,
+    angle: torch.Tensor,
+    translate: torch.Tensor,
+    scale: torch.Tensor,
+    shear: torch.Tensor,
+    mirror: torch.Tensor,
+) -> torch.Tensor:
     """Per image: rotate by `angle` degrees (counter-clockwise, as v2.functional.rotate; its
     affine() counts clockwise), shift by `translate` × (W, H), zoom by `scale`, x-shear by `shear`
     degrees, then mirror where `mirror`; zero fill, bilinear.
@@ -88,7 +106,7 @@ def gaussian_kernels(size: int, sigma: torch.Tensor) -> torch.Tensor:
     """[B, size] 1-D kernels, torchvision's formula: softmax(−(x/σ)²) on linspace(±(size−1)/(2√2))."""
     lim = (size - 1) / (2.0 * math.sqrt(2.0))
     pos = torch.linspace(-lim, lim, size, device=sigma.device)
-    return torch.softmax(-(pos.view(1, -1) / sigma.view(-1, 1)) ** 2, dim=1)
+    return torch.softmax(-((pos.view(1, -1) / sigma.view(-1, 1)) ** 2), dim=1)
 
 
 def gaussian_blur(x: torch.Tensor, size: int, sigma: torch.Tensor) -> torch.Tensor:

@@ -34,10 +34,14 @@ class DivergenceGuard(L.Callback):
             self.above = self.above + 1 if loss > self.factor * self.first else 0
             if self.above < self.patience:
                 return
-            why = (f"the training loss stayed above {self.factor:g}× its first value ({self.first:.3g}) for "
-                   f"{self.patience} steps")
-        raise Diverged(f"training diverged: {why}. The learning rate ε0 = {self.lr:g} is probably too high; "
-                       f"run with --find-lr to pick one, or lower --lr.")
+            why = (
+                f"the training loss stayed above {self.factor:g}× its first value ({self.first:.3g}) for "
+                f"{self.patience} steps"
+            )
+        raise Diverged(
+            f"training diverged: {why}. The learning rate ε0 = {self.lr:g} is probably too high; "
+            f"run with --find-lr to pick one, or lower --lr."
+        )
 
     def state_dict(self) -> dict:
         return {"first": self.first}
@@ -54,8 +58,14 @@ class LastCheckpoint(ModelCheckpoint):
     checkpoints through a transaction (temporary file, then rename): a kill never leaves half a file."""
 
     def __init__(self, dirpath):
-        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, enable_version_counter=False,
-                         auto_insert_metric_name=False)
+        super().__init__(
+            dirpath=dirpath,
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        )
 
     @property
     def state_key(self) -> str:
@@ -115,8 +125,9 @@ class EpochLines(L.Callback):
         m = trainer.callback_metrics
         shown = " ".join(f"{k}={float(m[k]):.4f}" for k in ("train/acc", "val/loss", "val/acc") if k in m)
         took = time.perf_counter() - getattr(self, "start", time.perf_counter())
-        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout,
-              flush=True)
+        print(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True
+        )
 
 
 class RunFacts(L.Callback):
@@ -143,9 +154,11 @@ class RunFacts(L.Callback):
             if isinstance(logger, WandbLogger):
                 # Leaf layers only (no containers), so the counts add up to the total.
                 modules = dict(pl_module.named_modules())
-                rows = [[name, kind, count] for name, kind, count in
-                        zip(summary.layer_names, summary.layer_types, summary.param_nums)
-                        if count and not any(True for _ in modules[name].children())]
+                rows = [
+                    [name, kind, count]
+                    for name, kind, count in zip(summary.layer_names, summary.layer_types, summary.param_nums)
+                    if count and not any(True for _ in modules[name].children())
+                ]
                 logger.log_table("model/parameters", columns=["layer", "type", "params"], data=rows)
 
     def on_train_end(self, trainer, pl_module) -> None:

@@ -50,18 +50,29 @@ def build_parser() -> OneLineParser:
         allow_abbrev=False,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE.yaml", help="Load values (underscore keys); command-line "
-                        "flags win over the file.")
+    parser.add_argument(
+        "--config", metavar="FILE.yaml", help="Load values (underscore keys); command-line flags win over the file."
+    )
     parser.add_argument("--print-config", action="store_true", help="Print the resolved config as YAML and exit.")
     groups = {s: parser.add_argument_group(s) for s in SECTIONS}
     for f in FLAGS:
         group = groups[f.section]
         if f.is_bool:
-            group.add_argument(f.option, "--no-" + f.option[2:], dest=f.name, action=BoolAction, nargs="?",
-                               type=parse_bool, default=f.default, metavar="BOOL", help=f.help)
+            group.add_argument(
+                f.option,
+                "--no-" + f.option[2:],
+                dest=f.name,
+                action=BoolAction,
+                nargs="?",
+                type=parse_bool,
+                default=f.default,
+                metavar="BOOL",
+                help=f.help,
+            )
         else:
-            group.add_argument(f.option, dest=f.name, type=f.type, default=f.default, choices=f.choices,
-                               metavar=f.metavar, help=f.help)
+            group.add_argument(
+                f.option, dest=f.name, type=f.type, default=f.default, choices=f.choices, metavar=f.metavar, help=f.help
+            )
     return parser
 
 
@@ -129,8 +140,9 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
         if f.default is not None:
             parser.error(f"argument {f.option} ({origin}): null is not allowed (default {f.default!r})")
         return None
-    if isinstance(value, (dict, set)) or (isinstance(value, (list, tuple)) and
-                                           any(isinstance(v, (dict, list, tuple)) for v in value)):
+    if isinstance(value, (dict, set)) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
+    ):
         parser.error(f"argument {f.option} ({origin}): expected a plain value, got {type(value).__name__}")
     text = yaml_text(value)
     try:
@@ -158,8 +170,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults: dict = {}
     resumed = None
     if resume not in (None, "", "none", "null") and not known.help:
-        output_dir = known.output_dir if isinstance(known.output_dir, str) else config_values.get(
-            "output_dir", FLAG_BY_NAME["output_dir"].default)
+        output_dir = (
+            known.output_dir
+            if isinstance(known.output_dir, str)
+            else config_values.get("output_dir", FLAG_BY_NAME["output_dir"].default)
+        )
         resumed = read_resume(resume, str(output_dir), parser)
         defaults.update(resumed["flags"])
     defaults.update(config_values)
@@ -178,9 +193,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
         differ = incompatible(resumed["flags"], config_dict(args))
         if differ:
-            parser.error(f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
-                         f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
-                         f"or start a new run")
+            parser.error(
+                f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
+                f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
+                f"or start a new run"
+            )
         args.resume = str(resumed["ckpt"])
     check_environment(parser, args)
     if args.print_config:
@@ -221,8 +238,10 @@ def check_environment(parser: OneLineParser, a: argparse.Namespace) -> None:
     if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         parser.error(f"argument --output-dir: {existing} is not writable")
     if a.run_name and not a.resume_ckpt and not a.overwrite and is_rank_zero() and (out / a.run_name).exists():
-        parser.error(f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "
-                     f"{out / a.run_name}, choose another --run-name, or replace it with --overwrite")
+        parser.error(
+            f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "
+            f"{out / a.run_name}, choose another --run-name, or replace it with --overwrite"
+        )
     env = os.environ.get("WANDB_MODE")
     if env is not None and env.lower() not in ("online", "offline", "disabled", "dryrun", "run", ""):
         parser.error(f"environment variable WANDB_MODE={env!r} is not a W&B mode (online, offline, disabled)")
@@ -230,38 +249,50 @@ def check_environment(parser: OneLineParser, a: argparse.Namespace) -> None:
         from .tracking import has_credentials
 
         if not has_credentials():
-            parser.error("argument --wandb-mode: online needs W&B credentials (run `wandb login` or set "
-                         "WANDB_API_KEY); use --wandb-mode auto to fall back to offline")
+            parser.error(
+                "argument --wandb-mode: online needs W&B credentials (run `wandb login` or set "
+                "WANDB_API_KEY); use --wandb-mode auto to fall back to offline"
+            )
 
 
 def advice(a: argparse.Namespace) -> list[str]:
     """The checklist's advice on valid but doubtful values: one line each, not an error."""
     lines = []
     if a.batch_size & (a.batch_size - 1):
-        lines.append(f"--batch-size {a.batch_size} is not a power of 2; the checklist suggests one "
-                     f"(e.g. {2 ** round(math.log2(a.batch_size))})")
+        lines.append(
+            f"--batch-size {a.batch_size} is not a power of 2; the checklist suggests one "
+            f"(e.g. {2 ** round(math.log2(a.batch_size))})"
+        )
     if a.aug_mirror and a.dataset in ("digits", "mnist"):
-        lines.append(f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
-                     "(a mirrored 2 is no 2)")
+        lines.append(
+            f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
+            "(a mirrored 2 is no 2)"
+        )
     if a.activation in ("tanh", "sigmoid"):
-        lines.append(f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
-                     "are not appropriate for hidden layers; ReLU is the preferred default (checklist)")
+        lines.append(
+            f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "
+            "are not appropriate for hidden layers; ReLU is the preferred default (checklist)"
+        )
     return lines
 
 
 def ignored_flags(a: argparse.Namespace) -> list[str]:
     """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
     _, ignored = flag_reach(a.model, a.pretrained)
-    return [f"{FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
-            for f in ignored if getattr(a, f) != FLAG_BY_NAME[f].default]
+    return [
+        f"{FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
+        for f in ignored
+        if getattr(a, f) != FLAG_BY_NAME[f].default
+    ]
 
 
 def check_choices(parser: OneLineParser, args: argparse.Namespace) -> None:
     # argparse checks choices on the command line only; values from --config arrive as defaults.
     for f in FLAGS:
         if f.choices and getattr(args, f.name) not in f.choices:
-            parser.error(f"argument {f.option}: invalid choice: {getattr(args, f.name)!r} "
-                         f"(choose from {', '.join(f.choices)})")
+            parser.error(
+                f"argument {f.option}: invalid choice: {getattr(args, f.name)!r} (choose from {', '.join(f.choices)})"
+            )
 
 
 def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
@@ -277,12 +308,15 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
         problems.append("--test-only needs --resume CHECKPOINT (the checkpoint to test)")
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
-    if a.aug_preview and not any(getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and
-                                 f.name != "aug_preview"):
+    if a.aug_preview and not any(
+        getattr(a, f.name) for f in FLAGS if f.name.startswith("aug_") and f.name != "aug_preview"
+    ):
         problems.append("--aug-preview needs at least one augmentation flag (--aug-translate, --aug-rotate, …)")
     if a.task_weights and len(a.task_weights) != len(a.tasks):
-        problems.append(f"--task-weights needs one weight per task: {len(a.tasks)} tasks ({','.join(a.tasks)}), "
-                        f"{len(a.task_weights)} weights")
+        problems.append(
+            f"--task-weights needs one weight per task: {len(a.tasks)} tasks ({','.join(a.tasks)}), "
+            f"{len(a.task_weights)} weights"
+        )
     if len(set(a.tasks)) != len(a.tasks):
         problems.append(f"--tasks lists a task twice: {','.join(a.tasks)}")
     try:
@@ -290,8 +324,10 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
     except ValueError as e:
         problems.append(str(e))
     if a.batch_size == 1 and a.batchnorm:
-        problems.append("--batch-size 1 with batch normalization: batch norm needs at least 2 examples per "
-                        "minibatch to estimate μ and σ²; use --batch-size >= 2 or --no-batchnorm")
+        problems.append(
+            "--batch-size 1 with batch normalization: batch norm needs at least 2 examples per "
+            "minibatch to estimate μ and σ²; use --batch-size >= 2 or --no-batchnorm"
+        )
     if a.find_lr and a.fast_dev_run:
         problems.append("--find-lr runs its own range test of many minibatches; it cannot run with --fast-dev-run")
     if a.task_weights and not any(a.task_weights):
@@ -299,8 +335,10 @@ def check_combinations(parser: OneLineParser, a: argparse.Namespace) -> None:
     if a.sync_batchnorm == "true" and a.accelerator == "cpu":
         problems.append("--sync-batchnorm true needs GPUs; PyTorch refuses SyncBatchNorm on --accelerator cpu")
     if a.benchmark and a.deterministic:
-        problems.append("--benchmark and --deterministic exclude each other (PyTorch ignores determinism for "
-                        "cuDNN when the autotuner is on)")
+        problems.append(
+            "--benchmark and --deterministic exclude each other (PyTorch ignores determinism for "
+            "cuDNN when the autotuner is on)"
+        )
     if a.tensorboard and tensorboard_missing():
         problems.append("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
     if problems:
@@ -318,8 +356,9 @@ def check_data_flags(parser: OneLineParser, a: argparse.Namespace) -> None:
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
     if a.target and a.tasks[0] != a.target:
-        parser.error(f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} "
-                     "(or leave --target out)")
+        parser.error(
+            f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} (or leave --target out)"
+        )
     if a.adversarial != "none":
         parser.error("argument --adversarial: perturbs images within their pixel range; not for --dataset csv")
     if a.aug_preview:
@@ -333,8 +372,11 @@ def image_only_flags(a: argparse.Namespace) -> list[str]:
     """Flags that only make sense for images, given with a table: one warning line each, and made
     harmless (augmentation off, the MLP instead of an image architecture, the image size unused)."""
     if DATASETS[a.dataset].kind == "streaming":  # fixed when the shards were written
-        return [f"--{f.replace('_', '-')} {getattr(a, f)} is set by prepare for --dataset streaming; ignored"
-                for f in ("image_size", "val_fraction") if getattr(a, f) != FLAG_BY_NAME[f].default]
+        return [
+            f"--{f.replace('_', '-')} {getattr(a, f)} is set by prepare for --dataset streaming; ignored"
+            for f in ("image_size", "val_fraction")
+            if getattr(a, f) != FLAG_BY_NAME[f].default
+        ]
     if DATASETS[a.dataset].kind != "table":
         return []
     lines = []

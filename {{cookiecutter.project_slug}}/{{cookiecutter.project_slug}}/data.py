@@ -64,18 +64,23 @@ def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
         culprit = _first_unreadable(cls, root, train)
         if culprit is None:
             raise
-        raise DataError(f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it "
-                        "and run with --download, or copy a good file there") from None
+        raise DataError(
+            f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it "
+            "and run with --download, or copy a good file there"
+        ) from None
     x = torch.as_tensor(ds.data)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # → [N, C, H, W] uint8
     y = torch.as_tensor(ds.targets, dtype=torch.long)
     split = "train" if train else "test"
     if len(x) != len(y):
-        raise DataError(f"{cls.__name__} {split} split: {len(x)} images but {len(y)} labels under {root}; the "
-                        "image and label files do not belong together")
+        raise DataError(
+            f"{cls.__name__} {split} split: {len(x)} images but {len(y)} labels under {root}; the "
+            "image and label files do not belong together"
+        )
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= 10):
-        raise DataError(f"{cls.__name__} {split} split: labels must be 0-9, found {int(y.min())}..{int(y.max())} "
-                        f"under {root}")
+        raise DataError(
+            f"{cls.__name__} {split} split: labels must be 0-9, found {int(y.min())}..{int(y.max())} under {root}"
+        )
     return x.contiguous(), y
 
 
@@ -95,13 +100,14 @@ def check_files(cls, root: Path, train: bool) -> None:
             continue  # missing files: torchvision's own message, turned into "files not found"
         data = path.read_bytes()
         if len(data) < 4 + 4 * dims or int.from_bytes(data[:4], "big") != IDX_MAGIC[dims]:
-            raise DataError(f"{path} is not an idx{dims} file (wrong magic number); delete it and run with "
-                            "--download")
-        shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+            raise DataError(f"{path} is not an idx{dims} file (wrong magic number); delete it and run with --download")
+        shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
         expected = 4 + 4 * dims + math.prod(shape)
         if len(data) != expected:
-            raise DataError(f"{path} is truncated or padded: its header announces {shape} ({expected} bytes), the "
-                            f"file has {len(data)} bytes; delete it and run with --download")
+            raise DataError(
+                f"{path} is truncated or padded: its header announces {shape} ({expected} bytes), the "
+                f"file has {len(data)} bytes; delete it and run with --download"
+            )
 
 
 def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
@@ -165,8 +171,10 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
 
     unknown = [c for c in found if c not in names]
     if unknown:
-        raise DataError(f"--dataset image-folder: {folder} has class folders that the training data lacks: "
-                        f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})")
+        raise DataError(
+            f"--dataset image-folder: {folder} has class folders that the training data lacks: "
+            f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"
+        )
     ds = Folder(str(folder))  # scans the class folders; decoding happens below
     resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
     if not ds.samples:
@@ -176,8 +184,10 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
         try:
             images.append(resize(_rgb(path)))
         except (OSError, ValueError) as e:
-            raise DataError(f"--dataset image-folder: {path} cannot be decoded as an image "
-                            f"({type(e).__name__}); remove it or replace it") from None
+            raise DataError(
+                f"--dataset image-folder: {path} cannot be decoded as an image "
+                f"({type(e).__name__}); remove it or replace it"
+            ) from None
     return (torch.stack(images), torch.as_tensor(ds.targets, dtype=torch.long)), names  # [N, 3, S, S] uint8
 
 
@@ -196,8 +206,10 @@ def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Spli
     test_dir = root / "test" if (root / "test").is_dir() else None
     train, classes = _image_folder_split(train_dir, image_size)
     if len(classes) < 2:
-        raise DataError(f"--dataset image-folder: {train_dir} has {len(classes)} class folder"
-                        f"{'s' if len(classes) != 1 else ''} ({', '.join(classes)}); a classifier needs at least 2")
+        raise DataError(
+            f"--dataset image-folder: {train_dir} has {len(classes)} class folder"
+            f"{'s' if len(classes) != 1 else ''} ({', '.join(classes)}); a classifier needs at least 2"
+        )
     return train, _image_folder_split(test_dir, image_size, classes)[0] if test_dir else None
 
 
@@ -231,8 +243,10 @@ def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tu
             if saved["signature"] == signature:
                 return saved["train"], saved.get("test")
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt from the source files
-            print(f"warning: the decoded-data cache {cache} is unreadable ({type(e).__name__}); rebuilding it",
-                  file=sys.stderr)
+            print(
+                f"warning: the decoded-data cache {cache} is unreadable ({type(e).__name__}); rebuilding it",
+                file=sys.stderr,
+            )
     try:
         train, test = spec.load(root, download, image_size)
     except DataError:
@@ -241,16 +255,24 @@ def load_cached(dataset: str, root: Path, download: bool, image_size: int) -> tu
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "not found" in message.lower() or isinstance(e, FileNotFoundError):
             hint = "point --data-dir at it" if dataset == "image-folder" else "run with --download"
-            raise DataError(f"--dataset {dataset}: files not found; expected {spec.where_in(root)}. "
-                            f"Get them from {spec.source} or {hint}.") from None
+            raise DataError(
+                f"--dataset {dataset}: files not found; expected {spec.where_in(root)}. "
+                f"Get them from {spec.source} or {hint}."
+            ) from None
         if download:
-            raise DataError(f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the "
-                            f"files to {spec.where_in(root)} instead.") from None
-        raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
-                        f"({message}); delete it and run with --download.") from None
+            raise DataError(
+                f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the "
+                f"files to {spec.where_in(root)} instead."
+            ) from None
+        raise DataError(
+            f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
+            f"({message}); delete it and run with --download."
+        ) from None
     except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
-        raise DataError(f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
-                        f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        raise DataError(
+            f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
     write_cache(cache, {"signature": _signature(source), "train": train, "test": test})
     return train, test
 
@@ -265,8 +287,11 @@ def write_cache(cache: Path, content: dict) -> None:
         tmp.replace(cache)
     except OSError as e:
         tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
-        print(f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}); "
-              "the files are decoded again on every run", file=sys.stderr)
+        print(
+            f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}); "
+            "the files are decoded again on every run",
+            file=sys.stderr,
+        )
 
 
 def remove_stale_temporaries(folder: Path) -> None:

@@ -62,7 +62,15 @@ def dataset(
 
     def register(load: Callable | None) -> Callable | None:
         DATASETS[name] = Dataset(
-            name, load, tuple(tasks), files, where or "{root}/" + str(files) + "/", source, help or name, kind, sample,
+            name,
+            load,
+            tuple(tasks),
+            files,
+            where or "{root}/" + str(files) + "/",
+            source,
+            help or name,
+            kind,
+            sample,
             tuple(classes),
         )
         return load

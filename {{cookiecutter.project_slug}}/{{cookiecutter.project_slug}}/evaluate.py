@@ -67,8 +67,10 @@ def test_only(a: argparse.Namespace) -> int:
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)  # a run directory belongs to one run
     except FileExistsError:
-        print(f"train.py: error: --run-name: {run_dir} already exists; choose another --run-name or pass --overwrite",
-              file=sys.stderr)
+        print(
+            f"train.py: error: --run-name: {run_dir} already exists; choose another --run-name or pass --overwrite",
+            file=sys.stderr,
+        )
         return 2
     except OSError as e:
         print(f"train.py: error: --output-dir: cannot create {run_dir} ({e.strerror or e})", file=sys.stderr)
@@ -88,8 +90,14 @@ def test_only(a: argparse.Namespace) -> int:
     )
     metrics = trainer.test(model, datamodule=dm, verbose=False)[0]
     (run_dir / "plots").mkdir(parents=True, exist_ok=True)
-    write_atomically(run_dir / "config.yaml", yaml.safe_dump({**config_dict(a), "resume": str(ckpt)},  # tests again
-                                                             sort_keys=False, allow_unicode=True))
+    write_atomically(
+        run_dir / "config.yaml",
+        yaml.safe_dump(
+            {**config_dict(a), "resume": str(ckpt)},  # tests again
+            sort_keys=False,
+            allow_unicode=True,
+        ),
+    )
     plot_confusion_matrix(model.test_confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")
     results = {
         "run_name": run_dir.name,

@@ -34,6 +34,7 @@ INITS: dict[str, Callable[[torch.Tensor, float], None]] = {
     "orthogonal": lambda w, var: nn.init.orthogonal_(w),
 }
 
+
 def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1, bias: float = 0.0) -> None:
     """Fill every Linear/Conv/recurrent weight with `scheme` and every bias with `bias`."""
     if scheme == "torch-default":

@@ -57,9 +57,21 @@ class Block(nn.Sequential):
 
     A layer whose output goes straight into batch norm has no bias: BN's β replaces it."""
 
-    def __init__(self, layer: Callable[[int, bool], nn.Module], units: int, dims: int, *, activation: str = "relu",
-                 batchnorm: bool = False, bn_position: str = "pre", bn_momentum: float = 0.1, bn_eps: float = 1e-5,
-                 leaky_slope: float = 0.01, maxout_pieces: int = 2, dropout: float = 0.0):
+    def __init__(
+        self,
+        layer: Callable[[int, bool], nn.Module],
+        units: int,
+        dims: int,
+        *,
+        activation: str = "relu",
+        batchnorm: bool = False,
+        bn_position: str = "pre",
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        leaky_slope: float = 0.01,
+        maxout_pieces: int = 2,
+        dropout: float = 0.0,
+    ):
         pieces = maxout_pieces if activation == "maxout" else 1
         bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
         pre = batchnorm and bn_position == "pre"
@@ -95,9 +107,20 @@ class Network(nn.Module):
     checklist advises, or a pretrained backbone's own. `dropout` > 0 drops features before the
     heads (for trunks not built from `Block`, whose last block already drops its units)."""
 
-    def __init__(self, trunk: nn.Module, features: int, classes_per_task: list[int], input_dropout: float = 0.0,
-                 mean: list[float] | None = None, std: list[float] | None = None, *, channels: int | None = None,
-                 size: int | None = None, dropout: float = 0.0, freeze_trunk: bool = False):
+    def __init__(
+        self,
+        trunk: nn.Module,
+        features: int,
+        classes_per_task: list[int],
+        input_dropout: float = 0.0,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        *,
+        channels: int | None = None,
+        size: int | None = None,
+        dropout: float = 0.0,
+        freeze_trunk: bool = False,
+    ):
         super().__init__()
         channels = channels or (len(mean) if mean else 1)
         mean, std = list(mean or [0.0]), list(std or [1.0])
@@ -141,8 +164,13 @@ def weights(net: nn.Module) -> list[nn.Parameter]:
     """The checklist's weights w: matrices of Linear, Conv, recurrent and attention layers, in any
     network. Not biases, not normalization parameters, not activation parameters (prelu's α). These
     are what L2 decays, L1 penalizes and the initialization schemes fill."""
-    return [p for m in net.modules() if isinstance(m, WEIGHTED)
-            for name, p in m.named_parameters(recurse=False) if "weight" in name]
+    return [
+        p
+        for m in net.modules()
+        if isinstance(m, WEIGHTED)
+        for name, p in m.named_parameters(recurse=False)
+        if "weight" in name
+    ]
 
 
 class NetworkError(ValueError):
@@ -164,14 +192,29 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
         trunk.train(was_training)
     shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if shape != [2, features]:
-        raise NetworkError(f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected "
-                           f"[2, {features}] ([batch, features], features as it declared)")
+        raise NetworkError(
+            f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected "
+            f"[2, {features}] ([batch, features], features as it declared)"
+        )
 
 
-def create_network(name: str, input_shape: tuple[int, int, int], classes_per_task: list[int], *, depth: int = 2,
-                   width: int = 256, rnn_cell: str = "gru", input_dropout: float = 0.0, mean: list[float] | None = None,
-                   std: list[float] | None = None, pretrained: bool = False, freeze_backbone: bool = False,
-                   image_size: int = 32, load_weights: bool = True, **block_kw) -> Network:
+def create_network(
+    name: str,
+    input_shape: tuple[int, int, int],
+    classes_per_task: list[int],
+    *,
+    depth: int = 2,
+    width: int = 256,
+    rnn_cell: str = "gru",
+    input_dropout: float = 0.0,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    pretrained: bool = False,
+    freeze_backbone: bool = False,
+    image_size: int = 32,
+    load_weights: bool = True,
+    **block_kw,
+) -> Network:
     """The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
     backbone, plus the input adaptation and the heads."""
     from .model_names import is_backbone
@@ -185,26 +228,44 @@ def create_network(name: str, input_shape: tuple[int, int, int], classes_per_tas
         size = max(image_size, bb.min_size) if min(input_shape[1:]) < bb.min_size else None
         trunk_input = (bb.channels, *((size, size) if size else input_shape[1:]))
         check_features(bb.trunk, bb.features, trunk_input, name)
-        return Network(bb.trunk, bb.features, classes_per_task, input_dropout, bb.mean or mean, bb.std or std,
-                       channels=bb.channels, size=size, dropout=dropout, freeze_trunk=freeze_backbone)
+        return Network(
+            bb.trunk,
+            bb.features,
+            classes_per_task,
+            input_dropout,
+            bb.mean or mean,
+            bb.std or std,
+            channels=bb.channels,
+            size=size,
+            dropout=dropout,
+            freeze_trunk=freeze_backbone,
+        )
     if name not in MODELS:
-        raise NetworkError(f"unknown model {name!r} (registered: {', '.join(MODELS)}; or torchvision:<name>, "
-                           "timm:<name>)")
+        raise NetworkError(
+            f"unknown model {name!r} (registered: {', '.join(MODELS)}; or torchvision:<name>, timm:<name>)"
+        )
     entry = MODELS[name]
-    offered = {"depth": depth, "width": width, "rnn_cell": rnn_cell, "dropout": dropout,
-               "block": partial(Block, **block_kw)}
+    offered = {
+        "depth": depth,
+        "width": width,
+        "rnn_cell": rnn_cell,
+        "dropout": dropout,
+        "block": partial(Block, **block_kw),
+    }
     kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords if k in offered}
     who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
     try:
         trunk, features = entry.function(tuple(input_shape), **kw)
     except Exception as e:
-        raise NetworkError(f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the "
-                           f"trunk: {e}") from e
+        raise NetworkError(
+            f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the trunk: {e}"
+        ) from e
     check_features(trunk, features, tuple(input_shape), who)
     # Dropout before the heads when the trunk does not already end in the project's dropout.
     head_dropout = 0.0 if entry.keywords is None or {"block", "dropout"} & set(entry.keywords) else dropout
-    return Network(trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout,
-                   freeze_trunk=freeze_backbone)
+    return Network(
+        trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout, freeze_trunk=freeze_backbone
+    )
 
 
 def __getattr__(name: str):
@@ -223,8 +284,9 @@ class RowRNN(nn.Module):
     def __init__(self, input_shape, depth, width, cell, dropout):
         super().__init__()
         c, h, w = input_shape
-        self.rnn = self.CELLS[cell](c * w, width, num_layers=depth, batch_first=True,
-                                    dropout=dropout if depth > 1 else 0.0)
+        self.rnn = self.CELLS[cell](
+            c * w, width, num_layers=depth, batch_first=True, dropout=dropout if depth > 1 else 0.0
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seq = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, C·W]

@@ -47,12 +47,26 @@ class Classifier(L.LightningModule):
         self.save_hyperparameters(ignore=["load_pretrained"])
         hp = self.hparams
         self.net = create_network(
-            hp.model, tuple(hp.input_shape), list(hp.task_classes), depth=hp.depth, width=hp.width,
-            rnn_cell=hp.rnn_cell, input_dropout=hp.input_dropout, mean=hp.input_mean, std=hp.input_std,
-            activation=hp.activation, batchnorm=hp.batchnorm, bn_position=hp.bn_position,
-            bn_momentum=hp.bn_momentum, bn_eps=hp.bn_eps, leaky_slope=hp.leaky_slope,
-            maxout_pieces=hp.maxout_pieces, dropout=hp.dropout, pretrained=hp.get("pretrained", False),
-            freeze_backbone=hp.get("freeze_backbone", False), image_size=hp.get("image_size", 32),
+            hp.model,
+            tuple(hp.input_shape),
+            list(hp.task_classes),
+            depth=hp.depth,
+            width=hp.width,
+            rnn_cell=hp.rnn_cell,
+            input_dropout=hp.input_dropout,
+            mean=hp.input_mean,
+            std=hp.input_std,
+            activation=hp.activation,
+            batchnorm=hp.batchnorm,
+            bn_position=hp.bn_position,
+            bn_momentum=hp.bn_momentum,
+            bn_eps=hp.bn_eps,
+            leaky_slope=hp.leaky_slope,
+            maxout_pieces=hp.maxout_pieces,
+            dropout=hp.dropout,
+            pretrained=hp.get("pretrained", False),
+            freeze_backbone=hp.get("freeze_backbone", False),
+            image_size=hp.get("image_size", 32),
             load_weights=load_pretrained,
         )
         # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
@@ -61,14 +75,17 @@ class Classifier(L.LightningModule):
         set_output_bias(self.net.heads.outputs, hp.label_frequencies if hp.output_bias == "prior" else None)
         self.task_weights = list(hp.task_weights) or [1.0] * len(hp.task_names)
         # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
-        self.metrics = torch.nn.ModuleDict({
-            split + "_": torch.nn.ModuleList(self._accuracy(c) for c in hp.task_classes) for split in SPLITS
-        })
+        self.metrics = torch.nn.ModuleDict(
+            {split + "_": torch.nn.ModuleList(self._accuracy(c) for c in hp.task_classes) for split in SPLITS}
+        )
         if hp.adversarial != "none":
             self.adv_accuracy = self._accuracy(hp.task_classes[0])
         c = hp.task_classes[0]
-        self.confusion = (torchmetrics.classification.BinaryConfusionMatrix() if c == 2
-                          else torchmetrics.classification.MulticlassConfusionMatrix(c))
+        self.confusion = (
+            torchmetrics.classification.BinaryConfusionMatrix()
+            if c == 2
+            else torchmetrics.classification.MulticlassConfusionMatrix(c)
+        )
         self.test_confusion: torch.Tensor | None = None  # [C, C] after testing
         self.last_train_loss = math.nan
 
@@ -243,21 +260,36 @@ class Classifier(L.LightningModule):
         groups = []
         for part, lr in ((False, hp.lr), (True, ratio * hp.lr)):
             params = [p for p in self.parameters() if p.requires_grad and (id(p) in trunk) == part]
-            split = parameter_groups([p for p in params if id(p) in decayed],
-                                     [p for p in params if id(p) not in decayed], hp.weight_decay)
+            split = parameter_groups(
+                [p for p in params if id(p) in decayed], [p for p in params if id(p) not in decayed], hp.weight_decay
+            )
             groups += [{**g, "lr": lr} for g in split if g["params"] or not part]
         return groups
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = create_optimizer(hp.optimizer, self.parameter_groups(), lr=hp.lr, momentum=hp.momentum,
-                                     nesterov=hp.nesterov, beta2=hp.beta2, eps=hp.eps)
+        optimizer = create_optimizer(
+            hp.optimizer,
+            self.parameter_groups(),
+            lr=hp.lr,
+            momentum=hp.momentum,
+            nesterov=hp.nesterov,
+            beta2=hp.beta2,
+            eps=hp.eps,
+        )
         trainer = self.trainer
         total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
         steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
         scheduler = lambda_lr(
-            optimizer, hp.lr, schedule=hp.lr_schedule, steps_per_epoch=steps_per_epoch, total_steps=total,
-            tau=hp.lr_tau, final_ratio=hp.lr_final_ratio, decay=hp.lr_decay, step_epochs=hp.lr_step_epochs,
+            optimizer,
+            hp.lr,
+            schedule=hp.lr_schedule,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=total,
+            tau=hp.lr_tau,
+            final_ratio=hp.lr_final_ratio,
+            decay=hp.lr_decay,
+            step_epochs=hp.lr_step_epochs,
             warmup_steps=hp.warmup_steps,
         )
         # interval "step": ε changes after every optimizer step k.
@@ -296,7 +328,7 @@ class Classifier(L.LightningModule):
         self.eval()
         out = []
         for start in range(0, len(files), batch_size):
-            chunk = files[start:start + batch_size]
+            chunk = files[start : start + batch_size]
             x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
             probs = self.predict_step(x.to(self.device))
             out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k)

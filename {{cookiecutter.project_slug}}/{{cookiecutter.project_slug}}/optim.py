@@ -13,18 +13,31 @@ import torch
 # and RMSProp's α. weight_decay is coupled (added to the gradient) except for adamw (decoupled).
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, lr, momentum, nesterov, beta2, eps, weight_decay: torch.optim.SGD(
-        params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay),
+        params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    ),
     "adam": lambda params, lr, momentum, nesterov, beta2, eps, weight_decay: torch.optim.Adam(
-        params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay),
+        params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay
+    ),
     "adamw": lambda params, lr, momentum, nesterov, beta2, eps, weight_decay: torch.optim.AdamW(
-        params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay),
+        params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay
+    ),
     "rmsprop": lambda params, lr, momentum, nesterov, beta2, eps, weight_decay: torch.optim.RMSprop(
-        params, lr=lr, alpha=beta2, eps=eps, momentum=momentum, weight_decay=weight_decay),
+        params, lr=lr, alpha=beta2, eps=eps, momentum=momentum, weight_decay=weight_decay
+    ),
 }
 
 
-def create_optimizer(name: str, params: Iterable, *, lr: float, momentum: float = 0.9, nesterov: bool = False,
-                     beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def create_optimizer(
+    name: str,
+    params: Iterable,
+    *,
+    lr: float,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
     return OPTIMIZERS[name](params, lr, momentum, nesterov, beta2, eps, weight_decay)
@@ -61,8 +74,19 @@ SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
 }
 
 
-def lr_at(k: int, schedule: str, lr: float, *, steps_per_epoch: int, total_steps: int, tau: int | None = None,
-          final_ratio: float = 0.01, decay: float = 0.5, step_epochs: int = 10, warmup_steps: int = 0) -> float:
+def lr_at(
+    k: int,
+    schedule: str,
+    lr: float,
+    *,
+    steps_per_epoch: int,
+    total_steps: int,
+    tau: int | None = None,
+    final_ratio: float = 0.01,
+    decay: float = 0.5,
+    step_epochs: int = 10,
+    warmup_steps: int = 0,
+) -> float:
     """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")

@@ -49,10 +49,14 @@ def read_checkpoint(path: Path) -> dict:
     except Unreadable as e:
         raise CheckpointError(str(e)) from None
     if "global_step" not in ckpt:
-        raise CheckpointError(f"{path} holds weights but no training state (no global_step): test or predict with "
-                              "it, or start a new run")
-    return {"hparams": dict(ckpt["hyper_parameters"]), "global_step": int(ckpt["global_step"]),
-            "epoch": int(ckpt.get("epoch", 0))}
+        raise CheckpointError(
+            f"{path} holds weights but no training state (no global_step): test or predict with it, or start a new run"
+        )
+    return {
+        "hparams": dict(ckpt["hyper_parameters"]),
+        "global_step": int(ckpt["global_step"]),
+        "epoch": int(ckpt.get("epoch", 0)),
+    }
 
 
 def flag_values(hparams: dict) -> dict:
@@ -62,8 +66,11 @@ def flag_values(hparams: dict) -> dict:
 
 def incompatible(saved: dict, requested: dict) -> list[str]:
     """The flags whose requested value would not fit the checkpoint's network, data or optimizer state."""
-    return [f"--{k.replace('_', '-')} {_show(requested[k])} (checkpoint: {_show(saved[k])})" for k in RESUME_FIXED
-            if k in saved and k in requested and _norm(saved[k]) != _norm(requested[k])]
+    return [
+        f"--{k.replace('_', '-')} {_show(requested[k])} (checkpoint: {_show(saved[k])})"
+        for k in RESUME_FIXED
+        if k in saved and k in requested and _norm(saved[k]) != _norm(requested[k])
+    ]
 
 
 def _norm(value):

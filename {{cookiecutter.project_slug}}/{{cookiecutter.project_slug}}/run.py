@@ -67,11 +67,14 @@ def claim_run_directory(a: argparse.Namespace, run_dir: Path) -> bool:
             created = True
         lock_or_refuse(run_dir, fcntl)
     except FileExistsError:
-        raise UserError(f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "
-                        f"--resume {run_dir}, choose another --run-name, or replace it with --overwrite") from None
+        raise UserError(
+            f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "
+            f"--resume {run_dir}, choose another --run-name, or replace it with --overwrite"
+        ) from None
     except OSError as e:
-        raise UserError(f"--output-dir: cannot create the run directory {run_dir} "
-                        f"({e.strerror or type(e).__name__})") from None
+        raise UserError(
+            f"--output-dir: cannot create the run directory {run_dir} ({e.strerror or type(e).__name__})"
+        ) from None
     return created
 
 
@@ -81,8 +84,9 @@ def lock_or_refuse(run_dir: Path, fcntl) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise UserError(f"{run_dir} is being written by another process right now; wait for it to finish "
-                        f"or use another --run-name") from None
+        raise UserError(
+            f"{run_dir} is being written by another process right now; wait for it to finish or use another --run-name"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
@@ -101,9 +105,16 @@ def build_datamodule(a: argparse.Namespace):
     if kind == "table":
         from .tables import TableDataModule
 
-        dm = TableDataModule(features=a.features, dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks,
-                             batch_size=a.batch_size, num_workers=a.num_workers, val_fraction=a.val_fraction,
-                             seed=a.seed)
+        dm = TableDataModule(
+            features=a.features,
+            dataset=a.dataset,
+            data_dir=a.data_dir,
+            tasks=a.tasks,
+            batch_size=a.batch_size,
+            num_workers=a.num_workers,
+            val_fraction=a.val_fraction,
+            seed=a.seed,
+        )
         dm.setup("fit")
         return dm
     if kind == "streaming":
@@ -113,16 +124,28 @@ def build_datamodule(a: argparse.Namespace):
         dm.setup("fit")
         return dm
     dm = ImageDataModule(
-        dataset=a.dataset, data_dir=a.data_dir, tasks=a.tasks, batch_size=a.batch_size,
-        num_workers=a.num_workers, val_fraction=a.val_fraction, seed=a.seed, download=a.download,
+        dataset=a.dataset,
+        data_dir=a.data_dir,
+        tasks=a.tasks,
+        batch_size=a.batch_size,
+        num_workers=a.num_workers,
+        val_fraction=a.val_fraction,
+        seed=a.seed,
+        download=a.download,
         image_size=a.image_size,
         pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"),
     )
     dm.prepare_data()
     dm.setup("fit")
     dm.augment = create_augmentation(
-        dm.input_shape[1:], translate=a.aug_translate, scale=a.aug_scale, rotate=a.aug_rotate, mirror=a.aug_mirror,
-        skew=a.aug_skew, blur=a.aug_blur, contrast=a.aug_contrast,
+        dm.input_shape[1:],
+        translate=a.aug_translate,
+        scale=a.aug_scale,
+        rotate=a.aug_rotate,
+        mirror=a.aug_mirror,
+        skew=a.aug_skew,
+        blur=a.aug_blur,
+        contrast=a.aug_contrast,
     )
     return dm
 
@@ -150,16 +173,21 @@ def network_summary(a: argparse.Namespace, module) -> str:
 
     applies, ignored = flag_reach(a.model, a.pretrained)
     net = module.net
-    adapt = [f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
-             f"resized to {net.size}×{net.size}" if net.size else ""]
-    return "\n".join([
-        f"network: --model {a.model}: trunk → {net.heads.outputs[0].in_features} features → "
-        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
-        + "".join(f", {s}" for s in adapt if s),
-        "  flags that apply to it: " + ", ".join(f"{FLAG_BY_NAME[f].option} ({where})" for f, where in applies.items())
-        + "; and every optimization, schedule, regularization and data flag",
-        "  flags ignored by it: " + (", ".join(FLAG_BY_NAME[f].option for f in ignored) or "none"),
-    ])
+    adapt = [
+        f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
+        f"resized to {net.size}×{net.size}" if net.size else "",
+    ]
+    return "\n".join(
+        [
+            f"network: --model {a.model}: trunk → {net.heads.outputs[0].in_features} features → "
+            f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
+            + "".join(f", {s}" for s in adapt if s),
+            "  flags that apply to it: "
+            + ", ".join(f"{FLAG_BY_NAME[f].option} ({where})" for f, where in applies.items())
+            + "; and every optimization, schedule, regularization and data flag",
+            "  flags ignored by it: " + (", ".join(FLAG_BY_NAME[f].option for f in ignored) or "none"),
+        ]
+    )
 
 
 def sync_batchnorm(a: argparse.Namespace) -> bool:
@@ -183,8 +211,14 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
     callbacks = [
         # best.ckpt: the epoch with the best val/acc. last.ckpt: the end of the latest completed epoch
         # (Lightning's save_last rewrites it only when best.ckpt changes), see LastCheckpoint.
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max",
-                        enable_version_counter=False, auto_insert_metric_name=False),
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor="val/acc",
+            mode="max",
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        ),
         LastCheckpoint(dirpath=run_dir / "checkpoints"),
         DivergenceGuard(a.lr),
         SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
@@ -194,17 +228,30 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
         TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
     ]
     if a.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=a.early_stopping_patience,
-                                       min_delta=a.early_stopping_min_delta))
+        callbacks.append(
+            EarlyStopping(
+                monitor="val/acc", mode="max", patience=a.early_stopping_patience, min_delta=a.early_stopping_min_delta
+            )
+        )
     return L.Trainer(
         default_root_dir=run_dir,
-        max_epochs=a.max_epochs, max_steps=a.max_steps, deterministic=a.deterministic,
-        fast_dev_run=a.fast_dev_run, limit_train_batches=a.limit_train_batches,
-        limit_val_batches=a.limit_val_batches, accelerator=a.accelerator, devices=a.devices,
-        strategy=strategy(a), num_nodes=a.num_nodes, precision=a.precision,
-        accumulate_grad_batches=a.accumulate_grad_batches, sync_batchnorm=sync_batchnorm(a),
+        max_epochs=a.max_epochs,
+        max_steps=a.max_steps,
+        deterministic=a.deterministic,
+        fast_dev_run=a.fast_dev_run,
+        limit_train_batches=a.limit_train_batches,
+        limit_val_batches=a.limit_val_batches,
+        accelerator=a.accelerator,
+        devices=a.devices,
+        strategy=strategy(a),
+        num_nodes=a.num_nodes,
+        precision=a.precision,
+        accumulate_grad_batches=a.accumulate_grad_batches,
+        sync_batchnorm=sync_batchnorm(a),
         gradient_clip_val=a.gradient_clip_val or None,
-        logger=loggers, callbacks=callbacks, enable_progress_bar=interactive,
+        logger=loggers,
+        callbacks=callbacks,
+        enable_progress_bar=interactive,
         # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
         # log_every_n_steps (--log-every-n-steps, below); everything Lightning logs itself is per epoch.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
@@ -287,9 +334,17 @@ def check_hardware(a: argparse.Namespace) -> None:
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
     try:
-        L.Trainer(accelerator=a.accelerator, devices=a.devices, strategy=a.strategy, num_nodes=a.num_nodes,
-                  precision=a.precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                  enable_model_summary=False)
+        L.Trainer(
+            accelerator=a.accelerator,
+            devices=a.devices,
+            strategy=a.strategy,
+            num_nodes=a.num_nodes,
+            precision=a.precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
     except (MisconfigurationException, ValueError, RuntimeError, TypeError) as e:
         flags = f"--accelerator {a.accelerator} --devices {a.devices} --strategy {a.strategy}"
         raise HardwareError(f"{flags}: {str(e).splitlines()[0]}") from None
@@ -337,15 +392,20 @@ def check_batches(a: argparse.Namespace, dm) -> None:
     import math
 
     if len(dm.train_set) == 0:
-        raise UserError(f"--val-fraction {a.val_fraction:g} leaves no training examples (of "
-                        f"{len(dm.train_set) + len(dm.val_set)}); lower it")
+        raise UserError(
+            f"--val-fraction {a.val_fraction:g} leaves no training examples (of "
+            f"{len(dm.train_set) + len(dm.val_set)}); lower it"
+        )
     train_batches = math.ceil(len(dm.train_set) / a.batch_size)
     val_batches = math.ceil(len(dm.val_set) / a.batch_size)
-    for flag, limit, batches in (("--limit-train-batches", a.limit_train_batches, train_batches),
-                                 ("--limit-val-batches", a.limit_val_batches, val_batches)):
+    for flag, limit, batches in (
+        ("--limit-train-batches", a.limit_train_batches, train_batches),
+        ("--limit-val-batches", a.limit_val_batches, val_batches),
+    ):
         if isinstance(limit, float) and batches and int(limit * batches) == 0:
-            raise UserError(f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction "
-                            f"or a count >= 1")
+            raise UserError(
+                f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction or a count >= 1"
+            )
 
 
 def check_resume_data(a: argparse.Namespace, dm) -> None:
@@ -356,8 +416,10 @@ def check_resume_data(a: argparse.Namespace, dm) -> None:
     saved = (list(hp.get("input_shape", [])), list(hp.get("task_classes", [])))
     now = (list(dm.input_shape), [t.num_classes for t in dm.tasks])
     if saved != now:
-        raise UserError(f"--resume: {a.resume_ckpt} was trained on inputs {saved[0]} with classes per task "
-                        f"{saved[1]}; --dataset {a.dataset} --data-dir {a.data_dir} gives {now[0]} and {now[1]}")
+        raise UserError(
+            f"--resume: {a.resume_ckpt} was trained on inputs {saved[0]} with classes per task "
+            f"{saved[1]}; --dataset {a.dataset} --data-dir {a.data_dir} gives {now[0]} and {now[1]}"
+        )
 
 
 def allocate_module(a: argparse.Namespace, dm):
@@ -374,17 +436,21 @@ def allocate_module(a: argparse.Namespace, dm):
         need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
         free = available_memory(a)
         if free is not None and need > free:
-            raise UserError(f"the network asked for (--model {a.model} --depth {a.depth} --width {a.width}) has "
-                            f"{params:,} parameters, about {need / 2**30:.1f} GiB to train, more than the "
-                            f"{free / 2**30:.1f} GiB available; use a smaller --width or --depth")
+            raise UserError(
+                f"the network asked for (--model {a.model} --depth {a.depth} --width {a.width}) has "
+                f"{params:,} parameters, about {need / 2**30:.1f} GiB to train, more than the "
+                f"{free / 2**30:.1f} GiB available; use a smaller --width or --depth"
+            )
     try:
         return build_module(a, dm)
     except (MemoryError, RuntimeError) as e:
         if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
             raise
         size = f"{params:,} parameters" if params else "a network"
-        raise UserError(f"cannot allocate {size} for --model {a.model} --depth {a.depth} --width {a.width} "
-                        f"({str(e).splitlines()[0][:120]}); use a smaller --width or --depth") from None
+        raise UserError(
+            f"cannot allocate {size} for --model {a.model} --depth {a.depth} --width {a.width} "
+            f"({str(e).splitlines()[0][:120]}); use a smaller --width or --depth"
+        ) from None
 
 
 def available_memory(a: argparse.Namespace) -> int | None:
@@ -515,18 +581,26 @@ def stopped(a: argparse.Namespace, trainer, run_dir: Path, e: BaseException) -> 
         print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
         return 143 if isinstance(e, SIGTERMException) else 130
     if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
-        print(f"error: out of memory at step {trainer.global_step} with --batch-size {a.batch_size} (--precision "
-              f"{a.precision}); lower --batch-size or --width, or run --find-batch-size; {where}", file=sys.stderr)
+        print(
+            f"error: out of memory at step {trainer.global_step} with --batch-size {a.batch_size} (--precision "
+            f"{a.precision}); lower --batch-size or --width, or run --find-batch-size; {where}",
+            file=sys.stderr,
+        )
         return 1
     if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
-        print(f"error: training diverged: the update overflowed ({str(e).splitlines()[0]}) at step "
-              f"{trainer.global_step}. The learning rate ε0 = {a.lr:g} is far too high; run with --find-lr to "
-              f"pick one, or lower --lr.", file=sys.stderr)
+        print(
+            f"error: training diverged: the update overflowed ({str(e).splitlines()[0]}) at step "
+            f"{trainer.global_step}. The learning rate ε0 = {a.lr:g} is far too high; run with --find-lr to "
+            f"pick one, or lower --lr.",
+            file=sys.stderr,
+        )
         return 1
     if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
-        raise UserError(f"--num-nodes {a.num_nodes} --devices {a.devices}: not every process joined within "
-                        f"--ddp-timeout {a.ddp_timeout} s ({str(e).splitlines()[0][:120]}); start the same "
-                        f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT") from None
+        raise UserError(
+            f"--num-nodes {a.num_nodes} --devices {a.devices}: not every process joined within "
+            f"--ddp-timeout {a.ddp_timeout} s ({str(e).splitlines()[0][:120]}); start the same "
+            f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
+        ) from None
     raise e
 
 
@@ -556,8 +630,12 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
             # schedule is drawn on the logger's thread while training runs (matplotlib is slow to start);
             # the grid here, as it draws random numbers from the training run's generator.
             grid = augmentation_preview(dm, run_dir)
-            wandb_logger.call(lambda: log_plots(wandb_logger, [
-                plot_lr_schedule(a, run_dir, len(dm.train_set)), grid, run_dir / "plots" / "lr_find.png"]))
+            wandb_logger.call(
+                lambda: log_plots(
+                    wandb_logger,
+                    [plot_lr_schedule(a, run_dir, len(dm.train_set)), grid, run_dir / "plots" / "lr_find.png"],
+                )
+            )
     trainer = build_trainer(a, run_dir, loggers)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=a.resume_ckpt)
@@ -566,23 +644,38 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
     best_path = trainer.checkpoint_callback.best_model_path if not a.fast_dev_run else ""
     ckpt = "best" if best_path and Path(best_path).is_file() else None
     if ckpt is None and not a.fast_dev_run and trainer.is_global_zero:
-        print("no best.ckpt (validation never ran: too few steps or validation examples); "
-              "testing the last weights", file=sys.stderr)
+        print(
+            "no best.ckpt (validation never ran: too few steps or validation examples); testing the last weights",
+            file=sys.stderr,
+        )
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
     if trainer.is_global_zero:
         if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
             confusion = module.test_confusion
-            wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(
-                confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")]))
+            wandb_logger.call(
+                lambda: log_plots(
+                    wandb_logger,
+                    [plot_confusion_matrix(confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")],
+                )
+            )
         best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
         train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
-        results = {"run_name": a.run_name, "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
-                   "wandb_mode": mode, **best, **test_metrics, "epochs": trainer.current_epoch,
-                   "steps": trainer.global_step, "train_seconds": round(train_seconds, 3),
-                   "test/confusion_matrix": module.test_confusion.tolist(),
-                   "tested": "best checkpoint" if ckpt else "last weights",
-                   "best_checkpoint": best_path if ckpt else None}
+        results = {
+            "run_name": a.run_name,
+            "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+            "wandb_mode": mode,
+            **best,
+            **test_metrics,
+            "epochs": trainer.current_epoch,
+            "steps": trainer.global_step,
+            "train_seconds": round(train_seconds, 3),
+            "test/confusion_matrix": module.test_confusion.tolist(),
+            "tested": "best checkpoint" if ckpt else "last weights",
+            "best_checkpoint": best_path if ckpt else None,
+        }
         write_atomically(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
-        print(f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
-              f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {run_dir}")
+        print(
+            f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
+            f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {run_dir}"
+        )
     return 0

@@ -67,9 +67,17 @@ def create_logger(a, run_dir: Path, mode: str, job_type: str = "train"):
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
     logger = _background_wandb_logger()(
         sweep_keys=normalize_sweep_params(),  # under a W&B agent: underscore keys, no "locked" lines
-        name=a.run_name, project=a.wandb_project, entity=a.wandb_entity or None, group=a.wandb_group or None,
-        tags=a.wandb_tags or None, save_dir=str(run_dir), mode=mode, id=run_id,
-        resume="allow" if run_id else None, log_model=log_model, job_type=job_type,
+        name=a.run_name,
+        project=a.wandb_project,
+        entity=a.wandb_entity or None,
+        group=a.wandb_group or None,
+        tags=a.wandb_tags or None,
+        save_dir=str(run_dir),
+        mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
+        log_model=log_model,
+        job_type=job_type,
     )
     if mode == "online" and a.wandb_mode == "auto":
         try:

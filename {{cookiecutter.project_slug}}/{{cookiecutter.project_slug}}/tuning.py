@@ -33,8 +33,9 @@ def find_lr(a: argparse.Namespace, run_dir: Path, dm, module, trainer) -> float:
     """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
     from lightning.pytorch.tuner import Tuner
 
-    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=100,
-                                    update_attr=False)
+    finder = Tuner(trainer).lr_find(
+        module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=100, update_attr=False
+    )
     suggestion = steepest_descent(finder.results["lr"], finder.results["loss"])
     if suggestion is None:  # the loss blew up at once: too few finite points for a slope
         suggestion = a.lr
@@ -50,8 +51,10 @@ def find_lr(a: argparse.Namespace, run_dir: Path, dm, module, trainer) -> float:
     fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
     fig.savefig(run_dir / "plots" / "lr_find.png", dpi=100)
     plt.close(fig)
-    print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(finder.results['lr'])} minibatches; "
-          f"{run_dir / 'lr_find.csv'}, {run_dir / 'plots' / 'lr_find.png'})")
+    print(
+        f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(finder.results['lr'])} minibatches; "
+        f"{run_dir / 'lr_find.csv'}, {run_dir / 'plots' / 'lr_find.png'})"
+    )
     return float(suggestion)
 
 
@@ -65,8 +68,10 @@ def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10
     points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
     if len(points) < 3:
         return None
-    slope = {points[i][0]: (points[i + 1][1] - points[i - 1][1]) / math.log(points[i + 1][0] / points[i - 1][0])
-             for i in range(1, len(points) - 1)}  # Δloss per Δlog ε, central differences
+    slope = {
+        points[i][0]: (points[i + 1][1] - points[i - 1][1]) / math.log(points[i + 1][0] / points[i - 1][0])
+        for i in range(1, len(points) - 1)
+    }  # Δloss per Δlog ε, central differences
     return min(slope, key=slope.__getitem__)
 
 
@@ -84,9 +89,21 @@ def planned_steps(a: argparse.Namespace, train_size: int) -> tuple[int, int]:
 
 
 def schedule_values(a: argparse.Namespace, steps_per_epoch: int, total: int) -> list[float]:
-    return [lr_at(k, a.lr_schedule, a.lr, steps_per_epoch=steps_per_epoch, total_steps=total, tau=a.lr_tau,
-                  final_ratio=a.lr_final_ratio, decay=a.lr_decay, step_epochs=a.lr_step_epochs,
-                  warmup_steps=a.warmup_steps) for k in range(total)]
+    return [
+        lr_at(
+            k,
+            a.lr_schedule,
+            a.lr,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=total,
+            tau=a.lr_tau,
+            final_ratio=a.lr_final_ratio,
+            decay=a.lr_decay,
+            step_epochs=a.lr_step_epochs,
+            warmup_steps=a.warmup_steps,
+        )
+        for k in range(total)
+    ]
 
 
 def plot_lr_schedule(a: argparse.Namespace, run_dir: Path, train_size: int) -> Path:
@@ -124,8 +141,9 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int
     return None
 
 
-def search_batch_sizes(time_size: Callable[[int], float], start: int, largest: int, passes: int = 3,
-                       confirmations: int = 4) -> tuple[list[int], list[float]]:
+def search_batch_sizes(
+    time_size: Callable[[int], float], start: int, largest: int, passes: int = 3, confirmations: int = 4
+) -> tuple[list[int], list[float]]:
     """Time sizes start, 2·start, … up to `largest` (or out of memory) and return (sizes, seconds).
 
     On a busy machine a timing can only come out too slow, never too fast, so each size keeps the
@@ -139,7 +157,7 @@ def search_batch_sizes(time_size: Callable[[int], float], start: int, largest: i
         size *= 2
     seconds: list[float] = []
     for pass_ in range(passes):
-        for i, b in enumerate(sizes[:len(seconds) if pass_ else len(sizes)]):
+        for i, b in enumerate(sizes[: len(seconds) if pass_ else len(sizes)]):
             t = time_size(b)
             if t is None:  # out of memory: this size and the larger ones are out of reach
                 sizes, seconds = sizes[:i], seconds[:i]
@@ -152,8 +170,11 @@ def search_batch_sizes(time_size: Callable[[int], float], start: int, largest: i
         per_example = [t / b for t, b in zip(seconds, sizes)]
         # Suspects: every rise of the time per example (it falls as the fixed cost is shared, so a rise
         # is either the cliff or a slow timing), the cliff and the best size before it.
-        suspects = {i for i in range(1, len(sizes)) if per_example[i] > per_example[i - 1]
-                    and (i + 1 == len(sizes) or per_example[i] > per_example[i + 1])}
+        suspects = {
+            i
+            for i in range(1, len(sizes))
+            if per_example[i] > per_example[i - 1] and (i + 1 == len(sizes) or per_example[i] > per_example[i + 1])
+        }
         cliff = find_cliff(sizes, seconds)
         if cliff is not None:
             suspects |= {cliff, per_example.index(min(per_example[:cliff]))}
@@ -182,6 +203,7 @@ def _is_oom(e: BaseException) -> bool:
 
 def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: int = 2, repeats: int = 5) -> float:
     """Median seconds of one training step (forward, backward, optimizer step) on (x, y)."""
+
     def step():
         optimizer.zero_grad(set_to_none=True)
         losses, _ = module.task_losses(module(x), y)
@@ -203,8 +225,9 @@ def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: 
 def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() and a.accelerator in ("auto", "gpu") else "cpu")
     module = module.to(device).train()
-    optimizer = create_optimizer(a.optimizer, module.parameters(), lr=a.lr, momentum=a.momentum,
-                                 nesterov=a.nesterov, beta2=a.beta2, eps=a.eps)
+    optimizer = create_optimizer(
+        a.optimizer, module.parameters(), lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, beta2=a.beta2, eps=a.eps
+    )
     data = dm.train_set
     gen = torch.Generator().manual_seed(a.seed)
     # Batch norm cannot train on a single example: start at 2 when the network has it.
@@ -233,8 +256,10 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
             writer.writerow([b, f"{t:.6g}", f"{t / b:.6g}", int(i == cliff), int(b == best)])
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, ys, label in ((axes[0], seconds, "seconds per minibatch"),
-                          (axes[1], [t / b for t, b in zip(seconds, sizes)], "seconds per example")):
+    for ax, ys, label in (
+        (axes[0], seconds, "seconds per minibatch"),
+        (axes[1], [t / b for t, b in zip(seconds, sizes)], "seconds per example"),
+    ):
         ax.loglog(sizes, ys, "o-", base=2)
         ax.axvline(best, color="tab:red", linestyle="--", label=f"chosen: {best}")
         ax.set_xlabel("batch size")
@@ -247,13 +272,16 @@ def find_batch_size(a: argparse.Namespace, run_dir: Path, dm, module) -> int:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     for b, t in zip(sizes, seconds):
-        print(f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * t / b:9.2f} µs/example"
-              + ("  <- cliff" if cliff is not None and b == sizes[cliff] else ""))
-    print(f"largest batch size before the cliff: {best}"
-          + ("" if cliff is not None else " (no cliff up to the largest size tried)")
-          + f"  ({run_dir / 'batch_size.csv'}, {path})")
+        print(
+            f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * t / b:9.2f} µs/example"
+            + ("  <- cliff" if cliff is not None and b == sizes[cliff] else "")
+        )
+    print(
+        f"largest batch size before the cliff: {best}"
+        + ("" if cliff is not None else " (no cliff up to the largest size tried)")
+        + f"  ({run_dir / 'batch_size.csv'}, {path})"
+    )
     return best
-
 
 
 def plot_confusion_matrix(matrix: torch.Tensor | None, task: str, path: Path) -> Path | None:
