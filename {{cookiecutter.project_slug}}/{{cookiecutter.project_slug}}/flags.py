@@ -778,4 +778,9 @@ RESUME_FIXED = (
     "weight_decay",
     "batch_size",
     "accumulate_grad_batches",
+    "pretrained",
+    "freeze_backbone",
+    "backbone_lr_ratio",
+    "target",
+    "features",
 )
