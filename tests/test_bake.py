@@ -34,6 +34,7 @@ EXPECTED_FILES = {
     "scripts/slurm.sbatch",
     "benchmarks/bench_architectures.py",
     "benchmarks/bench_finetune.py",
+    "benchmarks/bench_wandb.py",
     "benchmarks/bench_overhead.py",
     "benchmarks/bench_predict.py",
     "benchmarks/bench_steps.py",

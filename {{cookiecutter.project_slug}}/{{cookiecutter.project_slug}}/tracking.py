@@ -182,8 +182,30 @@ def _background_wandb_logger():
 
         @property
         def experiment(self):
-            with self._init_lock:  # wandb.init once, whichever thread asks first
+            if self._experiment is not None or self._worker is None or threading.current_thread() is self._worker:
+                with self._init_lock:  # wandb.init once, whichever thread asks first
+                    return super().experiment
+            # wandb.init is still running on the logger's thread. Lightning touches `experiment` when fit
+            # and test set up; waiting there would put wandb's start-up back on the training path, so
+            # hand out a stand-in that waits only when it is used.
+            return _Pending(self)
+
+        def run(self):
+            """The wandb Run, once wandb.init has finished (waits for it)."""
+            with self._init_lock:
                 return super().experiment
+
+        def __getstate__(self) -> dict:
+            # ddp_spawn pickles the loggers: send what was queued, then leave the thread objects behind.
+            self.flush()
+            state = super().__getstate__()
+            for key in ("_init_lock", "_calls", "_worker"):
+                state.pop(key, None)
+            return state
+
+        def __setstate__(self, state: dict) -> None:
+            self.__dict__.update(state)
+            self._init_lock, self._calls, self._worker = threading.RLock(), queue.Queue(), None
 
         def start(self) -> None:
             """Start wandb.init in the background; calls made meanwhile wait in the queue."""
@@ -243,6 +265,15 @@ def _background_wandb_logger():
         def finalize(self, status: str) -> None:
             self.flush()
             super().finalize(status)
+
+    class _Pending:
+        """Stands for the wandb Run until wandb.init has finished; any use waits for it."""
+
+        def __init__(self, logger):
+            self._logger = logger
+
+        def __getattr__(self, name: str):
+            return getattr(self._logger.run(), name)
 
     return BackgroundWandbLogger
 
