@@ -116,6 +116,7 @@ def build_datamodule(a: argparse.Namespace):
             seed=a.seed,
         )
         dm.setup("fit")
+        a.features = list(dm.feature_names)  # resolved (default: every other numeric column): saved, predicted on
         return dm
     if kind == "streaming":
         from .streaming import StreamingDataModule
