@@ -52,6 +52,7 @@ EXPECTED_FILES = {
     "{slug}/datasets.py",
     "{slug}/flags.py",
     "{slug}/init.py",
+    "{slug}/loaders.py",
     "{slug}/model_names.py",
     "{slug}/models.py",
     "{slug}/networks.py",

@@ -7,7 +7,10 @@ from {{cookiecutter.project_slug}}.cli import parse_args
 
 def main() -> int:
     args = parse_args()  # bad input exits 2 here, before torch is imported or a file is written
-    from {{cookiecutter.project_slug}}.run import main as run
+    if args.test_only:  # test a checkpoint, no training
+        from {{cookiecutter.project_slug}}.evaluate import test_only as run
+    else:
+        from {{cookiecutter.project_slug}}.run import main as run
 
     try:
         return run(args)

@@ -53,10 +53,11 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
     """Parse and run in this process (faster than a subprocess); returns (exit status, run dir)."""
     from {{cookiecutter.project_slug}}.cli import parse_args
+    from {{cookiecutter.project_slug}}.evaluate import test_only
     from {{cookiecutter.project_slug}}.run import main
 
     a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
-    status = main(a)
+    status = test_only(a) if a.test_only else main(a)  # as train.py dispatches
     return status, Path(a.output_dir) / a.run_name if a.run_name else None  # None: refused before a run directory
 
 

@@ -12,7 +12,6 @@ from formats import labels, make_cifar, make_image_folder, make_mnist, write_idx
 
 from {{cookiecutter.project_slug}}.data import ImageDataModule, TensorBatches, load_cached
 from {{cookiecutter.project_slug}}.datasets import DATASETS
-from {{cookiecutter.project_slug}}.tasks import DATASET_TASKS
 
 N_TRAIN, N_TEST = 60, 20  # formats' defaults
 
@@ -27,7 +26,7 @@ SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32,
 
 
 def datamodule(dataset, root, **kw):
-    tasks = [t.name for t in DATASET_TASKS[dataset]]
+    tasks = [t.name for t in DATASETS[dataset].tasks]
     dm = ImageDataModule(dataset, str(root), tasks=tasks, val_fraction=0.25, image_size=16, **kw)
     dm.prepare_data()
     dm.setup()

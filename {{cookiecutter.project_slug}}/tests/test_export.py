@@ -14,7 +14,7 @@ from conftest import FAST
 from {{cookiecutter.project_slug}} import export as export_module
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.export import FORMATS, main, missing_modules, run_exported
-from {{cookiecutter.project_slug}}.inference import load_classifier
+from {{cookiecutter.project_slug}}.module import load_classifier
 from {{cookiecutter.project_slug}}.run import main as run_main
 
 # name → training flags: one network per architecture, and a multitask one (three heads, two binary).

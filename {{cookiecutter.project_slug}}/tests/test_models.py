@@ -13,9 +13,9 @@ from torch import nn
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.data import ImageDataModule
 from {{cookiecutter.project_slug}}.init import INITS, initialize, prior_bias
-from {{cookiecutter.project_slug}}.models import ACTIVATIONS, Block, Maxout, create_network
+from {{cookiecutter.project_slug}}.models import ACTIVATIONS, Block, Maxout
 from {{cookiecutter.project_slug}}.module import Classifier
-from {{cookiecutter.project_slug}}.networks import MODELS
+from {{cookiecutter.project_slug}}.networks import MODELS, create_network
 
 DIGITS = (1, 8, 8)
 BN = (nn.BatchNorm1d, nn.BatchNorm2d)

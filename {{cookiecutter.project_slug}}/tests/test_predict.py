@@ -19,7 +19,8 @@ from PIL import Image
 
 from {{cookiecutter.project_slug}}.cli import parse_args
 from {{cookiecutter.project_slug}}.data import ImageDataModule
-from {{cookiecutter.project_slug}}.inference import InputError, class_names_of, load_classifier, read_table
+from {{cookiecutter.project_slug}}.inference import InputError, class_names_of, read_table
+from {{cookiecutter.project_slug}}.module import load_classifier
 from {{cookiecutter.project_slug}}.predict import main as predict
 from {{cookiecutter.project_slug}}.run import main as run_main
 

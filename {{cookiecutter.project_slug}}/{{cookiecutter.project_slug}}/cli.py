@@ -12,10 +12,9 @@ from typing import Any
 
 import yaml
 
-from .datasets import DATASETS, default_tasks
+from .datasets import DATASETS, default_tasks, tasks_for
 from .flags import FLAG_BY_NAME, FLAGS, SECTIONS, parse_bool
 from .model_names import flag_reach, resolve_width
-from .tasks import tasks_for
 from .trainer_options import tensorboard_missing
 
 # ----------------------------------------------------------------------------- parser

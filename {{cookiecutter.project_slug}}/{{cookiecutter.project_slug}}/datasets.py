@@ -86,6 +86,18 @@ def default_tasks(name: str, target: str | None = None) -> list[str]:
     return [tasks[0].name] if tasks else []
 
 
+def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
+    """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
+    declared = DATASETS[dataset].tasks
+    if not declared:
+        return ()
+    by_name = {t.name: t for t in declared}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"--tasks: dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
+    return tuple(by_name[n] for n in names)
+
+
 # ----------------------------------------------------------------------------- built-in datasets
 
 
@@ -99,7 +111,7 @@ def default_tasks(name: str, target: str | None = None) -> list[str]:
     help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
 )
 def digits(root, download, image_size):
-    from .data import load_digits
+    from .loaders import load_digits
 
     return load_digits(root, download, image_size)
 
@@ -114,7 +126,7 @@ def digits(root, download, image_size):
     help="torchvision's MNIST (needs --download once)",
 )
 def mnist(root, download, image_size):
-    from .data import load_torchvision
+    from .loaders import load_torchvision
 
     return load_torchvision("mnist", root, download)
 
@@ -129,7 +141,7 @@ def mnist(root, download, image_size):
     help="torchvision's Fashion-MNIST (needs --download once)",
 )
 def fashion_mnist(root, download, image_size):
-    from .data import load_torchvision
+    from .loaders import load_torchvision
 
     return load_torchvision("fashion-mnist", root, download)
 
@@ -144,7 +156,7 @@ def fashion_mnist(root, download, image_size):
     help="torchvision's CIFAR-10 (needs --download once)",
 )
 def cifar10(root, download, image_size):
-    from .data import load_torchvision
+    from .loaders import load_torchvision
 
     return load_torchvision("cifar10", root, download)
 
@@ -158,7 +170,7 @@ def cifar10(root, download, image_size):
     help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
 )
 def image_folder(root, download, image_size):
-    from .data import load_image_folder
+    from .loaders import load_image_folder
 
     return load_image_folder(root, download, image_size)
 

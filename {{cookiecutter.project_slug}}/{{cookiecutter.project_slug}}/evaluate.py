@@ -33,11 +33,13 @@ def test_only(a: argparse.Namespace) -> int:
     import lightning as L
 
     from .data import DataError
-    from .inference import CheckpointError, load_classifier, read_hparams
-    from .run import HardwareError, build_datamodule, check_hardware, write_atomically
-    from .tasks import tasks_for
+    from .datasets import tasks_for
+    from .inference import CheckpointError, read_hparams
+    from .module import load_classifier
+    from .run import HardwareError, build_datamodule, check_hardware, quiet_lightning, write_atomically
     from .tuning import plot_confusion_matrix
 
+    quiet_lightning()
     ckpt = Path(a.resume_ckpt)
     try:
         hp = read_hparams(ckpt)

@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             f"argument --format: {a.format} needs the export extra (missing {', '.join(missing)}): "
             "pip install -e '.[export]'"
         )
-    from .inference import CheckpointError, class_names_of, find_checkpoint, load_classifier, read_hparams
+    from .inference import CheckpointError, class_names_of, find_checkpoint, read_hparams
+    from .module import load_classifier
 
     try:
         ckpt = find_checkpoint(a.checkpoint, a.output_dir)

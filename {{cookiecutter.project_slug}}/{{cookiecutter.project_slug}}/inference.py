@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .data import IMAGE_SUFFIXES
+from .loaders import IMAGE_SUFFIXES
 
 # Hyperparameters every checkpoint of this project carries (module.Classifier saves them).
 REQUIRED = ("model", "input_shape", "task_names", "task_classes")
@@ -97,15 +97,6 @@ def load_checkpoint(path: Path) -> dict:
             "project's hyper_parameters (model, input_shape, task_names, task_classes)"
         )
     return ckpt
-
-
-def load_classifier(path: Path, map_location: str | torch.device = "cpu"):
-    """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
-    from .module import Classifier
-
-    read_hparams(path)
-    model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
-    return model.eval()
 
 
 def class_names_of(hp: dict) -> list[list[str]]:

@@ -14,7 +14,8 @@ import torchmetrics
 
 from .init import initialize, set_output_bias
 from .model_names import is_backbone
-from .models import create_network, weights
+from .models import weights
+from .networks import create_network
 from .optim import create_optimizer, lambda_lr, parameter_groups
 from .regularizers import SPARSE, adversarial_examples, l1_penalty, sparsity  # noqa: F401 - public names
 
@@ -334,3 +335,12 @@ class Classifier(L.LightningModule):
             out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k)
         self.train(was_training)
         return out
+
+
+def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
+    """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
+    from .inference import read_hparams
+
+    read_hparams(path)  # one line saying what the file is when it is not one of this project's
+    model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+    return model.eval()

@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    from .inference import CheckpointError, InputError, class_names_of, find_checkpoint, load_classifier, read_hparams
+    from .inference import CheckpointError, InputError, class_names_of, find_checkpoint, read_hparams
+    from .module import load_classifier
 
     try:
         ckpt = find_checkpoint(a.checkpoint, a.output_dir)

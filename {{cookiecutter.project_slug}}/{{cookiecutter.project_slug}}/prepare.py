@@ -124,7 +124,7 @@ class FileWriter(TensorWriter):
     def __call__(self, k: int) -> dict:
         from torchvision.transforms import v2
 
-        from .data import _rgb
+        from .loaders import _rgb
 
         ids = self.positions(k)
         j = self.index[ids]

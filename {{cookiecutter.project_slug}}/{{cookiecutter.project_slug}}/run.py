@@ -471,10 +471,6 @@ def main(a: argparse.Namespace) -> int:
     """Returns the process exit status. Everything that can be judged before training is judged
     before the run directory exists; a failure after it was created removes what this run made."""
     quiet_lightning()
-    if a.test_only:
-        from .evaluate import test_only
-
-        return test_only(a)
     import lightning as L
 
     from .backbones import BackboneError

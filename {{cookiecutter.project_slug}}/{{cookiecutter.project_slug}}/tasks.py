@@ -61,15 +61,6 @@ FOLDER_TASKS = (Task("class", 0, _same, "which class folder"),)
 same, parity = _same, _parity  # for your own declarations in datasets.py
 
 
-def __getattr__(name: str):
-    # DATASET_TASKS (dataset → its tasks, the first is the default) comes from the one registry in datasets.py.
-    if name == "DATASET_TASKS":
-        from .datasets import DATASETS
-
-        return {n: d.tasks for n, d in DATASETS.items()}
-    raise AttributeError(name)
-
-
 # The class names of each dataset's own label (torchvision's `classes`; CIFAR-10's batches.meta).
 # Image folders name their classes by their folders (data.py).
 DATASET_CLASSES: dict[str, tuple[str, ...]] = {
@@ -94,17 +85,3 @@ DATASET_CLASSES: dict[str, tuple[str, ...]] = {
 def class_names(task: Task, dataset_classes: tuple[str, ...] | list[str]) -> list[str]:
     """The task's class names: its own labels, else the dataset's (for tasks that predict the label itself)."""
     return list(task.labels or dataset_classes)
-
-
-def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
-    """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
-    from .datasets import DATASETS
-
-    declared = DATASETS[dataset].tasks
-    if not declared:
-        return ()
-    by_name = {t.name: t for t in declared}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise ValueError(f"--tasks: dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
-    return tuple(by_name[n] for n in names)
