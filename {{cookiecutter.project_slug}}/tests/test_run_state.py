@@ -142,6 +142,12 @@ def test_a_failed_resume_changes_nothing(tmp_path, capsys):
     assert status == 0 and again == run_dir
 
 
+def test_resume_with_fewer_epochs_than_trained_is_one_line(tmp_path, capsys):
+    status, _ = train(tmp_path, "--max-epochs", "2", "--run-name", "r")
+    assert status == 0
+    assert "--max-epochs 1 is fewer" in refused(tmp_path, capsys, "--resume", "last", "--max-epochs", "1")
+
+
 def test_resume_honours_a_new_learning_rate(tmp_path):
     flags = ["--lr-schedule", "constant", "--run-name", "r"]
     status, run_dir = train(tmp_path, *flags, "--max-epochs", "1")

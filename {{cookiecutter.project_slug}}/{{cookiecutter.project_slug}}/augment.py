@@ -128,6 +128,20 @@ def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return (f * x + (1 - f) * mean).clamp(0, 1)
 
 
+def augmentation_from_flags(a, image_shape: tuple[int, int]) -> BatchAugment | None:
+    """The adapter from the --aug-* flags to create_augmentation (one place for every data module)."""
+    return create_augmentation(
+        image_shape,
+        translate=a.aug_translate,
+        scale=a.aug_scale,
+        rotate=a.aug_rotate,
+        mirror=a.aug_mirror,
+        skew=a.aug_skew,
+        blur=a.aug_blur,
+        contrast=a.aug_contrast,
+    )
+
+
 def create_augmentation(image_size: tuple[int, int], **magnitudes: float) -> BatchAugment | None:
     """The augmentation for these magnitudes, or None when every one is 0."""
     return BatchAugment(image_size, **magnitudes) if any(magnitudes.values()) else None

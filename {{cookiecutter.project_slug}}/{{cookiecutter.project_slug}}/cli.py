@@ -182,6 +182,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_choices(parser, args)
     args.tasks = args.tasks or default_tasks(args.dataset, args.target)
     args.resume_ckpt = str(resumed["ckpt"]) if resumed is not None else None
+    # What the checkpoint holds, read once here: its step and hyperparameters (data shape, classes).
+    args.resume_state = {k: resumed[k] for k in ("step", "hparams")} if resumed is not None else None
     check_combinations(parser, args)
     check_data_flags(parser, args)
     table_warnings = image_only_flags(args)  # may set image-only flags back to what a table can use
@@ -198,6 +200,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 f"or start a new run"
             )
         args.resume = str(resumed["ckpt"])
+        if args.max_epochs < resumed["epoch"] + 1:  # Lightning refuses to go back in epochs (a traceback)
+            parser.error(
+                f"argument --max-epochs: {resumed['ckpt']} has trained {resumed['epoch'] + 1} epochs; "
+                f"--max-epochs {args.max_epochs} is fewer. Give at least {resumed['epoch'] + 1}"
+            )
     check_environment(parser, args)
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
@@ -224,7 +231,14 @@ def read_resume(resume: str, output_dir: str, parser: OneLineParser) -> dict:
         if value is not None and f.choices and value not in f.choices:
             del flags[key]
     flags.update(resume=None, run_name=run_dir.name, output_dir=str(run_dir.parent))
-    return {"ckpt": ckpt, "run_dir": run_dir, "flags": flags, "step": saved["global_step"]}
+    return {
+        "ckpt": ckpt,
+        "run_dir": run_dir,
+        "flags": flags,
+        "step": saved["global_step"],
+        "epoch": saved["epoch"],
+        "hparams": saved["hparams"],
+    }
 
 
 def check_environment(parser: OneLineParser, a: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .datasets import DATASETS
-from .model_names import declared_models, model_type, width_type
+from .model_names import declared_models, model_type
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
 SECTIONS = (
@@ -101,6 +101,21 @@ def parse_bool(text: str | bool) -> bool:
     if low in FALSE:
         return False
     raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+
+
+def auto_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`auto`, or a value of `parse` (e.g. --width auto: the registered network's own default)."""
+
+    def parse_auto(text: str) -> Any:
+        if str(text).strip().lower() == "auto":
+            return "auto"
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e} (or auto)") from None
+
+    parse_auto.__name__ = parse.__name__
+    return parse_auto
 
 
 def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
@@ -385,7 +400,7 @@ FLAGS: list[Flag] = [
         "Hidden units per layer / base channels / recurrent units. Use as large a network "
         "as is feasible and regularize (Ng). auto: the network's own default (networks.py: mlp 256, cnn 64, rnn "
         "256, resnet 64).",
-        width_type,
+        auto_or(number_type(int, POSITIVE)),
     ),
     flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=("gru", "lstm", "rnn")),
     flag(

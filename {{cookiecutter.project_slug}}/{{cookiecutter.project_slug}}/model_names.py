@@ -94,19 +94,6 @@ def model_type(text: str) -> str:
     )
 
 
-def width_type(text: str) -> str | int:
-    """--width: a positive integer, or auto (the registered network's own default)."""
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 1, got {text!r}")
-    return value
-
-
 def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | int:
     """`auto` → the registered default (register_model(..., width=N)), else `fallback`; backbones have
     no width, so `auto` stays."""

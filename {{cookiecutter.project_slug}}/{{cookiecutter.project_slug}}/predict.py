@@ -10,28 +10,10 @@ import sys
 from pathlib import Path
 
 from .cli import OneLineParser
+from .flags import NON_NEGATIVE, POSITIVE, auto_or, number_type
 
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
-
-
-def workers(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 0, got {text!r}")
-    return value
+positive = number_type(int, POSITIVE)
+workers = auto_or(number_type(int, NON_NEGATIVE))  # DataLoader processes; auto: as many as the cores allow
 
 
 def build_parser() -> OneLineParser:

@@ -97,7 +97,7 @@ def lock_or_refuse(run_dir: Path, fcntl) -> None:
 def build_datamodule(a: argparse.Namespace):
     import torch
 
-    from .augment import create_augmentation
+    from .augment import augmentation_from_flags
     from .data import ImageDataModule
     from .datasets import DATASETS
 
@@ -138,16 +138,7 @@ def build_datamodule(a: argparse.Namespace):
     )
     dm.prepare_data()
     dm.setup("fit")
-    dm.augment = create_augmentation(
-        dm.input_shape[1:],
-        translate=a.aug_translate,
-        scale=a.aug_scale,
-        rotate=a.aug_rotate,
-        mirror=a.aug_mirror,
-        skew=a.aug_skew,
-        blur=a.aug_blur,
-        contrast=a.aug_contrast,
-    )
+    dm.augment = augmentation_from_flags(a, dm.input_shape[1:])
     return dm
 
 
@@ -411,9 +402,7 @@ def check_batches(a: argparse.Namespace, dm) -> None:
 
 def check_resume_data(a: argparse.Namespace, dm) -> None:
     """The checkpoint's network must fit this data: same input shape and classes per task."""
-    from .resume import read_checkpoint
-
-    hp = read_checkpoint(Path(a.resume_ckpt))["hparams"]
+    hp = a.resume_state["hparams"]
     saved = (list(hp.get("input_shape", [])), list(hp.get("task_classes", [])))
     now = (list(dm.input_shape), [t.num_classes for t in dm.tasks])
     if saved != now:
@@ -607,11 +596,7 @@ def fit_and_test(a: argparse.Namespace, run_dir: Path, dm, module, wandb_logger,
     from .trainer_options import tensorboard_logger
     from .tuning import plot_confusion_matrix, plot_lr_schedule
 
-    resumed_at = None
-    if a.resume_ckpt:
-        from .resume import read_checkpoint
-
-        resumed_at = read_checkpoint(Path(a.resume_ckpt))["global_step"]
+    resumed_at = a.resume_state["step"] if a.resume_state else None
     # On resume the rows up to the checkpoint's step are kept (the later ones are trained again).
     loggers = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=resumed_at), *tensorboard_logger(a, run_dir)]
     if wandb_logger is not None:

@@ -227,20 +227,11 @@ class StreamingDataModule(ImageDataModule):
                 f"examples; batches hold {self.packs_per_batch * self.pack}",
                 file=sys.stderr,
             )
-        from .augment import create_augmentation
+        from .augment import augmentation_from_flags
 
         a = self.args
         if meta.get("kind", "images") == "images":
-            self.augment = create_augmentation(
-                self.input_shape[1:],
-                translate=a.aug_translate,
-                scale=a.aug_scale,
-                rotate=a.aug_rotate,
-                mirror=a.aug_mirror,
-                skew=a.aug_skew,
-                blur=a.aug_blur,
-                contrast=a.aug_contrast,
-            )
+            self.augment = augmentation_from_flags(a, self.input_shape[1:])
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
