@@ -41,5 +41,5 @@ def test_readme_example_dataset_trains_in_a_baked_project(cookies, tmp_path):
     assert list((tmp_path / "data" / "my-digits").glob("*.npz"))
     assert (tmp_path / "data" / ".tensors" / "my-digits-32.pt").is_file()  # the cache follows the declaration
     # The generated tests parametrized over datasets now include it (its `sample` writes the files).
-    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_data.py", "-k", "my-digits")
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/data/test_data.py", "-k", "my-digits")
     assert tests.returncode == 0 and "1 passed" in tests.stdout, tests.stdout[-3000:]

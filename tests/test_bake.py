@@ -40,58 +40,88 @@ EXPECTED_FILES = {
     "benchmarks/bench_steps.py",
     "benchmarks/bench_streaming.py",
     "{slug}/__init__.py",
-    "{slug}/augment.py",
-    "{slug}/backbones.py",
-    "{slug}/callbacks.py",
-    "{slug}/cli.py",
-    "{slug}/data.py",
-    "{slug}/evaluate.py",
-    "{slug}/export.py",
-    "{slug}/inference.py",
-    "{slug}/predict.py",
     "{slug}/datasets.py",
-    "{slug}/flags.py",
-    "{slug}/init.py",
-    "{slug}/loaders.py",
-    "{slug}/model_names.py",
-    "{slug}/models.py",
+    "{slug}/errors.py",
+    "{slug}/files.py",
     "{slug}/networks.py",
-    "{slug}/module.py",
-    "{slug}/optim.py",
-    "{slug}/regularizers.py",
-    "{slug}/resume.py",
     "{slug}/prepare.py",
-    "{slug}/run.py",
-    "{slug}/streaming.py",
-    "{slug}/tables.py",
-    "{slug}/tasks.py",
-    "{slug}/tracking.py",
-    "{slug}/tuning.py",
-    "{slug}/trainer_options.py",
     "{slug}/sweeps.py",
-    "{slug}/wandb_sweep.py",
-    "tests/test_trainer_options.py",
-    "tests/test_sweep_stages.py",
+    "{slug}/commands/__init__.py",
+    "{slug}/commands/evaluate.py",
+    "{slug}/commands/export.py",
+    "{slug}/commands/options.py",
+    "{slug}/commands/predict.py",
+    "{slug}/commands/prepare.py",
+    "{slug}/commands/sweeps.py",
+    "{slug}/commands/train.py",
+    "{slug}/config/__init__.py",
+    "{slug}/config/checks.py",
+    "{slug}/config/declared.py",
+    "{slug}/config/environment.py",
+    "{slug}/config/flags.py",
+    "{slug}/config/parser.py",
+    "{slug}/config/reach.py",
+    "{slug}/config/resume.py",
+    "{slug}/config/types.py",
+    "{slug}/config/views.py",
+    "{slug}/data/__init__.py",
+    "{slug}/data/augment.py",
+    "{slug}/data/build.py",
+    "{slug}/data/cache.py",
+    "{slug}/data/loaders.py",
+    "{slug}/data/memory.py",
+    "{slug}/data/splits.py",
+    "{slug}/data/streaming.py",
+    "{slug}/data/tables.py",
+    "{slug}/data/tasks.py",
+    "{slug}/inference/__init__.py",
+    "{slug}/inference/checkpoints.py",
+    "{slug}/inference/inputs.py",
+    "{slug}/inference/outputs.py",
+    "{slug}/models/__init__.py",
+    "{slug}/models/backbones.py",
+    "{slug}/models/blocks.py",
+    "{slug}/models/build.py",
+    "{slug}/models/initialization.py",
+    "{slug}/training/__init__.py",
+    "{slug}/training/build.py",
+    "{slug}/training/callbacks.py",
+    "{slug}/training/fit.py",
+    "{slug}/training/loggers.py",
+    "{slug}/training/metrics.py",
+    "{slug}/training/module.py",
+    "{slug}/training/monitor.py",
+    "{slug}/training/objectives.py",
+    "{slug}/training/optimizers.py",
+    "{slug}/training/rundir.py",
+    "{slug}/training/schedules.py",
+    "{slug}/training/trainer.py",
+    "{slug}/training/tuning.py",
     "tests/conftest.py",
-    "tests/test_cli.py",
-    "tests/test_data.py",
     "tests/formats.py",
-    "tests/test_models.py",
-    "tests/test_networks.py",
-    "tests/test_optim.py",
-    "tests/test_predict.py",
-    "tests/test_export.py",
-    "tests/test_faults.py",
-    "tests/test_run_state.py",
-    "tests/test_regularization.py",
-    "tests/test_sweeps.py",
-    "tests/test_streaming.py",
     "tests/record_ids.py",
-    "tests/test_tables.py",
-    "tests/test_tuning.py",
-    "tests/test_wandb.py",
-    "tests/test_train.py",
     "tests/wandb_records.py",
+    "tests/fixtures/v0-digits-mlp-d1-w16.ckpt",
+    "tests/commands/test_sweep_stages.py",
+    "tests/commands/test_sweeps.py",
+    "tests/config/test_cli.py",
+    "tests/data/test_data.py",
+    "tests/data/test_streaming.py",
+    "tests/data/test_tables.py",
+    "tests/inference/test_export.py",
+    "tests/inference/test_old_checkpoints.py",
+    "tests/inference/test_predict.py",
+    "tests/models/test_models.py",
+    "tests/models/test_networks.py",
+    "tests/training/test_faults.py",
+    "tests/training/test_optim.py",
+    "tests/training/test_registries.py",
+    "tests/training/test_regularization.py",
+    "tests/training/test_run_state.py",
+    "tests/training/test_train.py",
+    "tests/training/test_trainer_options.py",
+    "tests/training/test_tuning.py",
+    "tests/training/test_wandb.py",
 }
 
 ANSWERS = [
@@ -120,14 +150,14 @@ def test_file_set_and_rendering(baked):
     assert root.name == slug
     expected = {f.format(slug=slug) for f in EXPECTED_FILES}
     assert files_of(root) == expected
-    for rel in expected:
+    for rel in expected - {f"tests/fixtures/{p.name}" for p in (root / "tests" / "fixtures").iterdir()}:
         text = (root / rel).read_text().replace("${{", "")  # GitHub's own expressions stay in ci.yml
         assert "{{" not in text and "{%" not in text, rel
     assert "${{" in (root / ".github/workflows/ci.yml").read_text()
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["name"] == slug
     assert project["requires-python"] == f">={context['python_version']}"
-    cli = (root / slug / "flags.py").read_text()
+    cli = (root / slug / "config" / "flags.py").read_text()
     assert f'"wandb_project", LOG, "{context["wandb_project"]}"' in cli
     for sweep in ["sweep.yaml", *(f"sweeps/{p.name}" for p in (root / "sweeps").iterdir())]:
         sweep = yaml.safe_load((root / sweep).read_text())
@@ -169,8 +199,8 @@ def test_non_embedded_default_dataset_asks_for_its_files(cookies, tmp_path):
                          text=True)
     assert run.returncode == 2 and "MNIST/raw/" in run.stderr and "--download" in run.stderr
     assert "Traceback" not in run.stderr
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cli.py",
-                            "tests/test_data.py"], cwd=root, capture_output=True, text=True)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/config/test_cli.py",
+                            "tests/data/test_data.py"], cwd=root, capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-3000:]
 
 
@@ -255,9 +285,9 @@ def test_quick_suite_passes_on_every_offered_python(cookies, tmp_path, python):
     root = Path(cookies.bake(extra_context={"python_version": python}).project_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
     # The files with tests marked `cli` (they import no torch at module level; the others do).
-    files = [str(p.relative_to(root)) for p in sorted((root / "tests").glob("test_*.py"))
+    files = [str(p.relative_to(root)) for p in sorted((root / "tests").rglob("test_*.py"))
              if "pytest.mark.cli" in p.read_text()]
-    assert "tests/test_cli.py" in files
+    assert "tests/config/test_cli.py" in files
     tests = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cli", *files], cwd=root,
                            env=env, capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]

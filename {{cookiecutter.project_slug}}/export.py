@@ -2,7 +2,7 @@
 
 import sys
 
-from {{cookiecutter.project_slug}}.export import main
+from {{cookiecutter.project_slug}}.commands.export import main
 
 if __name__ == "__main__":
     sys.exit(main())

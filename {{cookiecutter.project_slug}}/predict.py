@@ -2,7 +2,7 @@
 
 import sys
 
-from {{cookiecutter.project_slug}}.predict import main
+from {{cookiecutter.project_slug}}.commands.predict import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from {{cookiecutter.project_slug}}.cli import parse_args  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.train import run as main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.networks import MODELS  # noqa: E402
-from {{cookiecutter.project_slug}}.run import main  # noqa: E402
 
 if __name__ == "__main__":
     rows = []

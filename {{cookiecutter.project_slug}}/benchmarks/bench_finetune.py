@@ -28,9 +28,10 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from {{cookiecutter.project_slug}} import run  # noqa: E402
-from {{cookiecutter.project_slug}}.cli import parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.run import build_datamodule, build_module, main  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.train import run as main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
+from {{cookiecutter.project_slug}}.training import fit as run  # noqa: E402
 
 
 def device_of(a: argparse.Namespace) -> torch.device:

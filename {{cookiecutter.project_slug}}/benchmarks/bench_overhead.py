@@ -27,8 +27,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the tests' f
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from {{cookiecutter.project_slug}}.cli import parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.run import build_datamodule, build_module, main  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.train import run as main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 
 
 def plain_loop(a: argparse.Namespace) -> float:

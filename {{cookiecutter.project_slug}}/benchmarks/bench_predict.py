@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from {{cookiecutter.project_slug}}.cli import config_dict, parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.module import Classifier  # noqa: E402
-from {{cookiecutter.project_slug}}.predict import main as predict  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.predict import main as predict  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args  # noqa: E402
+from {{cookiecutter.project_slug}}.training.module import Classifier  # noqa: E402
 
 
 def checkpoint(argv: list[str], path: Path) -> Classifier:
@@ -127,7 +127,7 @@ def onnx_vs_eager(model: Classifier, folder: Path) -> None:
         return
     import onnxruntime
 
-    from {{cookiecutter.project_slug}}.export import export, exportable
+    from {{cookiecutter.project_slug}}.commands.export import export, exportable
 
     wrapper = exportable(model.net)
     path = folder / "model.onnx"

@@ -2,10 +2,12 @@
 
     python benchmarks/bench_wandb.py [--repeats 3] [--synthetic] [train.py flags...]
 
-1. `train.py` with `--wandb-mode disabled` and `--wandb-mode offline`, interleaved, median of
-   --repeats: the whole process, and the part outside training (results.json's train_seconds is
-   from the first step to the last). Their differences are what W&B adds to a run: its fixed cost
-   (start-up, plots, finish) and its per-step cost.
+1. `train.py` with `--wandb-mode disabled`, `--wandb-mode offline` (the project's background W&B
+   logger) and `--wandb-mode offline` with Lightning's plain WandbLogger in its place (every W&B call
+   on the training thread), interleaved, median of --repeats: the whole process, and the part outside
+   training (results.json's train_seconds is from the first step to the last). Their differences are
+   what W&B adds to a run (its fixed cost: start-up, plots, finish; and its per-step cost), and what
+   the background logger saves over the plain path.
 2. `train.py --fast-dev-run` against `python -c "import lightning"`: the start-up a smoke test pays.
 3. `train.py --help` (no torch import).
 
@@ -34,6 +36,32 @@ def timed(argv: list[str], env: dict) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+# train.py with Lightning's own WandbLogger (through the project's sweep-aware subclass) in place of
+# the background logger: the same calls, made on the training thread.
+PLAIN = """
+import sys
+from PKG.training import loggers
+
+class Plain(loggers.SweepWandbLogger):
+    def start(self):
+        pass
+
+    def call(self, fn, *args, **kwargs):
+        fn(*args, **kwargs)
+
+    def flush(self):
+        pass
+
+loggers.BackgroundWandbLogger = Plain
+from PKG.commands.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def package() -> str:
+    return next(p.parent.name for p in ROOT.glob("*/commands/train.py"))
 
 
 def train_seconds(out: Path, name: str) -> float:
@@ -71,12 +99,15 @@ if __name__ == "__main__":
             ]
         train = [sys.executable, "train.py", "--accelerator", "cpu", "--output-dir", str(tmp / "runs"), *flags]
         timed([*train, "--fast-dev-run", "--wandb-mode", "disabled"], env)  # warm-up: data cache, file cache
-        walls: dict[str, list[float]] = {"disabled": [], "offline": []}
-        outside: dict[str, list[float]] = {"disabled": [], "offline": []}
+        plain = [sys.executable, "-c", PLAIN.replace("PKG", package()), *train[2:]]
+        commands = {"disabled": train, "offline": train, "plain": plain}
+        walls: dict[str, list[float]] = {"disabled": [], "offline": [], "plain": []}
+        outside: dict[str, list[float]] = {"disabled": [], "offline": [], "plain": []}
         for i in range(opts.repeats):
             for mode in walls:
                 name = f"{mode}-{i}"
-                wall = timed([*train, "--wandb-mode", mode, "--run-name", name], env)
+                wandb_mode = "disabled" if mode == "disabled" else "offline"
+                wall = timed([*commands[mode], "--wandb-mode", wandb_mode, "--run-name", name], env)
                 walls[mode].append(wall)
                 outside[mode].append(wall - train_seconds(tmp / "runs", name))
         smoke = [
@@ -90,10 +121,15 @@ if __name__ == "__main__":
     print(f"work: {' '.join(flags) or 'train.py defaults'}; median of {opts.repeats}")
     print(f"W&B disabled: {med['disabled']:.2f} s whole process, {out['disabled']:.2f} s outside training")
     print(f"W&B offline:  {med['offline']:.2f} s whole process, {out['offline']:.2f} s outside training")
+    print(f"W&B offline, plain WandbLogger: {med['plain']:.2f} s whole process, {out['plain']:.2f} s outside training")
     print(
         f"W&B adds {med['offline'] - med['disabled']:+.2f} s ({med['offline'] / med['disabled']:.2f}x); "
         f"outside training {out['offline'] - out['disabled']:+.2f} s, inside "
         f"{(med['offline'] - out['offline']) - (med['disabled'] - out['disabled']):+.2f} s"
+    )
+    print(
+        f"the background logger against the plain WandbLogger: {med['offline'] - med['plain']:+.2f} s "
+        f"({med['offline'] / med['plain']:.2f}x the plain path's whole process)"
     )
     light = statistics.median(lightning)
     print(

@@ -19,7 +19,7 @@ FAST = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--max-epochs", "1"]
 @pytest.fixture(autouse=True)
 def _digits_by_default(monkeypatch):
     """The tests train on the embedded digits data, whatever dataset the project defaults to."""
-    from {{cookiecutter.project_slug}} import cli
+    from {{cookiecutter.project_slug}}.config import flags as cli
 
     digits = dataclasses.replace(cli.FLAG_BY_NAME["dataset"], default="digits")
     monkeypatch.setattr(cli, "FLAGS", [digits if f.name == "dataset" else f for f in cli.FLAGS])
@@ -52,18 +52,17 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 
 def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
     """Parse and run in this process (faster than a subprocess); returns (exit status, run dir)."""
-    from {{cookiecutter.project_slug}}.cli import parse_args
-    from {{cookiecutter.project_slug}}.evaluate import test_only
-    from {{cookiecutter.project_slug}}.run import main
+    from {{cookiecutter.project_slug}}.commands.evaluate import evaluate
+    from {{cookiecutter.project_slug}}.commands.train import train as run
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
 
     a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
-    status = test_only(a) if a.test_only else main(a)  # as train.py dispatches
-    return status, Path(a.output_dir) / a.run_name if a.run_name else None  # None: refused before a run directory
+    return evaluate(a) if a.test_only else run(a)  # as train.py dispatches; run dir None: refused before one
 
 
 def assert_bad_input(argv: str, flag: str, capsys) -> None:
     """Bad input: exit status 2 and one line on stderr that names the flag."""
-    from {{cookiecutter.project_slug}}.cli import parse_args
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
 
     with pytest.raises(SystemExit) as e:
         parse_args(argv.split())

@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from {{cookiecutter.project_slug}}.cli import parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.module import Classifier  # noqa: E402
-from {{cookiecutter.project_slug}}.run import main  # noqa: E402
-from {{cookiecutter.project_slug}}.streaming import StreamingDataModule  # noqa: E402
+from {{cookiecutter.project_slug}}.commands.train import run as main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
+from {{cookiecutter.project_slug}}.data.streaming import StreamingDataModule  # noqa: E402
+from {{cookiecutter.project_slug}}.training.module import Classifier  # noqa: E402
 
 transfer = StreamingDataModule.on_after_batch_transfer
 trained = 0

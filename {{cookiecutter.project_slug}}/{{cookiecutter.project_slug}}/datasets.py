@@ -16,13 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import CIFAR_TASKS, DATASET_CLASSES, DIGIT_TASKS, FASHION_TASKS, FOLDER_TASKS, Task, parity, same  # noqa: F401
+from .data.tasks import CIFAR_TASKS, DATASET_CLASSES, DIGIT_TASKS, FASHION_TASKS, FOLDER_TASKS, Task, parity, same  # noqa: F401
+
+# ----------------------------------------------------------------------------- declarations
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One `--dataset` choice. `kind`: images (decoded into memory by data.py), table (tables.py),
-    streaming (LitData shards, streaming.py)."""
+    """One `--dataset` choice. `kind`: images (decoded into memory), table (a CSV file), streaming
+    (LitData shards); `datamodule`: the DataModule that serves it, "<module under data/>:<class>"
+    (a name, so that this file imports no torch)."""
 
     name: str
     load: Callable | None
@@ -34,6 +37,7 @@ class Dataset:
     kind: str = "images"
     sample: Callable[[Path], None] | None = None  # writes a tiny copy of the files in their real format (tests)
     classes: tuple[str, ...] = ()  # the names of the label's classes, for predictions (default: "0", "1", …)
+    datamodule: str = "memory:InMemoryDataModule"
 
     def folder(self, root: Path) -> Path | None:
         """The folder whose files make the cache signature (None: nothing to cache)."""
@@ -41,6 +45,18 @@ class Dataset:
 
     def where_in(self, root: Path) -> str:
         return self.where.replace("{root}", str(root))
+
+    def tasks_named(self, names: list[str]) -> tuple[Task, ...]:
+        """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
+        if not self.tasks:
+            return ()
+        by_name = {t.name: t for t in self.tasks}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(
+                f"--tasks: dataset {self.name} has no task {unknown[0]!r} (choose from {', '.join(by_name)})"
+            )
+        return tuple(by_name[n] for n in names)
 
 
 DATASETS: dict[str, Dataset] = {}
@@ -57,6 +73,7 @@ def dataset(
     kind: str = "images",
     sample: Callable[[Path], None] | None = None,
     classes: tuple[str, ...] = (),
+    datamodule: str = "memory:InMemoryDataModule",
 ):
     """Decorator: register `load` as `--dataset NAME`."""
 
@@ -72,6 +89,7 @@ def dataset(
             kind,
             sample,
             tuple(classes),
+            datamodule,
         )
         return load
 
@@ -87,15 +105,8 @@ def default_tasks(name: str, target: str | None = None) -> list[str]:
 
 
 def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
-    """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
-    declared = DATASETS[dataset].tasks
-    if not declared:
-        return ()
-    by_name = {t.name: t for t in declared}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise ValueError(f"--tasks: dataset {dataset} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
-    return tuple(by_name[n] for n in names)
+    """The declared tasks of `dataset` by name (Dataset.tasks_named)."""
+    return DATASETS[dataset].tasks_named(names)
 
 
 # ----------------------------------------------------------------------------- built-in datasets
@@ -111,7 +122,7 @@ def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
     help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
 )
 def digits(root, download, image_size):
-    from .loaders import load_digits
+    from .data.loaders import load_digits
 
     return load_digits(root, download, image_size)
 
@@ -126,7 +137,7 @@ def digits(root, download, image_size):
     help="torchvision's MNIST (needs --download once)",
 )
 def mnist(root, download, image_size):
-    from .loaders import load_torchvision
+    from .data.loaders import load_torchvision
 
     return load_torchvision("mnist", root, download)
 
@@ -141,7 +152,7 @@ def mnist(root, download, image_size):
     help="torchvision's Fashion-MNIST (needs --download once)",
 )
 def fashion_mnist(root, download, image_size):
-    from .loaders import load_torchvision
+    from .data.loaders import load_torchvision
 
     return load_torchvision("fashion-mnist", root, download)
 
@@ -156,7 +167,7 @@ def fashion_mnist(root, download, image_size):
     help="torchvision's CIFAR-10 (needs --download once)",
 )
 def cifar10(root, download, image_size):
-    from .loaders import load_torchvision
+    from .data.loaders import load_torchvision
 
     return load_torchvision("cifar10", root, download)
 
@@ -170,7 +181,7 @@ def cifar10(root, download, image_size):
     help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
 )
 def image_folder(root, download, image_size):
-    from .loaders import load_image_folder
+    from .data.loaders import load_image_folder
 
     return load_image_folder(root, download, image_size)
 
@@ -180,6 +191,7 @@ dataset(
     tasks=(),
     files="",
     kind="table",
+    datamodule="tables:TableDataModule",
     where="{root} (a CSV file with a header row)",
     source="your own table",
     help="a CSV table: --data-dir FILE.csv --target COLUMN (--features a,b,c; default every other numeric column)",
@@ -190,6 +202,7 @@ dataset(
     tasks=(),
     files="",
     kind="streaming",
+    datamodule="streaming:StreamingDataModule",
     where="{root} (the output of python -m {{cookiecutter.project_slug}}.prepare)",
     source="python -m {{cookiecutter.project_slug}}.prepare",
     help="LitData shards written by `python -m {{cookiecutter.project_slug}}.prepare`, from a folder or an "

@@ -8,14 +8,16 @@ A builder turns the input shape and the architecture flags into a trunk (the par
         return trunk, features                        # nn.Module mapping [B, C, H, W] → [B, features]
 
 `input_shape` is (C, H, W) of the images; the keywords it may name are `depth`, `width`, `rnn_cell`,
-`dropout` (plain values of the flags) and `block`: `block(layer, units, dims)` builds the project's
-building block `Linear/Conv → BN → activation` (BN before or after, no bias before BN, maxout, dropout)
-with the flags already applied, where `layer(out_features, bias)` makes the Linear (dims=1) or Conv
-(dims=2). A trunk built from `block` gets the batch-norm, activation and dropout flags; the project
-adds the input normalization, the heads (one per task, output-bias prior), dropout before the heads
-when the trunk has none, the initialization schemes and the L1/L2 penalties. The model summary
-printed at the start of a run says which flags reach the network. Keep the decorator's first
-argument a string literal: the command line reads the names from this file without importing torch.
+`dropout` (plain values of the flags), any flag of your own (an architecture knob: declare it in
+config/flags.py, name it here; models/build.py passes it by name) and `block`: `block(layer, units,
+dims)` builds the project's building block `Linear/Conv → BN → activation` (BN before or after, no
+bias before BN, maxout, dropout) with the flags already applied, where `layer(out_features, bias)`
+makes the Linear (dims=1) or Conv (dims=2). A trunk built from `block` gets the batch-norm,
+activation and dropout flags; the project adds the input normalization, the heads (one per task,
+output-bias prior), dropout before the heads when the trunk has none, the initialization schemes and
+the L1/L2 penalties. The model summary printed at the start of a run says which flags reach the
+network. Keep the decorator's first argument a string literal: the command line reads the names from
+this file without importing torch.
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 from torch import nn
 
-from .models import Block, Network, NetworkError, RowRNN, check_features
+from .models.blocks import Block, RowRNN
 
 
 @dataclass(frozen=True)
@@ -50,75 +51,6 @@ def register_model(name: str, **defaults) -> Callable:
         return function
 
     return register
-
-
-def create_network(
-    name: str,
-    input_shape: tuple[int, int, int],
-    classes_per_task: list[int],
-    *,
-    depth: int = 2,
-    width: int = 256,
-    rnn_cell: str = "gru",
-    input_dropout: float = 0.0,
-    mean: list[float] | None = None,
-    std: list[float] | None = None,
-    pretrained: bool = False,
-    freeze_backbone: bool = False,
-    image_size: int = 32,
-    load_weights: bool = True,
-    **block_kw,
-) -> Network:
-    """The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
-    backbone, plus the input adaptation and the heads."""
-    from .model_names import is_backbone
-
-    dropout = block_kw.get("dropout", 0.0)
-    if is_backbone(name):
-        from .backbones import create_backbone
-
-        bb = create_backbone(name, pretrained, load_weights)
-        size = max(image_size, bb.min_size) if min(input_shape[1:]) < bb.min_size else None
-        trunk_input = (bb.channels, *((size, size) if size else input_shape[1:]))
-        check_features(bb.trunk, bb.features, trunk_input, name)
-        return Network(
-            bb.trunk,
-            bb.features,
-            classes_per_task,
-            input_dropout,
-            bb.mean or mean,
-            bb.std or std,
-            channels=bb.channels,
-            size=size,
-            dropout=dropout,
-            freeze_trunk=freeze_backbone,
-        )
-    if name not in MODELS:
-        raise NetworkError(
-            f"unknown model {name!r} (registered: {', '.join(MODELS)}; or torchvision:<name>, timm:<name>)"
-        )
-    entry = MODELS[name]
-    offered = {
-        "depth": depth,
-        "width": width,
-        "rnn_cell": rnn_cell,
-        "dropout": dropout,
-        "block": partial(Block, **block_kw),
-    }
-    kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords if k in offered}
-    who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
-    try:
-        trunk, features = entry.function(tuple(input_shape), **kw)
-    except Exception as e:
-        raise NetworkError(
-            f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the trunk: {e}"
-        ) from e
-    check_features(trunk, features, tuple(input_shape), who)
-    # Dropout before the heads when the trunk does not already end in the project's dropout.
-    head_dropout = 0.0 if entry.keywords is None or {"block", "dropout"} & set(entry.keywords) else dropout
-    return Network(
-        trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout, freeze_trunk=freeze_backbone
-    )
 
 
 # ----------------------------------------------------------------------------- the built-in networks

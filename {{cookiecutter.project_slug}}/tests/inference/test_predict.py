@@ -1,0 +1,362 @@
+"""Using a trained model: predict.py, Classifier.predict_step/predict_images, train.py --test-only and
+the README's notebook example, on one briefly trained multitask digits run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FAST, ROOT, train
+from PIL import Image
+
+from {{cookiecutter.project_slug}}.commands.predict import main as predict
+from {{cookiecutter.project_slug}}.commands.train import run as run_main
+from {{cookiecutter.project_slug}}.config.parser import parse_args
+from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
+from {{cookiecutter.project_slug}}.datasets import DATASETS
+from {{cookiecutter.project_slug}}.errors import InputError
+from {{cookiecutter.project_slug}}.inference.checkpoints import class_names_of
+from {{cookiecutter.project_slug}}.inference.inputs import read_rows as read_table
+from {{cookiecutter.project_slug}}.training.module import load_classifier
+
+N_IMAGES = 24
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
+    out = tmp_path_factory.mktemp("runs")
+    a = parse_args(
+        [
+            *FAST,
+            "--dataset",
+            "digits",
+            "--max-epochs",
+            "2",
+            "--width",
+            "16",
+            "--tasks",
+            "digit,parity",
+            "--output-dir",
+            str(out),
+            "--run-name",
+            "r",
+        ]
+    )
+    assert run_main(a) == 0
+    os.environ.pop("CHECKLIST_RUN_NAME", None)
+    return out / "r"
+
+
+@pytest.fixture(scope="module")
+def test_images(trained, tmp_path_factory) -> tuple[Path, torch.Tensor]:
+    """The first test images as 8-bit PNG files in a folder tree (and their tensors [N, 1, 8, 8])."""
+    dm = ImageDataModule(DATASETS["digits"], seed=0)
+    dm.setup()
+    x = dm.test_set.x[:N_IMAGES]
+    folder = tmp_path_factory.mktemp("images")
+    for i, image in enumerate(x):
+        sub = folder / ("a" if i % 2 else "b")  # folders are searched recursively
+        sub.mkdir(exist_ok=True)
+        Image.fromarray((image[0] * 255).round().byte().numpy()).save(sub / f"{i:03d}.png")
+    return folder, x
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsys):
+    import lightning as L
+
+    folder, x = test_images
+    (folder / "broken.png").write_bytes(b"not a png")  # skipped with a warning; the others are written
+    out = tmp_path / "p.csv"
+    assert predict([str(trained / "checkpoints" / "best.ckpt"), str(folder), "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("warning")] == [
+        f"warning: skipped {folder / 'broken.png'}: cannot decode it as an image "
+        f"(UnidentifiedImageError: cannot identify image file {str(folder / 'broken.png')!r})"
+    ]
+    rows = {Path(r["file"]).name: r for r in read_csv(out)}
+    assert len(rows) == N_IMAGES
+    assert list(next(iter(rows.values()))) == ["file", "digit", "digit_prob", "parity", "parity_prob"]
+    # trainer.predict through the same predict_step, on the test split as trainer.test sees it.
+    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    dm = ImageDataModule(DATASETS["digits"], seed=0, tasks=("digit", "parity"), batch_size=64)
+    dm.setup()
+    probs = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).predict(
+        model, dataloaders=dm.test_dataloader()
+    )
+    digit = torch.cat([p[0] for p in probs])[:N_IMAGES]
+    parity = torch.cat([p[1] for p in probs])[:N_IMAGES]
+    assert torch.equal(dm.test_set.x[:N_IMAGES], x)
+    for i in range(N_IMAGES):
+        row = rows[f"{i:03d}.png"]
+        assert row["digit"] == str(digit[i].argmax().item())
+        assert row["parity"] == ("even", "odd")[parity[i].argmax().item()]
+        assert float(row["digit_prob"]) == pytest.approx(digit[i].max().item(), abs=1e-6)
+        assert float(row["parity_prob"]) == pytest.approx(parity[i].max().item(), abs=1e-6)
+    assert torch.allclose(parity.sum(1), torch.ones(N_IMAGES)) and torch.allclose(digit.sum(1), torch.ones(N_IMAGES))
+
+
+def test_a_batch_of_undecodable_files_only(trained, test_images, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "0.png").write_bytes(b"broken")
+    (folder / "1.png").write_bytes((test_images[0] / "a" / "001.png").read_bytes())
+    out = tmp_path / "p.csv"
+    assert predict([str(trained), str(folder), "--batch-size", "1", "--output", str(out)]) == 0
+    assert [Path(r["file"]).name for r in read_csv(out)] == ["1.png"]
+    assert "1 predictions (1 skipped)" in capsys.readouterr().out
+
+
+def test_top_k_and_run_directory_shortcuts(trained, test_images, tmp_path):
+    folder, _ = test_images
+    out = tmp_path / "p.csv"
+    assert (
+        predict(
+            [
+                "last",
+                str(folder / "a" / "001.png"),
+                "--output-dir",
+                str(trained.parent),
+                "--output",
+                str(out),
+                "--top-k",
+                "3",
+            ]
+        )
+        == 0
+    )
+    (row,) = read_csv(out)
+    assert list(row) == [
+        "file",
+        "digit",
+        "digit_prob",
+        "digit_top2",
+        "digit_top2_prob",
+        "digit_top3",
+        "digit_top3_prob",
+        "parity",
+        "parity_prob",
+        "parity_top2",
+        "parity_top2_prob",
+    ]
+    probs = [float(row[k]) for k in ("digit_prob", "digit_top2_prob", "digit_top3_prob")]
+    assert probs == sorted(probs, reverse=True) and len({row["digit"], row["digit_top2"], row["digit_top3"]}) == 3
+    assert {row["parity"], row["parity_top2"]} == {"even", "odd"}
+    assert float(row["parity_prob"]) + float(row["parity_top2_prob"]) == pytest.approx(1, abs=1e-5)
+    assert predict([str(trained), str(folder / "a" / "001.png"), "--output", str(out), "--overwrite"]) == 0
+    assert read_csv(out)[0]["digit"] == row["digit"]  # the run directory → its best.ckpt, like the path
+
+
+def test_predict_script_in_a_fresh_process(trained, test_images, tmp_path):
+    folder, _ = test_images
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), str(trained), str(folder), "--output", "p.csv"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(read_csv(tmp_path / "p.csv")) == N_IMAGES
+
+
+def _bad_checkpoints(tmp_path: Path, trained: Path) -> dict[str, tuple[Path, str]]:
+    """name → (file, what the error must say about it)."""
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello\n")
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    archive = tmp_path / "data.ckpt"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "x")
+    tensor = tmp_path / "tensor.ckpt"
+    torch.save(torch.zeros(2), tensor)
+    foreign = tmp_path / "foreign.ckpt"
+    ckpt = torch.load(trained / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    torch.save({"state_dict": ckpt["state_dict"], "hyper_parameters": {"lr": 0.1}}, foreign)
+    return {
+        "missing": (tmp_path / "nope.ckpt", "not found"),
+        "folder": (tmp_path, "a directory without checkpoints/best.ckpt"),
+        "text": (text, "a text file starting 'hello'"),
+        "empty": (empty, "an empty file"),
+        "zip": (archive, "a zip archive of 1 files (readme.txt)"),
+        "tensor": (tensor, "a PyTorch file holding a Tensor, not a Lightning checkpoint"),
+        "foreign": (foreign, "a Lightning checkpoint without this project's hyper_parameters"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "text", "empty", "zip", "tensor", "foreign"])
+def test_not_a_checkpoint_of_this_project(case, trained, test_images, tmp_path, capsys):
+    (tmp_path / "bad").mkdir()
+    path, says = _bad_checkpoints(tmp_path / "bad", trained)[case]
+    out = tmp_path / "p.csv"
+    assert predict([str(path), str(test_images[0]), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err, err
+    assert not out.exists() and not list(tmp_path.glob(".p.csv*"))
+
+
+@pytest.mark.parametrize(
+    "problem", ["output exists", "no images", "missing input", "table for an image model", "bad top-k"]
+)
+def test_bad_input_exits_2_and_writes_nothing(problem, trained, tmp_path, capsys):
+    ckpt = str(trained / "checkpoints" / "best.ckpt")
+    out = tmp_path / "p.csv"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    argv, says = {
+        "output exists": ([ckpt, str(tmp_path / "empty"), "--output", str(tmp_path / "t.csv")], "--overwrite"),
+        "no images": ([ckpt, str(tmp_path / "empty"), "--output", str(out)], "no image files"),
+        "missing input": ([ckpt, str(tmp_path / "gone"), "--output", str(out)], "gone: not found"),
+        "table for an image model": ([ckpt, str(tmp_path / "t.csv"), "--output", str(out)], "not on a table"),
+        "bad top-k": ([ckpt, str(tmp_path / "empty"), "--top-k", "0", "--output", str(out)], "--top-k"),
+    }[problem]
+    try:
+        status = predict(argv)
+    except SystemExit as e:  # the parser's errors
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+    assert not out.exists() and (tmp_path / "t.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_a_table_model_predicts_rows_and_names_a_missing_column(trained, test_images, tmp_path, capsys):
+    """The CSV path, on the digits network read as a table of 64 pixel features (hyper_parameters
+    `dataset: csv` and `features`, as a model trained on a table saves them)."""
+    ckpt = torch.load(trained / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    features = [f"p{i}" for i in range(64)]
+    ckpt["hyper_parameters"].update(dataset="csv", features=features)
+    table_ckpt = tmp_path / "table.ckpt"
+    torch.save(ckpt, table_ckpt)
+    _, x = test_images
+    table = tmp_path / "rows.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", *reversed(features)])  # any column order, extra columns ignored
+        w.writerows([[i, *reversed(image.flatten().tolist())] for i, image in enumerate(x)])
+    out = tmp_path / "p.csv"
+    assert predict([str(table_ckpt), str(table), "--output", str(out)]) == 0
+    rows = read_csv(out)
+    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    expected = model.predict_step(x)[0].argmax(1)
+    assert [r["row"] for r in rows] == [str(i) for i in range(1, N_IMAGES + 1)]
+    assert [r["digit"] for r in rows] == [str(i) for i in expected.tolist()]
+    (tmp_path / "short.csv").write_text("p0,p1\n0,1\n")
+    assert predict([str(table_ckpt), str(tmp_path / "short.csv"), "--output", str(tmp_path / "q.csv")]) == 2
+    assert "missing the feature column 'p2'" in capsys.readouterr().err
+    (tmp_path / "nan.csv").write_text(",".join(features) + "\n" + ",".join(["x"] * 64) + "\n")
+    with pytest.raises(InputError, match="line 2, column 'p0': not a number"):
+        read_table(tmp_path / "nan.csv", features, [1, 8, 8])
+
+
+def test_class_names_fall_back_to_numbers_for_old_checkpoints():
+    assert class_names_of({"task_classes": [3, 2]}) == [["0", "1", "2"], ["0", "1"]]
+    assert class_names_of({"task_classes": [2], "task_class_names": [["even", "odd"]]}) == [["even", "odd"]]
+
+
+def test_readme_notebook_example_runs(trained, test_images, capsys):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- notebook-example -->\n```python\n(.*?)```\n<!-- /notebook-example -->", readme, re.S)
+    code = block.group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) == 3
+    image = test_images[0] / "b" / "000.png"
+    code = code.replace("runs/<run>/checkpoints/best.ckpt", str(trained / "checkpoints" / "best.ckpt"))
+    exec(compile(code.replace('"digit.png"', repr(str(image))), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    (row,) = model.predict_images(image, top_k=2)
+    assert printed.strip() == str([row])
+    assert row["digit"] == str(model.predict_step(test_images[1][:1])[0].argmax().item())
+
+
+def test_test_only_reproduces_the_run_results(trained, tmp_path):
+    status, test_dir = train(
+        tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"), "--dataset", "digits"
+    )
+    assert status == 0
+    assert test_dir == tmp_path / "runs" / "r-test-digits"  # a new run; the trained one keeps its results
+    original = json.loads((trained / "results.json").read_text())
+    tested = json.loads((test_dir / "results.json").read_text())
+    keys = [k for k in original if k.startswith("test/")]
+    assert {"test/acc", "test/loss", "test/parity/acc", "test/confusion_matrix"} <= set(keys)
+    assert {k: tested[k] for k in keys} == {k: original[k] for k in keys}
+    assert (test_dir / "plots" / "confusion_matrix.png").is_file()
+    assert json.loads((trained / "results.json").read_text()) == original
+
+
+def test_test_only_bad_input(trained, tmp_path, capsys):
+    from conftest import assert_bad_input
+
+    assert_bad_input("--test-only", "--test-only needs --resume", capsys)
+    status, _ = train(
+        tmp_path,
+        "--test-only",
+        "--resume",
+        str(trained / "checkpoints" / "best.ckpt"),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path / "nothing"),
+    )
+    assert status == 2 and "files not found" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_without_one_exits_2(trained, test_images, tmp_path, capsys):
+    out = tmp_path / "p.csv"
+    assert predict([str(trained), str(test_images[0]), "--accelerator", "gpu", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--accelerator gpu" in err, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_class_names_per_dataset():
+    from torchvision import datasets
+
+    from {{cookiecutter.project_slug}}.datasets import DATASET_CLASSES
+
+    assert list(DATASET_CLASSES["fashion-mnist"]) == datasets.FashionMNIST.classes
+    digits = ImageDataModule(DATASETS["digits"], tasks=("digit", "parity", "zero"))
+    assert digits.class_names == [[str(d) for d in range(10)], ["even", "odd"], ["no", "yes"]]
+
+
+def test_image_folder_model_adapts_size_and_channels(tmp_path):
+    """RGB 20×14 files, trained at 16×16: predict.py resizes each file as the training data was."""
+    from formats import make_image_folder
+    from torchvision.datasets import ImageFolder
+
+    photos = tmp_path / "photos"
+    make_image_folder(photos, split="train")
+    make_image_folder(photos, per_class=3, split="test")
+    flags = "--dataset image-folder --image-size 16 --width 8 --model cnn --limit-train-batches 2 --run-name f"
+    status, run_dir = train(tmp_path, "--data-dir", str(photos), *flags.split())
+    assert status == 0
+    out = tmp_path / "p.csv"
+    assert predict([str(run_dir), str(photos / "test"), "--output", str(out)]) == 0
+    rows = {r["file"]: r for r in read_csv(out)}
+    model = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    dm = ImageDataModule(DATASETS["image-folder"], tasks=("class",), data_dir=str(photos), image_size=16)
+    dm.setup()
+    probs = model.predict_step(dm.test_set.batch(range(len(dm.test_set)))[0])[0]
+    files = [path for path, _ in ImageFolder(str(photos / "test")).samples]  # the order of the test split
+    assert sorted(rows) == sorted(files)
+    for path, p in zip(files, probs):
+        assert rows[path]["class"] == ["cat", "dog", "owl"][p.argmax().item()]
+        assert float(rows[path]["class_prob"]) == pytest.approx(p.max().item(), abs=1e-6)

@@ -1,0 +1,74 @@
+"""The views of the parsed flags that the commands hand to the code below them (config/views.py), and
+the adapters every command shares: the DataModule, the module and the Trainer of a set of flags, and a
+training run's plan."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config.parser import config_dict
+from ..config.views import view
+
+
+def data_view(a: argparse.Namespace):
+    import torch
+
+    from ..data.build import DataOptions
+
+    return view(DataOptions, a, pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"))
+
+
+def build_datamodule(a: argparse.Namespace):
+    """The DataModule of the flags, set up for fitting."""
+    from ..data.augment import AugmentOptions
+    from ..data.build import create_datamodule
+    from ..datasets import DATASETS
+
+    return create_datamodule(DATASETS[a.dataset], data_view(a), view(AugmentOptions, a))
+
+
+def resolved_config(a: argparse.Namespace, dm) -> dict:
+    """Every flag's value as this run uses it: the data resolves a table's feature columns."""
+    config = config_dict(a)
+    if getattr(dm, "feature_names", None):
+        config["features"] = list(dm.feature_names)  # default: every other numeric column; saved, predicted on
+    return config
+
+
+def build_module(a: argparse.Namespace, dm, load_pretrained: bool = True):
+    from ..training.build import build_module as build
+
+    return build(resolved_config(a, dm), dm, load_pretrained)
+
+
+def trainer_view(a: argparse.Namespace):
+    from ..training.trainer import TrainerOptions
+
+    return view(TrainerOptions, a)
+
+
+def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
+    from ..training.trainer import build_trainer as build
+
+    return build(trainer_view(a), run_dir, loggers)
+
+
+def make_plan(a: argparse.Namespace, config: dict):
+    from ..training.fit import Plan, Tools
+    from ..training.loggers import LoggingOptions
+    from ..training.rundir import choose_run_directory, default_run_name
+    from ..training.tuning import CliffOptions, PlanOptions
+
+    default = default_run_name(a.model, a.depth, a.width, a.optimizer, a.lr, a.batch_size)
+    return Plan(
+        run_dir=choose_run_directory(a.output_dir, a.run_name, default),
+        config=config,
+        trainer=trainer_view(a),
+        logging=view(LoggingOptions, a),
+        schedule=view(PlanOptions, a),
+        cliff=view(CliffOptions, a),
+        tools=view(Tools, a),
+        resume_ckpt=a.resume_ckpt,
+        resume_step=a.resume_state["step"] if a.resume_state else None,
+    )

@@ -1,0 +1,253 @@
+"""Staged sweeps that carry their results forward (Ng's order: ε0; then momentum, minibatch size and
+width; then the rest). `next` writes the next stage's sweep file with the best values found so far
+fixed under `value:`.
+
+    python -m {{cookiecutter.project_slug}}.sweeps next --from runs/                     # offline: run directories
+    python -m {{cookiecutter.project_slug}}.sweeps next --from wandb:<entity>/<project>/<sweep id>   # online
+
+The runs are read from local run directories (results.json for the metric, config.yaml for the
+values) or, for `wandb:<sweep path>`, from the W&B API (the sweep's runs, their config and summary).
+The stage the runs searched is the sweep file in sweeps/ whose searched parameters the runs vary
+(online: the sweep's own configuration); the next one is the following file, or --to.
+
+Only the standard library and PyYAML are imported (wandb only for an online --from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import yaml
+
+from ..config.parser import OneLineParser
+from ..errors import SweepError, refuse
+from ..files import write_atomically
+from ..training.monitor import GOAL, MONITOR
+
+STAGES_DIR = Path("sweeps")  # the project's stage files, relative to where the command runs
+DEFAULT_METRIC = {"name": MONITOR, "goal": GOAL}
+WANDB_PREFIX = "wandb:"
+PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is in its commands/)
+
+
+# ----------------------------------------------------------------------------- reading runs
+
+
+def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
+    """(run name, config, metric value) of each finished run under `source` (a run directory or a
+    directory of them): config.yaml holds every flag, results.json the best epoch's metrics."""
+    if not source.exists():
+        raise SweepError(f"argument --from: {source} does not exist")
+    dirs = [source] if (source / "results.json").is_file() else sorted(p for p in source.iterdir() if p.is_dir())
+    runs = []
+    for d in dirs:
+        results, config = d / "results.json", d / "config.yaml"
+        if not (results.is_file() and config.is_file()):
+            continue  # a run that did not finish (or a tool run): nothing to compare
+        try:
+            value = json.loads(results.read_text()).get(metric)
+            values = yaml.safe_load(config.read_text())
+        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+            raise SweepError(f"argument --from: cannot read {d} ({str(e).splitlines()[0]})") from None
+        if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(values, dict):
+            runs.append((d.name, values, float(value)))
+    if not runs:
+        raise SweepError(f"argument --from: no finished run (results.json with {metric} and config.yaml) in {source}")
+    return runs
+
+
+def wandb_runs(sweep_path: str, metric: str) -> tuple[list[tuple[str, dict, float]], dict]:
+    """(run name, config, metric) of the sweep's finished runs from the W&B API, and the sweep's
+    own configuration."""
+    import wandb
+
+    try:
+        sweep = wandb.Api(timeout=30).sweep(sweep_path)
+        found = [(r.name, dict(r.config), r.summary.get(metric)) for r in sweep.runs if r.state == "finished"]
+        config = dict(sweep.config)
+    except Exception as e:  # noqa: BLE001 - no network, no credentials, wrong path: one line
+        raise SweepError(f"argument --from: W&B sweep {sweep_path}: {str(e).splitlines()[0][:200]}") from None
+    runs = [(n, c, float(v)) for n, c, v in found if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not runs:
+        raise SweepError(f"argument --from: W&B sweep {sweep_path} has no finished run with {metric}")
+    return runs, config
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def load_stage(path: Path) -> dict:
+    try:
+        sweep = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
+        raise SweepError(f"cannot read sweep file {path} ({str(e).splitlines()[0]})") from None
+    if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
+        raise SweepError(f"{path} is not a W&B sweep file (no parameters:)")
+    return sweep
+
+
+def stage_files(stages_dir: Path) -> list[Path]:
+    files = sorted(stages_dir.glob("stage*.yaml"))
+    if not files:
+        raise SweepError(f"argument --stages: no stage*.yaml sweep files in {stages_dir}")
+    return files
+
+
+def tunable(files: list[Path]) -> set[str]:
+    """The hyperparameters any stage file names (not run names, paths or W&B settings)."""
+    return set().union(*(load_stage(p)["parameters"] for p in files)) - {"max_epochs"}
+
+
+def searched(sweep: dict) -> set[str]:
+    """Parameters a sweep searches (not fixed with `value:`); max_epochs is the run length, not tuned."""
+    return {k for k, spec in sweep["parameters"].items() if isinstance(spec, dict) and "value" not in spec}
+
+
+def varied(runs: list[tuple[str, dict, float]]) -> set[str]:
+    keys = set().union(*(c.keys() for _, c, _ in runs))
+    return {k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for _, c, _ in runs}) > 1}
+
+
+def source_stage(files: list[Path], runs: list[tuple[str, dict, float]], sweep_config: dict | None) -> int:
+    """Index in `files` of the stage the runs searched: the sweep's own parameters when known
+    (online), else the stage whose searched parameters best match those the runs vary."""
+    stages = [load_stage(p) for p in files]
+    if sweep_config:
+        target = searched({"parameters": {k.replace("-", "_"): v for k, v in sweep_config["parameters"].items()}})
+    else:
+        target = varied(runs) & tunable(files)
+    if not target:
+        raise SweepError(
+            "cannot tell which stage the runs searched (they do not differ); name the next stage "
+            "with --to sweeps/<file>.yaml"
+        )
+    scores = [len(target & searched(s)) / len(target | searched(s)) for s in stages]
+    if max(scores) == 0:
+        raise SweepError(
+            f"the runs vary {', '.join(sorted(target))}, which no stage in sweeps/ searches; name the "
+            "next stage with --to sweeps/<file>.yaml"
+        )
+    return scores.index(max(scores))
+
+
+# ----------------------------------------------------------------------------- writing the next stage
+
+
+def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
+    """The next stage with each parameter of `fixed` set to the best run's value. One the next stage
+    searches again on a log scale (stage 2's ε0) is searched in the decade around the best value."""
+    params = dict(next_sweep["parameters"])
+    for name in sorted(fixed):
+        if name not in best or name == "max_epochs":
+            continue
+        spec = params.get(name)
+        if isinstance(spec, dict) and spec.get("distribution") == "log_uniform_values" and best[name] > 0:
+            params[name] = {**spec, "min": best[name] / math.sqrt(10), "max": best[name] * math.sqrt(10)}
+        elif not (isinstance(spec, dict) and "value" not in spec):  # not searched by the next stage
+            params[name] = {"value": best[name]}
+    return {**next_sweep, "parameters": params}
+
+
+def header(next_file: Path, origin: str, best_name: str, metric: str, value: float, fixed: dict) -> str:
+    lines = [
+        f"# {next_file.name}, filled in by `python -m {PACKAGE}.sweeps next --from {origin}`:",
+        f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:",
+    ]
+    lines += [f"#   {k}: {json.dumps(v)}" for k, v in fixed.items()]
+    original = [line for line in next_file.read_text().splitlines() if line.startswith("#")]
+    return "\n".join(lines + ["#", *original]) + "\n"
+
+
+def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Path = STAGES_DIR) -> Path:
+    """Write the next stage's sweep file from the runs of `origin`; returns its path."""
+    online = origin.startswith(WANDB_PREFIX)
+    if online:
+        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], DEFAULT_METRIC["name"])
+    else:
+        runs, sweep_config = local_runs(Path(origin), DEFAULT_METRIC["name"]), None
+    files = stage_files(stages_dir)
+    if to is None:
+        index = source_stage(files, runs, sweep_config)
+        if index + 1 >= len(files):
+            raise SweepError(f"the runs come from the last stage ({files[index].name}); name a sweep file with --to")
+        to = files[index + 1]
+    elif not to.is_file():
+        raise SweepError(f"argument --to: {to} does not exist")
+    next_sweep = load_stage(to)
+    metric = next_sweep.get("metric", DEFAULT_METRIC)
+    if metric != DEFAULT_METRIC:
+        raise SweepError(f"argument --to: {to} optimizes {metric}; the runs' results.json hold {DEFAULT_METRIC}")
+    best_name, best, value = max(runs, key=lambda r: r[2])
+    best = {k.replace("-", "_"): v for k, v in best.items()}
+    # Every parameter the earlier stages searched (the files before `to`), plus what the runs varied.
+    earlier = [p for p in files if p.name < to.name]
+    fixed = set().union(*(searched(load_stage(p)) for p in earlier))
+    if sweep_config:
+        fixed |= {k.replace("-", "_") for k in searched(sweep_config)}
+    else:
+        fixed |= varied(runs) & tunable(files)
+    filled = fill_in(next_sweep, best, fixed)
+    shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}
+    output = output or to.with_name(to.stem + ".next.yaml")
+    text = header(to, origin, best_name, DEFAULT_METRIC["name"], value, shown)
+    text += yaml.safe_dump(filled, sort_keys=False, allow_unicode=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(output, text)
+    return output
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    prog = f"python -m {PACKAGE}.sweeps"
+    parser = OneLineParser(
+        prog=prog, description="Staged W&B sweeps: carry each stage's best values into the next stage's sweep file."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    nxt = commands.add_parser("next", help="write the next stage's sweep file with the best values so far fixed")
+    nxt.add_argument(
+        "--from",
+        dest="origin",
+        required=True,
+        metavar="RUNS",
+        help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
+        "results.json and config.yaml), one run directory, or wandb:<entity>/<project>/<sweep id> "
+        "to read the sweep's runs from the W&B API",
+    )
+    nxt.add_argument(
+        "--to",
+        type=Path,
+        metavar="SWEEP.yaml",
+        help="the sweep file to fill in (default: the stage after the one the runs searched)",
+    )
+    nxt.add_argument(
+        "--output", type=Path, metavar="FILE.yaml", help="where to write it (default: next to it, <stage>.next.yaml)"
+    )
+    nxt.add_argument(
+        "--stages",
+        type=Path,
+        default=STAGES_DIR,
+        metavar="DIR",
+        help="the folder of the stage files stage*.yaml, in order (default: sweeps)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        path = next_stage(args.origin, args.to, args.output, args.stages)
+    except SweepError as e:
+        return refuse(f"{parser.prog} {args.command}", e)
+    print(f"wrote {path}; start it with: wandb sweep {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""`python train.py`: parse the flags (bad input exits 2 before torch is imported or a file is
+written), then build the data, the module and the run's plan from typed views of the flags, and fit
+and test (or --test-only a checkpoint: evaluate.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..config.parser import parse_args
+from ..errors import UsageError, refuse
+from .options import build_datamodule, make_plan, resolved_config, trainer_view
+
+PROG = "train.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # Ctrl-C before or after training (during it, the run saves and returns 130)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run(a: argparse.Namespace) -> int:
+    """The exit status of a run: training, or with --test-only the test of a checkpoint (evaluate.py)."""
+    if a.test_only:
+        from .evaluate import test_only
+
+        return test_only(a)
+    return train(a)[0]
+
+
+def train(a: argparse.Namespace) -> tuple[int, Path | None]:
+    """Returns (the process exit status, the run directory or None when refused before it existed).
+    Everything that can be judged before training is judged before the run directory exists; bad
+    input found after it was created removes what this run made."""
+    from ..training.trainer import quiet_lightning
+
+    quiet_lightning()
+    import lightning as L
+
+    from ..training.build import allocate_module, check_batches, check_fits_checkpoint
+    from ..training.fit import start
+    from ..training.rundir import claim_run_directory, owned
+    from ..training.trainer import check_hardware, check_val_check_interval
+
+    L.seed_everything(a.seed, workers=True, verbose=False)
+    run_dir = None
+    try:
+        trainer_options = trainer_view(a)
+        check_hardware(trainer_options)
+        dm = build_datamodule(a)
+        check_batches(dm, a.batch_size, a.val_fraction, a.limit_train_batches, a.limit_val_batches)
+        check_val_check_interval(trainer_options, dm)
+        if a.resume_ckpt:
+            check_fits_checkpoint(a.resume_state["hparams"], dm, f"--resume: {a.resume_ckpt}")
+        config = resolved_config(a, dm)
+        module = allocate_module(config, dm, a.accelerator)
+        plan = make_plan(a, config)
+        run_dir = plan.run_dir
+        created = claim_run_directory(run_dir, overwrite=a.overwrite, resuming=a.resume_ckpt is not None)
+        with owned(run_dir, created):
+            return start(plan, dm, module), run_dir
+    except UsageError as e:
+        status = refuse(PROG, e)
+        return status, run_dir if run_dir is not None and run_dir.exists() else None
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()  # else gloo's threads can abort the process at exit

@@ -1,0 +1,249 @@
+"""The command line: argparse over the declarations in flags.py, --config/--print-config, --resume's
+defaults, and one-line errors (exit status 2) for bad input; checks.py judges the values."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..datasets import default_tasks
+from ..errors import CheckpointError
+from . import flags
+from .checks import (
+    advice,
+    check_choices,
+    check_combinations,
+    check_data_flags,
+    check_environment,
+    ignored_flags,
+    image_only_flags,
+    yaml_text,
+)
+from .environment import is_rank_zero
+from .reach import resolve_width
+from .resume import incompatible, read_resume
+from .types import parse_bool
+
+# ----------------------------------------------------------------------------- parser
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad input: one line naming the flag and what is allowed, exit status 2, no usage dump."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class BoolAction(argparse.Action):
+    """--flag, --no-flag and --flag=VALUE (true/false/1/0/yes/no, any case: W&B sends True/False)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string.startswith("--no-"):
+            if values is not None:
+                parser.error(f"argument {option_string}: takes no value")
+            setattr(namespace, self.dest, False)
+        else:
+            setattr(namespace, self.dest, True if values is None else values)
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="train.py",
+        usage="train.py [--flag VALUE | --flag=VALUE ...]   (flags grouped by checklist section below)",
+        description="Train a network with every hyperparameter of the deep-learning checklist as a flag. "
+        "Flags accept dashes or underscores and --name=value; booleans accept --flag, --no-flag and "
+        "--flag=true/false.",
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", metavar="FILE.yaml", help="Load values (underscore keys); command-line flags win over the file."
+    )
+    parser.add_argument("--print-config", action="store_true", help="Print the resolved config as YAML and exit.")
+    groups = {s: parser.add_argument_group(s) for s in flags.SECTIONS}
+    for f in flags.FLAGS:
+        add_flag(groups[f.section], f)
+    return parser
+
+
+def add_flag(group, f: flags.Flag, **overrides) -> None:
+    """The argparse argument of one declared flag (booleans: --flag, --no-flag, --flag=VALUE)."""
+    if f.is_bool:
+        group.add_argument(
+            f.option,
+            "--no-" + f.option[2:],
+            dest=f.name,
+            action=BoolAction,
+            nargs="?",
+            type=parse_bool,
+            default=overrides.get("default", f.default),
+            metavar="BOOL",
+            help=f.help,
+        )
+    else:
+        group.add_argument(
+            f.option,
+            dest=f.name,
+            type=f.type,
+            default=overrides.get("default", f.default),
+            choices=overrides.get("choices", f.choices),
+            metavar=f.metavar,
+            help=f.help,
+        )
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """`--lr_schedule=x` → `--lr-schedule=x`: underscores are the config spelling of dashes. And
+    `--bias-init -1e-3` → `--bias-init=-1e-3`: argparse would take a value that starts with a dash
+    (other than a plain -3 or -.5) for an option."""
+    out = []
+    takes_value = {f.option for f in flags.FLAGS if not f.is_bool} | {"--config"}
+    for token in argv:
+        if token.startswith("--") and token != "--":
+            name, eq, value = token.partition("=")
+            token = name.replace("_", "-") + eq + value
+        if out and out[-1] in takes_value and token.startswith("-") and not token.startswith("--"):
+            out[-1] = f"{out[-1]}={token}"
+            continue
+        out.append(token)
+    return out
+
+
+def load_config_file(path: str, parser: OneLineParser) -> dict:
+    """The YAML mapping of flag: value in `path`, each value checked by its flag's type (the message
+    names the file); any problem with the file is one line."""
+    p = Path(path)
+    where = f"argument --config: {path}"
+    if p.is_dir():
+        parser.error(f"{where} is a directory, not a YAML file")
+    if not p.exists():
+        parser.error(f"argument --config: file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except PermissionError:
+        parser.error(f"{where}: permission denied")
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        parser.error(f"{where} is not valid YAML ({str(e).splitlines()[0]})")
+    except RecursionError:
+        parser.error(f"{where} is nested too deeply to be a config of flag: value")
+    except (OSError, ValueError) as e:
+        parser.error(f"{where} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        parser.error(f"{where} must hold a mapping of flag: value")
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in flags.FLAG_BY_NAME:
+            parser.error(f"argument --config: unknown key {key!r} in {path} (not a flag of train.py)")
+        values[name] = checked_value(flags.FLAG_BY_NAME[name], value, f"from {path}", parser)
+    return values
+
+
+def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
+    """A value from a file, as the command line would have parsed it; errors name the file."""
+    if value is None:
+        if f.default is not None:
+            parser.error(f"argument {f.option} ({origin}): null is not allowed (default {f.default!r})")
+        return None
+    if isinstance(value, (dict, set)) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
+    ):
+        parser.error(f"argument {f.option} ({origin}): expected a plain value, got {type(value).__name__}")
+    text = yaml_text(value)
+    try:
+        parsed = parse_bool(text) if f.is_bool else (f.type(text) if f.type else text)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
+        parser.error(f"argument {f.option} ({origin}): {e}")
+    if f.choices and parsed not in f.choices:
+        parser.error(f"argument {f.option} ({origin}): invalid choice: {parsed!r} (choose from {', '.join(f.choices)})")
+    return parsed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check everything; on bad input print one line and exit 2 before any file is written.
+
+    Precedence: the command line, then --config, then (with --resume) the checkpoint's values, then
+    the defaults."""
+    argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    probe = OneLineParser(add_help=False, allow_abbrev=False)
+    for option in ("--config", "--resume", "--output-dir", "--help", "--print-config"):
+        probe.add_argument(option, nargs="?", const=True)
+    known, _ = probe.parse_known_args(argv)
+    config_values = load_config_file(known.config, parser) if isinstance(known.config, str) else {}
+    resume = known.resume if isinstance(known.resume, str) else config_values.get("resume")
+    defaults: dict = {}
+    resumed = None
+    if resume not in (None, "", "none", "null") and not known.help:
+        output_dir = (
+            known.output_dir
+            if isinstance(known.output_dir, str)
+            else config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
+        )
+        resumed = resume_defaults(resume, str(output_dir), parser)
+        defaults.update(resumed["flags"])
+    defaults.update(config_values)
+    parser.set_defaults(**defaults)
+    args = parser.parse_args(argv)
+    check_choices(parser, args)
+    args.tasks = args.tasks or default_tasks(args.dataset, args.target)
+    args.resume_ckpt = str(resumed["ckpt"]) if resumed is not None else None
+    # What the checkpoint holds, read once here: its step and hyperparameters (data shape, classes).
+    args.resume_state = {"step": resumed["global_step"], "hparams": resumed["hparams"]} if resumed else None
+    check_combinations(parser, args)
+    check_data_flags(parser, args)
+    table_warnings = image_only_flags(args)  # may set image-only flags back to what a table can use
+    ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
+    args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
+    if resumed is not None and not args.test_only:  # --test-only may test on other data
+        check_resume(parser, args, resumed)
+    check_environment(parser, args)
+    if args.print_config:
+        sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
+        parser.exit(0)
+    if is_rank_zero():
+        for line in table_warnings + ignored + advice(args):
+            print(f"warning: {line}", file=sys.stderr)
+    return args
+
+
+def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict) -> None:
+    """The flags that must match the checkpoint do, and --max-epochs does not go back in epochs."""
+    differ = incompatible(resumed["flags"], config_dict(args))
+    if differ:
+        parser.error(
+            f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
+            f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
+            f"or start a new run"
+        )
+    args.resume = str(resumed["ckpt"])
+    if args.max_epochs < resumed["epoch"] + 1:  # Lightning refuses to go back in epochs (a traceback)
+        parser.error(
+            f"argument --max-epochs: {resumed['ckpt']} has trained {resumed['epoch'] + 1} epochs; "
+            f"--max-epochs {args.max_epochs} is fewer. Give at least {resumed['epoch'] + 1}"
+        )
+
+
+def resume_defaults(resume: str, output_dir: str, parser: OneLineParser) -> dict:
+    """The checkpoint to resume and its flag values, which become the defaults of this run (values a
+    newer version would refuse are dropped, not fatal); the run directory stays the checkpoint's."""
+    try:
+        resumed = read_resume(resume, output_dir, flags.FLAG_BY_NAME)
+    except CheckpointError as e:
+        parser.error(f"argument --resume: {e}")
+    for key, value in list(resumed["flags"].items()):
+        f = flags.FLAG_BY_NAME[key]
+        if value is not None and f.choices and value not in f.choices:
+            del resumed["flags"][key]
+    return resumed
+
+
+def config_dict(args: argparse.Namespace) -> dict:
+    """Every flag's resolved value under its underscore key (what --config reads back)."""
+    return {f.name: getattr(args, f.name) for f in flags.FLAGS}

@@ -1,0 +1,104 @@
+"""The flag-reach policy: the names `--model` accepts and which checklist flags reach each network,
+known without importing torch (declared.py reads networks.py's `@register_model` declarations: the
+names, the per-model default width and the keywords each builder takes).
+
+A builder keyword that is also a flag reaches the trunk: a new architecture knob is a flag in flags.py
+and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from .declared import Declared, decorated, imported
+
+BACKBONE_PREFIXES = ("torchvision:", "timm:")
+
+# The built-in keywords a builder may take (networks.py documents them; any other keyword must be a
+# flag: an architecture knob of your own). `block` carries the block flags.
+BUILDER_KEYWORDS = ("depth", "width", "rnn_cell", "dropout", "block")
+BLOCK_FLAGS = ("batchnorm", "bn_position", "bn_momentum", "bn_eps", "activation", "leaky_slope", "maxout_pieces")
+# The flags that depend on the network; every other checklist flag applies to every network unchanged.
+NETWORK_FLAGS = (
+    "depth",
+    "width",
+    "rnn_cell",
+    *BLOCK_FLAGS,
+    "dropout",
+    "init",
+    "pretrained",
+    "freeze_backbone",
+    "backbone_lr_ratio",
+)
+
+
+def knobs() -> tuple[str, ...]:
+    """Architecture knobs of your own: keywords of registered builders beyond the built-in ones (each a flag)."""
+    found = {k for d in declared_models().values() for k in d.keywords or () if k not in BUILDER_KEYWORDS}
+    return tuple(sorted(found))
+
+
+def network_flags() -> tuple[str, ...]:
+    """NETWORK_FLAGS and the knobs: the flags whose reach depends on the network."""
+    return (*NETWORK_FLAGS, *knobs())
+
+
+def declared_models() -> dict[str, Declared]:
+    """name → Declared, from networks.py's source plus anything already registered at run time."""
+    found = dict(decorated("networks.py", "register_model"))
+    networks = imported("networks")
+    if networks is not None:  # imported: its registry is the truth (it may hold names added at run time)
+        for name, entry in networks.MODELS.items():
+            found[name] = Declared(name, entry.function.__name__, entry.keywords, entry.defaults)
+    return found
+
+
+def is_backbone(name: str) -> bool:
+    return name.startswith(BACKBONE_PREFIXES)
+
+
+def model_type(text: str) -> str:
+    """--model: a registered name, torchvision:<name> or timm:<name> (the timm extra installed)."""
+    names = declared_models()
+    if text in names:
+        return text
+    prefix, _, rest = text.partition(":")
+    if prefix in ("torchvision", "timm") and rest:
+        if prefix == "timm" and importlib.util.find_spec("timm") is None:
+            raise argparse.ArgumentTypeError(f"{text!r} needs timm, which is not installed: pip install -e '.[timm]'")
+        return text  # whether torchvision/timm knows the name is checked once they are imported
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r} (registered: {', '.join(names)}; or torchvision:<name>, timm:<name>)"
+    )
+
+
+def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | int:
+    """`auto` → the registered default (register_model(..., width=N)), else `fallback`; backbones have
+    no width, so `auto` stays."""
+    if width != "auto" or is_backbone(model):
+        return width
+    declared = declared_models().get(model)
+    return int(declared.defaults.get("width", fallback)) if declared else fallback
+
+
+def flag_reach(model: str, pretrained: bool) -> tuple[dict[str, str], list[str]]:
+    """(flags that apply → where, flags ignored) for this network, among network_flags()."""
+    applies: dict[str, str] = {}
+    if is_backbone(model):
+        applies["dropout"] = "before the heads"
+        applies["init"] = "heads only (loaded weights are kept)" if pretrained else "trunk and heads"
+        applies["pretrained"] = "loads the backbone's weights"
+        applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the backbone"
+    else:
+        declared = declared_models().get(model)
+        keywords = set(BUILDER_KEYWORDS if declared is None or declared.keywords is None else declared.keywords)
+        for name in ("depth", "width", "rnn_cell", *knobs()):
+            if name in keywords:
+                applies[name] = "trunk"
+        if "block" in keywords:
+            applies.update(dict.fromkeys(BLOCK_FLAGS, "trunk's blocks"))
+        applies["dropout"] = "trunk's blocks" if "block" in keywords or "dropout" in keywords else "before the heads"
+        applies["init"] = "trunk and heads"
+        applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the trunk"
+    return applies, [f for f in network_flags() if f not in applies]

@@ -1,0 +1,160 @@
+"""The value types of the flags: each parser takes the string from the command line (or a YAML value
+rendered as a string) and raises argparse.ArgumentTypeError saying what is allowed; argparse prefixes
+the flag. Only the standard library (the parse path imports no torch)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _number(kind: type, text: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a number; `lo_open`/`hi_open` exclude the end points."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, v: float) -> bool:
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        return not (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi))
+
+    def __str__(self) -> str:
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"in {left}{self.lo:g}, {self.hi:g}{right}"
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+PROBABILITY = Range(0, 1, hi_open=True)  # a drop probability p < 1
+UNIT = Range(0, 1, lo_open=True, hi_open=True)
+
+
+def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = _number(kind, text)
+        if allowed is not None and not allowed.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+TRUE = {"true", "1", "yes", "y", "on"}
+FALSE = {"false", "0", "no", "n", "off"}
+
+
+def parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+
+
+def auto_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`auto`, or a value of `parse` (e.g. --width auto: the registered network's own default)."""
+
+    def parse_auto(text: str) -> Any:
+        if str(text).strip().lower() == "auto":
+            return "auto"
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e} (or auto)") from None
+
+    parse_auto.__name__ = parse.__name__
+    return parse_auto
+
+
+def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        if not str(text).strip():
+            return []
+        parts = [p.strip() for p in str(text).split(",")]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [item(p) for p in parts]
+
+    parse.__name__ = "list"
+    return parse
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Accept `none`/`null` (and an empty string) as None, e.g. `--lr-tau none`."""
+
+    def parse_optional(text: str) -> Any:
+        if str(text).strip().lower() in {"", "none", "null"}:
+            return None
+        return parse(text)
+
+    parse_optional.__name__ = parse.__name__
+    return parse_optional
+
+
+def devices_type(text: str) -> str | int | list[int]:
+    """Lightning's `devices`: auto, a count (-1 = all), or a comma list of device indices."""
+    if text == "auto":
+        return text
+    if "," in text:
+        return list_type(number_type(int, NON_NEGATIVE))(text)
+    value = _number(int, text)
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be auto, -1, a count >= 1 or a list, got {text!r}")
+    return value
+
+
+def batches_type(text: str) -> int | float:
+    """Lightning's limit_*_batches: a fraction in (0, 1] or a number of batches >= 1."""
+    value = _number(float, text)
+    if value <= 0 or (value > 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1] or a count >= 1, got {text!r}")
+    return int(value) if value > 1 else value
+
+
+def run_name_type(text: str) -> str:
+    """A run directory name: one path component, so a run never writes outside --output-dir."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or ".." in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a plain directory name (no '/', '\\' or '..'), got {text!r}")
+    return text
+
+
+def wandb_project_type(text: str) -> str:
+    bad = sorted(set(text) & set("/\\#?%:"))
+    if not text.strip() or bad or len(text) > 128:
+        raise argparse.ArgumentTypeError(
+            f"a W&B project name has 1-128 characters and none of / \\ # ? % :, got {text!r}"
+        )
+    return text
+
+
+def wandb_tag_type(text: str) -> str:
+    if len(text) > 64:
+        raise argparse.ArgumentTypeError(f"a W&B tag has at most 64 characters, got {len(text)}: {text[:20]!r}…")
+    return text

@@ -1,0 +1,42 @@
+"""Building the data: the flags a DataModule reads (DataOptions, with AugmentOptions) and the lookup
+of the DataModule that the dataset's declaration names (datasets.py: `datamodule="module:Class"`).
+A new kind of dataset is a DataModule class with `from_options` and a declaration that names it."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from .augment import AugmentOptions
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """The data flags (field names are flag names) and what the run resolved: pin_memory."""
+
+    dataset: str
+    data_dir: str
+    tasks: list
+    target: str | None
+    features: list
+    batch_size: int
+    num_workers: int
+    val_fraction: float
+    seed: int
+    download: bool
+    image_size: int
+    pin_memory: bool = False
+
+
+def datamodule_class(spec) -> type:
+    """The DataModule class that serves a dataset, as its declaration (datasets.py) names it."""
+    module, _, cls = spec.datamodule.partition(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+
+
+def create_datamodule(spec, options: DataOptions, augment: AugmentOptions | None = None):
+    """The DataModule of the dataset declared by `spec`, set up for fitting (downloaded, decoded, split)."""
+    dm = datamodule_class(spec).from_options(spec, options, augment or AugmentOptions())
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm

@@ -1,0 +1,196 @@
+"""The loaders of the built-in datasets (datasets.py declares them): each decodes its files into
+tensors, names a damaged file, and raises DataError with one line for the user."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from pathlib import Path
+
+import torch
+
+from ..errors import DataError
+
+Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
+
+
+# ----------------------------------------------------------------------------- loaders
+
+
+def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, None]:
+    # scikit-learn ships these 1,797 8×8 images (pixel values 0..16) inside the package.
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [N, 1, 8, 8] in [0, 1]
+    return (x, torch.as_tensor(bunch.target, dtype=torch.long)), None
+
+
+def _with_timeout(fn, *args, **kwargs):
+    """torchvision downloads with urllib; a socket timeout keeps a dead network from hanging the run."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
+    if download:
+        _with_timeout(cls, str(root), train=train, download=True)
+    check_files(cls, root, train)
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except Exception as e:  # noqa: BLE001 - torchvision's decoders raise anything on a damaged file
+        culprit = _first_unreadable(cls, root, train)
+        if culprit is None:
+            raise
+        raise DataError(
+            f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it "
+            "and run with --download, or copy a good file there"
+        ) from None
+    x = torch.as_tensor(ds.data)
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # → [N, C, H, W] uint8
+    y = torch.as_tensor(ds.targets, dtype=torch.long)
+    split = "train" if train else "test"
+    if len(x) != len(y):
+        raise DataError(
+            f"{cls.__name__} {split} split: {len(x)} images but {len(y)} labels under {root}; the "
+            "image and label files do not belong together"
+        )
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= 10):
+        raise DataError(
+            f"{cls.__name__} {split} split: labels must be 0-9, found {int(y.min())}..{int(y.max())} under {root}"
+        )
+    return x.contiguous(), y
+
+
+IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dimensions), labels (1 dimension): the idx format's magic numbers
+
+
+def check_files(cls, root: Path, train: bool) -> None:
+    """MNIST-format idx files: the magic number and the size that the header announces, so a damaged
+    file is named (torchvision's reader fails without saying which file)."""
+    if not hasattr(cls, "resources") or not hasattr(cls, "raw_folder"):
+        return
+    raw = Path(root) / cls.__name__ / "raw"
+    prefix = "train" if train else "t10k"
+    for kind, dims in (("images-idx3-ubyte", 3), ("labels-idx1-ubyte", 1)):
+        path = raw / f"{prefix}-{kind}"
+        if not path.is_file():
+            continue  # missing files: torchvision's own message, turned into "files not found"
+        data = path.read_bytes()
+        if len(data) < 4 + 4 * dims or int.from_bytes(data[:4], "big") != IDX_MAGIC[dims]:
+            raise DataError(f"{path} is not an idx{dims} file (wrong magic number); delete it and run with --download")
+        shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+        expected = 4 + 4 * dims + math.prod(shape)
+        if len(data) != expected:
+            raise DataError(
+                f"{path} is truncated or padded: its header announces {shape} ({expected} bytes), the "
+                f"file has {len(data)} bytes; delete it and run with --download"
+            )
+
+
+def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
+    """The CIFAR batch file that does not unpickle (called only after loading failed)."""
+    import pickle
+
+    folder = Path(root) / getattr(cls, "base_folder", "")
+    for name, _ in (cls.train_list if train else cls.test_list) if hasattr(cls, "train_list") else []:
+        if not (folder / name).is_file():
+            return None  # missing, not corrupt: "files not found" says where they go
+        try:
+            with open(folder / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            if "data" not in entry or ("labels" not in entry and "fine_labels" not in entry):
+                return folder / name
+        except Exception:  # noqa: BLE001 - any failure to read is what we are looking for
+            return folder / name
+    return None
+
+
+def load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
+    cls = _torchvision_class(name)
+    return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
+
+
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    if name != "cifar10":
+        return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+
+    class CIFAR10(datasets.CIFAR10):
+        # Existence instead of md5 for the extracted batches: the archive's md5 is checked when
+        # it is downloaded, and a damaged batch still fails to unpickle (one clear error).
+        train_list = [[f, None] for f, _ in datasets.CIFAR10.train_list]
+        test_list = [[f, None] for f, _ in datasets.CIFAR10.test_list]
+        meta = {**datasets.CIFAR10.meta, "md5": None}
+
+    return CIFAR10
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
+    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own
+    class folders, sorted), so a test/ folder is labelled by name, not by position."""
+    # Decoding each file once is unavoidable here; the result is cached as one uint8 tensor.
+    from torchvision import datasets
+    from torchvision.transforms import v2
+
+    found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    names = classes or found
+
+    class Folder(datasets.ImageFolder):
+        def find_classes(self, directory):
+            # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
+            if not found:
+                raise FileNotFoundError(f"no class folders in {directory}")
+            return found, {c: names.index(c) for c in found}
+
+    unknown = [c for c in found if c not in names]
+    if unknown:
+        raise DataError(
+            f"--dataset image-folder: {folder} has class folders that the training data lacks: "
+            f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"
+        )
+    ds = Folder(str(folder))  # scans the class folders; decoding happens below
+    resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
+    if not ds.samples:
+        raise DataError(f"--dataset image-folder: no images in class folders under {folder}")
+    images = []
+    for path, _ in ds.samples:
+        try:
+            images.append(resize(_rgb(path)))
+        except (OSError, ValueError) as e:
+            raise DataError(
+                f"--dataset image-folder: {path} cannot be decoded as an image "
+                f"({type(e).__name__}); remove it or replace it"
+            ) from None
+    return (torch.stack(images), torch.as_tensor(ds.targets, dtype=torch.long)), names  # [N, 3, S, S] uint8
+
+
+def _rgb(path):
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
+    """`root/<class>/<image>`, or `root/train/<class>/…` with optional `root/test/<class>/…`."""
+    if not root.is_dir():
+        raise FileNotFoundError(root)
+    train_dir = root / "train" if (root / "train").is_dir() else root
+    test_dir = root / "test" if (root / "test").is_dir() else None
+    train, classes = _image_folder_split(train_dir, image_size)
+    if len(classes) < 2:
+        raise DataError(
+            f"--dataset image-folder: {train_dir} has {len(classes)} class folder"
+            f"{'s' if len(classes) != 1 else ''} ({', '.join(classes)}); a classifier needs at least 2"
+        )
+    return train, _image_folder_split(test_dir, image_size, classes)[0] if test_dir else None

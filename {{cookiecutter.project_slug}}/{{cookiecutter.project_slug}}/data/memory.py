@@ -1,0 +1,196 @@
+"""The in-memory DataModule: image datasets held as tensors (the base of the table and streaming
+DataModules too, which share its interface: tasks, mean, std, input_shape, class_names,
+label_frequencies, train_set).
+
+Files are decoded once (cache.py) into uint8 tensors and served as whole minibatches by tensor
+indexing: no per-sample PIL round trip. Images reach the network in their valid range [0, 1]; the
+network standardizes them with the training split's statistics (its first step), so augmentation
+and adversarial examples work on real pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .augment import AugmentOptions
+from .build import DataOptions
+from .cache import cache_path, load_cached
+from .loaders import Split
+from .splits import TEST_FRACTION, channel_statistics, label_frequencies, split_indices
+from .tasks import class_names
+
+
+def is_local_rank_zero() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0"
+
+
+class TensorBatches(Dataset):
+    """Whole minibatches by one index operation (`__getitems__`), not one sample at a time."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y  # x: [N, C, H, W] uint8 or float in [0, 1]; y: [N, T] (one column per task)
+        self.augment = None  # set on the training split when DataLoader workers augment
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.batch([i])
+
+    def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images [B, C, H, W] float in [0, 1], labels [B, T]) for a list or tensor of indices."""
+        idx = torch.as_tensor(indices)
+        x = self.x[idx]
+        x = x.float().div_(255) if x.dtype == torch.uint8 else x
+        return (x if self.augment is None else self.augment(x)), self.y[idx]
+
+    __getitems__ = batch  # the DataLoader fetches a whole minibatch with one call
+
+
+def _as_batch(batch):
+    # __getitems__ already returns the stacked batch (a module-level function: workers pickle it).
+    return batch
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        spec,  # the dataset's declaration (datasets.py: Dataset)
+        data_dir: str = "data",
+        tasks: tuple[str, ...] = ("digit",),
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = TEST_FRACTION,
+        seed: int = 0,
+        download: bool = False,
+        image_size: int = 32,
+        pin_memory: bool = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
+        super().__init__()
+        self.spec, dataset = spec, spec.name
+        self.tasks = spec.tasks_named(list(tasks))
+        self.dataset, self.root, self.download, self.image_size = dataset, Path(data_dir), download, image_size
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.augment = augment  # batch [B, C, H, W] → batch, applied to training batches only
+        self.augment_options: AugmentOptions | None = None  # made into `augment` once the image size is known
+        self.train_set = self.val_set = self.test_set = None
+
+    @classmethod
+    def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> InMemoryDataModule:
+        dm = cls(
+            spec,
+            data_dir=o.data_dir,
+            tasks=o.tasks,
+            batch_size=o.batch_size,
+            num_workers=o.num_workers,
+            val_fraction=o.val_fraction,
+            seed=o.seed,
+            download=o.download,
+            image_size=o.image_size,
+            pin_memory=o.pin_memory,
+        )
+        dm.augment_options = augment
+        return dm
+
+    def prepare_data(self) -> None:
+        """Download and decode once per node (local rank 0); the other local ranks wait for the cache."""
+        if self.train_set is None and is_local_rank_zero():
+            load_cached(self.spec, self.root, self.download, self.image_size)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        (x, label), test = self._wait_for_data()
+        train, val, held_out = split_indices(len(x), test is not None, self.val_fraction, self.seed, self.test_fraction)
+        if test is None:  # no official test split: a seeded share is held out
+            test = (x[held_out], label[held_out])
+        # Tasks with num_classes 0 take the dataset's own class count (image folders).
+        classes = int(max(label.max(), test[1].max())) + 1
+        self.tasks = tuple(replace(t, num_classes=classes) if t.num_classes == 0 else t for t in self.tasks)
+        self.train_set = TensorBatches(x[train], self._labels(label[train]))
+        self.val_set = TensorBatches(x[val], self._labels(label[val]))
+        self.test_set = TensorBatches(test[0], self._labels(test[1]))
+        # Per-channel statistics of the training split only.
+        self.mean, self.std = channel_statistics(self.train_set.x)
+        if self.augment_options is not None:
+            self.augment = self.augment_options.create(self.input_shape[1:])
+
+    def _wait_for_data(self) -> tuple[Split, Split | None]:
+        if not is_local_rank_zero():
+            deadline = time.monotonic() + 1800
+            cache = cache_path(self.dataset, self.root, self.image_size)
+            while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
+                time.sleep(2)
+        return load_cached(self.spec, self.root, False, self.image_size)
+
+    def _labels(self, label: torch.Tensor) -> torch.Tensor:
+        return torch.stack([t.from_label(label) for t in self.tasks], dim=1)  # [N, T]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_set.x.shape[1:])
+
+    @property
+    def class_names(self) -> list[list[str]]:
+        """Per task, the name of each class (what predict.py writes); tables and shards set their own."""
+        if getattr(self, "_class_names", None) is not None:
+            return self._class_names
+        if self.dataset == "image-folder":  # the class folders, sorted as ImageFolder numbers them
+            root = self.root / "train" if (self.root / "train").is_dir() else self.root
+            labels = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+        else:
+            labels = self.spec.classes or [str(i) for i in range(max(t.num_classes for t in self.tasks))]
+        return [class_names(t, labels) for t in self.tasks]
+
+    @class_names.setter
+    def class_names(self, names: list[list[str]]) -> None:
+        self._class_names = names
+
+    def label_frequencies(self) -> list[list[float]]:
+        """Per task, the class frequencies of the training split (for the output-bias prior)."""
+        return label_frequencies(self.train_set.y, [t.num_classes for t in self.tasks])
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        # Training batches only, each image with its own random draw: in the DataLoader workers when
+        # there are some (in parallel with training), else here on the device (a GPU when used).
+        if self.augment is None or self.num_workers > 0 or self.trainer is None or not self.trainer.training:
+            return batch
+        x, y = batch
+        return self.augment(x), y
+
+    def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            data,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            # Batch norm cannot train on a minibatch of one example; drop such a last batch only.
+            drop_last=shuffle and len(data) % self.batch_size == 1,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            collate_fn=_as_batch,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.train_set.augment = self.augment if self.num_workers > 0 else None
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+
+ImageDataModule = InMemoryDataModule  # the name before the layout by concern (notebooks may use it)

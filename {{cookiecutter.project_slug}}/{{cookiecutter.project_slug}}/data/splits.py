@@ -1,0 +1,48 @@
+"""The split of a dataset into training, validation and test examples, and the statistics of the
+training split (label frequencies for the output-bias prior), shared by the in-memory DataModules and
+`prepare` (so both paths train on the same examples)."""
+
+from __future__ import annotations
+
+import torch
+
+TEST_FRACTION = 0.2  # held out (seeded) when a dataset has no official test split
+
+
+def split_indices(
+    n: int, has_test: bool, val_fraction: float, seed: int, test_fraction: float = TEST_FRACTION
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(train, val, test) indices into the n examples: a seeded share held out as test when the data
+    has no test split of its own (test None otherwise), then a seeded share of the rest for validation."""
+    gen = torch.Generator().manual_seed(seed)
+    rest, test = torch.arange(n), None
+    if not has_test:
+        order = torch.randperm(n, generator=gen)
+        n_test = int(round(test_fraction * n))
+        test, rest = order[:n_test], order[n_test:]
+    order = torch.randperm(len(rest), generator=gen)
+    n_val = int(round(val_fraction * len(rest)))
+    return rest[order[n_val:]], rest[order[:n_val]], test
+
+
+def label_frequencies(y: torch.Tensor, classes: list[int]) -> list[list[float]]:
+    """Per task (column of y [N, T]), the frequency of each of its classes among the N examples."""
+    freqs = []
+    for t, c in enumerate(classes):
+        counts = torch.bincount(y[:, t], minlength=c).double()
+        freqs.append((counts / counts.sum()).tolist())
+    return freqs
+
+
+def channel_statistics(x: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and (population) std of images x [N, C, H, W] (uint8 read as /255), in chunks:
+    uint8 → float is 4× the memory."""
+    sums = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(sums)
+    for chunk in x.split(4096):
+        chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
+        sums += chunk.sum(dim=(0, 2, 3))
+        squares += chunk.pow(2).sum(dim=(0, 2, 3))
+    n = len(x) * x.shape[2] * x.shape[3]
+    mean = sums / n
+    return mean.tolist(), (squares / n - mean**2).clamp_min(1e-12).sqrt().tolist()

@@ -1,0 +1,185 @@
+"""Tables: `--dataset csv --data-dir FILE.csv --target COLUMN [--features a,b,c]`.
+
+The feature columns become a float tensor [N, F, 1, 1] (one "channel" per column), so every network
+reads them and the network's first step, standardization with the training split's per-channel mean
+and std, standardizes each column (the checklist: zero mean, unit variance). Each target column (the
+`--target`, or the `--tasks` columns: multitask on a table) becomes classes: its distinct values,
+numbers or strings, sorted (numerically when all are numbers), with the names kept.
+
+Read with the standard library's csv module and NumPy: no pandas dependency for a flat file.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from .augment import AugmentOptions
+from .build import DataOptions
+from .memory import InMemoryDataModule, TensorBatches
+from .tasks import Task, same
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_csv(path: Path, prefix: str = "--dataset csv:") -> list[list[str]]:
+    """The non-blank rows of a CSV file (header first): UTF-8 with or without a BOM, the delimiter
+    sniffed among , ; and tab. The one reader of tables, for training and for predict.py."""
+    if not path.is_file():
+        raise DataError(f"{prefix} {path}: no such file (expected a CSV file with a header row)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError) as e:
+        raise DataError(f"{prefix} {path} is not a readable text file ({type(e).__name__})") from None
+    if not text.strip():
+        raise DataError(f"{prefix} {path} is empty")
+    try:
+        dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return [r for r in csv.reader(text.splitlines(), dialect) if any(cell.strip() for cell in r)]
+    except csv.Error as e:
+        raise DataError(f"{prefix} {path} is not a CSV table ({e})") from None
+
+
+def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
+    """Parse and check the file: features [N, F] float32, labels [N, T] int64 and the names."""
+    prefix = "--dataset csv:"
+    if not path.is_file():
+        raise DataError(f"{prefix} --data-dir {path}: no such file (expected a CSV file with a header row)")
+    rows = read_csv(path, prefix)
+    header = [h.strip() for h in rows[0]]
+    if all(_number(h) is not None for h in header):
+        raise DataError(
+            f"{prefix} {path} has no header row (its first row is numbers: {','.join(header[:4])}…); "
+            "add a row of column names"
+        )
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated or "" in header:
+        raise DataError(f"{prefix} {path}: column names must be distinct and not empty, got {duplicated or ['']}")
+    body = rows[1:]
+    if not body:
+        raise DataError(f"{prefix} {path} has a header but no rows")
+    for i, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise DataError(f"{prefix} {path} line {i} has {len(r)} fields, the header {len(header)}")
+    columns = {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
+    for t in targets:
+        if t not in columns:
+            raise DataError(f"{prefix} --target/--tasks {t!r} is not a column of {path} (columns: {', '.join(header)})")
+    if features:
+        for f in features:
+            if f not in columns:
+                raise DataError(f"{prefix} --features {f!r} is not a column of {path} (columns: {', '.join(header)})")
+            if f in targets:
+                raise DataError(f"{prefix} --features {f!r} is also a target; a column is one or the other")
+    else:
+        features = [h for h in header if h not in targets and all(_number(v) is not None for v in columns[h])]
+        if not features:
+            raise DataError(
+                f"{prefix} {path} has no numeric column besides {', '.join(targets)}; name the inputs with --features"
+            )
+    x = np.empty((len(body), len(features)), dtype=np.float32)
+    for j, f in enumerate(features):
+        for i, v in enumerate(columns[f]):
+            number = _number(v)
+            if number is None:
+                raise DataError(
+                    f"{prefix} feature column {f!r} holds text or a missing value ({v!r} on line "
+                    f"{i + 2}); features must be numbers (a text column can be a --target)"
+                )
+            x[i, j] = number
+    labels, class_names = [], []
+    for t in targets:
+        values = columns[t]
+        if any(v == "" for v in values):
+            raise DataError(f"{prefix} target column {t!r} has an empty cell (line {values.index('') + 2})")
+        distinct = set(values)
+        numeric = all(_number(v) is not None for v in distinct)
+        names = sorted(distinct, key=lambda v: (float(v), v) if numeric else v)
+        if len(names) < 2:
+            raise DataError(f"{prefix} target column {t!r} has a single value ({names[0]!r}); nothing to learn")
+        index = {v: k for k, v in enumerate(names)}
+        labels.append([index[v] for v in values])
+        class_names.append(names)
+    return {"x": x, "y": np.array(labels, dtype=np.int64).T, "features": features, "class_names": class_names}
+
+
+def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, target: str):
+    """Indices (train, val, test), each class of the primary target shared out in the same proportions
+    (a seeded shuffle per class); every class keeps an example in training and in validation."""
+    rng = np.random.default_rng(seed)
+    parts: tuple[list, list, list] = ([], [], [])
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        if len(members) < 2:
+            raise DataError(
+                f"--dataset csv: class {c} of --target {target!r} has a single example; the validation "
+                "split needs at least 2 per class (add rows or merge the class)"
+            )
+        n_val = max(1, round(val_fraction * len(members)))
+        n_test = min(round(test_fraction * len(members)), len(members) - n_val - 1)
+        parts[0].append(members[n_val + n_test :])
+        parts[1].append(members[:n_val])
+        parts[2].append(members[n_val : n_val + n_test])
+    return tuple(np.sort(np.concatenate(p)) for p in parts)
+
+
+class TableDataModule(InMemoryDataModule):
+    """The in-memory DataModule over a table: same batches, loaders and statistics interface."""
+
+    def __init__(self, spec, features: list[str] | None = None, **kwargs):
+        super().__init__(spec, **kwargs)
+        self.feature_names = list(features or [])  # resolved at setup (default: every other numeric column)
+        self.target_names = list(kwargs.get("tasks") or [])
+        self.augment = None  # nothing to augment in a table
+
+    @classmethod
+    def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> TableDataModule:
+        return cls(
+            spec,
+            features=o.features,
+            data_dir=o.data_dir,
+            tasks=o.tasks,
+            batch_size=o.batch_size,
+            num_workers=o.num_workers,
+            val_fraction=o.val_fraction,
+            seed=o.seed,
+        )
+
+    def prepare_data(self) -> None:
+        pass  # a local file: nothing to download or decode ahead
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        table = read_table(self.root, self.target_names, self.feature_names)
+        self.feature_names, self.class_names = table["features"], table["class_names"]
+        x, y = table["x"], table["y"]
+        train, val, test = stratified_split(
+            y[:, 0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
+        )
+        self.tasks = tuple(
+            Task(t, len(names), same, f"column {t}") for t, names in zip(self.target_names, self.class_names)
+        )
+        features = torch.from_numpy(x).view(len(x), -1, 1, 1)  # [N, F, 1, 1]: a channel per column
+        labels = torch.from_numpy(y)
+        self.train_set, self.val_set, self.test_set = (
+            TensorBatches(features[i], labels[i]) for i in (torch.from_numpy(s) for s in (train, val, test))
+        )
+        # The training split's per-column mean and (population) std: the network standardizes with them.
+        mean, std = x[train].astype(np.float64).mean(axis=0), x[train].astype(np.float64).std(axis=0)
+        self.mean = mean.tolist()
+        self.std = np.where(std > 0, std, 1.0).tolist()  # a constant column stays 0 after centring

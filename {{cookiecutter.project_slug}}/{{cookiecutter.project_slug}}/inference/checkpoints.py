@@ -1,0 +1,123 @@
+"""Checkpoints: find one (`last`, a run directory or a file), read it without running code from it, and
+check that it is one of this project's (predict.py, export.py, --resume, --test-only and the notebook
+loader share these)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from ..errors import CheckpointError
+
+# Hyperparameters every checkpoint of this project carries (module.Classifier saves them).
+REQUIRED = ("model", "input_shape", "task_names", "task_classes")
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+NAMES = {"best": ("best.ckpt", "last.ckpt"), "last": ("last.ckpt",)}
+
+
+def find_checkpoint(arg: str, output_dir: str | Path = "runs", prefer: str = "best") -> Path:
+    """The checkpoint that `arg` names. `last` → the newest <output_dir>/*/checkpoints/last.ckpt; a run
+    directory → its best.ckpt, else last.ckpt (prefer="best": to predict, export or test), or its
+    last.ckpt only (prefer="last": to resume); otherwise the path itself."""
+    if arg == "last":
+        found = sorted(Path(output_dir).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise CheckpointError(f"'last' found no previous run with checkpoints/last.ckpt under {output_dir}/")
+        return found[-1]
+    path = Path(arg)
+    if path.is_dir():
+        for name in NAMES[prefer]:
+            for candidate in (path / "checkpoints" / name, path / name):
+                if candidate.is_file():
+                    return candidate
+        wanted = " or ".join(f"checkpoints/{n}" for n in NAMES[prefer])
+        raise CheckpointError(f"{arg}: a directory without {wanted}")
+    if not path.exists():
+        raise CheckpointError(f"{arg}: not found (expected a .ckpt file, a run directory or 'last')")
+    if not path.is_file():
+        raise CheckpointError(f"{arg}: not a file")
+    return path
+
+
+def run_directory_of(ckpt: Path) -> Path:
+    """The run directory a checkpoint belongs to (<run>/checkpoints/x.ckpt, or <run>/x.ckpt)."""
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+
+
+def _what_is(path: Path, error: Exception) -> str:
+    """A few words on a file torch could not read as a checkpoint."""
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        return f"a zip archive of {len(names)} files ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})"
+    head = path.read_bytes()[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"a binary file torch cannot read ({str(error).splitlines()[0][:100]})"
+    first = text.strip().splitlines()[0][:60] if text.strip() else ""
+    return f"a text file starting {first!r}"
+
+
+def read_hparams(path: Path) -> dict:
+    """The checkpoint's hyperparameters, after checking that it is a checkpoint of this project."""
+    return dict(load_checkpoint(path)["hyper_parameters"])
+
+
+def load_checkpoint(path: Path) -> dict:
+    """The checkpoint (tensors memory-mapped, not read), after checking that it is one of this project's."""
+    import torch
+
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    try:
+        # weights_only: reading a checkpoint never runs code from it (ours hold plain values only).
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except PermissionError:
+        raise CheckpointError(f"{path}: permission denied") from None
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same answer to the user
+        raise CheckpointError(f"{path} is not a checkpoint of this project: {_what_is(path, e)}") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        kind = f"a {type(ckpt).__name__}" if not isinstance(ckpt, dict) else f"a dict of {', '.join(list(ckpt)[:4])}"
+        raise CheckpointError(
+            f"{path} is not a checkpoint of this project: a PyTorch file holding {kind}, not a Lightning checkpoint"
+        )
+    hp = ckpt.get("hyper_parameters")
+    if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED):
+        raise CheckpointError(
+            f"{path} is not a checkpoint of this project: a Lightning checkpoint without this "
+            "project's hyper_parameters (model, input_shape, task_names, task_classes)"
+        )
+    return ckpt
+
+
+def class_names_of(hp: dict) -> list[list[str]]:
+    """Per task, its class names; checkpoints from before names were saved get "0", "1", …."""
+    saved = hp.get("task_class_names") or []
+    names = []
+    for t, c in enumerate(hp["task_classes"]):
+        if t < len(saved) and len(saved[t]) == c:
+            names.append([str(n) for n in saved[t]])
+        else:
+            names.append([str(i) for i in range(c)])
+    return names
+
+
+def training_state(path: Path) -> dict:
+    """What --resume needs of a checkpoint: its hyperparameters, step and epoch (a file of weights
+    without training state is refused)."""
+    ckpt = load_checkpoint(path)
+    if "global_step" not in ckpt:
+        raise CheckpointError(
+            f"{path} holds weights but no training state (no global_step): test or predict with it, or start a new run"
+        )
+    return {
+        "hparams": dict(ckpt["hyper_parameters"]),
+        "global_step": int(ckpt["global_step"]),
+        "epoch": int(ckpt.get("epoch", 0)),
+    }

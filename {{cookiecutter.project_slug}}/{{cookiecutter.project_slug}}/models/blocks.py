@@ -1,0 +1,215 @@
+"""Building blocks of every network: the project's block (Linear/Conv → BN → activation, dropout),
+activations, the heads, and `Network`, which wraps any trunk (networks.py, torchvision, timm) with the
+input adaptation and one head per task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import NetworkError
+
+
+class Maxout(nn.Module):
+    """Max over k linear pieces (GBC16): input [B, k·units, ...] → [B, units, ...].
+
+    The preceding Linear/Conv outputs k·units features; unit j is the max over pieces
+    j, units + j, …, (k-1)·units + j (for conv layers: over k channel groups)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        return x.view(b, self.pieces, c // self.pieces, *x.shape[2:]).amax(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}"
+
+
+# name → constructor(width, leaky_slope, pieces). A maxout layer needs `pieces`× wider inputs.
+ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
+    "relu": lambda units, slope, pieces: nn.ReLU(),
+    # g(z) = max(z, αz); with α = 0 this is exactly ReLU.
+    "leaky-relu": lambda units, slope, pieces: nn.LeakyReLU(slope),
+    "prelu": lambda units, slope, pieces: nn.PReLU(units, init=slope),
+    "maxout": lambda units, slope, pieces: Maxout(pieces),
+    "elu": lambda units, slope, pieces: nn.ELU(),
+    "gelu": lambda units, slope, pieces: nn.GELU(),
+    "silu": lambda units, slope, pieces: nn.SiLU(),
+    "tanh": lambda units, slope, pieces: nn.Tanh(),
+    "sigmoid": lambda units, slope, pieces: nn.Sigmoid(),
+}
+SATURATING = ("tanh", "sigmoid")
+
+
+def create_activation(name: str, units: int, leaky_slope: float = 0.01, maxout_pieces: int = 2) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
+    return ACTIVATIONS[name](units, leaky_slope, maxout_pieces)
+
+
+class Block(nn.Sequential):
+    """Linear/Conv → BN → activation (pre) or Linear/Conv → activation → BN (post), then dropout.
+
+    A layer whose output goes straight into batch norm has no bias: BN's β replaces it."""
+
+    def __init__(
+        self,
+        layer: Callable[[int, bool], nn.Module],
+        units: int,
+        dims: int,
+        *,
+        activation: str = "relu",
+        batchnorm: bool = False,
+        bn_position: str = "pre",
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        leaky_slope: float = 0.01,
+        maxout_pieces: int = 2,
+        dropout: float = 0.0,
+    ):
+        pieces = maxout_pieces if activation == "maxout" else 1
+        bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        pre = batchnorm and bn_position == "pre"
+        modules = [layer(units * pieces, not pre)]
+        if pre:
+            modules.append(bn(units * pieces, eps=bn_eps, momentum=bn_momentum))
+        modules.append(create_activation(activation, units, leaky_slope, maxout_pieces))
+        if batchnorm and bn_position == "post":
+            modules.append(bn(units, eps=bn_eps, momentum=bn_momentum))
+        if dropout > 0:
+            modules.append(nn.Dropout(dropout))
+        super().__init__(*modules)
+
+
+class Heads(nn.Module):
+    """One linear output per task on the shared trunk: C logits for C classes, 1 logit if binary."""
+
+    def __init__(self, in_features: int, classes_per_task: list[int]):
+        super().__init__()
+        self.outputs = nn.ModuleList(nn.Linear(in_features, 1 if c == 2 else c) for c in classes_per_task)
+
+    def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
+        return [head(h) for head in self.outputs]
+
+
+class Network(nn.Module):
+    """adapt the input → input dropout → trunk → features [B, F] → dropout → heads (one per task).
+
+    Inputs are images in [0, 1] as the data gives them; every adaptation a trunk needs lives here,
+    so a checkpoint or an exported network takes the same raw images: grayscale repeated to the
+    trunk's `channels`, images smaller than `size` resized up to it, then standardized with `mean`
+    and `std` (buffers, saved in checkpoints): the training split's per-channel statistics, as the
+    checklist advises, or a pretrained backbone's own. `dropout` > 0 drops features before the
+    heads (for trunks not built from `Block`, whose last block already drops its units)."""
+
+    def __init__(
+        self,
+        trunk: nn.Module,
+        features: int,
+        classes_per_task: list[int],
+        input_dropout: float = 0.0,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        *,
+        channels: int | None = None,
+        size: int | None = None,
+        dropout: float = 0.0,
+        freeze_trunk: bool = False,
+    ):
+        super().__init__()
+        channels = channels or (len(mean) if mean else 1)
+        mean, std = list(mean or [0.0]), list(std or [1.0])
+        if len(mean) == 1 and channels > 1:  # grayscale statistics for the repeated channels
+            mean, std = mean * channels, std * channels
+        self.channels, self.size, self.freeze_trunk = channels, size, freeze_trunk
+        self.register_buffer("mean", torch.tensor(mean).view(1, channels, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, channels, 1, 1))
+        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
+        self.trunk = trunk
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.heads = Heads(features, classes_per_task)
+        if freeze_trunk:
+            self.trunk.requires_grad_(False)
+            self.trunk.eval()  # Lightning keeps the modes modules are built with (and restores them after validation)
+
+    def adapt(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""
+        if x.shape[1] == 1 and self.channels > 1:
+            x = x.expand(-1, self.channels, -1, -1)  # grayscale → the channels a backbone expects
+        if self.size and min(x.shape[-2:]) < self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
+
+    def train(self, mode: bool = True) -> Network:
+        super().train(mode)
+        if self.freeze_trunk:  # a frozen trunk's batch norm keeps its running statistics too
+            self.trunk.eval()
+        return self
+
+
+# Layers whose matrices are the checklist's weights w. Subclasses count too (timm's and
+# torchvision's own Linear/Conv variants); attention holds its projections as in_proj_weight.
+WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
+
+
+def weights(net: nn.Module) -> list[nn.Parameter]:
+    """The checklist's weights w: matrices of Linear, Conv, recurrent and attention layers, in any
+    network. Not biases, not normalization parameters, not activation parameters (prelu's α). These
+    are what L2 decays, L1 penalizes and the initialization schemes fill."""
+    return [
+        p
+        for m in net.modules()
+        if isinstance(m, WEIGHTED)
+        for name, p in m.named_parameters(recurse=False)
+        if "weight" in name
+    ]
+
+
+def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...], who: str) -> None:
+    """Run a batch of 2 through the trunk: it must give [2, features]. Eval mode, no gradient: no
+    batch-norm statistics change."""
+    probe = torch.rand(2, *input_shape)
+    was_training = trunk.training
+    trunk.eval()
+    try:
+        with torch.no_grad():
+            out = trunk(probe)
+    except Exception as e:
+        raise NetworkError(f"{who} raised {type(e).__name__} on a batch of shape {list(probe.shape)}: {e}") from e
+    finally:
+        trunk.train(was_training)
+    shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if shape != [2, features]:
+        raise NetworkError(
+            f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected "
+            f"[2, {features}] ([batch, features], features as it declared)"
+        )
+
+
+# --rnn-cell → the recurrent layer.
+RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+
+
+class RowRNN(nn.Module):
+    """Reads an image [B, C, H, W] row by row: a sequence of H steps of C·W features."""
+
+    def __init__(self, input_shape, depth, width, cell, dropout):
+        super().__init__()
+        c, h, w = input_shape
+        self.rnn = RNN_CELLS[cell](
+            c * w, width, num_layers=depth, batch_first=True, dropout=dropout if depth > 1 else 0.0
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, C·W]
+        out, _ = self.rnn(seq)
+        return out[:, -1]  # the state after the last row: [B, width]

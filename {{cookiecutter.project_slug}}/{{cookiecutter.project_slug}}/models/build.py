@@ -1,0 +1,153 @@
+"""The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
+backbone, plus the input adaptation and one head per task (blocks.Network)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ..config.flags import FLAG_BY_NAME
+from ..config.reach import BLOCK_FLAGS, is_backbone
+from ..errors import NetworkError
+from .blocks import Block, Network, check_features
+
+# The hyperparameters a network is built from (a checkpoint's hparams hold them all); the keywords of
+# registered builders beyond these are architecture knobs of your own, passed by name.
+NETWORK_HPARAMS = (
+    "model",
+    "input_shape",
+    "task_classes",
+    "depth",
+    "width",
+    "rnn_cell",
+    "input_dropout",
+    "input_mean",
+    "input_std",
+    "dropout",
+    "pretrained",
+    "freeze_backbone",
+    "image_size",
+    *BLOCK_FLAGS,
+)
+
+
+def network_from_hparams(hp, models: dict, load_weights: bool = True) -> Network:
+    """The network that a module's hyperparameters (the flags plus what the data determined) describe;
+    `models`: the registry of networks (networks.MODELS)."""
+    entry = models.get(hp["model"])
+    knobs = [k for k in (entry.keywords or ()) if k not in OFFERED] if entry else []
+    return create_network(
+        hp["model"],
+        tuple(hp["input_shape"]),
+        list(hp["task_classes"]),
+        models=models,
+        depth=hp["depth"],
+        width=hp["width"],
+        rnn_cell=hp["rnn_cell"],
+        input_dropout=hp["input_dropout"],
+        mean=hp["input_mean"],
+        std=hp["input_std"],
+        pretrained=hp.get("pretrained", False),
+        freeze_backbone=hp.get("freeze_backbone", False),
+        image_size=hp.get("image_size", 32),
+        load_weights=load_weights,
+        dropout=hp["dropout"],
+        **{k: hp[k] for k in BLOCK_FLAGS},
+        **{k: hp[k] for k in knobs if k in hp},
+    )
+
+
+OFFERED = ("depth", "width", "rnn_cell", "dropout", "block")
+
+
+def create_network(
+    name: str,
+    input_shape: tuple[int, int, int],
+    classes_per_task: list[int],
+    *,
+    models: dict,
+    depth: int = 2,
+    width: int = 256,
+    rnn_cell: str = "gru",
+    input_dropout: float = 0.0,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    pretrained: bool = False,
+    freeze_backbone: bool = False,
+    image_size: int = 32,
+    load_weights: bool = True,
+    dropout: float = 0.0,
+    **options,
+) -> Network:
+    """`models`: the registry (networks.MODELS); `options`: the block flags (activation, batchnorm, …)
+    and any architecture knob a builder names."""
+    if is_backbone(name):
+        return _backbone_network(
+            name,
+            input_shape,
+            classes_per_task,
+            input_dropout,
+            mean,
+            std,
+            pretrained,
+            freeze_backbone,
+            image_size,
+            load_weights,
+            dropout,
+        )
+    if name not in models:
+        raise NetworkError(
+            f"unknown model {name!r} (registered: {', '.join(models)}; or torchvision:<name>, timm:<name>)"
+        )
+    entry = models[name]
+    block_kw = {k: options.pop(k) for k in BLOCK_FLAGS if k in options}
+    offered = {
+        "depth": depth,
+        "width": width,
+        "rnn_cell": rnn_cell,
+        "dropout": dropout,
+        "block": partial(Block, dropout=dropout, **block_kw),
+        **options,
+    }
+    who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
+    for k in entry.keywords or ():  # an architecture knob not given: its flag's default
+        if k not in offered and k in FLAG_BY_NAME:
+            offered[k] = FLAG_BY_NAME[k].default
+    unknown = [k for k in entry.keywords or () if k not in offered]
+    if unknown:
+        raise NetworkError(f"{who} takes {unknown[0]!r}, which is not a flag (declare it in config/flags.py)")
+    kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords}
+    try:
+        trunk, features = entry.function(tuple(input_shape), **kw)
+    except Exception as e:
+        raise NetworkError(
+            f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the trunk: {e}"
+        ) from e
+    check_features(trunk, features, tuple(input_shape), who)
+    # Dropout before the heads when the trunk does not already end in the project's dropout.
+    head_dropout = 0.0 if entry.keywords is None or {"block", "dropout"} & set(entry.keywords) else dropout
+    return Network(
+        trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout, freeze_trunk=freeze_backbone
+    )
+
+
+def _backbone_network(
+    name, input_shape, classes_per_task, input_dropout, mean, std, pretrained, freeze, image_size, load_weights, dropout
+) -> Network:
+    from .backbones import create_backbone
+
+    bb = create_backbone(name, pretrained, load_weights)
+    size = max(image_size, bb.min_size) if min(input_shape[1:]) < bb.min_size else None
+    trunk_input = (bb.channels, *((size, size) if size else input_shape[1:]))
+    check_features(bb.trunk, bb.features, trunk_input, name)
+    return Network(
+        bb.trunk,
+        bb.features,
+        classes_per_task,
+        input_dropout,
+        bb.mean or mean,
+        bb.std or std,
+        channels=bb.channels,
+        size=size,
+        dropout=dropout,
+        freeze_trunk=freeze,
+    )

@@ -1,0 +1,70 @@
+"""Parameter initialization: the checklist's formulas for every weight, and the output-bias prior."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .blocks import WEIGHTED
+
+
+def fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(m, n): inputs and outputs of the layer. Conv: m = in_channels × kernel area; recurrent
+    matrices [gates·hidden, inputs] count their rows as outputs (torch.nn.init's convention)."""
+    m = weight.shape[1] * weight[0][0].numel()
+    n = weight.shape[0] * weight[0][0].numel()
+    return m, n
+
+
+def _uniform(w: torch.Tensor, bound: float) -> None:
+    nn.init.uniform_(w, -bound, bound)
+
+
+# name → fill(weight, variance). Written from the formulas (not nn.init's gain conventions) so
+# that each one reads as the checklist states it.
+INITS: dict[str, Callable[[torch.Tensor, float], None]] = {
+    "he-normal": lambda w, var: nn.init.normal_(w, 0.0, math.sqrt(2.0 / fans(w)[0])),  # N(0, 2/m), Ng
+    "normal": lambda w, var: nn.init.normal_(w, 0.0, math.sqrt(var)),  # N(0, σ²), Ng's 0.1
+    "uniform-fan-in": lambda w, var: _uniform(w, fans(w)[0] ** -0.5),  # U(±m^-1/2), GBC16
+    "glorot-uniform": lambda w, var: _uniform(w, (sum(fans(w)) / 6.0) ** -0.5),  # U(±((m+n)/6)^-1/2)
+    "he-uniform": lambda w, var: _uniform(w, math.sqrt(6.0 / fans(w)[0])),  # variance 2/m
+    "orthogonal": lambda w, var: nn.init.orthogonal_(w),
+}
+
+
+def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1, bias: float = 0.0) -> None:
+    """Fill every Linear/Conv/recurrent weight with `scheme` and every bias with `bias`."""
+    if scheme == "torch-default":
+        return
+    if scheme not in INITS:
+        raise ValueError(f"unknown init {scheme!r} (choose from {', '.join([*INITS, 'torch-default'])})")
+    with torch.no_grad():
+        for module in net.modules():
+            if not isinstance(module, WEIGHTED):
+                continue
+            for name, p in module.named_parameters(recurse=False):
+                if "weight" in name:  # weight, weight_ih_l0, weight_hh_l0, in_proj_weight, …
+                    INITS[scheme](p, variance)
+                elif "bias" in name:
+                    p.fill_(bias)
+
+
+def prior_bias(frequencies: list[float]) -> torch.Tensor:
+    """The output bias that reproduces the label statistics when the weights are zero.
+
+    Softmax over C classes: b_c = log p_c (softmax(log p) = p). Binary head (one logit):
+    b = logit(p) = log(p / (1 - p)), so σ(b) = p (the checklist's 75% example)."""
+    p = torch.as_tensor(frequencies, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+    if len(frequencies) == 2:
+        return torch.log(p[1:] / (1 - p[1:])).float()
+    return torch.log(p).float()
+
+
+def set_output_bias(heads: nn.ModuleList, frequencies: list[list[float]] | None) -> None:
+    """`prior`: bias = prior_bias per head; `zero` (frequencies None): bias = 0."""
+    with torch.no_grad():
+        for i, head in enumerate(heads):
+            head.bias.copy_(prior_bias(frequencies[i]) if frequencies else torch.zeros_like(head.bias))

@@ -1,0 +1,125 @@
+"""The module a run trains, built from the resolved flags plus what the data determines, and the
+checks that only the data or the machine can make, all before the run directory exists."""
+
+from __future__ import annotations
+
+import math
+
+from ..config.reach import flag_reach
+from ..errors import DataError, SettingError, UsageError, one_line
+
+
+def option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_module(config: dict, dm, load_pretrained: bool = True):
+    """The Classifier of these flags (`config`: every flag's resolved value) on this data."""
+    from .module import Classifier
+
+    return Classifier(
+        load_pretrained=load_pretrained,
+        **config,
+        input_shape=list(dm.input_shape),
+        input_mean=dm.mean,
+        input_std=dm.std,
+        task_names=[t.name for t in dm.tasks],
+        task_classes=[t.num_classes for t in dm.tasks],
+        task_class_names=dm.class_names,
+        label_frequencies=dm.label_frequencies(),
+    )
+
+
+def allocate_module(config: dict, dm, accelerator: str):
+    """Build the module, first on the meta device (no memory): a network too large for this machine
+    is one line naming its size, not an allocator traceback."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_module(config, dm, load_pretrained=False).parameters())
+    except Exception:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
+        params = None
+    asked = f"--model {config['model']} --depth {config['depth']} --width {config['width']}"
+    if params is not None:
+        need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
+        free = available_memory(accelerator)
+        if free is not None and need > free:
+            raise SettingError(
+                f"the network asked for ({asked}) has {params:,} parameters, about {need / 2**30:.1f} GiB to "
+                f"train, more than the {free / 2**30:.1f} GiB available; use a smaller --width or --depth"
+            )
+    try:
+        return build_module(config, dm)
+    except (MemoryError, RuntimeError) as e:
+        if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
+            raise
+        size = f"{params:,} parameters" if params else "a network"
+        raise SettingError(
+            f"cannot allocate {size} for {asked} ({one_line(e)[:120]}); use a smaller --width or --depth"
+        ) from None
+
+
+def available_memory(accelerator: str) -> int | None:
+    import torch
+
+    if torch.cuda.is_available() and accelerator in ("auto", "gpu"):
+        return torch.cuda.mem_get_info()[0]
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def network_summary(model: str, pretrained: bool, module) -> str:
+    """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
+    applies, ignored = flag_reach(model, pretrained)
+    net = module.net
+    adapt = [
+        f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
+        f"resized to {net.size}×{net.size}" if net.size else "",
+    ]
+    return "\n".join(
+        [
+            f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
+            f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
+            + "".join(f", {s}" for s in adapt if s),
+            "  flags that apply to it: "
+            + ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
+            + "; and every optimization, schedule, regularization and data flag",
+            "  flags ignored by it: " + (", ".join(option(f) for f in ignored) or "none"),
+        ]
+    )
+
+
+def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_val) -> None:
+    """Data-dependent values the parser cannot judge: a split with no examples, or --limit-*-batches
+    that leave no batch at all (Lightning would quietly train or validate on nothing)."""
+    if len(dm.train_set) == 0:
+        raise DataError(
+            f"--val-fraction {val_fraction:g} leaves no training examples (of "
+            f"{len(dm.train_set) + len(dm.val_set)}); lower it"
+        )
+    train_batches = math.ceil(len(dm.train_set) / batch_size)
+    val_batches = math.ceil(len(dm.val_set) / batch_size)
+    for flag, limit, batches in (
+        ("--limit-train-batches", limit_train, train_batches),
+        ("--limit-val-batches", limit_val, val_batches),
+    ):
+        if isinstance(limit, float) and batches and int(limit * batches) == 0:
+            raise SettingError(
+                f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction or a count >= 1"
+            )
+
+
+def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
+    """The checkpoint's network must fit this data: same input shape and classes per task."""
+    saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])))
+    now = (list(dm.input_shape), [t.num_classes for t in dm.tasks])
+    if saved != now:
+        raise UsageError(
+            f"{what} was trained on inputs {saved[0]} with classes per task {saved[1]}; this data gives "
+            f"{now[0]} and {now[1]}"
+        )

@@ -1,0 +1,244 @@
+"""One run in its directory: the tools that write files and exit (schedule plot, augmentation preview,
+cliff test, LR range test), or fit and test; results.json; and the exit status of a fit that did not
+finish. What the run resolved on the way (its directory, its flags' final values, the resumed
+checkpoint) arrives as a Plan; nothing is read from the parsed flags here."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..config.environment import is_rank_zero, resolve_mode
+from ..errors import SettingError, one_line
+from .build import build_module, network_summary
+from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for
+from .rundir import write_config, write_results
+from .trainer import TrainerOptions, build_trainer
+from .tuning import CliffOptions, PlanOptions
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The tool flags: each writes its files and ends the run (--auto-lr trains after its range test)."""
+
+    plot_lr_schedule: bool = False
+    aug_preview: bool = False
+    find_batch_size: bool = False
+    find_lr: bool = False
+    auto_lr: bool = False
+    wandb_watch: str = "none"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run as resolved: its directory, every flag's final value (config.yaml, the module's
+    hyperparameters, W&B's config), the views of the flags the parts below read, and the checkpoint
+    it resumes (with the step it was taken at)."""
+
+    run_dir: Path
+    config: dict
+    trainer: TrainerOptions
+    logging: LoggingOptions
+    schedule: PlanOptions
+    cliff: CliffOptions
+    tools: Tools
+    resume_ckpt: str | None = None
+    resume_step: int | None = None
+
+    @property
+    def run_name(self) -> str:
+        return self.run_dir.name
+
+
+def start(plan: Plan, dm, module) -> int:
+    """Returns the process exit status."""
+    if is_rank_zero():
+        print(network_summary(plan.config["model"], plan.config["pretrained"], module))
+        (plan.run_dir / "plots").mkdir(parents=True, exist_ok=True)
+    mode = resolve_mode(plan.logging.wandb_mode)
+    t = plan.tools
+    tool = t.plot_lr_schedule or t.aug_preview or t.find_batch_size  # write files, then exit
+    if t.aug_preview and len(dm.train_set) == 0:
+        raise SettingError("--aug-preview: the training split has no images to preview")
+    wandb_logger = None
+    if mode != "disabled":
+        job = "tool" if tool or t.find_lr else "train"
+        wandb_logger = create_wandb_logger(
+            plan.logging, plan.run_dir, plan.run_name, mode, plan.resume_ckpt is not None, job
+        )
+    try:
+        if tool:
+            log_plots(wandb_logger, run_tools(plan, dm, module))
+            return 0
+        if t.find_lr or t.auto_lr:
+            from .tuning import find_lr
+
+            trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[])
+            suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
+            if t.find_lr:
+                log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
+                return 0
+            plan = with_lr(plan, suggestion)
+            module = build_module(plan.config, dm)
+        return fit_and_test(plan, dm, module, wandb_logger, mode)
+    finally:
+        finish_wandb(wandb_logger)
+
+
+def with_lr(plan: Plan, lr: float) -> Plan:
+    """The plan with ε0 = `lr` (the range test's suggestion, --auto-lr) everywhere it is read."""
+    return replace(
+        plan,
+        config={**plan.config, "lr": lr, "auto_lr": False},
+        trainer=replace(plan.trainer, lr=lr),
+        schedule=replace(plan.schedule, lr=lr),
+        tools=replace(plan.tools, auto_lr=False),
+    )
+
+
+def augmentation_preview(dm, run_dir: Path) -> Path | None:
+    """plots/augment.png: 8 training images, each beside 7 augmented copies (None: no augmentation)."""
+    from ..data.augment import preview
+
+    if dm.augment is None:
+        return None
+    return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
+
+
+def run_tools(plan: Plan, dm, module) -> list[Path]:
+    """--plot-lr-schedule, --aug-preview, --find-batch-size: write their files; returns the plots."""
+    from .tuning import find_batch_size, plot_lr_schedule
+
+    plots = []
+    if plan.tools.plot_lr_schedule:
+        plots.append(plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)))
+        print(f"planned schedule: {plots[-1]}")
+    if plan.tools.aug_preview:
+        plots.append(augmentation_preview(dm, plan.run_dir))
+        print(f"augmentation preview: {plots[-1]}")
+    if plan.tools.find_batch_size:
+        find_batch_size(plan.cliff, plan.run_dir, dm, module)
+        plots.append(plan.run_dir / "plots" / "batch_size.png")
+    return plots
+
+
+def stopped(plan: Plan, trainer, e: BaseException) -> int:
+    """The exit status of a fit that did not finish, with one line saying why and what is kept;
+    exceptions that are not one of these (bugs) go on to a traceback."""
+    import torch
+    import torch.distributed as dist
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from .callbacks import Diverged
+
+    o, run_dir = plan.trainer, plan.run_dir
+    last = run_dir / "checkpoints" / "last.ckpt"
+    where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint was written"
+    if isinstance(e, Diverged):
+        keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
+        print(f"error: {e}{keep}", file=sys.stderr)
+        return 1
+    if isinstance(e, SystemExit):  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
+        if os.environ.get("WANDB_SWEEP_ID"):  # a W&B agent stopping its run (early termination, Stop)
+            print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
+            return 0
+        print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
+        return 143 if isinstance(e, SIGTERMException) else 130
+    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
+        print(
+            f"error: out of memory at step {trainer.global_step} with --batch-size {plan.config['batch_size']} "
+            f"(--precision {o.precision}); lower --batch-size or --width, or run --find-batch-size; {where}",
+            file=sys.stderr,
+        )
+        return 1
+    if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
+        print(
+            f"error: training diverged: the update overflowed ({one_line(e)}) at step {trainer.global_step}. "
+            f"The learning rate ε0 = {o.lr:g} is far too high; run with --find-lr to pick one, or lower --lr.",
+            file=sys.stderr,
+        )
+        return 1
+    if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
+        raise SettingError(
+            f"--num-nodes {o.num_nodes} --devices {o.devices}: not every process joined within "
+            f"--ddp-timeout {o.ddp_timeout} s ({one_line(e)[:120]}); start the same "
+            f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
+        ) from None
+    raise e
+
+
+def log_plan_plots(plan: Plan, dm, wandb_logger) -> None:
+    """Pictures of the plan for W&B: the schedule, the augmentation grid, the range test if it ran. The
+    schedule is drawn on the logger's thread while training runs (matplotlib is slow to start); the
+    grid here, as it draws random numbers from the training run's generator."""
+    from .tuning import plot_lr_schedule
+
+    grid = augmentation_preview(dm, plan.run_dir)
+    plots = lambda: [  # noqa: E731
+        plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)),
+        grid,
+        plan.run_dir / "plots" / "lr_find.png",
+    ]
+    wandb_logger.call(lambda: log_plots(wandb_logger, plots()))
+
+
+def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
+    from .callbacks import Diverged
+
+    loggers = loggers_for(plan.logging, plan.run_dir, plan.resume_step, wandb_logger)
+    if wandb_logger is not None and plan.tools.wandb_watch != "none":
+        wandb_logger.watch(module.net, log=plan.tools.wandb_watch, log_freq=100, log_graph=False)
+    if is_rank_zero():
+        write_config(plan.run_dir, {**plan.config, "resume": None})  # resume is an action, not a hyperparameter
+        if wandb_logger is not None:
+            log_plan_plots(plan, dm, wandb_logger)
+    trainer = build_trainer(plan.trainer, plan.run_dir, loggers)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt)
+    except (Diverged, SystemExit, RuntimeError) as e:
+        return stopped(plan, trainer, e)
+    fast = plan.trainer.fast_dev_run
+    best_path = trainer.checkpoint_callback.best_model_path if not fast else ""
+    ckpt = "best" if best_path and Path(best_path).is_file() else None
+    if ckpt is None and not fast and trainer.is_global_zero:
+        print(
+            "no best.ckpt (validation never ran: too few steps or validation examples); testing the last weights",
+            file=sys.stderr,
+        )
+    test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
+    if trainer.is_global_zero:
+        report(plan, trainer, dm, module, wandb_logger, mode, test_metrics, best_path if ckpt else None)
+    return 0
+
+
+def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:
+    """results.json, the confusion matrix for W&B, and the run's last line."""
+    from .callbacks import BestEpochMetrics, RunFacts
+    from .tuning import plot_confusion_matrix
+
+    if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
+        confusion, path = module.test_confusion, plan.run_dir / "plots" / "confusion_matrix.png"
+        wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(confusion, dm.tasks[0].name, path)]))
+    best_epoch = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
+    train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
+    results = {
+        "run_name": plan.run_name,
+        "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+        "wandb_mode": mode,
+        **best_epoch,
+        **test_metrics,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "train_seconds": round(train_seconds, 3),
+        "test/confusion_matrix": module.test_confusion.tolist(),
+        "tested": "best checkpoint" if best else "last weights",
+        "best_checkpoint": best,
+    }
+    write_results(plan.run_dir, results)
+    print(
+        f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
+        f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {plan.run_dir}"
+    )

@@ -1,0 +1,317 @@
+"""THE place to add a logger (LOGGERS: one entry), and the project's own: metrics.csv that is
+never lost (RunCSVLogger), Weights & Biases off the training path (BackgroundWandbLogger, which also
+keeps a sweep's parameters as the W&B agent set them), TensorBoard with --tensorboard."""
+
+from __future__ import annotations
+
+import csv
+import os
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities import rank_zero_only
+
+from ..config.environment import is_rank_zero
+from ..errors import one_line
+from ..files import atomic_path
+
+TENSORBOARD_DIR = "tensorboard"
+
+# Your loggers: each entry makes one for a run, from the run directory (or returns None to skip it):
+#     LOGGERS.append(lambda run_dir: MLFlowLogger(tracking_uri=f"file:{run_dir / 'mlruns'}"))
+LOGGERS: list = []
+SWEEP_PARAM_PATH = "WANDB_SWEEP_PARAM_PATH"  # wandb.env.SWEEP_PARAM_PATH
+
+
+@dataclass(frozen=True)
+class LoggingOptions:
+    """The Logging flags a logger reads."""
+
+    wandb_mode: str
+    wandb_project: str
+    wandb_entity: str | None
+    wandb_tags: list
+    wandb_group: str | None
+    wandb_log_model: bool
+    tensorboard: bool
+
+
+def loggers_for(options: LoggingOptions, run_dir: Path, keep_below_step: int | None, wandb_logger) -> list:
+    """Every logger of a training run: metrics.csv always (rows at or after `keep_below_step`, the
+    resumed checkpoint's step, are trained again), TensorBoard with --tensorboard, W&B when on, then
+    yours (LOGGERS)."""
+    loggers: list = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=keep_below_step)]
+    if options.tensorboard:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(
+            TensorBoardLogger(save_dir=str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False)
+        )
+    if wandb_logger is not None:
+        loggers.append(wandb_logger)
+    return loggers + [logger for logger in (make(run_dir) for make in LOGGERS) if logger is not None]
+
+
+# ----------------------------------------------------------------------------- W&B
+
+
+def previous_run_id(run_dir: Path) -> str | None:
+    """The id of the W&B run this run directory logged to (folders end in -<id>)."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].name.rsplit("-", 1)[-1] if runs else None
+
+
+def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: str, resumed: bool, job_type: str):
+    """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
+    run_id = previous_run_id(run_dir) if resumed else None
+    log_model = o.wandb_log_model and mode == "online"
+    if o.wandb_log_model and mode != "online":
+        print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
+    logger = BackgroundWandbLogger(
+        sweep_keys=normalize_sweep_params(),  # under a W&B agent: underscore keys, no "locked" lines
+        name=run_name,
+        project=o.wandb_project,
+        entity=o.wandb_entity or None,
+        group=o.wandb_group or None,
+        tags=o.wandb_tags or None,
+        save_dir=str(run_dir),
+        mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
+        log_model=log_model,
+        job_type=job_type,
+    )
+    if mode == "online" and o.wandb_mode == "auto":
+        try:
+            logger.experiment  # noqa: B018 - starts the run now, so a refusal is caught here
+        except Exception as e:  # noqa: BLE001 - wrong entity, revoked key, server error: never block training
+            import wandb
+
+            wandb.finish()
+            print(f"W&B refused the run ({one_line(e)[:200]}); logging offline instead")
+            return create_wandb_logger(o, run_dir, run_name, "offline", resumed, job_type)
+    logger.start()  # wandb.init in the background, while the data loads and training starts
+    return logger
+
+
+def log_plots(wandb_logger, plots: list[Path | None]) -> None:
+    """Each PNG under plots/ as a W&B image keyed plots/<name> (rank 0, when W&B logs)."""
+    if wandb_logger is None or not is_rank_zero():
+        return
+    for path in plots:
+        if path is not None and path.is_file():
+            wandb_logger.log_image(key=f"plots/{path.stem}", images=[str(path)])
+
+
+def finish_wandb(wandb_logger) -> None:
+    if wandb_logger is not None and is_rank_zero():
+        import wandb
+
+        wandb_logger.flush()  # what the background thread still holds reaches the run first
+        wandb.finish()
+
+
+def normalize_sweep_params() -> set[str]:
+    """A run started by a W&B sweep agent: the agent writes its parameters to the YAML file named by
+    WANDB_SWEEP_PARAM_PATH ({name: {value: v}}), which wandb.init loads into the config and locks. Its
+    dashed keys (`batch-size`) are renamed to underscores here, before wandb.init reads the file, so
+    the config holds one key per flag; returns the (underscore) names the sweep sets. No agent: empty."""
+    path = os.environ.get(SWEEP_PARAM_PATH)
+    if not path or not Path(path).is_file():
+        return set()
+    try:
+        data: dict[str, Any] = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return set()  # wandb.init reports the file itself
+    if not isinstance(data, dict):
+        return set()
+    renamed = {(k.replace("-", "_") if k != "wandb_version" else k): v for k, v in data.items()}
+    if list(renamed) != list(data):
+        Path(path).write_text(yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True))
+    return {k for k in renamed if k != "wandb_version"}
+
+
+class SweepWandbLogger(WandbLogger):
+    """WandbLogger that leaves the sweep's parameters alone: W&B ignores updates of keys the sweep
+    locked (they hold the same values, given on the command line) and warns for each one."""
+
+    def __init__(self, *args, sweep_keys: set[str] = frozenset(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sweep_keys = set(sweep_keys)
+
+    def log_hyperparams(self, params) -> None:
+        if self.sweep_keys and isinstance(params, dict):
+            params = {k: v for k, v in params.items() if k not in self.sweep_keys}
+        super().log_hyperparams(params)
+
+
+# ----------------------------------------------------------------------------- metrics.csv
+# Lightning's CSVLogger with a writer that never deletes or truncates metrics.csv in place. Lightning's
+# writer removes an existing file when it starts and rewrites the file in place when new columns
+# appear; a kill in between loses rows. Here a resumed run keeps the rows before its checkpoint's step,
+# and every rewrite goes through atomic_path.
+
+
+class _Writer(ExperimentWriter):
+    def __init__(self, log_dir: str, keep_below_step: int | None):
+        self._keep_below_step = keep_below_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # Lightning deletes metrics.csv here
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            self.metrics_keys = list(reader.fieldnames or [])
+        if self._keep_below_step is not None:
+            kept = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) < self._keep_below_step]
+            if len(kept) != len(rows):
+                self._write_all(kept, self.metrics_keys)
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        with open(self.metrics_file_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self._write_all(rows, fieldnames)
+
+    def _write_all(self, rows: list[dict], fieldnames: list[str]) -> None:
+        with atomic_path(Path(self.metrics_file_path)) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+class RunCSVLogger(CSVLogger):
+    def __init__(self, save_dir: str, keep_below_step: int | None = None):
+        super().__init__(save_dir=save_dir, name="", version="")
+        self._keep_below_step = keep_below_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self):
+        if self._experiment is None:
+            self._experiment = _Writer(self.log_dir, self._keep_below_step)
+        return self._experiment
+
+
+# ----------------------------------------------------------------------------- W&B off the training path
+# Lightning's WandbLogger, with wandb's work moved off the training loop: wandb.init (seconds: it
+# starts wandb's service) and every call after it (a per-step log costs about as much as a small
+# network's step; plots cost matplotlib's time) run in order on one background thread, while training
+# goes on. flush() waits for all of it; finalize() (end of fit/test) and finish_wandb() call it, so
+# everything reaches the run before it finishes. Hand-written: neither Lightning nor wandb has a
+# non-blocking logger; benchmarks/bench_wandb.py measures it against the plain WandbLogger.
+
+
+class BackgroundWandbLogger(SweepWandbLogger):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_lock = threading.RLock()
+        self._calls: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self.failure: str | None = None
+
+    @property
+    def experiment(self):
+        if self._experiment is not None or self._worker is None or threading.current_thread() is self._worker:
+            with self._init_lock:  # wandb.init once, whichever thread asks first
+                return super().experiment
+        # wandb.init is still running on the logger's thread. Lightning touches `experiment` when fit
+        # and test set up; waiting there would put wandb's start-up back on the training path, so
+        # hand out a stand-in that waits only when it is used.
+        return _Pending(self)
+
+    def run(self):
+        """The wandb Run, once wandb.init has finished (waits for it)."""
+        with self._init_lock:
+            return super().experiment
+
+    def __getstate__(self) -> dict:
+        # ddp_spawn pickles the loggers: send what was queued, then leave the thread objects behind.
+        self.flush()
+        state = super().__getstate__()
+        for key in ("_init_lock", "_calls", "_worker"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._init_lock, self._calls, self._worker = threading.RLock(), queue.Queue(), None
+
+    def start(self) -> None:
+        """Start wandb.init in the background; calls made meanwhile wait in the queue."""
+        if self._worker is None and rank_zero_only.rank == 0:
+            self._worker = threading.Thread(target=self._work, name="wandb-logger", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        try:
+            self.experiment  # noqa: B018 - wandb.init
+        except Exception as e:  # noqa: BLE001 - W&B must never stop training: metrics.csv has it all
+            self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+        while True:
+            fn, args, kwargs = self._calls.get()
+            try:
+                if self.failure is None:
+                    fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+            finally:
+                self._calls.task_done()
+
+    def _later(self, fn, *args, **kwargs) -> None:
+        self.start()
+        self._calls.put((fn, args, kwargs))
+
+    def call(self, fn, *args, **kwargs) -> None:
+        """Run fn (a plot to draw and log, say) on the logger's thread, after what came before."""
+        self._later(fn, *args, **kwargs)
+
+    def flush(self) -> None:
+        if self._worker is not None:
+            self._calls.join()
+        if self.failure:
+            print(f"warning: W&B failed ({self.failure}); the run's metrics are in metrics.csv", file=sys.stderr)
+            self.failure = None
+
+    @rank_zero_only
+    def log_metrics(self, metrics, step=None) -> None:
+        # Values become floats here: tensors could change (or be on a GPU) by the time they are sent.
+        values = {k: v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
+        self._later(super().log_metrics, values, step)
+
+    @rank_zero_only
+    def log_hyperparams(self, params) -> None:
+        self._later(super().log_hyperparams, params)
+
+    @rank_zero_only
+    def log_table(self, *args, **kwargs) -> None:
+        self._later(super().log_table, *args, **kwargs)
+
+    @rank_zero_only
+    def log_image(self, *args, **kwargs) -> None:
+        self._later(super().log_image, *args, **kwargs)
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self.flush()
+        super().finalize(status)
+
+
+class _Pending:
+    """Stands for the wandb Run until wandb.init has finished; any use waits for it."""
+
+    def __init__(self, logger):
+        self._logger = logger
+
+    def __getattr__(self, name: str):
+        return getattr(self._logger.run(), name)

@@ -1,0 +1,288 @@
+"""The LightningModule: one shared model_step for train/val/test (the checklist's training step: the
+multitask loss, + L1, + the adversarial share; objectives.py holds those), the metrics of metrics.py
+per split and task, and the optimizer's parameter groups."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from ..config.reach import is_backbone
+from ..models.blocks import weights
+from ..models.build import network_from_hparams
+from ..models.initialization import initialize, set_output_bias
+from ..networks import MODELS
+from .metrics import METRICS, confusion_matrix
+from .objectives import adversarial_examples, frozen_batchnorm_statistics, l1_penalty, sparsity, task_losses
+from .optimizers import create_optimizer, parameter_groups
+from .schedules import lambda_lr, schedule_arguments
+
+SPLITS = ("train", "val", "test")
+
+
+class Classifier(L.LightningModule):
+    """Keyword arguments are the resolved flags plus what the data determines (input_shape,
+    input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
+    hyperparameters, so a checkpoint rebuilds the same network. `load_pretrained` (not saved): read
+    --pretrained weights from the cache; a checkpoint holds them already, so loading one needs no cache."""
+
+    def __init__(self, *, load_pretrained: bool = False, **hparams):
+        super().__init__()
+        self.save_hyperparameters(ignore=["load_pretrained"])
+        hp = self.hparams
+        self.net = network_from_hparams(hp, MODELS, load_weights=load_pretrained)
+        # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
+        pretrained = hp.get("pretrained", False) and is_backbone(hp.model)
+        initialize(self.net.heads if pretrained else self.net, hp.init, hp.init_variance, hp.bias_init)
+        set_output_bias(self.net.heads.outputs, hp.label_frequencies if hp.output_bias == "prior" else None)
+        self.task_weights = list(hp.task_weights) or [1.0] * len(hp.task_names)
+        # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
+        self.metrics = torch.nn.ModuleDict(
+            {
+                split + "_": torch.nn.ModuleList(
+                    torch.nn.ModuleDict({name: make(c) for name, make in METRICS.items()}) for c in hp.task_classes
+                )
+                for split in SPLITS
+            }
+        )
+        if hp.adversarial != "none":
+            self.adv_accuracy = METRICS["acc"](hp.task_classes[0])
+        self.confusion = confusion_matrix(hp.task_classes[0])
+        self.test_confusion: torch.Tensor | None = None  # [C, C] after testing
+        self.last_train_loss = math.nan
+
+    def configure_model(self) -> None:
+        # In place (nn.Module.compile): idempotent across fit/test, and the state_dict keys stay the
+        # same, so checkpoints load into an uncompiled network too.
+        if self.hparams.compile:
+            self.net.compile()
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.net(x)
+
+    @staticmethod
+    def task_losses(outputs: list[torch.Tensor], y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per task, its loss (objectives.TASK_LOSSES) and the logits its metrics read."""
+        return task_losses(outputs, y)
+
+    def total_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Multitask loss Σ_t w_t L_t."""
+        losses, _ = self.task_losses(self(x), y)
+        return sum(w * loss for w, loss in zip(self.task_weights, losses))
+
+    def adversarial_examples(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """regularizers.adversarial_examples against this network's multitask loss."""
+        hp = self.hparams
+        return adversarial_examples(self.total_loss, x, y, hp.adversarial, hp.adv_eps, hp.adv_steps)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """--resume with another --lr: the restored optimizer and schedule hold the old ε0; rescale them
+        so that the schedule continues from this step with the new ε0 (the other flags that may change
+        on resume are read from the hyperparameters of this run, not the checkpoint's)."""
+        old, new = checkpoint.get("hyper_parameters", {}).get("lr"), self.hparams.lr
+        if not old or old == new:
+            return
+        ratio = new / old
+        for state in checkpoint.get("lr_schedulers", []):
+            state["base_lrs"] = [lr * ratio for lr in state.get("base_lrs", [])]
+        for state in checkpoint.get("optimizer_states", []):
+            for group in state.get("param_groups", []):
+                if "initial_lr" in group:
+                    group["initial_lr"] *= ratio
+
+    def on_train_start(self) -> None:
+        # The restored optimizer holds ε of the step where the checkpoint was taken, as the old plan
+        # had it; set ε_k of this run's plan (a resume may change ε0, the schedule or the run's length).
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and scheduler.last_epoch > 0:
+                for group, base, fn in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                    group["lr"] = base * fn(scheduler.last_epoch)
+
+    def model_step(self, batch, split: str) -> torch.Tensor:
+        x, y = batch  # x: [B, C, H, W] in [0, 1], y: [B, T] one label per task
+        names = self.hparams.task_names
+        losses, outputs = self.task_losses(self(x), y)
+        total = sum(w * loss for w, loss in zip(self.task_weights, losses))
+        # Training values per step (train/loss), evaluation losses averaged per epoch (val/loss).
+        # The primary task keeps the plain names; with several tasks each also gets split/<task>/loss.
+        log = {f"{split}/loss": losses[0].detach()}
+        if len(names) > 1:
+            log.update({f"{split}/{n}/loss": loss.detach() for n, loss in zip(names, losses)})
+            log[f"{split}/total_loss"] = total.detach()
+        for logits, metrics, target in zip(outputs, self.metrics[split + "_"], y.unbind(1)):
+            for metric in metrics.values():
+                metric.update(logits.detach(), target)
+        if split == "train":
+            hp = self.hparams
+            if hp.adversarial != "none" and hp.adv_weight > 0:
+                # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with
+                # these problematic examples". Only the clean forward pass updates batch norm's
+                # running μ and σ² (the test-time statistics), once per step.
+                with frozen_batchnorm_statistics(self.net):
+                    adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
+                total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
+                log["train/adv_loss"] = adv_loss.detach()
+            if hp.l1 > 0:
+                l1 = l1_penalty(self.net, hp.l1)  # λ·Σ|w|
+                total = total + l1
+                log["train/l1"] = l1.detach()
+            self.log_step(log)
+        else:
+            # sync_dist: under DDP the epoch's loss averages every rank's shard, not rank 0's alone.
+            self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+            if split == "test":
+                self.confusion.update(outputs[0].detach(), y[:, 0])
+            if split == "val" and self.hparams.adversarial != "none":
+                logits = self.task_losses(self(self.adversarial_examples(x, y)), y)[1][0]
+                self.adv_accuracy.update(logits.detach(), y[:, 0])
+        return total
+
+    def log_step(self, values: dict[str, torch.Tensor]) -> None:
+        """Per-step training values go straight to the loggers, by hand: LightningModule.log costs
+        about 1 ms a call on CPU (it re-walks its result store), as much as a small network's step."""
+        floats = {k: v.item() for k, v in values.items()}  # the one host sync per step
+        self.last_train_loss = floats["train/loss"]
+        if self._trainer is None or self.trainer.sanity_checking:
+            return
+        if self.global_step % self.trainer.log_every_n_steps:  # --log-every-n-steps
+            return
+        floats["epoch"] = self.current_epoch
+        # ε_k of this step. By hand rather than LearningRateMonitor, which writes one column per
+        # parameter group (lr/pg1, lr/pg2) once weight decay splits them; they share one schedule.
+        groups = self.trainer.optimizers[0].param_groups
+        floats["lr"] = groups[0]["lr"]
+        if len(groups) > 2:  # --backbone-lr-ratio: the trunk's groups come last
+            floats["lr-backbone"] = groups[-1]["lr"]
+        for logger in self.loggers:
+            logger.log_metrics(floats, step=self.global_step)
+
+    def log_epoch(self, split: str) -> None:
+        """Accuracy per task over the whole epoch: computed once here, not logged every step."""
+        names = self.hparams.task_names
+        log = {}
+        for name, metrics in zip(names, self.metrics[split + "_"]):
+            for metric_name, metric in metrics.items():
+                if metric.update_count:
+                    value = metric.compute()
+                    if name == names[0]:
+                        log[f"{split}/{metric_name}"] = value
+                    if len(names) > 1:
+                        log[f"{split}/{name}/{metric_name}"] = value
+                metric.reset()
+        if split == "val":
+            log["val/sparsity"] = sparsity(weights(self.net))
+            if self.hparams.adversarial != "none" and self.adv_accuracy.update_count:
+                log["val/adv_acc"] = self.adv_accuracy.compute()
+                self.adv_accuracy.reset()
+        if log:  # torchmetrics already gathered every rank; sync_dist only averages equal values
+            self.log_dict(log, prog_bar=split == "val", sync_dist=True)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self.log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch("test")
+        self.test_confusion = self.confusion.compute()
+        self.confusion.reset()
+
+    def parameter_groups(self) -> list[dict]:
+        """Weights (decayed) and the other parameters; with --backbone-lr-ratio r != 1 the trunk's two
+        groups come last with initial ε r·ε0. LambdaLR scales every group's initial ε by the same
+        ε_k/ε0, so the trunk's ε is r·ε_k at every step. Frozen parameters are left out."""
+        hp = self.hparams
+        ratio = hp.get("backbone_lr_ratio", 1.0)
+        decayed = {id(w) for w in weights(self.net)}
+        trunk = {id(p) for p in self.net.trunk.parameters()} if ratio != 1 else set()
+        groups = []
+        for part, lr in ((False, hp.lr), (True, ratio * hp.lr)):
+            params = [p for p in self.parameters() if p.requires_grad and (id(p) in trunk) == part]
+            split = parameter_groups(
+                [p for p in params if id(p) in decayed], [p for p in params if id(p) not in decayed], hp.weight_decay
+            )
+            groups += [{**g, "lr": lr} for g in split if g["params"] or not part]
+        return groups
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = create_optimizer(
+            hp.optimizer,
+            self.parameter_groups(),
+            lr=hp.lr,
+            momentum=hp.momentum,
+            nesterov=hp.nesterov,
+            beta2=hp.beta2,
+            eps=hp.eps,
+        )
+        trainer = self.trainer
+        total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
+        steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
+        scheduler = lambda_lr(
+            optimizer, steps_per_epoch=steps_per_epoch, total_steps=total, **schedule_arguments(dict(hp))
+        )
+        # interval "step": ε changes after every optimizer step k.
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------------- using a trained model
+
+    @property
+    def class_names(self) -> list[list[str]]:
+        """Per task, the name of each class ("0", "1", … for checkpoints saved without names)."""
+        from ..inference.checkpoints import class_names_of
+
+        return class_names_of(dict(self.hparams))
+
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
+        """Per task, class probabilities [B, C] (a binary head gives (1 − σ, σ)); `batch` is images
+        [B, C, H, W] in [0, 1], or a tuple or list whose first item they are, so `trainer.predict` works
+        on the datamodule's loaders too."""
+        from ..inference.outputs import probabilities
+
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if len(x) == 0:  # predict.py: every file of this batch was undecodable
+            return [x.new_zeros(0, c) for c in self.hparams.task_classes]
+        return probabilities(self(x))
+
+    @torch.inference_mode()
+    def predict_images(self, paths, top_k: int = 1, batch_size: int = 256) -> list[dict]:
+        """Image files (or folders) → one dict per image: file, then per task the predicted class name
+        and its probability (`digit`, `digit_prob`; top-k adds `digit_top2`, …). Inputs are adapted as
+        predict.py does (channels, size, the training data's gray levels); undecodable files raise."""
+        from ..inference.inputs import LEVELS, list_images, read_image
+        from ..inference.outputs import rows
+
+        hp = self.hparams
+        files = list_images([paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths)
+        was_training = self.training
+        self.eval()
+        out = []
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
+            probs = self.predict_step(x.to(self.device))
+            out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k)
+        self.train(was_training)
+        return out
+
+
+def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
+    """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
+    from ..inference.checkpoints import read_hparams
+
+    read_hparams(path)  # one line saying what the file is when it is not one of this project's
+    model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+    return model.eval()

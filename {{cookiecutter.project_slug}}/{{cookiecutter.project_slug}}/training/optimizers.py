@@ -1,0 +1,68 @@
+"""THE place to add an optimizer: one constructor per name, registered under the name `--optimizer`
+takes. A constructor names the flags it reads as keyword parameters (the way networks.py's builders
+do), and gets exactly those:
+
+    @register_optimizer("lion")
+    def lion(params, *, lr, momentum, beta2, weight_decay):
+        return Lion(params, lr=lr, betas=(momentum, beta2), weight_decay=weight_decay)
+
+`--optimizer` lists the registered names (read from this file without importing torch: keep the
+decorator's first argument a string literal). A flag given with an optimizer that does not take it
+is refused (e.g. --nesterov with adam). `momentum` is heavy-ball momentum for sgd/rmsprop and β1 for
+adam/adamw; `beta2` is Adam's β2 and RMSProp's α; weight_decay is coupled (added to the gradient)
+except for adamw (decoupled)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+
+import torch
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {}
+OPTIMIZER_FLAGS: dict[str, tuple[str, ...]] = {}  # name → the flags its constructor takes
+
+
+def register_optimizer(name: str) -> Callable:
+    """Decorator: make `constructor(params, *, lr, <flags>)` available as --optimizer NAME."""
+
+    def register(constructor: Callable) -> Callable:
+        OPTIMIZERS[name] = constructor
+        OPTIMIZER_FLAGS[name] = tuple(list(inspect.signature(constructor).parameters)[1:])
+        return constructor
+
+    return register
+
+
+@register_optimizer("sgd")
+def sgd(params, *, lr, momentum, nesterov, weight_decay):
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+@register_optimizer("adam")
+def adam(params, *, lr, momentum, beta2, eps, weight_decay):
+    return torch.optim.Adam(params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay)
+
+
+@register_optimizer("adamw")
+def adamw(params, *, lr, momentum, beta2, eps, weight_decay):
+    return torch.optim.AdamW(params, lr=lr, betas=(momentum, beta2), eps=eps, weight_decay=weight_decay)
+
+
+@register_optimizer("rmsprop")
+def rmsprop(params, *, lr, momentum, beta2, eps, weight_decay):
+    return torch.optim.RMSprop(params, lr=lr, alpha=beta2, eps=eps, momentum=momentum, weight_decay=weight_decay)
+
+
+def create_optimizer(name: str, params: Iterable, **flags) -> torch.optim.Optimizer:
+    """The optimizer `name` over `params`, given the flags its constructor takes (others are ignored)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
+    defaults = {"momentum": 0.9, "nesterov": False, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    values = {**defaults, **flags}
+    return OPTIMIZERS[name](params, **{k: values[k] for k in OPTIMIZER_FLAGS[name]})
+
+
+def parameter_groups(decayed: list, others: list, weight_decay: float) -> list[dict]:
+    """L2 applies to weights only: biases and normalization/activation parameters are not decayed."""
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]

@@ -1,0 +1,122 @@
+"""The run directory: its name, its creation (atomic: of two runs started with one name, one gets
+it), the lock that keeps a second process out, its removal when a run never trained, and the files
+every run writes there (config.yaml, results.json) through files.write_atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from ..config.environment import RUN_NAME_ENV, is_rank_zero
+from ..errors import RunDirectoryError, UsageError
+from ..files import write_atomically
+
+_LOCKS: list = []  # open lock files: held until the run ends (the OS releases them even on SIGKILL)
+
+
+def default_run_name(model: str, depth: int, width, optimizer: str, lr: float, batch_size: int) -> str:
+    model = model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
+    return f"{model}-d{depth}-w{width}-{optimizer}-lr{lr:g}-bs{batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def choose_run_directory(output_dir: str, run_name: str | None, default_name: str) -> Path:
+    """--run-name, the name rank 0 chose (DDP ranks started later), or `default_name` (-2, -3… if taken)."""
+    inherited = None if is_rank_zero() else os.environ.get(RUN_NAME_ENV)
+    name = run_name or inherited or default_name
+    run_dir = Path(output_dir) / name
+    if not (run_name or inherited):
+        run_dir = unused(run_dir)
+    os.environ[RUN_NAME_ENV] = run_dir.name
+    return run_dir
+
+
+def unused(run_dir: Path) -> Path:
+    """`run_dir`, or `<run_dir>-2`, `-3`… the first that does not exist."""
+    candidate, suffix = run_dir, 1
+    while candidate.exists():
+        suffix += 1
+        candidate = run_dir.with_name(f"{run_dir.name}-{suffix}")
+    return candidate
+
+
+def claim_run_directory(run_dir: Path, *, overwrite: bool = False, resuming: bool = False) -> bool:
+    """Make `run_dir` this run's own: created here (a name taken meanwhile is refused), or, when
+    resuming or with --overwrite, locked so no second process writes it. Returns whether it was
+    created. DDP ranks other than 0 belong to rank 0's job and take no lock."""
+    if not is_rank_zero():
+        return False
+    created = False
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        if overwrite and not resuming and run_dir.is_dir():
+            lock_or_refuse(run_dir)  # never delete a directory another process is writing
+            shutil.rmtree(run_dir)
+            release_run_directory()
+        if not resuming:
+            run_dir.mkdir()  # atomic: of two runs started together with one name, one gets an error
+            created = True
+        lock_or_refuse(run_dir)
+    except FileExistsError:
+        raise RunDirectoryError(
+            f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "
+            f"--resume {run_dir}, choose another --run-name, or replace it with --overwrite"
+        ) from None
+    except OSError as e:
+        raise RunDirectoryError(
+            f"--output-dir: cannot create the run directory {run_dir} ({e.strerror or type(e).__name__})"
+        ) from None
+    return created
+
+
+def lock_or_refuse(run_dir: Path) -> None:
+    handle = open(run_dir / ".lock", "a+")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RunDirectoryError(
+            f"{run_dir} is being written by another process right now; wait for it to finish or use another --run-name"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _LOCKS.append(handle)
+
+
+def release_run_directory() -> None:
+    """The run is over (in a notebook or a test the process goes on): another run may write there."""
+    while _LOCKS:
+        _LOCKS.pop().close()
+
+
+@contextmanager
+def owned(run_dir: Path, created: bool) -> Iterator[Path]:
+    """The run's time in its directory: bad input found meanwhile removes a directory this run created
+    and never trained in (no checkpoints/), so a refused run leaves nothing behind; the lock is
+    released at the end whatever happens."""
+    try:
+        yield run_dir
+    except UsageError:
+        if created and not (run_dir / "checkpoints").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        release_run_directory()
+
+
+def write_config(run_dir: Path, config: dict) -> None:
+    """config.yaml: every flag's resolved value (what --config reads back)."""
+    write_atomically(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def write_results(run_dir: Path, results: dict) -> None:
+    write_atomically(run_dir / "results.json", json.dumps(results, indent=2) + "\n")

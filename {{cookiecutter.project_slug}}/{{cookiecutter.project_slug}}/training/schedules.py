@@ -1,0 +1,96 @@
+"""THE place to add a learning-rate schedule: ε_k as a pure function of the optimizer step k (one
+entry of SCHEDULES), wrapped once for Lightning (lambda_lr). `--lr-schedule` lists the names (read
+from this file without importing it: keep SCHEDULES a dict literal); its help quotes ROBBINS_MONRO in
+config/flags.py, which a test holds to the same names. Only the standard library is imported here
+(torch inside lambda_lr).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+# ----------------------------------------------------------------------------- schedules
+# Each takes (k, ε0, p) and returns ε_k; p holds steps_per_epoch, tau, final_ratio, decay,
+# step_epochs. n = k // steps_per_epoch is the epoch, counted from 0.
+
+
+def _linear(k: int, lr: float, p: dict) -> float:
+    # GBC16 §8.3.1: ε_k = (1 - k/τ)ε0 + (k/τ)ε_τ for k <= τ, ε_τ after.
+    tau, lr_tau = p["tau"], p["final_ratio"] * lr
+    if k >= tau:
+        return lr_tau
+    return (1 - k / tau) * lr + (k / tau) * lr_tau
+
+
+def _cosine(k: int, lr: float, p: dict) -> float:
+    tau, lr_tau = p["tau"], p["final_ratio"] * lr
+    if k >= tau:
+        return lr_tau
+    return lr_tau + (lr - lr_tau) * (1 + math.cos(math.pi * k / tau)) / 2
+
+
+SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
+    "constant": lambda k, lr, p: lr,
+    "linear": _linear,
+    "inverse-time": lambda k, lr, p: lr / (1 + p["decay"] * (k // p["steps_per_epoch"])),  # Ng
+    "exponential": lambda k, lr, p: p["decay"] ** (k // p["steps_per_epoch"]) * lr,  # Ng, δ < 1
+    "sqrt": lambda k, lr, p: lr / math.sqrt(k // p["steps_per_epoch"] + 1),  # Ng, n counted from 1
+    "step": lambda k, lr, p: lr * p["decay"] ** ((k // p["steps_per_epoch"]) // p["step_epochs"]),
+    "cosine": _cosine,
+}
+
+
+def lr_at(
+    k: int,
+    schedule: str,
+    lr: float,
+    *,
+    steps_per_epoch: int,
+    total_steps: int,
+    tau: int | None = None,
+    final_ratio: float = 0.01,
+    decay: float = 0.5,
+    step_epochs: int = 10,
+    warmup_steps: int = 0,
+) -> float:
+    """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
+    params = {
+        "steps_per_epoch": max(1, steps_per_epoch),
+        # τ defaults to the last step of the run, so that step uses exactly ε_τ.
+        "tau": tau if tau is not None else max(1, total_steps - 1),
+        "final_ratio": final_ratio,
+        "decay": decay,
+        "step_epochs": step_epochs,
+    }
+    value = SCHEDULES[schedule](k, lr, params)
+    if k < warmup_steps:
+        value *= k / warmup_steps
+    return value
+
+
+# The flags of a schedule (hyperparameter name → lr_at's keyword).
+SCHEDULE_FLAGS = {
+    "lr_schedule": "schedule",
+    "lr_tau": "tau",
+    "lr_final_ratio": "final_ratio",
+    "lr_decay": "decay",
+    "lr_step_epochs": "step_epochs",
+    "warmup_steps": "warmup_steps",
+}
+
+
+def schedule_arguments(hp) -> dict:
+    """The one adapter from the flags (a run's hyperparameters, a mapping or a namespace) to lr_at's
+    keywords, besides the step counts: the module's scheduler and the planned-schedule plot share it."""
+    get = hp.get if isinstance(hp, dict) or hasattr(hp, "get") else lambda k: getattr(hp, k)
+    return {"lr": get("lr"), **{kw: get(flag) for flag, kw in SCHEDULE_FLAGS.items()}}
+
+
+def lambda_lr(optimizer, lr: float, **schedule_kw):
+    """The one Lightning wrapper: LambdaLR multiplies the base ε0 by ε_k/ε0 after every step."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_at(k, lr=lr, **schedule_kw) / lr)

@@ -1,0 +1,247 @@
+"""The Trainer from the "Trainer and
+hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm, profiler, validation and logging
+intervals, the hardware check before any file is written, and the quiet console."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+
+from ..errors import SettingError, one_line
+from .monitor import MODE, MONITOR
+
+PROFILE_DIR = "profiler"
+
+
+@dataclass(frozen=True)
+class TrainerOptions:
+    """The flags the Trainer and its callbacks read (field names are flag names)."""
+
+    max_epochs: int = 1
+    max_steps: int = -1
+    deterministic: bool = False
+    fast_dev_run: bool = False
+    limit_train_batches: int | float = 1.0
+    limit_val_batches: int | float = 1.0
+    accelerator: str = "auto"
+    devices: str | int | list = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    accumulate_grad_batches: int = 1
+    ddp_timeout: int = 1800
+    profiler: str = "none"
+    log_every_n_steps: int = 50
+    val_check_interval: int | float = 1.0
+    check_val_every_n_epoch: int = 1
+    num_sanity_val_steps: int = 2
+    detect_anomaly: bool = False
+    benchmark: bool = False
+    gradient_clip_val: float = 0.0
+    sync_batchnorm: str = "auto"
+    batchnorm: bool = False
+    adversarial: str = "none"
+    early_stopping_patience: int = 0
+    early_stopping_min_delta: float = 0.0
+    lr: float = 1e-3  # for the divergence guard's message
+
+
+def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool) -> list:
+    """Every callback of a training run: the project's, early stopping with --early-stopping-patience,
+    then yours (callbacks.CALLBACKS)."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
+
+    from .callbacks import (
+        CALLBACKS,
+        BestEpochMetrics,
+        DivergenceGuard,
+        EpochLines,
+        LastCheckpoint,
+        RunFacts,
+        SaveOnInterrupt,
+    )
+
+    callbacks = [
+        # best.ckpt: the epoch with the best monitored metric. last.ckpt: the end of the latest completed
+        # epoch (Lightning's save_last rewrites it only when best.ckpt changes), see LastCheckpoint.
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=MONITOR,
+            mode=MODE,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        ),
+        LastCheckpoint(dirpath=run_dir / "checkpoints"),
+        DivergenceGuard(o.lr),
+        SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
+        BestEpochMetrics(),
+        RunFacts(),
+        ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
+        TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
+    ]
+    if o.early_stopping_patience:
+        callbacks.append(
+            EarlyStopping(
+                monitor=MONITOR, mode=MODE, patience=o.early_stopping_patience, min_delta=o.early_stopping_min_delta
+            )
+        )
+    return callbacks + [c for c in (make(run_dir) for make in CALLBACKS) if c is not None]
+
+
+def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list) -> L.Trainer:
+    interactive = sys.stderr.isatty()
+    return L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=o.max_epochs,
+        max_steps=o.max_steps,
+        deterministic=o.deterministic,
+        fast_dev_run=o.fast_dev_run,
+        limit_train_batches=o.limit_train_batches,
+        limit_val_batches=o.limit_val_batches,
+        accelerator=o.accelerator,
+        devices=o.devices,
+        strategy=strategy(o),
+        num_nodes=o.num_nodes,
+        precision=o.precision,
+        accumulate_grad_batches=o.accumulate_grad_batches,
+        sync_batchnorm=sync_batchnorm(o),
+        gradient_clip_val=o.gradient_clip_val or None,
+        logger=loggers,
+        callbacks=callbacks_for(o, run_dir, interactive),
+        enable_progress_bar=interactive,
+        # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
+        # log_every_n_steps; everything Lightning logs itself is per epoch.
+        # Validation needs input gradients to build adversarial examples for val/adv_acc.
+        inference_mode=o.adversarial == "none",
+        profiler=profiler(o, run_dir),
+        log_every_n_steps=o.log_every_n_steps,
+        val_check_interval=o.val_check_interval,
+        check_val_every_n_epoch=o.check_val_every_n_epoch,
+        num_sanity_val_steps=o.num_sanity_val_steps,
+        detect_anomaly=o.detect_anomaly,
+        benchmark=o.benchmark,
+    )
+
+
+def profiler(o: TrainerOptions, run_dir: Path):
+    """Lightning's profiler for --profiler; it writes <stage>-profile.txt into <run dir>/profiler/."""
+    from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+
+    kinds = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
+    if o.profiler == "none":
+        return None
+    return kinds[o.profiler](dirpath=run_dir / PROFILE_DIR, filename="profile")
+
+
+def sync_batchnorm(o: TrainerOptions) -> bool:
+    import torch
+
+    if o.sync_batchnorm != "auto":
+        return o.sync_batchnorm == "true"
+    gpus = torch.cuda.device_count() if o.accelerator in ("auto", "gpu") else 0
+    devices = gpus if o.devices in ("auto", -1) else (len(o.devices) if isinstance(o.devices, list) else o.devices)
+    return o.batchnorm and gpus > 0 and devices * o.num_nodes > 1
+
+
+def device_count(o: TrainerOptions) -> int:
+    """Processes per node that --devices asks for (auto: the GPUs, or 1 process on CPU)."""
+    import torch
+
+    if isinstance(o.devices, list):
+        return len(o.devices)
+    if o.devices in ("auto", -1):
+        gpus = torch.cuda.device_count() if o.accelerator in ("auto", "gpu") else 0
+        return max(gpus, 1) if o.devices == "auto" or gpus else os.cpu_count() or 1
+    return o.devices
+
+
+def strategy(o: TrainerOptions):
+    """Lightning's strategy for --strategy, with --ddp-timeout for joining and for every collective: a
+    node that never joins ends the run with one line instead of a wait of half an hour."""
+    timeout = timedelta(seconds=o.ddp_timeout)
+    distributed = o.num_nodes > 1 or device_count(o) > 1
+    if o.strategy == "ddp" or (o.strategy == "auto" and distributed):
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(timeout=timeout)
+    if o.strategy == "ddp_spawn":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(start_method="spawn", timeout=timeout)
+    if o.strategy == "fsdp":
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        return FSDPStrategy(timeout=timeout)
+    return o.strategy
+
+
+def check_hardware(o: TrainerOptions) -> None:
+    """Let Lightning judge --accelerator/--devices/--strategy/--num-nodes/--precision before any file
+    is written: a Trainer that is built and thrown away costs milliseconds."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
+    try:
+        L.Trainer(
+            accelerator=o.accelerator,
+            devices=o.devices,
+            strategy=o.strategy,
+            num_nodes=o.num_nodes,
+            precision=o.precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as e:
+        flags = f"--accelerator {o.accelerator} --devices {o.devices} --strategy {o.strategy}"
+        raise SettingError(f"{flags}: {one_line(e)}") from None
+    finally:
+        quiet.setLevel(level)
+
+
+def training_batches(o: TrainerOptions, dm) -> int:
+    """Training batches per epoch as Lightning counts them (loader length, then --limit-train-batches)."""
+    n = len(dm.train_dataloader())
+    limit = o.limit_train_batches
+    return min(n, limit) if isinstance(limit, int) else int(n * limit)
+
+
+def check_val_check_interval(o: TrainerOptions, dm) -> None:
+    """A count of batches beyond one epoch would make Lightning fail once fit starts, after the run
+    directory exists; the count is known as soon as the data is set up, so refuse it here."""
+    if isinstance(o.val_check_interval, float) or o.fast_dev_run:  # fast_dev_run validates after its batch
+        return
+    n = training_batches(o, dm)
+    if o.val_check_interval > n:
+        raise SettingError(
+            f"argument --val-check-interval: must be at most the {n} training batches of an epoch "
+            f"(or a fraction <= 1), got {o.val_check_interval}"
+        )
+
+
+class _DropTips(logging.Filter):
+    NOISE = ("litlogger", "was configured so 100%", "Skipping setting a default")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(s in record.getMessage() for s in self.NOISE)
+
+
+def quiet_lightning() -> None:
+    """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
+    warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
+    # --freeze-backbone keeps the trunk in eval mode on purpose (its batch norm statistics stay fixed).
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in logger.filters):
+        logger.addFilter(_DropTips())
