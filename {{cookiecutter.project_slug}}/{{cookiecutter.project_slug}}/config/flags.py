@@ -625,7 +625,8 @@ FLAGS: list[Flag] = [
         "Also log to TensorBoard in <run dir>/tensorboard/ (the same scalars as "
         "metrics.csv; `tensorboard --logdir runs`). Needs the tensorboard extra: pip install -e '.[tensorboard]'.",
     ),
-    # --- Your flags (README: "Add an architecture knob"): flag("name", ARCH, default, "help", type, Range(...)),
 ]
+
+# --- Your flags (README: "Add an architecture knob"), below this line: FLAGS.append(flag("name", ARCH, ...))
 
 FLAG_BY_NAME = {f.name: f for f in FLAGS}

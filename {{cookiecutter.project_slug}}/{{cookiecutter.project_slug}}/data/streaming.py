@@ -183,8 +183,13 @@ class StreamingDataModule(InMemoryDataModule):
 
     def __init__(self, spec, data_dir: str, tasks: list[str], batch_size: int, num_workers: int, seed: int, **kwargs):
         super().__init__(
-            spec, data_dir=data_dir, tasks=tasks, batch_size=batch_size, num_workers=num_workers,
-            seed=seed, **kwargs,
+            spec,
+            data_dir=data_dir,
+            tasks=tasks,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+            **kwargs,
         )
         self.root = data_dir  # a folder or a URL: not a Path
         self.task_names = list(tasks)

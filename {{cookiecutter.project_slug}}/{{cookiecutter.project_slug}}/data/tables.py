@@ -148,16 +148,9 @@ class TableDataModule(InMemoryDataModule):
 
     @classmethod
     def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> TableDataModule:
-        return cls(
-            spec,
-            features=o.features,
-            data_dir=o.data_dir,
-            tasks=o.tasks,
-            batch_size=o.batch_size,
-            num_workers=o.num_workers,
-            val_fraction=o.val_fraction,
-            seed=o.seed,
-        )
+        dm = super().from_options(spec, o, augment)
+        dm.feature_names, dm.augment_options = list(o.features or []), None  # nothing to augment in a table
+        return dm
 
     def prepare_data(self) -> None:
         pass  # a local file: nothing to download or decode ahead
