@@ -61,7 +61,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def package() -> str:
-    return next(p.parent.name for p in ROOT.glob("*/commands/train.py"))
+    return next(p.parents[1].name for p in ROOT.glob("*/commands/train.py"))
 
 
 def train_seconds(out: Path, name: str) -> float:
