@@ -10,11 +10,60 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 SUFFIX = ".tmp"
+
+# Pseudo-file systems: writing there is never what a user means (and /proc answers in odd ways).
+PSEUDO = ("/proc", "/sys", "/dev")
+
+
+class TargetError(ValueError):
+    """An output path that cannot be written as asked (the commands turn it into their one line)."""
+
+
+def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
+    """Before any work: `path` can be written through atomic_path, as a file (or, with folder, a
+    folder): not under /proc, /sys or /dev, no directory where a file goes (or the reverse), nothing in
+    the way without `overwrite` (an empty folder is not in the way), and a parent that exists, is a
+    folder and is writable (the temporary goes beside it). Raises TargetError naming path and reason."""
+    path = Path(path)
+    full = Path(os.path.abspath(path))
+    pseudo = next((p for p in PSEUDO if full == Path(p) or Path(p) in full.parents), None)
+    if pseudo:
+        raise TargetError(f"{path}: under {pseudo}, not a place for output files")
+    if path.exists() or path.is_symlink():
+        mode = os.stat(path).st_mode if path.exists() else 0
+        if folder and not stat.S_ISDIR(mode):
+            raise TargetError(f"{path}: exists and is not a folder")
+        if not folder and not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise TargetError(f"{path}: {kind}, where a file is written")
+        if not overwrite and not (folder and not any(path.iterdir())):
+            raise TargetError(f"{path}: exists; pass --overwrite to replace it")
+    parent = full.parent
+    if not parent.exists():
+        raise TargetError(f"{path}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise TargetError(f"{path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise TargetError(f"{path}: permission denied (cannot write in {parent})")
+    return path
+
+
+def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
+    """An output that is, contains or (with `inside`: for inputs a command scans) lies inside one of
+    `inputs` is refused: replacing it would delete what the command reads, or the next scan would read
+    it. Paths compared resolved: links and `..` do not hide it."""
+    out = Path(output).resolve()
+    for source in inputs:
+        src = Path(source).resolve()
+        if out == src or out in src.parents or (inside and src in out.parents):
+            how = "is" if out == src else "contains" if out in src.parents else "lies inside"
+            raise TargetError(f"{output}: the output {how} the input {source}; write it elsewhere")
 
 
 def temporary_for(path: Path, keep_suffix: bool = False) -> Path:

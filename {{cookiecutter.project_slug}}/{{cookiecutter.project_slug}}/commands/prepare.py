@@ -20,14 +20,17 @@ import torch
 
 from ..config import flags
 from ..config.parser import OneLineParser, add_flag, normalize_argv
+from ..config.types import Range, bytes_type, number_type
 from ..data.cache import load_cached
 from ..data.splits import TEST_FRACTION, label_frequencies, split_indices
 from ..data.streaming import META, SPLITS, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, refuse
-from ..files import atomic_path
+from ..files import TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
+# A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
+MAX_PACK = 4096
 DATA_FLAGS = ("dataset", "data_dir", "download", "image_size", "target", "features", "tasks", "val_fraction", "seed")
 
 
@@ -43,15 +46,20 @@ def build_parser() -> OneLineParser:
     parser.add_argument(
         "--workers", type=int, default=min(4, os.cpu_count() or 1), help="Processes writing shards (default: up to 4)."
     )
-    parser.add_argument("--chunk-bytes", default="64MB", help="Target size of one shard file.")
+    parser.add_argument(
+        "--chunk-bytes",
+        type=bytes_type(1000, 16 * 1000**3),
+        default="64MB",
+        help="Target size of one shard file (1KB to 16GB).",
+    )
     parser.add_argument(
         "--pack",
-        type=int,
+        type=number_type(int, Range(1, MAX_PACK)),
         default=16,
         help="Examples per LitData item: reading one item costs "
         "about 30 µs, so packs of 16 make streaming nearly as fast as memory. The examples of a "
         "pack are drawn at random when the split is made and stay together; an epoch shuffles "
-        "the packs. 1 = one example per item (finest shuffling).",
+        f"the packs. 1 = one example per item (finest shuffling); at most {MAX_PACK}.",
     )
     for name in DATA_FLAGS:
         f = flags.FLAG_BY_NAME[name]
@@ -305,14 +313,15 @@ def main(argv: list[str] | None = None) -> int:
             f"argument --output: a local folder, got {a.output} (copy it to object storage afterwards, "
             "e.g. `aws s3 sync`)"
         )
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
-        parser.error(f"argument --output: {out} exists and is not empty; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        parser.error(f"argument --output: the parent folder {out.parent} does not exist")
+    try:  # before anything is read or written: replacing an input would delete the user's data
+        check_target(out, a.overwrite, folder=True)
+        # An image folder is scanned: shards inside it would be read back; a dataset root only holds caches.
+        check_apart(out, [a.data_dir] if a.data_dir else [], inside=a.dataset == "image-folder")
+    except TargetError as e:
+        parser.error(f"argument --output: {e}")
     if a.workers < 1:
         parser.error(f"argument --workers: must be >= 1, got {a.workers}")
-    if a.pack < 1:
-        parser.error(f"argument --pack: must be >= 1, got {a.pack}")
+    remove_stale_temporaries(out.resolve().parent)  # the folder of a prepare killed while writing
     try:
         require_litdata("prepare")
         meta = write(a, out)
