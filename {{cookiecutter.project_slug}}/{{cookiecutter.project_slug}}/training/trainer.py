@@ -161,9 +161,13 @@ def storage_error(checkpoint: dict, path: Path, e: OSError):
     free = shutil.disk_usage(folder).free
     why = os.strerror(e.errno) if e.errno else one_line(e)
     return StorageError(
-        f"cannot write the checkpoint {path} ({why}): it needs {buffer.tell() / 1e6:.1f} MB, {free / 1e6:.1f} MB "
-        f"free in {folder}; the previous checkpoint there is intact (free space, then --resume last)"
+        f"cannot write the checkpoint {path} ({why}): it needs {_size(buffer.tell())}, {_size(free)} free in "
+        f"{folder}; the previous checkpoint there is intact (free space, then --resume last)"
     )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def profiler(o: TrainerOptions, run_dir: Path):
