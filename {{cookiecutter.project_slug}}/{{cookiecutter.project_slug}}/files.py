@@ -9,6 +9,7 @@ well-kept library adds the naming of temporaries by process id that lets the nex
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -95,13 +96,20 @@ def write_atomically(path: Path, content: str | bytes) -> None:
         tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Temporaries (`.<name>.<pid>.tmp`) in `folder` whose process no longer exists (killed while writing)."""
+# LitData's optimize() pickles its work list to $TMPDIR/litdata-node-<rank>-items-<pid>-<random>.pkl.
+LITDATA_TEMPORARIES = ("litdata-node-*-items-*.pkl", re.compile(r"^litdata-node-\d+-items-(\d+)-"))
+
+
+def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None = None) -> None:
+    """Temporaries in `folder` whose process no longer exists (killed while writing): ours
+    (`.<name>.<pid>.tmp`, files and folders), or with `kind` (a glob, a regex whose group is the pid)
+    another writer's, such as LITDATA_TEMPORARIES."""
     if not Path(folder).is_dir():
         return
-    for tmp in Path(folder).glob(f".*{SUFFIX}*"):
-        pid = tmp.name.rpartition(SUFFIX)[0].rpartition(".")[2]
-        if pid.isdigit() and not _alive(int(pid)):
+    glob, pattern = kind or (f".*{SUFFIX}*", re.compile(rf"^\..*\.(\d+){re.escape(SUFFIX)}"))
+    for tmp in Path(folder).glob(glob):
+        found = pattern.match(tmp.name)
+        if found and not _alive(int(found.group(1))):
             _remove(tmp)
 
 

@@ -208,3 +208,19 @@ def test_the_next_run_removes_what_killed_writers_left(ckpt, tmp_path, capsys):
     alive.write_text("mine")
     assert predict([str(ckpt), str(images(tmp_path / "in")), "--output", str(out)]) == 0
     assert not any(p.exists() for p in stale) and alive.exists() and out.is_file()
+
+
+def test_prepare_removes_what_a_killed_prepare_left(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    pid = dead_pid()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    stale = [tmp_path / f".shards.{pid}.tmp", tmp_path / "tmp" / f"litdata-node-0-items-{pid}-x1y2.pkl"]
+    (stale[0] / "train").mkdir(parents=True)
+    stale[1].write_bytes(b"pickle")
+    mine = tmp_path / "tmp" / f"litdata-node-0-items-{os.getpid()}-a.pkl"  # a prepare still running
+    mine.write_bytes(b"pickle")
+    argv = ["--dataset", "image-folder", "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "shards")]
+    refused(capsys, exit_status(prepare.main, argv), "image-folder")  # refused after the clean-up
+    assert not any(p.exists() for p in stale) and mine.exists()

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -26,7 +27,7 @@ from ..data.splits import TEST_FRACTION, label_frequencies, split_indices
 from ..data.streaming import META, SPLITS, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, refuse
-from ..files import TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
+from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
 # A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
@@ -322,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.workers < 1:
         parser.error(f"argument --workers: must be >= 1, got {a.workers}")
     remove_stale_temporaries(out.resolve().parent)  # the folder of a prepare killed while writing
+    remove_stale_temporaries(Path(tempfile.gettempdir()), LITDATA_TEMPORARIES)  # and LitData's work list
     try:
         require_litdata("prepare")
         meta = write(a, out)

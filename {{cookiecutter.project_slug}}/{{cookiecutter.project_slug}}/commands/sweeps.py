@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config.parser import OneLineParser
+from ..config.flags import FLAG_BY_NAME
+from ..config.parser import OneLineParser, checked_value
 from ..errors import SweepError, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
 from ..training.monitor import GOAL, MONITOR
@@ -58,11 +59,26 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
         if not isinstance(results_dict, dict):
             raise SweepError(f"argument --from: {results} holds a JSON {type(results_dict).__name__}, not an object")
         value = results_dict.get(metric)
+        if isinstance(values, dict):  # each flag's value as train.py would parse it (config/parser.checked_value)
+            values = {k: checked(k, v, config) for k, v in values.items()}
         if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(values, dict):
             runs.append((d.name, values, float(value)))
     if not runs:
         raise SweepError(f"argument --from: no finished run (results.json with {metric} and config.yaml) in {source}")
     return runs
+
+
+class _Refuse:
+    """The parser interface checked_value reports through: here, a SweepError."""
+
+    def error(self, message: str):
+        raise SweepError(message)
+
+
+def checked(key, value, origin: Path):
+    name = str(key).replace("-", "_")
+    f = FLAG_BY_NAME.get(name)
+    return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
 
 
 def wandb_runs(sweep_path: str, metric: str) -> tuple[list[tuple[str, dict, float]], dict]:
