@@ -24,7 +24,7 @@ from ..config.parser import OneLineParser, add_flag, normalize_argv
 from ..config.types import Range, bytes_type, number_type
 from ..data.cache import load_cached
 from ..data.splits import TEST_FRACTION, label_frequencies, split_indices
-from ..data.streaming import META, SPLITS, collate, fingerprint, require_litdata
+from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, refuse
 from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
@@ -302,6 +302,7 @@ def write_split(a: argparse.Namespace, writer, folder: Path) -> dict:
         "count": len(writer.index),
         "packs": packs,
         "fingerprint": fingerprint((folder / "index.json").read_bytes()),
+        "chunks": chunk_hashes(folder),  # training checks them: a bit flipped in a shard is one line
     }
 
 
