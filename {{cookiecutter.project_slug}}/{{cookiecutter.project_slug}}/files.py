@@ -8,6 +8,7 @@ well-kept library adds the naming of temporaries by process id that lets the nex
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -110,7 +111,8 @@ def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None =
     for tmp in Path(folder).glob(glob):
         found = pattern.match(tmp.name)
         if found and not _alive(int(found.group(1))):
-            _remove(tmp)
+            with contextlib.suppress(OSError):  # a read-only folder: what it holds stays (space only)
+                _remove(tmp)
 
 
 def _alive(pid: int) -> bool:

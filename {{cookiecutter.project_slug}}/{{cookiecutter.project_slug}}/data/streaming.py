@@ -110,8 +110,8 @@ def read_meta(root: str) -> dict:
             raise DataError(f"--dataset streaming: {root} is not LitData output: {split}/index.json is missing")
         if fingerprint(index) != meta["splits"][split]["fingerprint"]:
             raise DataError(
-                f"--dataset streaming: {join(root, split, 'index.json')} is not the one {META} "
-                f"describes (damaged, or from another dataset than its statistics: "
+                f"--dataset streaming: the shards in {join(root, split)} are not the ones {META} "
+                f"describes ({split}/index.json damaged, or from another dataset than its statistics: "
                 f"{meta['source'].get('dataset')}); run prepare again"
             )
         if not is_remote(root):

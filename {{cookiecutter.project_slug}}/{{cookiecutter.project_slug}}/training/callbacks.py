@@ -131,7 +131,8 @@ class EpochLines(L.Callback):
     epoch starts, or training ends."""
 
     def __init__(self):
-        self.pending: tuple[int, float, dict] | None = None  # (epoch, start time, its validation metrics)
+        self.pending: tuple[int, float, dict] | None = None  # (epoch, seconds, its validation metrics)
+        self.start, self.val = time.perf_counter(), {}  # a resumed epoch starts without on_train_epoch_start
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._print(trainer)
