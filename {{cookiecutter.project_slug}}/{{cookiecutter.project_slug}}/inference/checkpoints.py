@@ -66,15 +66,16 @@ def _what_is(path: Path, error: Exception) -> str:
     return f"a text file starting {first!r}"
 
 
-def read_hparams(path: Path) -> dict:
+def read_hparams(path: str | Path) -> dict:
     """The checkpoint's hyperparameters, after checking that it is a checkpoint of this project."""
-    return dict(load_checkpoint(path)["hyper_parameters"])
+    return dict(load_checkpoint(Path(path))["hyper_parameters"])
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: str | Path) -> dict:
     """The checkpoint (tensors memory-mapped, not read), after checking that it is one of this project's."""
     import torch
 
+    path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
