@@ -167,3 +167,20 @@ def test_prepare_reads_sizes_in_units():
     assert parse(["--output", "x", "--chunk-bytes", "64MB"]).chunk_bytes == 64_000_000
     assert parse(["--output", "x", "--chunk-bytes", "2KiB"]).chunk_bytes == 2048
     assert parse(["--output", "x", "--chunk-bytes", "5000"]).chunk_bytes == 5000
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "truncated"],
+    ids=["empty", "text", "a PNG header only", "truncated"],
+)
+def test_prepare_skips_files_that_are_not_images_with_a_count(tmp_path, capsys, content):
+    good = []
+    for i in range(3):
+        Image.new("RGB", (8, 8), (9 * i, 0, 0)).save(tmp_path / f"{i}.png")
+        good.append((str(tmp_path / f"{i}.png"), i % 2))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes((tmp_path / "0.png").read_bytes()[:30] if content == "truncated" else content)
+    assert prepare.readable([*good[:2], (str(bad), 1), good[2]]) == good
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped 1 files" in err and str(bad) in err

@@ -127,6 +127,7 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
     samples = make_dataset(str(train_dir), index, extensions=IMG_EXTENSIONS, allow_empty=True)
     if not samples:
         raise DataError(f"--dataset image-folder: no images in the class folders under {train_dir}")
+    samples = readable(samples)
     test_paths = test_labels = None
     if test_dir is not None:
         unknown = sorted(
@@ -140,8 +141,27 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
             extensions=IMG_EXTENSIONS,
             allow_empty=True,
         )
-        test_paths, test_labels = [p for p, _ in test], [c for _, c in test]
+        test_paths, test_labels = [p for p, _ in readable(test)], [c for _, c in readable(test)]
     return [p for p, _ in samples], [c for _, c in samples], classes, test_paths, test_labels
+
+
+def readable(samples: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The (path, class) pairs whose file PIL can open and verify (a header and checksum read, no
+    decoding), in the main process: an undecodable file inside a LitData worker is a traceback after a
+    long wait. Those skipped are counted on one line."""
+    from PIL import Image
+
+    good, bad = [], []
+    for path, c in samples:
+        try:
+            with Image.open(path) as img:
+                img.verify()
+            good.append((path, c))
+        except Exception:  # noqa: BLE001 - PIL raises many kinds for a file that is not an image
+            bad.append(path)
+    if bad:
+        print(f"prepare: skipped {len(bad)} files that are not readable images (first: {bad[0]})", file=sys.stderr)
+    return good
 
 
 def _label_columns(spec, label: torch.Tensor, classes: int) -> tuple[torch.Tensor, list[dict], list[list[str]]]:
