@@ -184,3 +184,17 @@ def test_prepare_skips_files_that_are_not_images_with_a_count(tmp_path, capsys, 
     assert prepare.readable([*good[:2], (str(bad), 1), good[2]]) == good
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "skipped 1 files" in err and str(bad) in err
+
+
+def test_training_and_prepare_pass_over_a_fifo_in_an_image_folder(tmp_path):
+    from {{cookiecutter.project_slug}}.data.loaders import load_image_folder
+
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(3):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / c / f"{i}.png")
+    os.mkfifo(tmp_path / "a" / "fifo.png")  # opening it would wait for a writer forever
+    (x, y), _ = load_image_folder(tmp_path, False, 8)
+    assert x.shape == (6, 3, 8, 8) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    paths, labels, classes, _, _ = prepare._folder_samples(tmp_path)
+    assert len(paths) == 6 and not any(p.endswith("fifo.png") for p in paths) and classes == ["a", "b"]

@@ -112,7 +112,9 @@ class FileWriter(TensorWriter):
 
 
 def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[str] | None, list[int] | None]:
-    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+    from torchvision.datasets.folder import make_dataset
+
+    from ..data.loaders import regular_image
 
     if not root.is_dir():
         raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder")
@@ -124,7 +126,7 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
     if len(classes) < 2:
         raise DataError(f"--dataset image-folder: {train_dir} needs at least 2 class folders, found {len(classes)}")
     index = {c: i for i, c in enumerate(classes)}
-    samples = make_dataset(str(train_dir), index, extensions=IMG_EXTENSIONS, allow_empty=True)
+    samples = make_dataset(str(train_dir), index, is_valid_file=regular_image, allow_empty=True)
     if not samples:
         raise DataError(f"--dataset image-folder: no images in the class folders under {train_dir}")
     samples = readable(samples)
@@ -138,7 +140,7 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
         test = make_dataset(
             str(test_dir),
             {c: i for c, i in index.items() if (test_dir / c).is_dir()},
-            extensions=IMG_EXTENSIONS,
+            is_valid_file=regular_image,
             allow_empty=True,
         )
         test_paths, test_labels = [p for p, _ in readable(test)], [c for _, c in readable(test)]
