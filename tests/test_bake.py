@@ -219,6 +219,37 @@ def test_test_requirements_cover_the_generated_dependencies(cookies):
     assert set(needed) <= set(listed)
 
 
+# Floors past known advisories: torch.load reads weights only by default from torch 2.6; Lightning
+# before 2.6.6 imported and called a checkpoint's `_instantiator` (#21822), and 2.6.2/2.6.3 were
+# compromised releases (#21691).
+FLOORS = {"torch": (2, 6), "lightning": (2, 6, 6)}
+
+
+def test_dependency_floors_hold_everywhere_the_project_pins(cookies):
+    from packaging.requirements import Requirement
+
+    root = Path(cookies.bake().project_path)
+    pinned = {
+        "pyproject.toml": tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"],
+        "requirements-test.txt": [
+            line.split("#")[0].strip() for line in (TEMPLATE / "requirements-test.txt").read_text().splitlines()
+        ],
+        "ci.yml": re.findall(r"'([a-z]+[<>=][^']+)'", (root / ".github/workflows/ci.yml").read_text()),
+    }
+    for where, lines in pinned.items():
+        found = {r.name: r for r in map(Requirement, (x for x in lines if x[:1].isalpha())) if r.name in FLOORS}
+        if where == "ci.yml":
+            assert set(found) == {"torch"}, found  # lightning comes with the project's own pins
+        else:
+            assert set(found) == set(FLOORS), (where, found)
+        for name, req in found.items():
+            below = ".".join(map(str, FLOORS[name][:-1] + (FLOORS[name][-1] - 1,)))
+            assert not req.specifier.contains(below) and req.specifier.contains(".".join(map(str, FLOORS[name]))), (
+                where,
+                str(req),
+            )
+
+
 def test_readme_commands_match_ci():
     readme = (TEMPLATE / "README.md").read_text()
     blocks = re.findall(r"<!-- (\w[\w-]*) -->\n```bash\n(.*?)\n```\n<!-- /\1 -->", readme, re.S)

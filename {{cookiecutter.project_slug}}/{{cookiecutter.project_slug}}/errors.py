@@ -48,6 +48,10 @@ class RunDirectoryError(UsageError):
     """A run directory that cannot be created or is being written by another process."""
 
 
+class StorageError(UsageError):
+    """A file that cannot be written: the disk is full, or the folder is read-only."""
+
+
 class SweepError(UsageError):
     """Bad input to a sweeps command."""
 

@@ -8,13 +8,64 @@ well-kept library adds the naming of temporaries by process id that lets the nex
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 SUFFIX = ".tmp"
+
+# Pseudo-file systems: writing there is never what a user means (and /proc answers in odd ways).
+PSEUDO = ("/proc", "/sys", "/dev")
+
+
+class TargetError(ValueError):
+    """An output path that cannot be written as asked (the commands turn it into their one line)."""
+
+
+def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
+    """Before any work: `path` can be written through atomic_path, as a file (or, with folder, a
+    folder): not under /proc, /sys or /dev, no directory where a file goes (or the reverse), nothing in
+    the way without `overwrite` (an empty folder is not in the way), and a parent that exists, is a
+    folder and is writable (the temporary goes beside it). Raises TargetError naming path and reason."""
+    path = Path(path)
+    full = Path(os.path.abspath(path))
+    pseudo = next((p for p in PSEUDO if full == Path(p) or Path(p) in full.parents), None)
+    if pseudo:
+        raise TargetError(f"{path}: under {pseudo}, not a place for output files")
+    if path.exists() or path.is_symlink():
+        mode = os.stat(path).st_mode if path.exists() else 0
+        if folder and not stat.S_ISDIR(mode):
+            raise TargetError(f"{path}: exists and is not a folder")
+        if not folder and not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise TargetError(f"{path}: {kind}, where a file is written")
+        if not overwrite and not (folder and not any(path.iterdir())):
+            raise TargetError(f"{path}: exists; pass --overwrite to replace it")
+    parent = full.parent
+    if not parent.exists():
+        raise TargetError(f"{path}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise TargetError(f"{path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise TargetError(f"{path}: permission denied (cannot write in {parent})")
+    return path
+
+
+def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
+    """An output that is, contains or (with `inside`: for inputs a command scans) lies inside one of
+    `inputs` is refused: replacing it would delete what the command reads, or the next scan would read
+    it. Paths compared resolved: links and `..` do not hide it."""
+    out = Path(output).resolve()
+    for source in inputs:
+        src = Path(source).resolve()
+        if out == src or out in src.parents or (inside and src in out.parents):
+            how = "is" if out == src else "contains" if out in src.parents else "lies inside"
+            raise TargetError(f"{output}: the output {how} the input {source}; write it elsewhere")
 
 
 def temporary_for(path: Path, keep_suffix: bool = False) -> Path:
@@ -46,14 +97,22 @@ def write_atomically(path: Path, content: str | bytes) -> None:
         tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Temporaries (`.<name>.<pid>.tmp`) in `folder` whose process no longer exists (killed while writing)."""
+# LitData's optimize() pickles its work list to $TMPDIR/litdata-node-<rank>-items-<pid>-<random>.pkl.
+LITDATA_TEMPORARIES = ("litdata-node-*-items-*.pkl", re.compile(r"^litdata-node-\d+-items-(\d+)-"))
+
+
+def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None = None) -> None:
+    """Temporaries in `folder` whose process no longer exists (killed while writing): ours
+    (`.<name>.<pid>.tmp`, files and folders), or with `kind` (a glob, a regex whose group is the pid)
+    another writer's, such as LITDATA_TEMPORARIES."""
     if not Path(folder).is_dir():
         return
-    for tmp in Path(folder).glob(f".*{SUFFIX}*"):
-        pid = tmp.name.rpartition(SUFFIX)[0].rpartition(".")[2]
-        if pid.isdigit() and not _alive(int(pid)):
-            _remove(tmp)
+    glob, pattern = kind or (f".*{SUFFIX}*", re.compile(rf"^\..*\.(\d+){re.escape(SUFFIX)}"))
+    for tmp in Path(folder).glob(glob):
+        found = pattern.match(tmp.name)
+        if found and not _alive(int(found.group(1))):
+            with contextlib.suppress(OSError):  # a read-only folder: what it holds stays (space only)
+                _remove(tmp)
 
 
 def _alive(pid: int) -> bool:

@@ -261,7 +261,7 @@ def test_a_table_model_predicts_rows_and_names_a_missing_column(trained, test_im
     assert predict([str(table_ckpt), str(tmp_path / "short.csv"), "--output", str(tmp_path / "q.csv")]) == 2
     assert "missing the feature column 'p2'" in capsys.readouterr().err
     (tmp_path / "nan.csv").write_text(",".join(features) + "\n" + ",".join(["x"] * 64) + "\n")
-    with pytest.raises(InputError, match="line 2, column 'p0': not a number"):
+    with pytest.raises(InputError, match="line 2, column 'p0': not a finite number"):
         read_table(tmp_path / "nan.csv", features, [1, 8, 8])
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config.parser import OneLineParser
 from ..errors import UsageError, refuse
-from ..files import atomic_path, write_atomically
+from ..files import TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries, write_atomically
 
 # format → (file suffix, Python modules it needs beyond torch)
 FORMATS = {
@@ -167,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     out = output_path(a, ckpt)
     info = out.with_name(out.name + ".json")
-    for path in (out, info):
-        if path.exists() and not a.overwrite:
-            parser.error(f"argument --output: {path} exists; pass --overwrite to replace it")
-    if not out.resolve().parent.is_dir():
-        parser.error(f"argument --output: folder {out.resolve().parent} does not exist")
+    try:  # before the network is built: the file, its .json, and never the checkpoint itself
+        for path in (out, info):
+            check_target(path, a.overwrite)
+            check_apart(path, [ckpt])
+    except TargetError as e:
+        parser.error(f"argument --output: {e}")
+    remove_stale_temporaries(out.resolve().parent)  # of an export.py killed while writing
     try:
         return write_export(a, ckpt, hp, out, info)
     except Mismatch:

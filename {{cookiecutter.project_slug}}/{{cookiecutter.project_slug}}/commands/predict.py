@@ -11,6 +11,7 @@ from pathlib import Path
 from ..config.parser import OneLineParser
 from ..config.types import NON_NEGATIVE, POSITIVE, auto_or, number_type
 from ..errors import UsageError, refuse
+from ..files import TargetError, check_apart, check_target
 
 positive = number_type(int, POSITIVE)
 workers = auto_or(number_type(int, NON_NEGATIVE))  # DataLoader processes; auto: as many as the cores allow
@@ -51,13 +52,11 @@ def build_parser() -> OneLineParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     a = parser.parse_args(argv)
-    out = Path(a.output)
-    if out.exists() and not a.overwrite:
-        parser.error(f"argument --output: {out} exists; pass --overwrite to replace it")
-    if out.is_dir():
-        parser.error(f"argument --output: {out} is a directory")
-    if not out.resolve().parent.is_dir():
-        parser.error(f"argument --output: folder {out.resolve().parent} does not exist")
+    try:  # before torch loads: a target that cannot be written, or one that would replace an input
+        check_target(a.output, a.overwrite)
+        check_apart(a.output, a.inputs)
+    except TargetError as e:
+        parser.error(f"argument --output: {e}")
     return a
 
 
@@ -122,7 +121,7 @@ def predict(a: argparse.Namespace) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from ..errors import SettingError
-    from ..files import atomic_path
+    from ..files import atomic_path, remove_stale_temporaries
     from ..inference.checkpoints import class_names_of, find_checkpoint, read_hparams
     from ..inference.outputs import PredictionWriter
     from ..training.module import load_classifier
@@ -131,6 +130,7 @@ def predict(a: argparse.Namespace) -> int:
     hp = read_hparams(ckpt)
     loader, key = build_loader(a, hp)
     out = Path(a.output)
+    remove_stale_temporaries(out.resolve().parent)  # of a predict.py killed while writing
     with atomic_path(out) as tmp:  # a reader never sees half a file, and an old one stays until the end
         writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), a.top_k)
         try:

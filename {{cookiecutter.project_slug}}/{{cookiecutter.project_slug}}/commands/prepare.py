@@ -14,20 +14,24 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
 from ..config import flags
 from ..config.parser import OneLineParser, add_flag, normalize_argv
+from ..config.types import Range, bytes_type, number_type
 from ..data.cache import load_cached
 from ..data.splits import TEST_FRACTION, label_frequencies, split_indices
-from ..data.streaming import META, SPLITS, collate, fingerprint, require_litdata
+from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, refuse
-from ..files import atomic_path
+from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
+# A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
+MAX_PACK = 4096
 DATA_FLAGS = ("dataset", "data_dir", "download", "image_size", "target", "features", "tasks", "val_fraction", "seed")
 
 
@@ -43,15 +47,20 @@ def build_parser() -> OneLineParser:
     parser.add_argument(
         "--workers", type=int, default=min(4, os.cpu_count() or 1), help="Processes writing shards (default: up to 4)."
     )
-    parser.add_argument("--chunk-bytes", default="64MB", help="Target size of one shard file.")
+    parser.add_argument(
+        "--chunk-bytes",
+        type=bytes_type(1000, 16 * 1000**3),
+        default="64MB",
+        help="Target size of one shard file (1KB to 16GB).",
+    )
     parser.add_argument(
         "--pack",
-        type=int,
+        type=number_type(int, Range(1, MAX_PACK)),
         default=16,
         help="Examples per LitData item: reading one item costs "
         "about 30 µs, so packs of 16 make streaming nearly as fast as memory. The examples of a "
         "pack are drawn at random when the split is made and stay together; an epoch shuffles "
-        "the packs. 1 = one example per item (finest shuffling).",
+        f"the packs. 1 = one example per item (finest shuffling); at most {MAX_PACK}.",
     )
     for name in DATA_FLAGS:
         f = flags.FLAG_BY_NAME[name]
@@ -103,7 +112,9 @@ class FileWriter(TensorWriter):
 
 
 def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[str] | None, list[int] | None]:
-    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+    from torchvision.datasets.folder import make_dataset
+
+    from ..data.loaders import regular_image
 
     if not root.is_dir():
         raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder")
@@ -115,9 +126,10 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
     if len(classes) < 2:
         raise DataError(f"--dataset image-folder: {train_dir} needs at least 2 class folders, found {len(classes)}")
     index = {c: i for i, c in enumerate(classes)}
-    samples = make_dataset(str(train_dir), index, extensions=IMG_EXTENSIONS, allow_empty=True)
+    samples = make_dataset(str(train_dir), index, is_valid_file=regular_image, allow_empty=True)
     if not samples:
         raise DataError(f"--dataset image-folder: no images in the class folders under {train_dir}")
+    samples = readable(samples)
     test_paths = test_labels = None
     if test_dir is not None:
         unknown = sorted(
@@ -128,11 +140,30 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
         test = make_dataset(
             str(test_dir),
             {c: i for c, i in index.items() if (test_dir / c).is_dir()},
-            extensions=IMG_EXTENSIONS,
+            is_valid_file=regular_image,
             allow_empty=True,
         )
-        test_paths, test_labels = [p for p, _ in test], [c for _, c in test]
+        test_paths, test_labels = [p for p, _ in readable(test)], [c for _, c in readable(test)]
     return [p for p, _ in samples], [c for _, c in samples], classes, test_paths, test_labels
+
+
+def readable(samples: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The (path, class) pairs whose file PIL can open and verify (a header and checksum read, no
+    decoding), in the main process: an undecodable file inside a LitData worker is a traceback after a
+    long wait. Those skipped are counted on one line."""
+    from PIL import Image
+
+    good, bad = [], []
+    for path, c in samples:
+        try:
+            with Image.open(path) as img:
+                img.verify()
+            good.append((path, c))
+        except Exception:  # noqa: BLE001 - PIL raises many kinds for a file that is not an image
+            bad.append(path)
+    if bad:
+        print(f"prepare: skipped {len(bad)} files that are not readable images (first: {bad[0]})", file=sys.stderr)
+    return good
 
 
 def _label_columns(spec, label: torch.Tensor, classes: int) -> tuple[torch.Tensor, list[dict], list[list[str]]]:
@@ -293,6 +324,7 @@ def write_split(a: argparse.Namespace, writer, folder: Path) -> dict:
         "count": len(writer.index),
         "packs": packs,
         "fingerprint": fingerprint((folder / "index.json").read_bytes()),
+        "chunks": chunk_hashes(folder),  # training checks them: a bit flipped in a shard is one line
     }
 
 
@@ -305,14 +337,16 @@ def main(argv: list[str] | None = None) -> int:
             f"argument --output: a local folder, got {a.output} (copy it to object storage afterwards, "
             "e.g. `aws s3 sync`)"
         )
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
-        parser.error(f"argument --output: {out} exists and is not empty; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        parser.error(f"argument --output: the parent folder {out.parent} does not exist")
+    try:  # before anything is read or written: replacing an input would delete the user's data
+        check_target(out, a.overwrite, folder=True)
+        # An image folder is scanned: shards inside it would be read back; a dataset root only holds caches.
+        check_apart(out, [a.data_dir] if a.data_dir else [], inside=a.dataset == "image-folder")
+    except TargetError as e:
+        parser.error(f"argument --output: {e}")
     if a.workers < 1:
         parser.error(f"argument --workers: must be >= 1, got {a.workers}")
-    if a.pack < 1:
-        parser.error(f"argument --pack: must be >= 1, got {a.pack}")
+    remove_stale_temporaries(out.resolve().parent)  # the folder of a prepare killed while writing
+    remove_stale_temporaries(Path(tempfile.gettempdir()), LITDATA_TEMPORARIES)  # and LitData's work list
     try:
         require_litdata("prepare")
         meta = write(a, out)

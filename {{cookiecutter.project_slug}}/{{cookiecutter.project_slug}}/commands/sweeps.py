@@ -23,9 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from ..config.parser import OneLineParser
-from ..errors import SweepError, refuse
-from ..files import write_atomically
+from ..config.flags import FLAG_BY_NAME
+from ..config.parser import OneLineParser, checked_value
+from ..errors import SweepError, one_line, refuse
+from ..files import TargetError, check_apart, check_target, write_atomically
 from ..training.monitor import GOAL, MONITOR
 
 STAGES_DIR = Path("sweeps")  # the project's stage files, relative to where the command runs
@@ -42,6 +43,8 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
     directory of them): config.yaml holds every flag, results.json the best epoch's metrics."""
     if not source.exists():
         raise SweepError(f"argument --from: {source} does not exist")
+    if not source.is_dir():
+        raise SweepError(f"argument --from: {source} is not a folder (a run directory or a folder of them)")
     dirs = [source] if (source / "results.json").is_file() else sorted(p for p in source.iterdir() if p.is_dir())
     runs = []
     for d in dirs:
@@ -49,15 +52,33 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
         if not (results.is_file() and config.is_file()):
             continue  # a run that did not finish (or a tool run): nothing to compare
         try:
-            value = json.loads(results.read_text()).get(metric)
+            results_dict = json.loads(results.read_text())
             values = yaml.safe_load(config.read_text())
-        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
-            raise SweepError(f"argument --from: cannot read {d} ({str(e).splitlines()[0]})") from None
+        except (OSError, ValueError, yaml.YAMLError, RecursionError) as e:  # ValueError: JSON, UTF-8
+            raise SweepError(f"argument --from: cannot read {d} ({one_line(e)[:160]})") from None
+        if not isinstance(results_dict, dict):
+            raise SweepError(f"argument --from: {results} holds a JSON {type(results_dict).__name__}, not an object")
+        value = results_dict.get(metric)
+        if isinstance(values, dict):  # each flag's value as train.py would parse it (config/parser.checked_value)
+            values = {k: checked(k, v, config) for k, v in values.items()}
         if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(values, dict):
             runs.append((d.name, values, float(value)))
     if not runs:
         raise SweepError(f"argument --from: no finished run (results.json with {metric} and config.yaml) in {source}")
     return runs
+
+
+class _Refuse:
+    """The parser interface checked_value reports through: here, a SweepError."""
+
+    def error(self, message: str):
+        raise SweepError(message)
+
+
+def checked(key, value, origin: Path):
+    name = str(key).replace("-", "_")
+    f = FLAG_BY_NAME.get(name)
+    return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
 
 
 def wandb_runs(sweep_path: str, metric: str) -> tuple[list[tuple[str, dict, float]], dict]:
@@ -83,8 +104,8 @@ def wandb_runs(sweep_path: str, metric: str) -> tuple[list[tuple[str, dict, floa
 def load_stage(path: Path) -> dict:
     try:
         sweep = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
-        raise SweepError(f"cannot read sweep file {path} ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as e:  # RecursionError: nested too deep
+        raise SweepError(f"cannot read sweep file {path} ({one_line(e)[:160]})") from None
     if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
         raise SweepError(f"{path} is not a W&B sweep file (no parameters:)")
     return sweep
@@ -109,7 +130,7 @@ def searched(sweep: dict) -> set[str]:
 
 def varied(runs: list[tuple[str, dict, float]]) -> set[str]:
     keys = set().union(*(c.keys() for _, c, _ in runs))
-    return {k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for _, c, _ in runs}) > 1}
+    return {k for k in keys if len({json.dumps(c.get(k), sort_keys=True, default=str) for _, c, _ in runs}) > 1}
 
 
 def source_stage(files: list[Path], runs: list[tuple[str, dict, float]], sweep_config: dict | None) -> int:
@@ -145,7 +166,9 @@ def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
         if name not in best or name == "max_epochs":
             continue
         spec = params.get(name)
-        if isinstance(spec, dict) and spec.get("distribution") == "log_uniform_values" and best[name] > 0:
+        value = best[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if isinstance(spec, dict) and spec.get("distribution") == "log_uniform_values" and number and value > 0:
             params[name] = {**spec, "min": best[name] / math.sqrt(10), "max": best[name] * math.sqrt(10)}
         elif not (isinstance(spec, dict) and "value" not in spec):  # not searched by the next stage
             params[name] = {"value": best[name]}
@@ -157,7 +180,7 @@ def header(next_file: Path, origin: str, best_name: str, metric: str, value: flo
         f"# {next_file.name}, filled in by `python -m {PACKAGE}.sweeps next --from {origin}`:",
         f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:",
     ]
-    lines += [f"#   {k}: {json.dumps(v)}" for k, v in fixed.items()]
+    lines += [f"#   {k}: {json.dumps(v, default=str)}" for k, v in fixed.items()]
     original = [line for line in next_file.read_text().splitlines() if line.startswith("#")]
     return "\n".join(lines + ["#", *original]) + "\n"
 
@@ -193,9 +216,15 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     filled = fill_in(next_sweep, best, fixed)
     shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}
     output = output or to.with_name(to.stem + ".next.yaml")
+    try:  # rewriting <stage>.next.yaml is what the command is for; never a stage file or a run's file
+        if not output.parent.exists() and not output.parent.is_symlink():
+            output.parent.mkdir(parents=True, exist_ok=True)
+        check_target(output, overwrite=True)
+        check_apart(output, [to, *files] if online else [to, *files, origin], inside=False)
+    except (TargetError, OSError) as e:
+        raise SweepError(f"argument --output: {one_line(e)}") from None
     text = header(to, origin, best_name, DEFAULT_METRIC["name"], value, shown)
     text += yaml.safe_dump(filled, sort_keys=False, allow_unicode=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, text)
     return output
 

@@ -13,7 +13,7 @@ from ..datasets import DATASETS, tasks_for
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, missing, wandb_mode_env_problem
-from .reach import flag_reach
+from .reach import flag_reach, is_backbone
 
 
 def yaml_text(value) -> str:
@@ -151,6 +151,11 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
         return
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
+    if is_backbone(a.model):
+        parser.error(
+            f"argument --model: {a.model} is an image backbone; a table's rows are not images "
+            "(--dataset csv trains a network of networks.py, e.g. --model mlp)"
+        )
     if a.target and a.tasks[0] != a.target:
         parser.error(
             f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} (or leave --target out)"

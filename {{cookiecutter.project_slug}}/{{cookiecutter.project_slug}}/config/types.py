@@ -158,3 +158,27 @@ def wandb_tag_type(text: str) -> str:
     if len(text) > 64:
         raise argparse.ArgumentTypeError(f"a W&B tag has at most 64 characters, got {len(text)}: {text[:20]!r}…")
     return text
+
+
+SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+
+
+def bytes_type(lo: int, hi: int) -> Callable[[str], int]:
+    """A size in bytes, `64MB`, `512KiB` or `1000000`, within [lo, hi]."""
+
+    def parse(text: str) -> int:
+        s = str(text).strip().upper().replace(" ", "")
+        digits = s.rstrip("KMGIB")
+        unit = s[len(digits) :]
+        try:
+            if unit not in SIZE_UNITS:
+                raise ValueError
+            value = float(digits) * SIZE_UNITS[unit]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a size such as 64MB or 1000000 (bytes), got {text!r}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"must be a size in [{lo} B, {hi // 1000**3} GB], got {text!r}")
+        return int(value)
+
+    parse.__name__ = "size"
+    return parse

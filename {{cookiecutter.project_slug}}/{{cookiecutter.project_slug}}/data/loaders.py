@@ -135,6 +135,14 @@ def _torchvision_class(name: str):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+def regular_image(path: str) -> bool:
+    """torchvision's ImageFolder test (its image suffixes), on regular files only: a pipe or device
+    named x.png would block its reader forever."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return path.lower().endswith(IMG_EXTENSIONS) and os.path.isfile(path)
+
+
 def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
     """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own
     class folders, sorted), so a test/ folder is labelled by name, not by position."""
@@ -158,7 +166,7 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
             f"--dataset image-folder: {folder} has class folders that the training data lacks: "
             f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"
         )
-    ds = Folder(str(folder))  # scans the class folders; decoding happens below
+    ds = Folder(str(folder), is_valid_file=regular_image)  # scans the class folders; decoding happens below
     resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
     if not ds.samples:
         raise DataError(f"--dataset image-folder: no images in class folders under {folder}")

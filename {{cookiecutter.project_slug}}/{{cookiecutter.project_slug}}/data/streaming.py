@@ -111,10 +111,59 @@ def read_meta(root: str) -> dict:
         if fingerprint(index) != meta["splits"][split]["fingerprint"]:
             raise DataError(
                 f"--dataset streaming: the shards in {join(root, split)} are not the ones {META} "
-                f"describes (from another dataset than its statistics: "
+                f"describes ({split}/index.json damaged, or from another dataset than its statistics: "
                 f"{meta['source'].get('dataset')}); run prepare again"
             )
+        if not is_remote(root):
+            check_shards(Path(root, split), json.loads(index), meta["splits"][split].get("chunks") or {})
     return meta
+
+
+# Shards are hashed when training starts up to this many bytes in all (about a second of reading per GB);
+# past it, their presence and sizes are still checked.
+HASH_LIMIT = 2 * 1000**3
+
+
+def chunk_hashes(folder: Path) -> dict[str, str]:
+    """Each shard's hash (prepare records them in dataset.json)."""
+    return {
+        c["filename"]: _hash(folder / c["filename"]) for c in json.loads((folder / "index.json").read_text())["chunks"]
+    }
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def check_shards(folder: Path, index: dict, hashes: dict[str, str]) -> None:
+    """Every shard that index.json lists is there, whole and (up to HASH_LIMIT) as prepare wrote it:
+    one line naming the shard, never LitData's wait for a chunk that will not come."""
+    chunks = index.get("chunks") if isinstance(index, dict) else None
+    if not isinstance(chunks, list):
+        raise DataError(f"--dataset streaming: {folder / 'index.json'} is damaged (no list of chunks)")
+    total = 0
+    for c in chunks:
+        path = folder / str(c.get("filename"))
+        if not path.is_file():
+            raise DataError(f"--dataset streaming: shard {path} is missing; run prepare again")
+        size = path.stat().st_size
+        if size != c.get("chunk_bytes"):
+            raise DataError(
+                f"--dataset streaming: shard {path} holds {size} bytes, index.json says {c.get('chunk_bytes')} "
+                "(truncated or replaced); run prepare again"
+            )
+        total += size
+    if hashes and total <= HASH_LIMIT:
+        for name, expected in hashes.items():
+            if _hash(folder / name) != expected:
+                raise DataError(
+                    f"--dataset streaming: shard {folder / name} is not the one prepare wrote (its bytes "
+                    "changed: a disk or copy error); run prepare again"
+                )
 
 
 def collate(packs: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

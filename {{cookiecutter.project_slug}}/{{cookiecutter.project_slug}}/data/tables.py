@@ -36,6 +36,8 @@ def _number(text: str) -> float | None:
 def read_csv(path: Path, prefix: str = "--dataset csv:") -> list[list[str]]:
     """The non-blank rows of a CSV file (header first): UTF-8 with or without a BOM, the delimiter
     sniffed among , ; and tab. The one reader of tables, for training and for predict.py."""
+    if path.exists() and not path.is_file():  # a folder, or a pipe or device: reading it could block
+        raise DataError(f"{prefix} {path}: not a regular file (expected a CSV file with a header row)")
     if not path.is_file():
         raise DataError(f"{prefix} {path}: no such file (expected a CSV file with a header row)")
     try:
@@ -134,7 +136,15 @@ def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, s
         parts[0].append(members[n_val + n_test :])
         parts[1].append(members[:n_val])
         parts[2].append(members[n_val : n_val + n_test])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
+    splits = tuple(np.sort(np.concatenate(p)) for p in parts)
+    for name, split in zip(("training", "validation", "test"), splits):
+        if len(split) == 0:  # a split of no rows: Lightning would test (or train) on nothing
+            smallest = int(np.bincount(y).min())
+            raise DataError(
+                f"--dataset csv: the {name} split would be empty ({len(np.unique(y))} classes of --target "
+                f"{target!r}, the smallest with {smallest} rows); add rows, merge classes or raise the fractions"
+            )
+    return splits
 
 
 class TableDataModule(InMemoryDataModule):

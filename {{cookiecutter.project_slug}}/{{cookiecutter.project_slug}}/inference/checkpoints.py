@@ -4,6 +4,8 @@ loader share these)."""
 
 from __future__ import annotations
 
+import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -64,15 +66,16 @@ def _what_is(path: Path, error: Exception) -> str:
     return f"a text file starting {first!r}"
 
 
-def read_hparams(path: Path) -> dict:
+def read_hparams(path: str | Path) -> dict:
     """The checkpoint's hyperparameters, after checking that it is a checkpoint of this project."""
-    return dict(load_checkpoint(path)["hyper_parameters"])
+    return dict(load_checkpoint(Path(path))["hyper_parameters"])
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: str | Path) -> dict:
     """The checkpoint (tensors memory-mapped, not read), after checking that it is one of this project's."""
     import torch
 
+    path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
@@ -80,6 +83,12 @@ def load_checkpoint(path: Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
+    except pickle.UnpicklingError as e:  # weights_only refused an object that only running code could rebuild
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        raise CheckpointError(
+            f"{path}: refused, it holds a Python object ({found.group(1) if found else 'not plain data'}) that "
+            "loading would have to run code to rebuild; this project's checkpoints hold plain values only"
+        ) from None
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same answer to the user
         raise CheckpointError(f"{path} is not a checkpoint of this project: {_what_is(path, e)}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
@@ -93,7 +102,63 @@ def load_checkpoint(path: Path) -> dict:
             f"{path} is not a checkpoint of this project: a Lightning checkpoint without this "
             "project's hyper_parameters (model, input_shape, task_names, task_classes)"
         )
+    check_hparams(hp, path)
     return ckpt
+
+
+PLAIN = (type(None), bool, int, float, str)
+
+
+def _plain(value, depth: int = 0) -> bool:
+    if isinstance(value, PLAIN):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def check_hparams(hp: dict, path: Path) -> None:
+    """Before anything imports or builds from them: the hyperparameters hold what this project writes,
+    plain values only, and no key Lightning or another tool acts on (`_instantiator` names a class
+    Lightning imports and calls; every `_` key is such a directive, none is one of our flags); the
+    fields every checkpoint carries have their shapes (an edited or foreign file is one line naming
+    the field, not a traceback where it is first used)."""
+    for key, value in hp.items():
+        if not isinstance(key, str) or key.startswith("_"):
+            raise CheckpointError(f"{path}: refused, its hyperparameters hold {key!r}, a key this project never writes")
+        if not _plain(value):
+            raise CheckpointError(
+                f"{path}: refused, hyperparameter {key!r} holds a {type(value).__name__}, not a plain value"
+            )
+    names, classes, shape = hp["task_names"], hp["task_classes"], hp["input_shape"]
+    checks = {
+        "model": isinstance(hp["model"], str) and bool(hp["model"]),
+        "input_shape": isinstance(shape, (list, tuple))
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 16 for n in shape),
+        "task_names": isinstance(names, (list, tuple)) and bool(names) and all(isinstance(n, str) for n in names),
+        "task_classes": isinstance(classes, (list, tuple))
+        and isinstance(names, (list, tuple))
+        and len(classes) == len(names)
+        and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1 << 20 for c in classes),
+    }
+    for key in ("width", "depth"):
+        if key in hp and hp[key] is not None and hp[key] != "auto":
+            v = hp[key]
+            checks[key] = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1 << 20
+    for key in ("label_frequencies", "task_class_names"):  # per task, one entry per class (when saved)
+        saved = hp.get(key)
+        if checks["task_classes"] and isinstance(saved, (list, tuple)) and saved:
+            checks["task_classes"] = len(saved) == len(classes) and all(
+                isinstance(s, (list, tuple)) and len(s) == c for s, c in zip(saved, classes)
+            )
+    bad = next((k for k, ok in checks.items() if not ok), None)
+    if bad:
+        raise CheckpointError(f"{path}: hyperparameter {bad!r} does not fit this project ({str(hp[bad])[:80]!r})")
 
 
 def class_names_of(hp: dict) -> list[list[str]]:

@@ -4,6 +4,7 @@ reader as training: data/tables.read_csv)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,9 +36,12 @@ def list_images(paths: Sequence[str | Path]) -> list[str]:
                     for n in names
                     if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES
                 ]
-            files += sorted(found)
+            # A FIFO or a device named x.png would block the reader forever: regular files only.
+            files += sorted(f for f in found if os.path.isfile(f))
         elif os.path.isfile(arg):
             files.append(arg)
+        elif os.path.exists(arg):
+            raise InputError(f"{arg}: not a regular file (a pipe, socket or device cannot be read as an input)")
         else:
             raise InputError(f"{arg}: not found")
     if not files:
@@ -142,8 +146,9 @@ def read_rows(path: str | Path, features: Sequence[str], input_shape: Sequence[i
     for n, row in enumerate(table[1:], start=2):  # line 1 is the header
         cells = [row[j].strip() if j < len(row) else "" for j in where]
         if not all(_is_number(c) for c in cells):
+            # Training refuses these too (tables.read_table): a NaN or inf input gives a NaN prediction.
             bad = next(f for f, c in zip(features, cells) if not _is_number(c))
-            raise InputError(f"{path}: line {n}, column {bad!r}: not a number ({cells[features.index(bad)]!r})")
+            raise InputError(f"{path}: line {n}, column {bad!r}: not a finite number ({cells[features.index(bad)]!r})")
         rows.append([float(c) for c in cells])
     if not rows:
         raise InputError(f"{path}: no rows")
@@ -152,11 +157,11 @@ def read_rows(path: str | Path, features: Sequence[str], input_shape: Sequence[i
 
 
 def _is_number(text) -> bool:
+    """A finite number (as tables.read_table accepts for training: not nan, inf or text)."""
     try:
-        float(text)
+        return math.isfinite(float(text))
     except (TypeError, ValueError):
         return False
-    return True
 
 
 def _prod(shape: Sequence[int]) -> int:

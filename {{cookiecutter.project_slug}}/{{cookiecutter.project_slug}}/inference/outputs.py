@@ -71,7 +71,8 @@ class PredictionWriter:
 
         class Writer(Callback):
             def on_predict_start(self, trainer, pl_module):
-                outer.file = open(outer.path, "w", newline="")  # noqa: SIM115 - closed in close()
+                # surrogateescape: a file name that is not UTF-8 is written back as the bytes it was.
+                outer.file = open(outer.path, "w", newline="", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
                 columns = header(outer.task_names, [len(n) for n in outer.names], outer.top_k, outer.key)
                 outer.writer = csv.DictWriter(outer.file, fieldnames=columns)
                 outer.writer.writeheader()

@@ -59,6 +59,42 @@ def _drop_classifier(model: nn.Module) -> int:
     return features
 
 
+def corrupt_weights(model: str, path: Path, e: Exception) -> BackboneError:
+    from ..errors import one_line
+
+    return BackboneError(
+        f"--pretrained: the cached weights of {model} at {path} cannot be read ({type(e).__name__}: "
+        f"{one_line(e)[:120]}); delete that file and fetch it again"
+    )
+
+
+class MainOutput(nn.Module):
+    """A trunk whose forward may return a tuple (main output, auxiliary outputs): the main output
+    [B, features]."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def without_auxiliary_outputs(model: nn.Module) -> nn.Module:
+    """torchvision's inception_v3 and googlenet train auxiliary classifiers and return them with the
+    main output in training mode. The project's heads read the main output only: the auxiliary
+    classifiers are removed (parameters that get no gradient would stall DDP) and the main output
+    taken. Other models are returned as they are (their checkpoints keep their keys)."""
+    if not getattr(model, "aux_logits", False):
+        return model
+    model.aux_logits = False
+    for child, module in list(model.named_children()):
+        if child.lower().startswith("aux") and isinstance(module, nn.Module):
+            setattr(model, child, None)
+    return MainOutput(model)
+
+
 def torchvision_backbone(name: str, pretrained: bool, load_weights: bool) -> Backbone:
     import torchvision
 
@@ -80,13 +116,17 @@ def torchvision_backbone(name: str, pretrained: bool, load_weights: bool) -> Bac
                 f'with network: TORCH_HOME={path.parents[2]} python -c "import torchvision; '
                 f"torchvision.models.get_model('{name}', weights='DEFAULT')\" (or copy {weights.url} there)"
             )
-        model = torchvision.models.get_model(name, weights=weights)
+        try:
+            model = torchvision.models.get_model(name, weights=weights)
+        except Exception as e:  # noqa: BLE001 - a damaged file raises whatever its reader meets
+            raise corrupt_weights(f"torchvision:{name}", path, e) from None
     else:
         model = torchvision.models.get_model(name, weights=None)
     try:
         features = _drop_classifier(model)
     except BackboneError as e:  # squeezenet's classifier is a convolution
         raise BackboneError(f"--model torchvision:{name} {e}") from None
+    model = without_auxiliary_outputs(model)
     min_size = max(weights.meta.get("min_size", (1, 1)))
     transform = weights.transforms()
     mean, std = (tuple(transform.mean), tuple(transform.std)) if pretrained else (None, None)
@@ -119,7 +159,10 @@ def timm_backbone(name: str, pretrained: bool, load_weights: bool) -> Backbone:
                 f'cache (HF_HOME); fetch them once on a machine with network: python -c "import timm; '
                 f"timm.create_model('{name}', pretrained=True)\""
             )
-        model = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": cached})
+        try:
+            model = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": cached})
+        except Exception as e:  # noqa: BLE001 - a damaged file raises whatever its reader meets
+            raise corrupt_weights(f"timm:{name}", Path(cached), e) from None
     mean, std = (
         (tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))) if pretrained else (None, None)
     )

@@ -124,20 +124,40 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup)."""
+    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup): the epoch's
+    own training metrics and the validation that ran in it (none shown when it ran none). Lightning
+    runs validation inside the epoch and a callback's on_train_epoch_end before the module's, where
+    the training metrics are computed; so the line is printed when they are all known: when the next
+    epoch starts, or training ends."""
+
+    def __init__(self):
+        self.pending: tuple[int, float, dict] | None = None  # (epoch, seconds, its validation metrics)
+        self.start, self.val = time.perf_counter(), {}  # a resumed epoch starts without on_train_epoch_start
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.start = time.perf_counter()
+        self._print(trainer)
+        self.start, self.val = time.perf_counter(), {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if not trainer.sanity_checking:
+            self.val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.pending = (trainer.current_epoch, time.perf_counter() - self.start, dict(self.val))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._print(trainer)
+
+    def _print(self, trainer) -> None:
+        if self.pending is None or not trainer.is_global_zero:
+            self.pending = None
             return
-        m = trainer.callback_metrics
-        shown = " ".join(f"{k}={float(m[k]):.4f}" for k in epoch_line_keys() if k in m)
-        took = time.perf_counter() - getattr(self, "start", time.perf_counter())
-        print(
-            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True
-        )
+        epoch, took, val = self.pending
+        self.pending = None
+        # The module's on_train_epoch_end has logged this epoch's train/* by now (the next epoch's not yet).
+        m = {**{k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}, **val}
+        shown = " ".join(f"{k}={m[k]:.4f}" for k in epoch_line_keys() if k in m)
+        print(f"epoch {epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True)
 
 
 class RunFacts(L.Callback):

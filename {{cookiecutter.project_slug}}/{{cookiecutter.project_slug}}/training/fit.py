@@ -197,7 +197,7 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
             log_plan_plots(plan, dm, wandb_logger)
     trainer = build_trainer(plan.trainer, plan.run_dir, loggers)
     try:
-        trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt)
+        trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt, weights_only=True)
     except (Diverged, SystemExit, RuntimeError) as e:
         return stopped(plan, trainer, e)
     fast = plan.trainer.fast_dev_run
@@ -208,7 +208,7 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
             "no best.ckpt (validation never ran: too few steps or validation examples); testing the last weights",
             file=sys.stderr,
         )
-    test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
+    test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
     if trainer.is_global_zero:
         report(plan, trainer, dm, module, wandb_logger, mode, test_metrics, best_path if ckpt else None)
     return 0

@@ -280,9 +280,42 @@ class Classifier(L.LightningModule):
 
 
 def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
-    """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
+    """The Classifier of a checked checkpoint, in eval mode, uncompiled. Hyperparameters that do not
+    build a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
+    from ..errors import CheckpointError, UsageError, one_line
     from ..inference.checkpoints import read_hparams
 
-    read_hparams(path)  # one line saying what the file is when it is not one of this project's
-    model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+    hp = read_hparams(path)  # one line saying what the file is when it is not one of this project's
+    if hp["model"] not in MODELS and not is_backbone(hp["model"]):
+        raise CheckpointError(
+            f"{path}: hyperparameter 'model' is {hp['model']!r}, not a network of networks.py ({', '.join(MODELS)})"
+        )
+    try:
+        model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+    except UsageError:
+        raise
+    except (AttributeError, KeyError) as e:  # a field this version reads that the file lacks
+        field = getattr(e, "name", None) or (e.args[0] if e.args else "?")
+        raise CheckpointError(
+            f"{path}: hyperparameter {field!r} is missing (a checkpoint of another version?)"
+        ) from None
+    except RuntimeError as e:  # load_state_dict: the weights do not have the shapes the hyperparameters give
+        raise CheckpointError(f"{path}: {_mismatch(str(e))}") from None
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}: its hyperparameters do not build a network here ({one_line(e)[:160]})"
+        ) from None
+    bad = next((n for n, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
+    if bad is not None:
+        raise CheckpointError(
+            f"{path}: weight {bad} holds NaN or inf (saved after training diverged?); use an earlier checkpoint"
+        )
     return model.eval()
+
+
+def _mismatch(message: str) -> str:
+    """One line of load_state_dict's report, naming the hyperparameter that shapes the tensor."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    detail = next((line for line in lines[1:] if "size mismatch" in line or "key" in line.lower()), lines[-1])
+    field = "task_classes" if "heads.outputs" in detail else "model, depth or width"
+    return f"the weights do not fit hyperparameter {field} ({detail[:200]})"

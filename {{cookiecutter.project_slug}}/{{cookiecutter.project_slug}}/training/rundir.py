@@ -17,7 +17,7 @@ import yaml
 
 from ..config.environment import RUN_NAME_ENV, is_rank_zero
 from ..errors import RunDirectoryError, UsageError
-from ..files import write_atomically
+from ..files import remove_stale_temporaries, write_atomically
 
 _LOCKS: list = []  # open lock files: held until the run ends (the OS releases them even on SIGKILL)
 
@@ -64,6 +64,8 @@ def claim_run_directory(run_dir: Path, *, overwrite: bool = False, resuming: boo
             run_dir.mkdir()  # atomic: of two runs started together with one name, one gets an error
             created = True
         lock_or_refuse(run_dir)
+        for folder in (run_dir, run_dir / "checkpoints"):  # what a run killed while writing left (resuming)
+            remove_stale_temporaries(folder)
     except FileExistsError:
         raise RunDirectoryError(
             f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "

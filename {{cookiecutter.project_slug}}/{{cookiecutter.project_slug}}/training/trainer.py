@@ -128,7 +128,46 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list) -> L.Trainer:
         num_sanity_val_steps=o.num_sanity_val_steps,
         detect_anomaly=o.detect_anomaly,
         benchmark=o.benchmark,
+        plugins=[checked_checkpoint_io()],
     )
+
+
+def checked_checkpoint_io():
+    """Lightning's checkpoint writer (temporary file, then rename: the previous file stays whole),
+    with a full disk or a read-only folder as one line naming the file and the space it needs."""
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    class CheckedCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+            try:
+                super().save_checkpoint(checkpoint, path, storage_options)
+            except OSError as e:
+                raise storage_error(checkpoint, Path(path), e) from None
+
+    return CheckedCheckpointIO()
+
+
+def storage_error(checkpoint: dict, path: Path, e: OSError):
+    import io
+    import shutil
+
+    import torch
+
+    from ..errors import StorageError
+
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)  # its size: what the write needed
+    folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(folder).free
+    why = os.strerror(e.errno) if e.errno else one_line(e)
+    return StorageError(
+        f"cannot write the checkpoint {path} ({why}): it needs {_size(buffer.tell())}, {_size(free)} free in "
+        f"{folder}; the previous checkpoint there is intact (free space, then --resume last)"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def profiler(o: TrainerOptions, run_dir: Path):
