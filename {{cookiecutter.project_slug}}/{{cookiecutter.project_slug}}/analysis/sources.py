@@ -140,6 +140,8 @@ def optuna_trials(source: str) -> tuple[list[Trial], list[Dimension], bool]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise SweepError(f"argument SOURCE: no study {study_name} in {storage}") from None
     except Exception as e:  # noqa: BLE001 - a wrong URL or name: one line
         raise SweepError(f"argument SOURCE: {source}: {str(e).splitlines()[0][:200]}") from None
     states = {"COMPLETE": "ok", "PRUNED": "pruned", "FAIL": "failed"}
