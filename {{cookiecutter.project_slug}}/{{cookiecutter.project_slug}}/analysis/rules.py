@@ -276,7 +276,7 @@ def regularize(f: RunFacts) -> Finding | None:
         )
         if not c.get(k)
     ]
-    flags.append("--early-stopping (last: Ng discourages it)")
+    flags.append("--early-stopping-patience 5 (last: Ng discourages it)")
     return Finding(
         "regularize",
         "warning",
