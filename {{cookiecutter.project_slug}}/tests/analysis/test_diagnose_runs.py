@@ -43,6 +43,15 @@ def test_lr_far_too_high(tmp_path, capsys):
     assert f["checklist"] == QUOTES["lr"] and lines[0].startswith("diagnosis: ")
 
 
+def test_a_diverged_run_is_diagnosed_too(tmp_path, capsys):
+    status, run_dir = train(tmp_path, "--lr", "30", "--optimizer", "sgd", "--no-batchnorm", "--run-name", "nan")
+    assert status == 1 and not (run_dir / "results.json").exists()
+    diagnosis = json.loads((run_dir / "diagnosis.json").read_text())
+    f = diagnosis["findings"][0]
+    assert (f["id"], f["severity"]) == ("lr-too-high", "error") and "diverged" in f["evidence"]
+    assert "--lr 3" in f["flags"] and not diagnosis["finished"]
+
+
 def test_lr_far_too_low(tmp_path, capsys):
     diagnosis, _ = diagnosed(tmp_path, capsys, "--max-epochs", "1", "--lr", "1e-6")
     assert ids(diagnosis) == {"lr-too-low": "warning"}

@@ -224,7 +224,14 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
     if plan.tools.diagnose and not plan.trainer.fast_dev_run:
         from .diagnosis import diagnose_run
 
-        diagnose_run(plan.run_dir, module, dm, wandb_logger)
+        try:
+            diagnose_run(plan.run_dir, module, dm, wandb_logger)
+        except (OSError, ValueError, RuntimeError) as e:  # the run itself is done and saved: never fail it here
+            print(
+                f"warning: no diagnosis ({one_line(e)[:160]}); "
+                f"python -m {__package__.rpartition('.')[0]}.diagnose {plan.run_dir}",
+                file=sys.stderr,
+            )
 
 
 def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:
