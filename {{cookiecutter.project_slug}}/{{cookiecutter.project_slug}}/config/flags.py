@@ -619,6 +619,26 @@ FLAGS: list[Flag] = [
         choices=("none", "gradients", "parameters", "all"),
     ),
     flag(
+        "diagnose",
+        LOG,
+        True,
+        "At the end of the run, the diagnosis (diagnosis.json and at most 5 lines: what to tune next, in "
+        'the checklist\'s order, e.g. "when ε0 is too high, the cost function may increase dramatically"; '
+        "--no-diagnose skips it; python -m {{cookiecutter.project_slug}}.diagnose RUN_DIR runs it later).",
+    ),
+    flag(
+        "target_error",
+        LOG,
+        None,
+        'The training error the diagnosis compares with ("especially if the training error is high, we should '
+        'consider expanding the capacity of the network"); default: the best sibling run on the same '
+        "--dataset under --output-dir.",
+        float,
+        Range(0, 1, hi_open=True),
+        none_ok=True,
+        metavar="FLOAT",
+    ),
+    flag(
         "tensorboard",
         LOG,
         False,

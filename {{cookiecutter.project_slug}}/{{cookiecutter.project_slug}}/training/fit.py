@@ -30,6 +30,7 @@ class Tools:
     find_lr: bool = False
     auto_lr: bool = False
     wandb_watch: str = "none"
+    diagnose: bool = True  # diagnosis.json and its lines at the end of a run (training/diagnosis.py)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,10 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt, weights_only=True)
     except (Diverged, SystemExit, RuntimeError) as e:
-        return stopped(plan, trainer, e)
+        status = stopped(plan, trainer, e)
+        if isinstance(e, Diverged) and trainer.is_global_zero:
+            after_run(plan, module, dm, wandb_logger)  # the diverged run's own evidence for ε0
+        return status
     fast = plan.trainer.fast_dev_run
     best_path = trainer.checkpoint_callback.best_model_path if not fast else ""
     ckpt = "best" if best_path and Path(best_path).is_file() else None
@@ -211,7 +215,23 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
     if trainer.is_global_zero:
         report(plan, trainer, dm, module, wandb_logger, mode, test_metrics, best_path if ckpt else None)
+        after_run(plan, module, dm, wandb_logger)
     return 0
+
+
+def after_run(plan: Plan, module, dm, wandb_logger) -> None:
+    """diagnosis.json and at most 5 lines (the checklist's next step), unless --no-diagnose."""
+    if plan.tools.diagnose and not plan.trainer.fast_dev_run:
+        from .diagnosis import diagnose_run
+
+        try:
+            diagnose_run(plan.run_dir, module, dm, wandb_logger)
+        except (OSError, ValueError, RuntimeError) as e:  # the run itself is done and saved: never fail it here
+            print(
+                f"warning: no diagnosis ({one_line(e)[:160]}); "
+                f"python -m {__package__.rpartition('.')[0]}.diagnose {plan.run_dir}",
+                file=sys.stderr,
+            )
 
 
 def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:

@@ -159,6 +159,17 @@ class Classifier(L.LightningModule):
         for logger in self.loggers:
             logger.log_metrics(floats, step=self.global_step)
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # train/grad_norm: the total gradient norm before --gradient-clip-val clips it (Lightning clips
+        # after this hook, and 16-mixed has unscaled the gradients by then), on the logged steps.
+        if self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.nn.utils.get_total_norm(grads).item()
+            for logger in self.loggers:
+                logger.log_metrics({"train/grad_norm": norm, "epoch": self.current_epoch}, step=self.global_step)
+
     def log_epoch(self, split: str) -> None:
         """Accuracy per task over the whole epoch: computed once here, not logged every step."""
         names = self.hparams.task_names

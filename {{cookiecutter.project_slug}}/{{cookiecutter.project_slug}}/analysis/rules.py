@@ -1,0 +1,368 @@
+"""The diagnosis rules, in the checklist's order: each reads a run's own curves and numbers and
+returns a Finding (id, severity, evidence with the measured figures and steps, the checklist's words,
+the flags to try) or None. Only the standard library.
+
+The thresholds are named constants with where they come from; tests put curves on either side of each."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from .curves import Curves
+
+ACCURACY = "acc"  # training/metrics.METRICS' accuracy, logged as <split>/acc: the error rules read it
+SEVERITIES = ("info", "warning", "error")  # error: the run failed (diverged); warning: act on it
+
+# --- ε0 too high. The checklist: "observe performance over the first few minibatches".
+EARLY_STEPS = 20  # the first minibatches watched (about one epoch of digits at the default --batch-size 64)
+# The loss ends the early window 5% above where it began (each end averages 3 steps: minibatch noise).
+EARLY_RISE = 1.05
+# Oscillation: a smooth decreasing curve has no sign change in its differences; i.i.d. noise has 2/3
+# of them. Only jumps larger than a quarter of the first loss count, so the minibatch noise of a
+# healthy run (under a tenth of it on digits) does not; a third of the steps jumping that much is oscillation.
+OSCILLATION_JUMP = 0.25
+OSCILLATION_SHARE = 1 / 3
+DIVERGED_FACTOR = 10.0  # the divergence guard's factor (training/callbacks.DivergenceGuard)
+# --- ε0 too low: "if it is too low the cost function will decrease too slowly". A healthy first epoch
+# of the defaults on digits cuts the loss by over 80%; a tenth means ε0 barely moves the weights.
+SLOW_DROP = 0.10
+# --- Unstable gradients: a spike is a total norm 10× the median of the 20 steps before it (an order of
+# magnitude: the norms of a healthy run drift by far less from one step to the next); 3 spikes a run.
+SPIKE_WINDOW = 20
+SPIKE_FACTOR = 10.0
+SPIKE_COUNT = 3
+CLIP_QUANTILE = 0.9  # the suggested --gradient-clip-val: the issue's "e.g. their 90th percentile"
+# --- Capacity: "Especially if the training error is high": 5 points of training error above the
+# reference (--target-error, or the best sibling run on the same data) is more than seed noise on digits.
+CAPACITY_MARGIN = 0.05
+# --- Regularize: a train–validation accuracy gap of 5 points at the end that grew by 2 points since
+# its smallest value in the first half (the validation split of digits has 180 images: 1 image = 0.6 point).
+GAP_LARGE = 0.05
+GAP_GROWTH = 0.02
+GAP_MIN_EPOCHS = 4  # the first epochs' train/acc averages minibatches while the net still learns: too early to tell
+# --- Training length: the best epoch in the first tenth of a run of at least 10 epochs.
+SHORT_SHARE = 0.1
+SHORT_MIN_EPOCHS = 10
+# --- Units (units.py measures them): a quarter of the hidden units saturated (|tanh| > 0.97 or
+# σ outside [0.03, 0.97] on 90% of the sampled inputs: gradient under 6% of its peak) or never active.
+UNIT_SHARE = 0.25
+
+QUOTES = {
+    "lr": "When $\\epsilon_0$ is too high, the cost function may increase dramatically as the algorithm "
+    "oscillates; if it is too low the cost function will decrease too slowly. It should be possible to "
+    "observe performance over the first few minibatches and alter accordingly.",
+    "capacity": "Especially if the training error is high, we should consider expanding the capacity of the "
+    "network either with more layers or more hidden units per layer.",
+    "regularize": "GBC16 defines regularization as any method that intentionally increases the training error "
+    "in the hopes of decreasing the test error.",
+    "early_stopping": "GBC16 speaks highly of early stopping, comparing it with weight decay, but Andrew Ng "
+    "discourages its use, claiming that it entangles the optimization process with hyperparameter tuning.",
+    "tau": "setting $\\tau$ high enough so that we pass through the training set a few hundred times before "
+    "the learning rate becomes constant",
+    "saturate": "Functions that “saturate at both ends” like sigmoid and tanh are not appropriate for hidden "
+    "layers. Instead, ReLU is the preferred default option.",
+    "dead": "The intuition is that for the regular ReLU, any instances where $z < 0$ do not contribute to the "
+    "gradient and so do not contribute to learning, whereas when $\\alpha > 0$, all nodes contribute to learning.",
+}
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    section: str  # the checklist's heading
+    evidence: str
+    checklist: str
+    flags: list[str]
+    figures: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunFacts:
+    """What the rules read: the curves, the resolved flags, results.json (None: the run did not finish),
+    the unit statistics (units.py) and the reference training error (--target-error or siblings)."""
+
+    curves: Curves
+    config: dict
+    results: dict | None = None
+    units: dict | None = None
+    reference_error: float | None = None
+    reference_source: str = ""
+    monitor: str = ""  # the monitored metric (training/monitor.py), for the training length
+    maximize: bool = True
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def lr_too_high(f: RunFacts) -> Finding | None:
+    loss, steps = f.curves.values("train/loss"), f.curves.steps("train/loss")
+    lr = f.config.get("lr")
+    flags = [f"--lr {lr / 10:g}" if isinstance(lr, (int, float)) else "--lr", "--find-lr"]
+    if not loss:
+        return None
+    bad = next((i for i, v in enumerate(loss) if not math.isfinite(v)), None)
+    if bad is not None:
+        return Finding(
+            "lr-too-high",
+            "error",
+            "Learning rate",
+            f"diverged: train/loss became {loss[bad]} at step {steps[bad]} (ε0 = {lr:g})",
+            QUOTES["lr"],
+            flags,
+            {"diverged_step": steps[bad]},
+        )
+    finite = [v for v in loss if math.isfinite(v)]
+    if (
+        (f.results is None or f.results.get("diverged"))
+        and len(finite) > 3
+        and finite[-1] > DIVERGED_FACTOR * finite[0]
+    ):
+        return Finding(
+            "lr-too-high",
+            "error",
+            "Learning rate",
+            f"diverged: train/loss rose from {finite[0]:.3g} "
+            f"(step {steps[0]}) to {finite[-1]:.3g} (step {steps[-1]}) with ε0 = {lr:g}",
+            QUOTES["lr"],
+            flags,
+            {"first": finite[0], "last": finite[-1]},
+        )
+    early = loss[:EARLY_STEPS]
+    if len(early) >= 6:
+        start, end = _mean(early[:3]), _mean(early[-3:])
+        if end > EARLY_RISE * start:
+            return Finding(
+                "lr-too-high",
+                "warning",
+                "Learning rate",
+                f"train/loss rose over the first {len(early)} "
+                f"minibatches, from {start:.3g} (steps {steps[0]}-{steps[2]}) to {end:.3g} (steps "
+                f"{steps[len(early) - 3]}-{steps[len(early) - 1]}) with ε0 = {lr:g}",
+                QUOTES["lr"],
+                flags,
+                {"start": start, "end": end},
+            )
+    share, jumps = oscillation(loss[: max(EARLY_STEPS, len(f.curves.first_epoch("train/loss")))])
+    if share > OSCILLATION_SHARE:
+        return Finding(
+            "lr-too-high",
+            "warning",
+            "Learning rate",
+            f"train/loss oscillates: {jumps} of its first "
+            f"{min(len(loss), max(EARLY_STEPS, len(f.curves.first_epoch('train/loss')))) - 1} steps jump up "
+            f"and down by over {OSCILLATION_JUMP:.0%} of its first value ({share:.0%} > {OSCILLATION_SHARE:.0%}) with "
+            f"ε0 = {lr:g}",
+            QUOTES["lr"],
+            flags,
+            {"oscillation_share": share},
+        )
+    return None
+
+
+def oscillation(loss: list[float]) -> tuple[float, int]:
+    """(share, count) of the differences that change sign with jumps above OSCILLATION_JUMP × the first loss."""
+    d = [b - a for a, b in zip(loss, loss[1:])]
+    count = sum(
+        1
+        for i in range(1, len(d))
+        if d[i] * d[i - 1] < 0 and min(abs(d[i]), abs(d[i - 1])) > OSCILLATION_JUMP * abs(loss[0])
+    )
+    return (count / len(d) if d else 0.0), count
+
+
+def lr_too_low(f: RunFacts) -> Finding | None:
+    first = f.curves.first_epoch("train/loss")
+    if len(first) < 6 or not all(math.isfinite(v) for v in first):
+        return None
+    start, end = _mean(first[:3]), _mean(first[-3:])
+    drop = (start - end) / start if start > 0 else 0.0
+    if drop >= SLOW_DROP:
+        return None
+    lr = f.config.get("lr")
+    return Finding(
+        "lr-too-low",
+        "warning",
+        "Learning rate",
+        f"train/loss fell by only {drop:.1%} over the first "
+        f"epoch ({start:.3g} → {end:.3g}, {len(first)} steps; < {SLOW_DROP:.0%}) with ε0 = {lr:g}",
+        QUOTES["lr"],
+        [f"--lr {lr * 10:g}" if isinstance(lr, (int, float)) else "--lr", "--find-lr"],
+        {"drop": drop},
+    )
+
+
+def unstable_gradients(f: RunFacts) -> Finding | None:
+    norms, steps = f.curves.values("train/grad_norm"), f.curves.steps("train/grad_norm")
+    spikes = []
+    for i in range(SPIKE_WINDOW, len(norms)):
+        median = statistics.median(norms[i - SPIKE_WINDOW : i])
+        if math.isfinite(norms[i]) and median > 0 and norms[i] > SPIKE_FACTOR * median:
+            spikes.append(i)
+    if len(spikes) < SPIKE_COUNT:
+        return None
+    finite = sorted(v for v in norms if math.isfinite(v))
+    clip = finite[min(len(finite) - 1, int(CLIP_QUANTILE * len(finite)))]
+    shown = ", ".join(f"{norms[i]:.3g} at step {steps[i]}" for i in spikes[:3])
+    return Finding(
+        "unstable-gradients",
+        "warning",
+        "Learning rate",
+        f"{len(spikes)} gradient-norm spikes above "
+        f"{SPIKE_FACTOR:g}× the median of the {SPIKE_WINDOW} steps before ({shown}); the norms' "
+        f"{CLIP_QUANTILE:.0%} percentile is {clip:.3g}",
+        QUOTES["lr"],
+        [f"--gradient-clip-val {clip:.3g}", "--warmup-steps 100"],
+        {"spikes": len(spikes), "clip": clip},
+    )
+
+
+def train_error(f: RunFacts) -> float | None:
+    acc = f.curves.per_epoch(f"train/{ACCURACY}")
+    return 1.0 - acc[max(acc)] if acc else None
+
+
+def capacity(f: RunFacts) -> Finding | None:
+    error, ref = train_error(f), f.reference_error
+    if error is None or ref is None:
+        return None
+    target = f.reference_source.startswith("--target-error")
+    limit = ref if target else ref + CAPACITY_MARGIN
+    if error <= limit:
+        return None
+    c = f.config
+    return Finding(
+        "capacity",
+        "warning",
+        "Architecture",
+        f"the training error stays at {error:.1%} at the last "
+        f"epoch, above {f.reference_source} ({ref:.1%}{'' if target else f' + {CAPACITY_MARGIN:.0%}'})",
+        QUOTES["capacity"],
+        [f"--depth {c.get('depth', 2) + 1}", f"--width {_double(c.get('width'))}"],
+        {"train_error": error, "reference": ref},
+    )
+
+
+def _double(width) -> str:
+    return str(width * 2) if isinstance(width, int) else "<wider>"
+
+
+def regularize(f: RunFacts) -> Finding | None:
+    train, val = f.curves.per_epoch(f"train/{ACCURACY}"), f.curves.per_epoch(f"val/{ACCURACY}")
+    epochs = sorted(set(train) & set(val))
+    if len(epochs) < GAP_MIN_EPOCHS:
+        return None
+    gap = [train[e] - val[e] for e in epochs]
+    first_half = gap[: max(1, len(gap) // 2)]
+    # The first epochs' train/acc averages the minibatches while the net is still learning (below
+    # val/acc at the epoch's end): a negative early gap counts as none.
+    smallest = max(0.0, min(first_half))
+    growth = gap[-1] - smallest
+    if gap[-1] <= GAP_LARGE or growth <= GAP_GROWTH:
+        return None
+    c = f.config
+    flags = [
+        x
+        for k, x in (
+            ("weight_decay", "--weight-decay 1e-4"),
+            ("dropout", "--dropout 0.3"),
+            ("aug_translate", "--aug-translate 0.1"),
+        )
+        if not c.get(k)
+    ]
+    flags.append("--early-stopping-patience 5 (last: Ng discourages it)")
+    return Finding(
+        "regularize",
+        "warning",
+        "Regularization",
+        f"train/{ACCURACY} − val/{ACCURACY} = {gap[-1]:.1%} at epoch "
+        f"{epochs[-1] + 1}, grown by {growth:.1%} from {smallest:.1%} (epoch "
+        f"{epochs[gap.index(min(first_half))] + 1})",
+        QUOTES["regularize"],
+        flags,
+        {"gap": gap[-1], "growth": growth},
+    )
+
+
+def training_length(f: RunFacts) -> Finding | None:
+    val = f.curves.per_epoch(f.monitor)
+    if len(val) < 2:
+        return None
+    epochs = sorted(val)
+    sign = 1 if f.maximize else -1
+    best = max(epochs, key=lambda e: (sign * val[e], -e))  # the first epoch of the best value (best.ckpt's)
+    n = len(epochs)
+    if n >= SHORT_MIN_EPOCHS and epochs.index(best) < SHORT_SHARE * n:
+        return Finding(
+            "training-length",
+            "info",
+            "Regularization",
+            f"the best {f.monitor} ({val[best]:.4f}) came at "
+            f"epoch {best + 1} of {n}, in the first tenth: the run can be much shorter",
+            QUOTES["early_stopping"],
+            [f"--max-epochs {max(1, 2 * (best + 1))}"],
+            {"best_epoch": best + 1},
+        )
+    if best == epochs[-1] and sign * val[best] > sign * val[epochs[-2]]:
+        return Finding(
+            "training-length",
+            "info",
+            "Learning rate",
+            f"{f.monitor} still improving at the last epoch "
+            f"({val[epochs[-2]]:.4f} → {val[best]:.4f} at epoch {best + 1})",
+            QUOTES["tau"],
+            ["--resume last", f"--max-epochs {2 * n}"],
+            {"best_epoch": best + 1},
+        )
+    return None
+
+
+def units(f: RunFacts) -> Finding | None:
+    u = f.units
+    if not u or not u.get("units"):
+        return None
+    if u["activation"] in ("tanh", "sigmoid") and u["saturated"] > UNIT_SHARE:
+        return Finding(
+            "saturated-units",
+            "warning",
+            "Activation function",
+            f"{u['saturated']:.0%} of the "
+            f"{u['units']} hidden {u['activation']} units saturate on {u['inputs']} training inputs through "
+            f"the final weights (> {UNIT_SHARE:.0%})",
+            QUOTES["saturate"],
+            ["--activation leaky-relu --leaky-slope 0.01", "--activation relu"],
+            {"share": u["saturated"]},
+        )
+    if u["activation"] == "relu" and u["dead"] > UNIT_SHARE:
+        return Finding(
+            "dead-units",
+            "warning",
+            "Activation function",
+            f"{u['dead']:.0%} of the {u['units']} hidden "
+            f"ReLU units are never active on {u['inputs']} training inputs through the final weights "
+            f"(> {UNIT_SHARE:.0%})",
+            QUOTES["dead"],
+            ["--activation leaky-relu --leaky-slope 0.01"],
+            {"share": u["dead"]},
+        )
+    return None
+
+
+def findings(f: RunFacts) -> list[Finding]:
+    """Every rule's finding, in the checklist's order (ε0 too low only when no other finding explains it)."""
+    found = [r(f) for r in (lr_too_high, unstable_gradients, capacity, regularize, training_length, units)]
+    found = [x for x in found if x is not None]
+    if any(x.id == "lr-too-high" for x in found):  # tune ε0 first: its runs' training error says nothing of capacity
+        found = [x for x in found if x.id != "capacity"]
+    if not any(x.severity != "info" for x in found):
+        low = lr_too_low(f)
+        if low is not None:
+            found.insert(0, low)
+    order = ["Learning rate", "Architecture", "Regularization", "Activation function"]
+    return sorted(found, key=lambda x: order.index(x.section))
