@@ -165,8 +165,16 @@ def test_file_set_and_rendering(baked):
     slug = context["project_slug"]
     assert root.name == slug
     expected = {f.format(slug=slug) for f in EXPECTED_FILES}
-    assert files_of(root) == expected
-    for rel in expected - {f"tests/fixtures/{p.name}" for p in (root / "tests" / "fixtures").iterdir()}:
+    found = files_of(root)
+    # Every file outside tests/ is expected exactly; tests/ holds at least the expected files, grouped
+    # per sub-package (tests/<sub-package>/test_*.py) beside the shared helpers and fixtures.
+    assert {f for f in found if not f.startswith("tests/")} == {f for f in expected if not f.startswith("tests/")}
+    assert {f for f in expected if f.startswith("tests/")} <= found
+    packages = {p.name for p in (root / slug).iterdir() if p.is_dir() and p.name != "__pycache__"}
+    for f in found - expected:
+        parts = f.split("/")
+        assert len(parts) == 3 and parts[1] in packages and parts[2].startswith("test_") and parts[2].endswith(".py"), f
+    for rel in found - {f"tests/fixtures/{p.name}" for p in (root / "tests" / "fixtures").iterdir()}:
         text = (root / rel).read_text().replace("${{", "")  # GitHub's own expressions stay in ci.yml
         assert "{{" not in text and "{%" not in text, rel
     assert "${{" in (root / ".github/workflows/ci.yml").read_text()
