@@ -190,7 +190,11 @@ def _agent_loop(tmp_path, monkeypatch, runs: int):
     pending = [
         [{"type": "run", "run_id": f"div{i}", "program": str(ROOT / "train.py"), "args": args}] for i in range(runs)
     ]
-    monkeypatch.setattr(agent, "_heartbeat_commands", lambda agent_id, run_status: pending.pop(0) if pending else [])
+
+    def heartbeat(agent_id, run_status):  # the server hands out the next run once the last one ended
+        return pending.pop(0) if pending and not agent._run_processes else []
+
+    monkeypatch.setattr(agent, "_heartbeat_commands", heartbeat)
     agent._run_loop("agent-x")
     return agent
 
