@@ -153,7 +153,7 @@ def test_the_arguments_an_agent_builds_from_a_logged_config_parse(agent_env, tmp
 )
 def test_list_values_in_python_or_yaml_spelling(token, value):
     name = token[2:].split("=")[0].replace("-", "_")
-    assert getattr(parse_args([token, "--tasks=digit,large"] if name == "task_weights" else [token]), name) == value
+    assert getattr(parse_args([token, "--tasks=digit,parity"] if name == "task_weights" else [token]), name) == value
 
 
 def test_outside_an_agent_wandb_is_ignored_but_a_logged_key_is_still_bad_input(capsys):
