@@ -23,6 +23,7 @@ from conftest import FAST, ROOT, train
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
+from {{cookiecutter.project_slug}}.training.callbacks import Diverged, DivergenceGuard
 from {{cookiecutter.project_slug}}.training.monitor import MONITOR, WORST
 
 TINY = ["--width", "16", "--batch-size", "64"]
@@ -87,6 +88,26 @@ def test_under_an_agent_a_diverged_or_stuck_run_is_a_result_ranked_last(kind, ag
     assert run["summary"][MONITOR] == WORST and run["summary"]["diverged"] is True
     assert run["summary"]["diverged_step"] == results["diverged_step"]
     assert run["history"][-1] == WORST
+
+
+def _epoch(guard, losses: list[float]) -> None:
+    trainer, module = type("T", (), {"global_step": 0, "current_epoch": 0})(), torch.nn.Module()
+    guard.on_train_epoch_start(trainer, module)
+    for loss in losses:
+        module.last_train_loss = loss
+        guard.on_train_batch_end(trainer, module, None, None, 0)
+    guard.on_train_epoch_end(trainer, module)
+
+
+def test_stuck_is_an_epoch_whose_mean_loss_is_not_below_the_first_once_patience_steps_ran():
+    guard = DivergenceGuard(lr=0.7)
+    _epoch(guard, [2.3] + [2.4] * 9)  # 10 steps: fewer than the patience (20), not judged yet
+    with pytest.raises(Diverged, match=r"stuck.*\(2\.4\).*\(2\.3\).*ε0 = 0\.7") as e:
+        _epoch(guard, [2.4] * 10)
+    assert e.value.reason == "stuck" and e.value.loss == pytest.approx(2.4)
+    learning = DivergenceGuard(lr=0.7)
+    _epoch(learning, [2.3] + [1.0] * 24)  # below its first value: never judged again
+    _epoch(learning, [2.5] * 25)
 
 
 @pytest.mark.slow
