@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..config.agent import under_agent
+from ..config.environment import is_rank_zero
 from ..config.parser import parse_args
 from ..errors import UsageError, refuse
 from .options import build_datamodule, make_plan, resolved_config, trainer_view
@@ -16,6 +18,12 @@ PROG = "train.py"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..training.signals import unblock_inherited, watch_sigterm
+
+    if under_agent() and is_rank_zero():
+        watch_sigterm()  # before any thread starts: a stop by the agent is told from a preemption
+    elif not is_rank_zero():
+        unblock_inherited()
     args = parse_args(argv)
     try:
         return run(args)

@@ -13,6 +13,7 @@ import yaml
 from ..datasets import default_tasks
 from ..errors import CheckpointError
 from . import flags
+from .agent import agent_argv, agent_resume, agent_run_name
 from .checks import (
     advice,
     check_choices,
@@ -171,21 +172,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     Precedence: the command line, then --config, then (with --resume) the checkpoint's values, then
     the defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    argv = agent_argv(
+        argv, {f.option: f for f in flags.FLAGS}, {f.option for f in flags.FLAGS if isinstance(f.default, list)}
+    )
     parser = build_parser()
     probe = OneLineParser(add_help=False, allow_abbrev=False)
-    for option in ("--config", "--resume", "--output-dir", "--help", "--print-config"):
+    for option in ("--config", "--resume", "--output-dir", "--run-name", "--help", "--print-config"):
         probe.add_argument(option, nargs="?", const=True)
     known, _ = probe.parse_known_args(argv)
     config_values = load_config_file(known.config, parser) if isinstance(known.config, str) else {}
     resume = known.resume if isinstance(known.resume, str) else config_values.get("resume")
+    output_dir = (
+        known.output_dir
+        if isinstance(known.output_dir, str)
+        else config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
+    )
     defaults: dict = {}
+    if resume in (None, "", "none", "null"):  # under a W&B agent: the run directory named by the run id
+        resume = agent_defaults(known.run_name or config_values.get("run_name"), str(output_dir), defaults)
     resumed = None
     if resume not in (None, "", "none", "null") and not known.help:
-        output_dir = (
-            known.output_dir
-            if isinstance(known.output_dir, str)
-            else config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
-        )
         resumed = resume_defaults(resume, str(output_dir), parser)
         defaults.update(resumed["flags"])
     defaults.update(config_values)
@@ -211,6 +217,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for line in table_warnings + ignored + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
+
+
+def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
+    """Under a W&B agent without --run-name: the run directory is `wandb-<run id>`; a run the sweep
+    re-queues continues from that directory's last.ckpt (returned), or starts it again when it was
+    preempted before its first checkpoint. Outside an agent: nothing."""
+    name = agent_run_name()
+    if name is None or run_name not in (None, name):
+        return None
+    defaults["run_name"] = name
+    last = agent_resume(output_dir, name)
+    if last is None and (Path(output_dir) / name).is_dir():
+        defaults["overwrite"] = True
+    return last
 
 
 def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict) -> None:

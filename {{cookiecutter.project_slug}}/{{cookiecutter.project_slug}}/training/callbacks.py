@@ -20,23 +20,34 @@ CALLBACKS: list = []
 
 
 class Diverged(RuntimeError):
-    """Raised inside fit so that no checkpoint is written after the loss blew up."""
+    """Raised inside fit so that no checkpoint is written after the loss blew up; holds the step, the
+    training loss there and why (diverged, stuck; fit.stopped adds overflow)."""
+
+    def __init__(self, message: str, step: int = 0, loss: float = math.nan, reason: str = "diverged"):
+        super().__init__(message)
+        self.step, self.loss, self.reason = step, loss, reason
 
 
 class DivergenceGuard(L.Callback):
     """Stop when the training loss is NaN/inf, or above `factor` × its first value for `patience`
     consecutive steps: the checklist's "when ε0 is too high, the cost function may increase
-    dramatically". Raising (rather than should_stop) keeps the last good checkpoint on disk."""
+    dramatically". Raising (rather than should_stop) keeps the last good checkpoint on disk.
+    Also stuck: at an epoch's end, once `patience` steps have run, a run whose training loss never
+    averaged below its first value over an epoch is at chance (ε0 too high for the loss to blow up,
+    e.g. SGD with momentum and no batch norm), not healthy."""
 
     def __init__(self, lr: float, factor: float = 10.0, patience: int = 20):
         self.lr, self.factor, self.patience = lr, factor, patience
         self.first: float | None = None
         self.above = 0
+        self.improved = False  # some epoch's mean training loss was below the first value
+        self.steps, self.epoch_sum, self.epoch_steps = 0, 0.0, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = pl_module.last_train_loss  # already on the host: no extra device sync
         if self.first is None and math.isfinite(loss):
             self.first = loss
+        self.steps, self.epoch_sum, self.epoch_steps = self.steps + 1, self.epoch_sum + loss, self.epoch_steps + 1
         if not math.isfinite(loss):
             why = f"the training loss became {loss} at step {trainer.global_step}"
         else:
@@ -47,16 +58,37 @@ class DivergenceGuard(L.Callback):
                 f"the training loss stayed above {self.factor:g}× its first value ({self.first:.3g}) for "
                 f"{self.patience} steps"
             )
-        raise Diverged(
-            f"training diverged: {why}. The learning rate ε0 = {self.lr:g} is probably too high; "
-            f"run with --find-lr to pick one, or lower --lr."
+        raise Diverged(self.advice(f"training diverged: {why}"), trainer.global_step, loss)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.epoch_sum, self.epoch_steps = 0.0, 0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.improved or self.first is None or not self.epoch_steps:
+            return
+        mean = self.epoch_sum / self.epoch_steps
+        if mean < self.first:
+            self.improved = True
+        elif self.steps >= self.patience:
+            why = (
+                f"training is stuck: after {self.steps} steps the training loss averaged over epoch "
+                f"{trainer.current_epoch + 1} ({mean:.3g}) is not below its first value ({self.first:.3g})"
+            )
+            raise Diverged(self.advice(why), trainer.global_step, mean, "stuck")
+
+    def advice(self, why: str) -> str:
+        return (
+            f"{why}. The learning rate ε0 = {self.lr:g} is probably too high; run with --find-lr to pick one, "
+            "or lower --lr."
         )
 
     def state_dict(self) -> dict:
-        return {"first": self.first}
+        return {"first": self.first, "improved": self.improved, "steps": self.steps}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.first = state_dict.get("first")
+        self.improved = state_dict.get("improved", True)  # a checkpoint from before the stuck check: not judged
+        self.steps = state_dict.get("steps", 0)
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -139,7 +171,7 @@ class EpochLines(L.Callback):
         self.start, self.val = time.perf_counter(), {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":  # not the end-of-run validation
             self.val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

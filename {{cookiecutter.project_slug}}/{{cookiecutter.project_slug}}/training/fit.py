@@ -6,15 +6,16 @@ checkpoint) arrives as a Plan; nothing is read from the parsed flags here."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..config.agent import under_agent
 from ..config.environment import is_rank_zero, resolve_mode
-from ..errors import SettingError, one_line
+from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
-from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for
+from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for, record_in_wandb
+from .monitor import MONITOR, WORST
 from .rundir import write_config, write_results
 from .trainer import TrainerOptions, build_trainer
 from .tuning import CliffOptions, PlanOptions
@@ -55,7 +56,7 @@ class Plan:
 
 
 def start(plan: Plan, dm, module) -> int:
-    """Returns the process exit status."""
+    """Returns the process exit status, which the W&B run (when on) ends with too."""
     if is_rank_zero():
         print(network_summary(plan.config["model"], plan.config["pretrained"], module))
         (plan.run_dir / "plots").mkdir(parents=True, exist_ok=True)
@@ -70,23 +71,36 @@ def start(plan: Plan, dm, module) -> int:
         wandb_logger = create_wandb_logger(
             plan.logging, plan.run_dir, plan.run_name, mode, plan.resume_ckpt is not None, job
         )
+    status = 1  # an exception that is not a UsageError or an interrupt: a traceback, exit 1
     try:
-        if tool:
-            log_plots(wandb_logger, run_tools(plan, dm, module))
-            return 0
-        if t.find_lr or t.auto_lr:
-            from .tuning import find_lr
-
-            trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[])
-            suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
-            if t.find_lr:
-                log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
-                return 0
-            plan = with_lr(plan, suggestion)
-            module = build_module(plan.config, dm)
-        return fit_and_test(plan, dm, module, wandb_logger, mode)
+        status = run_plan(plan, dm, module, wandb_logger, mode, tool)
+        return status
+    except UsageError:
+        status = 2
+        raise
+    except KeyboardInterrupt:
+        status = 130
+        raise
     finally:
-        finish_wandb(wandb_logger)
+        finish_wandb(wandb_logger, status)
+
+
+def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int:
+    t = plan.tools
+    if tool:
+        log_plots(wandb_logger, run_tools(plan, dm, module))
+        return 0
+    if t.find_lr or t.auto_lr:
+        from .tuning import find_lr
+
+        trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[])
+        suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
+        if t.find_lr:
+            log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
+            return 0
+        plan = with_lr(plan, suggestion)
+        module = build_module(plan.config, dm)
+    return fit_and_test(plan, dm, module, wandb_logger, mode)
 
 
 def with_lr(plan: Plan, lr: float) -> Plan:
@@ -126,39 +140,52 @@ def run_tools(plan: Plan, dm, module) -> list[Path]:
     return plots
 
 
-def stopped(plan: Plan, trainer, e: BaseException) -> int:
+def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str = "disabled") -> int:
     """The exit status of a fit that did not finish, with one line saying why and what is kept;
-    exceptions that are not one of these (bugs) go on to a traceback."""
+    exceptions that are not one of these (bugs) go on to a traceback. Under a W&B agent a diverged or
+    stuck run is a result (exit 0, see diverged); a SIGTERM is a stop when the agent sent it (exit 0)
+    and a preemption otherwise (marked preempting, exit 143: the sweep re-queues it)."""
     import torch
     import torch.distributed as dist
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from .callbacks import Diverged
+    from .signals import stopped_by_agent
 
     o, run_dir = plan.trainer, plan.run_dir
     last = run_dir / "checkpoints" / "last.ckpt"
     where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint was written"
+    if "overflow" in str(e) and not isinstance(e, Diverged):  # ε0 beyond what float32 holds: the update overflows
+        e = Diverged(
+            f"training diverged: the update overflowed ({one_line(e)}) at step {trainer.global_step}. "
+            f"The learning rate ε0 = {o.lr:g} is far too high; run with --find-lr to pick one, or lower --lr.",
+            trainer.global_step,
+            math.nan,
+            "overflow",
+        )
     if isinstance(e, Diverged):
         keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
+        if under_agent():
+            diverged(plan, trainer, e, wandb_logger, mode)
+            print(f"warning: {e}{keep} Recorded for the W&B sweep as {MONITOR} = {WORST:g}.", file=sys.stderr)
+            return 0
         print(f"error: {e}{keep}", file=sys.stderr)
         return 1
     if isinstance(e, SystemExit):  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
-        if os.environ.get("WANDB_SWEEP_ID"):  # a W&B agent stopping its run (early termination, Stop)
+        sigterm = isinstance(e, SIGTERMException)
+        if under_agent() and (not sigterm or stopped_by_agent() is not False):  # the agent stopping its run
             print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
             return 0
+        if sigterm:  # from a scheduler: W&B re-queues a run marked preempting that exits non-zero
+            record_in_wandb(wandb_logger, {}, {}, trainer.global_step, preempting=True)
+            print(f"interrupted at step {trainer.global_step} (SIGTERM: preempted); {where}", file=sys.stderr)
+            return 143
         print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
-        return 143 if isinstance(e, SIGTERMException) else 130
+        return 130
     if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
         print(
             f"error: out of memory at step {trainer.global_step} with --batch-size {plan.config['batch_size']} "
             f"(--precision {o.precision}); lower --batch-size or --width, or run --find-batch-size; {where}",
-            file=sys.stderr,
-        )
-        return 1
-    if "overflow" in str(e):  # ε0 beyond what float32 holds: the update itself overflows
-        print(
-            f"error: training diverged: the update overflowed ({one_line(e)}) at step {trainer.global_step}. "
-            f"The learning rate ε0 = {o.lr:g} is far too high; run with --find-lr to pick one, or lower --lr.",
             file=sys.stderr,
         )
         return 1
@@ -169,6 +196,26 @@ def stopped(plan: Plan, trainer, e: BaseException) -> int:
             f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
         ) from None
     raise e
+
+
+def diverged(plan: Plan, trainer, e, wandb_logger, mode: str) -> None:
+    """A diverged or stuck run as a sweep's result: the monitored metric at its worst (a sweep ranks the
+    run last and its model learns where not to look) in results.json, the W&B history and summary,
+    with the step, the loss and why."""
+    loss = e.loss if math.isfinite(e.loss) else str(e.loss)  # JSON has no NaN or inf
+    facts = {"diverged": True, "diverged_reason": e.reason, "diverged_step": e.step, "diverged_loss": loss}
+    if trainer.is_global_zero:
+        record_in_wandb(wandb_logger, {MONITOR: WORST}, facts, trainer.global_step)
+        results = {
+            "run_name": plan.run_name,
+            "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+            "wandb_mode": mode,
+            MONITOR: WORST,
+            **facts,
+            "epochs": trainer.current_epoch,
+            "steps": trainer.global_step,
+        }
+        write_results(plan.run_dir, results)
 
 
 def log_plan_plots(plan: Plan, dm, wandb_logger) -> None:
@@ -200,10 +247,11 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt, weights_only=True)
     except (Diverged, SystemExit, RuntimeError) as e:
-        status = stopped(plan, trainer, e)
+        status = stopped(plan, trainer, e, wandb_logger, mode)
         if isinstance(e, Diverged) and trainer.is_global_zero:
             after_run(plan, module, dm, wandb_logger)  # the diverged run's own evidence for ε0
         return status
+    validate_if_never_validated(trainer, module, dm)
     fast = plan.trainer.fast_dev_run
     best_path = trainer.checkpoint_callback.best_model_path if not fast else ""
     ckpt = "best" if best_path and Path(best_path).is_file() else None
@@ -234,6 +282,25 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
             )
 
 
+def validate_if_never_validated(trainer, module, dm) -> None:
+    """A run too short for any epoch to validate (--max-steps 20, say) validates its last weights once,
+    so it has the monitored metric to be ranked by (BestEpochMetrics takes it)."""
+    from .callbacks import BestEpochMetrics
+
+    best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics))
+    if MONITOR not in best.best:
+        from .loggers import BackgroundWandbLogger
+
+        loggers = trainer.loggers
+        trainer.loggers = [g for g in loggers if not isinstance(g, BackgroundWandbLogger)]  # W&B: once, in report
+        try:
+            metrics = trainer.validate(module, datamodule=dm, verbose=False)
+        finally:
+            trainer.loggers = loggers
+        if metrics and MONITOR in metrics[0] and trainer.is_global_zero:
+            print(f"no epoch validated: the last weights have {MONITOR}={metrics[0][MONITOR]:.4f}")
+
+
 def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:
     """results.json, the confusion matrix for W&B, and the run's last line."""
     from .callbacks import BestEpochMetrics, RunFacts
@@ -258,6 +325,8 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
         "best_checkpoint": best,
     }
     write_results(plan.run_dir, results)
+    if MONITOR in results:  # the sweep's metric, logged once at the end (a run that never validated has none)
+        record_in_wandb(wandb_logger, {MONITOR: results[MONITOR]}, {"diverged": False}, trainer.global_step)
     print(
         f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
         f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {plan.run_dir}"

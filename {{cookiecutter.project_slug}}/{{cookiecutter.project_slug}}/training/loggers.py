@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities import rank_zero_only
 
+from ..config.agent import under_agent
 from ..config.environment import is_rank_zero
 from ..errors import one_line
 from ..files import atomic_path
@@ -72,6 +73,7 @@ def previous_run_id(run_dir: Path) -> str | None:
 def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: str, resumed: bool, job_type: str):
     """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
     run_id = previous_run_id(run_dir) if resumed else None
+    agent_run_id = os.environ.get("WANDB_RUN_ID") if under_agent() else None  # the run the sweep created
     log_model = o.wandb_log_model and mode == "online"
     if o.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
@@ -84,7 +86,7 @@ def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: s
         tags=o.wandb_tags or None,
         save_dir=str(run_dir),
         mode=mode,
-        id=run_id,
+        id=run_id or agent_run_id,
         resume="allow" if run_id else None,
         log_model=log_model,
         job_type=job_type,
@@ -111,12 +113,33 @@ def log_plots(wandb_logger, plots: list[Path | None]) -> None:
             wandb_logger.log_image(key=f"plots/{path.stem}", images=[str(path)])
 
 
-def finish_wandb(wandb_logger) -> None:
+def finish_wandb(wandb_logger, exit_code: int) -> None:
+    """End the W&B run with the process's exit status: W&B records a non-zero one as a failed run
+    (a plain wandb.finish() records 0, "finished", whatever happened)."""
     if wandb_logger is not None and is_rank_zero():
         import wandb
 
         wandb_logger.flush()  # what the background thread still holds reaches the run first
-        wandb.finish()
+        if wandb_logger.failure is None and getattr(wandb_logger, "_worker", None) is not None:
+            wandb_logger.run()  # wandb.init may still be running on the logger's thread: wait for it
+        wandb.finish(exit_code=exit_code)
+
+
+def record_in_wandb(wandb_logger, metrics: dict, summary: dict, step: int, preempting: bool = False) -> None:
+    """Log `metrics` once to the run's history (at `step`), set `summary` in its summary, and mark it
+    preempting (W&B's sweep then re-queues it when it exits non-zero), after what was queued before."""
+    if wandb_logger is None or not is_rank_zero():
+        return
+    if metrics:
+        wandb_logger.log_metrics(metrics, step=step)
+
+    def finish_summary() -> None:
+        run = wandb_logger.experiment
+        run.summary.update({**metrics, **summary})
+        if preempting:
+            run.mark_preempting()
+
+    wandb_logger.call(finish_summary)
 
 
 def normalize_sweep_params() -> set[str]:

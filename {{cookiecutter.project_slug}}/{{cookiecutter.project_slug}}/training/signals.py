@@ -1,0 +1,53 @@
+"""Who sent SIGTERM: the W&B agent that started this run (a stop: Hyperband's early termination,
+"Stop" in the UI) or anyone else (a scheduler preempting the job). Only the standard library.
+
+Python's signal handlers are not told the sender, so under an agent SIGTERM is blocked in every
+thread before any other starts and a thread waits for it with sigwaitinfo, which reports the
+sender's pid; the agent is this process's parent (it starts each run as its child and stops it with
+Popen.terminate). The thread then sends SIGTERM to the process again with the signal unblocked for
+itself only, so the usual handler (Lightning's, during fit) runs on the main thread as before.
+Hand-written: neither Lightning nor wandb tells the two apart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+SENDERS: list[int] = []  # pid of each SIGTERM's sender, in order
+_AGENT_PID: list[int] = []
+
+
+def watch_sigterm() -> bool:
+    """Start recording SIGTERM's senders (only in a process that started no thread yet); returns
+    whether it did. A process this one starts inherits the blocked SIGTERM: see unblock_inherited."""
+    if not hasattr(signal, "sigwaitinfo") or threading.active_count() > 1 or _AGENT_PID:
+        return False
+    _AGENT_PID.append(os.getppid())  # read now: once the agent is gone the parent is init
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    threading.Thread(target=_wait, name="sigterm-sender", daemon=True).start()
+    return True
+
+
+def _wait() -> None:
+    while True:
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        SENDERS.append(info.si_pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # this thread only
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered here before kill returns: the handler runs
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def unblock_inherited() -> None:
+    """A DDP rank started by rank 0 inherits its blocked SIGTERM; Lightning's launcher stops the ranks
+    with SIGTERM, so they take it as usual."""
+    if hasattr(signal, "pthread_sigmask") and not _AGENT_PID:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def stopped_by_agent() -> bool | None:
+    """After a SIGTERM: True when every SIGTERM came from the agent (the parent), False when one came
+    from elsewhere (preemption), None when the senders were not recorded."""
+    if not _AGENT_PID or not SENDERS:
+        return None
+    return all(pid == _AGENT_PID[0] for pid in SENDERS)
