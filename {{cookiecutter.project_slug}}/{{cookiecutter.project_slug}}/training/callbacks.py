@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from .metrics import epoch_line_keys
-from .monitor import MONITOR, better
+from .monitor import Monitor
 
 # Your callbacks: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     CALLBACKS.append(lambda run_dir: MyCallback(run_dir / "my.csv"))
@@ -104,16 +104,16 @@ class SaveOnInterrupt(L.Callback):
 class BestEpochMetrics(L.Callback):
     """The validation metrics of the epoch with the best monitored metric (the epoch of best.ckpt)."""
 
-    def __init__(self, monitor: str = MONITOR):
-        self.monitor = monitor
+    def __init__(self, monitor: Monitor | None = None):
+        self.monitor = monitor or Monitor()
         self.best: dict[str, float] = {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        value, best = metrics.get(self.monitor), self.best.get(self.monitor)
-        if value is not None and (best is None or better(value, best)):
+        value, best = metrics.get(self.monitor.name), self.best.get(self.monitor.name)
+        if value is not None and (best is None or self.monitor.better(value, best)):
             self.best = metrics
 
     def state_dict(self) -> dict:
@@ -124,7 +124,11 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup)."""
+    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup), with the
+    metrics of the primary task's kind (the monitored one among them)."""
+
+    def __init__(self, monitor: Monitor | None = None):
+        self.kind = (monitor or Monitor()).kind
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
@@ -133,7 +137,7 @@ class EpochLines(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         m = trainer.callback_metrics
-        shown = " ".join(f"{k}={float(m[k]):.4f}" for k in epoch_line_keys() if k in m)
+        shown = " ".join(f"{k}={float(m[k]):.4f}" for k in epoch_line_keys(self.kind) if k in m)
         took = time.perf_counter() - getattr(self, "start", time.perf_counter())
         print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True

@@ -15,6 +15,7 @@ from ..config.environment import is_rank_zero, resolve_mode
 from ..errors import SettingError, one_line
 from .build import build_module, network_summary
 from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for
+from .monitor import monitor_of
 from .rundir import write_config, write_results
 from .trainer import TrainerOptions, build_trainer
 from .tuning import CliffOptions, PlanOptions
@@ -76,7 +77,7 @@ def start(plan: Plan, dm, module) -> int:
         if t.find_lr or t.auto_lr:
             from .tuning import find_lr
 
-            trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[])
+            trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[], monitor=monitor_of(dict(module.hparams)))
             suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
             if t.find_lr:
                 log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
@@ -195,7 +196,7 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
         write_config(plan.run_dir, {**plan.config, "resume": None})  # resume is an action, not a hyperparameter
         if wandb_logger is not None:
             log_plan_plots(plan, dm, wandb_logger)
-    trainer = build_trainer(plan.trainer, plan.run_dir, loggers)
+    trainer = build_trainer(plan.trainer, plan.run_dir, loggers, monitor_of(dict(module.hparams)))
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt)
     except (Diverged, SystemExit, RuntimeError) as e:
@@ -219,7 +220,8 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
     from .callbacks import BestEpochMetrics, RunFacts
     from .tuning import plot_confusion_matrix
 
-    if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
+    monitor = monitor_of(dict(module.hparams))
+    if wandb_logger is not None and module.test_confusion is not None:  # a picture for W&B; numbers: results.json
         confusion, path = module.test_confusion, plan.run_dir / "plots" / "confusion_matrix.png"
         wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(confusion, dm.tasks[0].name, path)]))
     best_epoch = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
@@ -233,12 +235,15 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "train_seconds": round(train_seconds, 3),
-        "test/confusion_matrix": module.test_confusion.tolist(),
+        "monitor": monitor.name,  # what best.ckpt followed (sweeps rank runs by it), and its direction
+        "monitor_mode": monitor.mode,
+        "test/confusion_matrix": module.test_confusion.tolist() if module.test_confusion is not None else None,
         "tested": "best checkpoint" if best else "last weights",
         "best_checkpoint": best,
     }
     write_results(plan.run_dir, results)
+    shown = monitor.test_name
     print(
-        f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
+        f"{shown}={test_metrics.get(shown, math.nan):.4f} test/loss="
         f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {plan.run_dir}"
     )
