@@ -142,3 +142,22 @@ def test_the_embedded_tables_train_offline(tmp_path, name, monkeypatch):
     results = json.loads((run / "results.json").read_text())
     key = "test/rmse" if name == "diabetes" else "test/acc"
     assert key in results and np.isfinite(results[key])
+
+
+def test_readme_table_notebook_example_runs(linear_run, capsys):
+    import re
+
+    from conftest import ROOT
+
+    tmp, path, run = linear_run
+    readme = (ROOT / "README.md").read_text()
+    pattern = r"<!-- notebook-table-example -->\n```python\n(.*?)```\n<!-- /notebook-table-example -->"
+    code = re.search(pattern, readme, re.S).group(1)
+    code = code.replace("runs/<diabetes run>/checkpoints/best.ckpt", str(run / "checkpoints" / "best.ckpt"))
+    exec(compile(code.replace('"rows.csv"', repr(str(path))), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    with open(path, newline="") as f:
+        first = [float(r["price"]) for r in csv.DictReader(f)][:2]
+    rows = eval(printed.strip())  # noqa: S307 - the example prints a list of dicts
+    assert [r["row"] for r in rows] == [1, 2]
+    assert all(abs(r["price"] - y) < 10 for r, y in zip(rows, first)), (rows, first)

@@ -310,6 +310,22 @@ class Classifier(L.LightningModule):
         self.train(was_training)
         return out
 
+    @torch.inference_mode()
+    def predict_csv(self, path) -> list[dict]:
+        """A table model's predictions for the rows of a CSV file (its feature columns, any order): one
+        dict per row, `row` (from 1) then per task the class name and probability, or a regression
+        task's value in the target's own units: the rows predict.py writes."""
+        from ..inference.inputs import read_rows
+        from ..inference.outputs import rows
+
+        hp = self.hparams
+        x, keys = read_rows(path, hp.get("features") or [], hp.input_shape)
+        was_training = self.training
+        self.eval()
+        outputs = self.predict_step(x.to(self.device))
+        self.train(was_training)
+        return rows(keys, outputs, hp.task_names, self.class_names, 1, key="row", kinds=self.kinds)
+
 
 def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
     """The Classifier of a checked checkpoint, in eval mode, uncompiled."""
