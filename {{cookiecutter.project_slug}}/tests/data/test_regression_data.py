@@ -167,3 +167,18 @@ def test_bad_regression_targets_exit_2_with_one_line(tmp_path, capsys, values, w
     err = capsys.readouterr().err
     assert status == 2 and run is None and err.count("\n") == 1, err
     assert words in err and "'y'" in err, err
+
+
+def test_a_checkpoint_saved_before_task_kinds_stays_classification(tmp_path):
+    from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+    from {{cookiecutter.project_slug}}.training.module import Classifier
+    from {{cookiecutter.project_slug}}.training.monitor import monitor_of
+
+    a = parse_args(["--dataset", "digits", "--tasks", "digit,parity", "--accelerator", "cpu", "--width", "8"])
+    hp = dict(build_module(a, build_datamodule(a), load_pretrained=False).hparams)
+    assert hp["task_kinds"] == ["classification", "classification"] and monitor_of(hp).name == "val/acc"
+    old = {k: v for k, v in hp.items() if k not in ("task_kinds", "target_mean", "target_std")}
+    module = Classifier(**old)
+    assert module.kinds == ["classification", "classification"] and monitor_of(old).mode == "max"
+    assert list(module.metrics["val_"][1]) == ["acc"]

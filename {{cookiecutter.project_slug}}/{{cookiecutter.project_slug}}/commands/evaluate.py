@@ -60,7 +60,9 @@ def checked_data(a: argparse.Namespace, ckpt: Path):
         tasks_for(a.dataset, list(hp["task_names"]))
     except ValueError as e:
         raise DataError(f"the checkpoint predicts {','.join(hp['task_names'])}; {e}") from None
-    a = argparse.Namespace(**{**vars(a), "tasks": list(hp["task_names"])})
+    kinds = hp.get("task_kinds") or ["classification"] * len(hp["task_names"])  # the checkpoint's, not inferred again
+    types = [f"{n}:{k}" for n, k in zip(hp["task_names"], kinds)]
+    a = argparse.Namespace(**{**vars(a), "tasks": list(hp["task_names"]), "task_types": types})
     check_hardware(trainer_view(a))
     dm = build_datamodule(a)
     check_fits_checkpoint(hp, dm, f"--test-only: {ckpt}")
