@@ -7,7 +7,10 @@ where a user gets them. Add your own at the end of this file (the README shows a
 This module imports no torch (the command line reads it to check `--dataset` and `--tasks` at
 once); loaders import torch inside. A loader is `load(root, download, image_size)` and returns
 `(train, test)`: each a pair (images [N, C, H, W] uint8 or float in [0, 1], class labels [N] int64),
-test None when the dataset has no official test split (a seeded share is then held out).
+test None when the dataset has no official test split (a seeded share is then held out). A table
+(kind="table", datamodule="tables:TableDataModule") declared with a loader is embedded: `load()` takes
+no argument and returns its columns, {name: NumPy array} (features as numbers, a classification
+target as text or numbers; each task's kind is its Task's `kind`), as breast-cancer, wine and diabetes do.
 """
 
 from __future__ import annotations
