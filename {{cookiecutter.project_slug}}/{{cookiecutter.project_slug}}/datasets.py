@@ -7,7 +7,10 @@ where a user gets them. Add your own at the end of this file (the README shows a
 This module imports no torch (the command line reads it to check `--dataset` and `--tasks` at
 once); loaders import torch inside. A loader is `load(root, download, image_size)` and returns
 `(train, test)`: each a pair (images [N, C, H, W] uint8 or float in [0, 1], class labels [N] int64),
-test None when the dataset has no official test split (a seeded share is then held out).
+test None when the dataset has no official test split (a seeded share is then held out). A table
+(kind="table", datamodule="tables:TableDataModule") declared with a loader is embedded: `load()` takes
+no argument and returns its columns, {name: NumPy array} (features as numbers, a classification
+target as text or numbers; each task's kind is its Task's `kind`), as breast-cancer, wine and diabetes do.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def dataset(
 
 def default_tasks(name: str, target: str | None = None) -> list[str]:
     """The task a run predicts when `--tasks` is not given."""
-    if DATASETS[name].kind == "table":
+    if DATASETS[name].kind == "table" and not DATASETS[name].tasks:
         return [target] if target else []
     tasks = DATASETS[name].tasks
     return [tasks[0].name] if tasks else []
@@ -196,6 +199,46 @@ dataset(
     source="your own table",
     help="a CSV table: --data-dir FILE.csv --target COLUMN (--features a,b,c; default every other numeric column)",
 )(None)
+
+
+def _embedded_table(name: str, target: Task, rows: str, what: str) -> None:
+    """Declare one of scikit-learn's bundled tables as `--dataset NAME` (no file, no network)."""
+
+    def load():
+        from .data.loaders import load_sklearn_table
+
+        return load_sklearn_table(name)
+
+    dataset(
+        name,
+        tasks=(target,),
+        files=None,
+        kind="table",
+        datamodule="tables:TableDataModule",
+        where="inside scikit-learn",
+        source="scikit-learn",
+        help=f"{what} ({rows} rows), embedded, no network needed",
+    )(load)
+
+
+_embedded_table(
+    "breast-cancer",
+    Task("diagnosis", 2, same, "benign or malignant (37% malignant)", ("benign", "malignant")),
+    "569",
+    "Wisconsin breast-cancer diagnosis from 30 cell measurements: binary",
+)
+_embedded_table(
+    "wine",
+    Task("cultivar", 3, same, "which of 3 cultivars", ("class_0", "class_1", "class_2")),
+    "178",
+    "wine cultivar from 13 chemical measurements: 3 classes",
+)
+_embedded_table(
+    "diabetes",
+    Task("progression", 1, same, "disease progression one year after baseline", kind="regression"),
+    "442",
+    "diabetes progression from age, sex, bmi, bp and 6 blood serum values: regression",
+)
 
 dataset(
     "streaming",

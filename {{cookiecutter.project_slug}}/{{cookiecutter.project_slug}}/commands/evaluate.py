@@ -60,7 +60,9 @@ def checked_data(a: argparse.Namespace, ckpt: Path):
         tasks_for(a.dataset, list(hp["task_names"]))
     except ValueError as e:
         raise DataError(f"the checkpoint predicts {','.join(hp['task_names'])}; {e}") from None
-    a = argparse.Namespace(**{**vars(a), "tasks": list(hp["task_names"])})
+    kinds = hp.get("task_kinds") or ["classification"] * len(hp["task_names"])  # the checkpoint's, not inferred again
+    types = [f"{n}:{k}" for n, k in zip(hp["task_names"], kinds)]
+    a = argparse.Namespace(**{**vars(a), "tasks": list(hp["task_names"]), "task_types": types})
     check_hardware(trainer_view(a))
     dm = build_datamodule(a)
     check_fits_checkpoint(hp, dm, f"--test-only: {ckpt}")
@@ -71,10 +73,12 @@ def test(a: argparse.Namespace, ckpt: Path, dm, run_dir: Path) -> int:
     import lightning as L
 
     from ..training.module import load_classifier
+    from ..training.monitor import monitor_of
     from ..training.rundir import write_config, write_results
     from ..training.tuning import plot_confusion_matrix
 
     model = load_classifier(ckpt)
+    monitor = monitor_of(dict(model.hparams))
     # One device: a distributed sampler would pad the test split with repeated examples.
     trainer = L.Trainer(
         accelerator=a.accelerator,
@@ -89,17 +93,21 @@ def test(a: argparse.Namespace, ckpt: Path, dm, run_dir: Path) -> int:
     metrics = trainer.test(model, datamodule=dm, verbose=False)[0]
     (run_dir / "plots").mkdir(parents=True, exist_ok=True)
     write_config(run_dir, {**config_dict(a), "tasks": [t.name for t in dm.tasks], "resume": str(ckpt)})  # tests again
-    plot_confusion_matrix(model.test_confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")
+    if model.test_confusion is not None:  # a classification primary task
+        plot_confusion_matrix(model.test_confusion, dm.tasks[0].name, run_dir / "plots" / "confusion_matrix.png")
     results = {
         "run_name": run_dir.name,
         "checkpoint": str(ckpt),
         "dataset": a.dataset,
         **metrics,
-        "test/confusion_matrix": model.test_confusion.tolist(),
+        "monitor": monitor.name,
+        "monitor_mode": monitor.mode,
+        "test/confusion_matrix": model.test_confusion.tolist() if model.test_confusion is not None else None,
     }
     write_results(run_dir, results)
+    shown = monitor.test_name
     print(
-        f"test/acc={metrics.get('test/acc', float('nan')):.4f} test/loss={metrics.get('test/loss', float('nan')):.4f}"
+        f"{shown}={metrics.get(shown, float('nan')):.4f} test/loss={metrics.get('test/loss', float('nan')):.4f}"
         f" of {ckpt} on {a.dataset}; run directory: {run_dir}"
     )
     return 0

@@ -1,6 +1,6 @@
 """export.py: a checkpoint's network as ONNX, a torch.export program or TorchScript, checked against
 the checkpoint after writing. Inputs: images [B, C, H, W] in [0, 1] (normalization inside); outputs:
-one tensor of logits per task."""
+one tensor of logits per task (a regression task: its value in the target's own units)."""
 
 from __future__ import annotations
 
@@ -21,15 +21,18 @@ FORMATS = {
     "torch-export": (".pt2", ()),
     "torchscript": (".torchscript.pt", ()),
 }
-TOLERANCE = 1e-4  # largest absolute difference of any output from the checkpoint's
+# Largest difference of any output from the checkpoint's: absolute, relative to the output beyond 1
+# (a regression value in its own units, e.g. 200 ± 2e-4 in float32, is as exact as a logit of 1 ± 1e-6).
+TOLERANCE = 1e-4
 
 
 def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog="export.py",
         description="Export a checkpoint's network (inputs: images [B, C, H, W] in [0, 1], any batch size; "
-        "outputs: logits per task) beside the checkpoint, with <file>.json of class names, input shape and "
-        "tasks; then run the exported file and the checkpoint on one batch and compare.",
+        "outputs: logits per task; a regression task's value in its units) beside the checkpoint, with "
+        "<file>.json of class names, input shape and tasks; then run the exported file and the checkpoint "
+        "on one batch and compare.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
     )
@@ -64,17 +67,27 @@ def output_path(a: argparse.Namespace, ckpt: Path) -> Path:
     return Path(a.output) if a.output else ckpt.with_name(ckpt.stem + suffix)
 
 
-def exportable(net):
-    """The network with a tuple of outputs (exporters take tuples, not lists), in eval mode."""
+def exportable(net, hp: dict | None = None):
+    """The network with a tuple of outputs (exporters take tuples, not lists), in eval mode; a
+    regression head's output is rescaled to the target's own units (z·σ + μ, σ and μ of the
+    training split, from the checkpoint's hyperparameters)."""
     import torch
+
+    hp = hp or {}
+    n = len(hp.get("task_names", []))
+    regression = [k == "regression" for k in (hp.get("task_kinds") or ["classification"] * n)]
 
     class Exportable(torch.nn.Module):
         def __init__(self, net):
             super().__init__()
             self.net = net
+            self.scale = [(hp["target_std"][t], hp["target_mean"][t]) if r else None for t, r in enumerate(regression)]
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            return tuple(self.net(x))  # per task: [B, C] logits, or [B, 1] for a binary head
+            outputs = self.net(x)  # per task: [B, C] logits, [B, 1] for a binary head or a regression value
+            if not any(self.scale):
+                return tuple(outputs)
+            return tuple(o if s is None else o * s[0] + s[1] for o, s in zip(outputs, self.scale))
 
     return Exportable(net).eval()
 
@@ -125,7 +138,11 @@ def run_exported(fmt: str, path: Path, x) -> list:
 
 def metadata(hp: dict, fmt: str, path: Path, ckpt: Path, names: list[list[str]], diff: float) -> dict:
     tasks = []
-    for name, labels in zip(hp["task_names"], names):
+    kinds = hp.get("task_kinds") or ["classification"] * len(names)
+    for name, labels, kind in zip(hp["task_names"], names, kinds):
+        if kind == "regression":
+            tasks.append({"name": name, "kind": kind, "output": "[B, 1] the predicted value, in the target's units"})
+            continue
         binary = len(labels) == 2
         tasks.append(
             {
@@ -193,7 +210,7 @@ def write_export(a: argparse.Namespace, ckpt: Path, hp: dict, out: Path, info: P
     from ..training.module import load_classifier
 
     model = load_classifier(ckpt)
-    wrapper = exportable(model.net)
+    wrapper = exportable(model.net, hp)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(a.check_batch, *hp["input_shape"], generator=gen)
     # Export with a batch of another size than the check's: the check also proves the batch is dynamic.
@@ -206,10 +223,13 @@ def write_export(a: argparse.Namespace, ckpt: Path, hp: dict, out: Path, info: P
             export(a.format, wrapper, example, tmp, hp["task_names"])
             expected = wrapper(x)
             got = run_exported(a.format, tmp, x)
-        diff = max((e.float() - g.float()).abs().max().item() for e, g in zip(expected, got))
+        diff = max(
+            ((e.float() - g.float()).abs() / e.float().abs().clamp_min(1)).max().item() for e, g in zip(expected, got)
+        )
         shapes_ok = [tuple(g.shape) for g in got] == [tuple(e.shape) for e in expected]
         print(
-            f"max abs difference of the {a.format} outputs from the checkpoint's over {a.check_batch} images: "
+            f"max abs difference (relative beyond 1) of the {a.format} outputs from the checkpoint's over "
+            f"{a.check_batch} images: "
             f"{diff:.3g} (limit {TOLERANCE:g})"
         )
         if not shapes_ok or not diff <= TOLERANCE:

@@ -132,7 +132,8 @@ def predict(a: argparse.Namespace) -> int:
     out = Path(a.output)
     remove_stale_temporaries(out.resolve().parent)  # of a predict.py killed while writing
     with atomic_path(out) as tmp:  # a reader never sees half a file, and an old one stays until the end
-        writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), a.top_k)
+        kinds = hp.get("task_kinds") or ()  # a regression task's column is its value, in the target's units
+        writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), a.top_k, kinds)
         try:
             trainer = L.Trainer(
                 accelerator=a.accelerator,

@@ -30,9 +30,20 @@ from ..errors import DataError, UsageError, refuse
 from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
+DATA_FLAGS = (
+    "dataset",
+    "data_dir",
+    "download",
+    "image_size",
+    "target",
+    "features",
+    "tasks",
+    "task_types",
+    "val_fraction",
+    "seed",
+)
 # A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
 MAX_PACK = 4096
-DATA_FLAGS = ("dataset", "data_dir", "download", "image_size", "target", "features", "tasks", "val_fraction", "seed")
 
 
 def build_parser() -> OneLineParser:
@@ -183,30 +194,44 @@ def gather(a: argparse.Namespace) -> dict:
 
 
 def gather_table(a: argparse.Namespace) -> dict:
-    root = Path(a.data_dir)
-    from ..data.tables import read_table, stratified_split
+    """A table (a CSV file or an embedded one) read, checked and split as training reads it
+    (data/tables.TableDataModule): the same rows in each split, the same kinds and target statistics."""
+    from ..data.tables import TableDataModule
+    from ..datasets import default_tasks
 
-    targets = a.tasks or ([a.target] if a.target else [])
+    spec = DATASETS[a.dataset]
+    targets = a.tasks or default_tasks(a.dataset, a.target)
     if not targets:
         raise DataError("--dataset csv needs --target COLUMN (the column to predict)")
-    table = read_table(root, targets, a.features)
-    y = torch.from_numpy(table["y"])
-    x = torch.from_numpy(table["x"]).view(len(y), -1, 1, 1)
-    parts = [
-        torch.from_numpy(p)
-        for p in stratified_split(table["y"][:, 0], a.val_fraction, TEST_FRACTION, a.seed, targets[0])
-    ]
-    tasks = [{"name": t, "num_classes": len(n)} for t, n in zip(targets, table["class_names"])]
+    dm = TableDataModule(
+        spec,
+        features=a.features,
+        task_types=a.task_types,
+        data_dir=a.data_dir,
+        tasks=tuple(targets),
+        val_fraction=a.val_fraction,
+        test_fraction=TEST_FRACTION,
+        seed=a.seed,
+    )
+    dm.setup("fit")
+    sets = (dm.train_set, dm.val_set, dm.test_set)
+    x, y = torch.cat([d.x for d in sets]), torch.cat([d.y for d in sets])
+    ends = torch.tensor([0, *(len(d) for d in sets)]).cumsum(0).tolist()
+    parts = [torch.arange(ends[i], ends[i + 1]) for i in range(3)]
     writers = {s: TensorWriter(x, y, p) for s, p in zip(SPLITS, parts)}
+    tasks = [{"name": t.name, "num_classes": t.num_classes, "kind": t.kind} for t in dm.tasks]
     return {
         "kind": "table",
         "writers": writers,
         "y": y,
         "train": parts[0],
         "tasks": tasks,
-        "class_names": table["class_names"],
+        "class_names": dm.class_names,
         "input_shape": list(x.shape[1:]),
-        "features": table["features"],
+        "features": dm.feature_names,
+        "label_frequencies": dm.label_frequencies(),
+        "target_mean": dm.target_mean,
+        "target_std": dm.target_std,
     }
 
 
@@ -295,7 +320,10 @@ def write(a: argparse.Namespace, out: Path) -> dict:
             "input_shape": data["input_shape"],
             "mean": mean,
             "std": std,
-            "label_frequencies": label_frequencies(y, [t["num_classes"] for t in data["tasks"]]),
+            "label_frequencies": data.get("label_frequencies")
+            or label_frequencies(y, [t["num_classes"] for t in data["tasks"]]),
+            "target_mean": data.get("target_mean"),  # tables: the regression targets' training statistics
+            "target_std": data.get("target_std"),
             "splits": splits,
             "features": data.get("features"),
         }

@@ -27,7 +27,7 @@ from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
 from ..errors import SweepError, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
-from ..training.monitor import GOAL, MONITOR
+from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
 
 STAGES_DIR = Path("sweeps")  # the project's stage files, relative to where the command runs
 DEFAULT_METRIC = {"name": MONITOR, "goal": GOAL}
@@ -81,13 +81,29 @@ def checked(key, value, origin: Path):
     return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
 
 
-def wandb_runs(sweep_path: str, metric: str) -> tuple[list[tuple[str, dict, float]], dict]:
+
+def run_monitor(source: Path) -> Monitor:
+    """The monitored metric the runs under `source` followed (results.json's `monitor`: val/rmse for
+    a regression primary task; runs written before it followed val/acc)."""
+    names = set()
+    for results in [source / "results.json", *source.glob("*/results.json")]:
+        try:
+            names.add(json.loads(results.read_text()).get("monitor", MONITOR))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            continue
+    if len(names) > 1:
+        raise SweepError(f"argument --from: the runs in {source} follow different metrics ({', '.join(sorted(names))})")
+    return monitor_named(names.pop() if names else MONITOR)
+
+
+def wandb_runs(sweep_path: str, metric: str | None) -> tuple[list[tuple[str, dict, float]], dict]:
     """(run name, config, metric) of the sweep's finished runs from the W&B API, and the sweep's
-    own configuration."""
+    own configuration (metric None: the sweep's own metric.name)."""
     import wandb
 
     try:
         sweep = wandb.Api(timeout=30).sweep(sweep_path)
+        metric = metric or (dict(sweep.config).get("metric") or {}).get("name", MONITOR)
         found = [(r.name, dict(r.config), r.summary.get(metric)) for r in sweep.runs if r.state == "finished"]
         config = dict(sweep.config)
     except Exception as e:  # noqa: BLE001 - no network, no credentials, wrong path: one line
@@ -189,9 +205,12 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     """Write the next stage's sweep file from the runs of `origin`; returns its path."""
     online = origin.startswith(WANDB_PREFIX)
     if online:
-        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], DEFAULT_METRIC["name"])
+        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], None)
+        monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
     else:
-        runs, sweep_config = local_runs(Path(origin), DEFAULT_METRIC["name"]), None
+        monitor = run_monitor(Path(origin))  # the runs' own: val/acc, or val/rmse for regression
+        runs, sweep_config = local_runs(Path(origin), monitor.name), None
+    runs_metric = {"name": monitor.name, "goal": monitor.goal}
     files = stage_files(stages_dir)
     if to is None:
         index = source_stage(files, runs, sweep_config)
@@ -202,9 +221,10 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
         raise SweepError(f"argument --to: {to} does not exist")
     next_sweep = load_stage(to)
     metric = next_sweep.get("metric", DEFAULT_METRIC)
-    if metric != DEFAULT_METRIC:
-        raise SweepError(f"argument --to: {to} optimizes {metric}; the runs' results.json hold {DEFAULT_METRIC}")
-    best_name, best, value = max(runs, key=lambda r: r[2])
+    if metric not in (DEFAULT_METRIC, runs_metric):  # the shipped files' val/acc becomes the runs' metric
+        raise SweepError(f"argument --to: {to} optimizes {metric}; the runs' results.json hold {runs_metric}")
+    next_sweep = {**next_sweep, "metric": runs_metric}
+    best_name, best, value = (max if monitor.mode == "max" else min)(runs, key=lambda r: r[2])
     best = {k.replace("-", "_"): v for k, v in best.items()}
     # Every parameter the earlier stages searched (the files before `to`), plus what the runs varied.
     earlier = [p for p in files if p.name < to.name]
@@ -223,7 +243,7 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
         check_apart(output, [to, *files] if online else [to, *files, origin], inside=False)
     except (TargetError, OSError) as e:
         raise SweepError(f"argument --output: {one_line(e)}") from None
-    text = header(to, origin, best_name, DEFAULT_METRIC["name"], value, shown)
+    text = header(to, origin, best_name, monitor.name, value, shown)
     text += yaml.safe_dump(filled, sort_keys=False, allow_unicode=True)
     write_atomically(output, text)
     return output

@@ -9,6 +9,7 @@ import math
 import os
 from pathlib import Path
 
+from ..data.tasks import parse_task_types
 from ..datasets import DATASETS, tasks_for
 from . import flags
 from .declared import decorated
@@ -116,7 +117,10 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
     if len(set(a.tasks)) != len(a.tasks):
         problems.append(f"--tasks lists a task twice: {','.join(a.tasks)}")
     try:
-        tasks_for(a.dataset, a.tasks)
+        declared = {t.name: t.kind for t in tasks_for(a.dataset, a.tasks)}
+        for name, kind in parse_task_types(a.task_types, a.tasks).items():
+            if name in declared and declared[name] != kind:
+                problems.append(f"--task-types: task {name!r} of {a.dataset} is {declared[name]}, not {kind}")
     except ValueError as e:
         problems.append(str(e))
     if a.batch_size == 1 and a.batchnorm:

@@ -314,7 +314,8 @@ FLAGS: list[Flag] = [
         INIT,
         "prior",
         "prior: set the output bias to the training labels' statistics as if the "
-        "weights were zero (log class frequencies for softmax, logit(p) for a binary head: σ(b) = p); zero.",
+        "weights were zero (log class frequencies for softmax, logit(p) for a binary head: σ(b) = p; a "
+        "regression head: the standardized training mean); zero.",
         choices=("prior", "zero"),
     ),
     # --- Regularization (GBC16: anything that raises training error in the hope of lowering test error)
@@ -392,12 +393,20 @@ FLAGS: list[Flag] = [
         "early_stopping_patience",
         REG,
         0,
-        "Stop after this many epochs without a better val/acc (0 = off, the "
+        "Stop after this many epochs without a better monitored metric (val/acc; val/rmse for a regression "
+        "primary task) (0 = off, the "
         "default: Ng discourages early stopping, which entangles optimization with tuning; GBC16 likes it).",
         int,
         NON_NEGATIVE,
     ),
-    flag("early_stopping_min_delta", REG, 0.0, "Smallest rise of val/acc that counts as better.", float, NON_NEGATIVE),
+    flag(
+        "early_stopping_min_delta",
+        REG,
+        0.0,
+        "Smallest gain in the monitored metric that counts as better.",
+        float,
+        NON_NEGATIVE,
+    ),
     flag(
         "tasks",
         REG,
@@ -415,6 +424,24 @@ FLAGS: list[Flag] = [
         "w_t in the loss Σ w_t·L_t, one per task (default: all 1).",
         list_type(number_type(float, NON_NEGATIVE)),
     ),
+    flag(
+        "task_types",
+        REG,
+        [],
+        "classification or regression per task: a list aligned with --tasks (auto,regression) or "
+        "COLUMN:TYPE pairs (price:regression). Default (auto): a text column, or whole numbers with at most "
+        "20 distinct values, is classification; other numbers are regression.",
+        list_type(str),
+    ),
+    flag(
+        "regression_loss",
+        REG,
+        "mse",
+        "Loss of a regression head, on targets standardized with the training split's mean and std: "
+        "mse, huber (quadratic within --huber-delta, linear beyond), l1.",
+        choices=("mse", "huber", "l1"),
+    ),
+    flag("huber_delta", REG, 1.0, "δ of --regression-loss huber, in target standard deviations.", float, POSITIVE),
     # --- Activation function
     flag(
         "activation",
@@ -460,7 +487,7 @@ FLAGS: list[Flag] = [
         "target",
         DATA,
         None,
-        "csv: the column to predict (its values, numbers or strings, become classes).",
+        "csv: the column to predict (classes, or a number for a regression task: see --task-types).",
         none_ok=True,
         metavar="COLUMN",
     ),

@@ -26,6 +26,7 @@ class DataOptions:
     download: bool
     image_size: int
     pin_memory: bool = False
+    task_types: list = ()  # --task-types (tables)
 
 
 def datamodule_class(spec) -> type:

@@ -27,6 +27,31 @@ def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, Non
     return (x, torch.as_tensor(bunch.target, dtype=torch.long)), None
 
 
+# --dataset NAME → (scikit-learn's loader, the target column's name); the tables ship inside scikit-learn.
+SKLEARN_TABLES = {
+    "breast-cancer": ("load_breast_cancer", "diagnosis"),
+    "wine": ("load_wine", "cultivar"),
+    "diabetes": ("load_diabetes", "progression"),
+}
+
+
+def load_sklearn_table(name: str) -> dict:
+    """An embedded table as {column: NumPy array}: the features under their real names, then the target
+    (class names as text for a classification table; diabetes: the disease progression one year after
+    baseline, unscaled, with the features in their original units)."""
+    import numpy as np
+    import sklearn.datasets
+
+    loader, target = SKLEARN_TABLES[name]
+    bunch = getattr(sklearn.datasets, loader)(**({"scaled": False} if name == "diabetes" else {}))
+    columns = {str(f): np.asarray(bunch.data[:, j], dtype=np.float64) for j, f in enumerate(bunch.feature_names)}
+    if "target_names" in bunch:
+        columns[target] = np.asarray(bunch.target_names)[bunch.target].astype(str)
+    else:
+        columns[target] = np.asarray(bunch.target, dtype=np.float64)
+    return columns
+
+
 def _with_timeout(fn, *args, **kwargs):
     """torchvision downloads with urllib; a socket timeout keeps a dead network from hanging the run."""
     previous = socket.getdefaulttimeout()

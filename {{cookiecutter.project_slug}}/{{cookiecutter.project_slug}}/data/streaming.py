@@ -266,9 +266,14 @@ class StreamingDataModule(InMemoryDataModule):
                 f"{', '.join(stored)})"
             )
         self.columns = [stored.index(n) for n in names]
+        stored_tasks = [meta["tasks"][c] for c in self.columns]
         self.tasks = tuple(
-            Task(n, meta["tasks"][c]["num_classes"], same, "stored by prepare") for n, c in zip(names, self.columns)
+            Task(n, t["num_classes"], same, "stored by prepare", kind=t.get("kind", "classification"))
+            for n, t in zip(names, stored_tasks)
         )
+        # A table's regression targets: the training statistics prepare computed (others: 0, 1).
+        self.target_mean = [(meta.get("target_mean") or [0.0] * len(stored))[c] for c in self.columns]
+        self.target_std = [(meta.get("target_std") or [1.0] * len(stored))[c] for c in self.columns]
         self.class_names = [meta["class_names"][c] for c in self.columns]
         self.frequencies = [meta["label_frequencies"][c] for c in self.columns]
         self.mean, self.std, self.meta = meta["mean"], meta["std"], meta

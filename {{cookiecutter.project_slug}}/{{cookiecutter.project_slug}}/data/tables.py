@@ -22,7 +22,15 @@ from ..errors import DataError
 from .augment import AugmentOptions
 from .build import DataOptions
 from .memory import InMemoryDataModule, TensorBatches
-from .tasks import Task, same
+from .targets import (
+    as_numbers,
+    infer_kind,
+    output_statistics,
+    random_split,
+    regression_values,
+    target_statistics,
+)
+from .tasks import Task, parse_task_types, same
 
 
 def _number(text: str) -> float | None:
@@ -56,8 +64,8 @@ def read_csv(path: Path, prefix: str = "--dataset csv:") -> list[list[str]]:
         raise DataError(f"{prefix} {path} is not a CSV table ({e})") from None
 
 
-def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
-    """Parse and check the file: features [N, F] float32, labels [N, T] int64 and the names."""
+def read_table(path: Path, targets: list[str], features: list[str], task_types: dict | None = None) -> dict:
+    """Parse and check the file: features [N, F] float32, targets [N, T] and the names (assemble)."""
     prefix = "--dataset csv:"
     if not path.is_file():
         raise DataError(f"{prefix} --data-dir {path}: no such file (expected a CSV file with a header row)")
@@ -78,34 +86,49 @@ def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
         if len(r) != len(header):
             raise DataError(f"{prefix} {path} line {i} has {len(r)} fields, the header {len(header)}")
     columns = {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
+    return assemble(columns, targets, features, task_types or {}, f"{prefix} {path}")
+
+
+def assemble(columns: dict, targets: list[str], features: list[str], task_types: dict, source: str) -> dict:
+    """The table from its columns (lists of strings, or NumPy arrays for an embedded table): features
+    [N, F] float32, targets y [N, T] (class indices int64; float64 once a task is regression), the kind
+    and class names of each task (regression tasks: no names)."""
+    prefix = "--dataset csv:" if source.startswith("--dataset csv:") else f"--dataset {source}:"
+    header = list(columns)
     for t in targets:
         if t not in columns:
-            raise DataError(f"{prefix} --target/--tasks {t!r} is not a column of {path} (columns: {', '.join(header)})")
+            raise DataError(f"{source}: --target/--tasks {t!r} is not a column (columns: {', '.join(header)})")
     if features:
         for f in features:
             if f not in columns:
-                raise DataError(f"{prefix} --features {f!r} is not a column of {path} (columns: {', '.join(header)})")
+                raise DataError(f"{source}: --features {f!r} is not a column (columns: {', '.join(header)})")
             if f in targets:
                 raise DataError(f"{prefix} --features {f!r} is also a target; a column is one or the other")
     else:
-        features = [h for h in header if h not in targets and all(_number(v) is not None for v in columns[h])]
+        features = [h for h in header if h not in targets and _all_numbers(columns[h])]
         if not features:
             raise DataError(
-                f"{prefix} {path} has no numeric column besides {', '.join(targets)}; name the inputs with --features"
+                f"{source} has no numeric column besides {', '.join(targets)}; name the inputs with --features"
             )
-    x = np.empty((len(body), len(features)), dtype=np.float32)
+    n = len(columns[header[0]])
+    x = np.empty((n, len(features)), dtype=np.float32)
     for j, f in enumerate(features):
-        for i, v in enumerate(columns[f]):
-            number = _number(v)
-            if number is None:
-                raise DataError(
-                    f"{prefix} feature column {f!r} holds text or a missing value ({v!r} on line "
-                    f"{i + 2}); features must be numbers (a text column can be a --target)"
-                )
-            x[i, j] = number
+        numbers = as_numbers(columns[f])
+        if numbers is None or not np.isfinite(numbers).all():
+            i = next(i for i, v in enumerate(columns[f]) if _number(str(v)) is None)
+            raise DataError(
+                f"{prefix} feature column {f!r} holds text or a missing value ({columns[f][i]!r} on line "
+                f"{i + 2}); features must be numbers (a text column can be a --target)"
+            )
+        x[:, j] = numbers
+    kinds = [task_types.get(t) or infer_kind(columns[t]) for t in targets]
     labels, class_names = [], []
-    for t in targets:
-        values = columns[t]
+    for t, kind in zip(targets, kinds):
+        if kind == "regression":
+            labels.append(regression_values(t, columns[t], prefix))
+            class_names.append([])
+            continue
+        values = [str(v) for v in columns[t]]
         if any(v == "" for v in values):
             raise DataError(f"{prefix} target column {t!r} has an empty cell (line {values.index('') + 2})")
         distinct = set(values)
@@ -116,7 +139,22 @@ def read_table(path: Path, targets: list[str], features: list[str]) -> dict:
         index = {v: k for k, v in enumerate(names)}
         labels.append([index[v] for v in values])
         class_names.append(names)
-    return {"x": x, "y": np.array(labels, dtype=np.int64).T, "features": features, "class_names": class_names}
+    dtype = np.float64 if "regression" in kinds else np.int64
+    y = np.array(labels, dtype=dtype).T
+    return {"x": x, "y": y, "features": features, "class_names": class_names, "kinds": kinds}
+
+
+def _all_numbers(values) -> bool:
+    numbers = as_numbers(values)
+    return numbers is not None and bool(np.isfinite(numbers).all())
+
+
+def split_rows(y: np.ndarray, kind: str, val_fraction: float, test_fraction: float, seed: int, target: str):
+    """(train, val, test) row indices: stratified by the primary task's classes, or a seeded shuffle
+    when it is a regression task."""
+    if kind == "regression":
+        return random_split(len(y), val_fraction, test_fraction, seed)
+    return stratified_split(y.astype(np.int64), val_fraction, test_fraction, seed, target)
 
 
 def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, target: str):
@@ -148,37 +186,54 @@ def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, s
 
 
 class TableDataModule(InMemoryDataModule):
-    """The in-memory DataModule over a table: same batches, loaders and statistics interface."""
+    """The in-memory DataModule over a table: a CSV file (`--dataset csv`), or the columns a declared
+    loader returns (the embedded tables of datasets.py); same batches, loaders and statistics
+    interface, plus each task's kind and the regression targets' training statistics."""
 
-    def __init__(self, spec, features: list[str] | None = None, **kwargs):
+    def __init__(self, spec, features: list[str] | None = None, task_types=(), **kwargs):
         super().__init__(spec, **kwargs)
         self.feature_names = list(features or [])  # resolved at setup (default: every other numeric column)
         self.target_names = list(kwargs.get("tasks") or [])
+        self.task_types = list(task_types or [])
         self.augment = None  # nothing to augment in a table
 
     @classmethod
     def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> TableDataModule:
         dm = super().from_options(spec, o, augment)
         dm.feature_names, dm.augment_options = list(o.features or []), None  # nothing to augment in a table
+        dm.task_types = list(o.task_types or [])
         return dm
 
     def prepare_data(self) -> None:
-        pass  # a local file: nothing to download or decode ahead
+        pass  # a local file or an embedded table: nothing to download or decode ahead
+
+    def read(self) -> dict:
+        """The checked table: the declared loader's columns ({name: array}), else the CSV file."""
+        types = parse_task_types(self.task_types, self.target_names)
+        declared = {t.name: t.kind for t in self.spec.tasks}
+        types = {**declared, **types}
+        if self.spec.load is not None:
+            return assemble(self.spec.load(), self.target_names, self.feature_names, types, self.spec.name)
+        return read_table(self.root, self.target_names, self.feature_names, types)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        table = read_table(self.root, self.target_names, self.feature_names)
-        self.feature_names, self.class_names = table["features"], table["class_names"]
+        try:
+            table = self.read()
+        except ValueError as e:  # --task-types given to a DataModule built by hand
+            raise DataError(str(e)) from None
+        self.feature_names, self.class_names, self.kinds = table["features"], table["class_names"], table["kinds"]
         x, y = table["x"], table["y"]
-        train, val, test = stratified_split(
-            y[:, 0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
+        train, val, test = split_rows(
+            y[:, 0], self.kinds[0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
         )
         self.tasks = tuple(
-            Task(t, len(names), same, f"column {t}") for t, names in zip(self.target_names, self.class_names)
+            Task(t, len(names) if kind == "classification" else 1, same, f"column {t}", kind=kind)
+            for t, names, kind in zip(self.target_names, self.class_names, self.kinds)
         )
         features = torch.from_numpy(x).view(len(x), -1, 1, 1)  # [N, F, 1, 1]: a channel per column
-        labels = torch.from_numpy(y)
+        labels = torch.from_numpy(y.astype(np.float32) if y.dtype == np.float64 else y)
         self.train_set, self.val_set, self.test_set = (
             TensorBatches(features[i], labels[i]) for i in (torch.from_numpy(s) for s in (train, val, test))
         )
@@ -186,3 +241,11 @@ class TableDataModule(InMemoryDataModule):
         mean, std = x[train].astype(np.float64).mean(axis=0), x[train].astype(np.float64).std(axis=0)
         self.mean = mean.tolist()
         self.std = np.where(std > 0, std, 1.0).tolist()  # a constant column stays 0 after centring
+        # The same for the regression targets (training split only): the heads learn (y − μ) / σ.
+        self.target_mean, self.target_std = target_statistics(y[train], self.kinds)
+
+    def label_frequencies(self) -> list[list[float]]:
+        """Per task, what the output-bias prior matches on the training split: class frequencies, or a
+        regression task's standardized mean."""
+        y = self.train_set.y.numpy()
+        return output_statistics(y, self.kinds, [t.num_classes for t in self.tasks], self.target_mean, self.target_std)

@@ -20,6 +20,39 @@ class Task:
     from_label: Callable
     help: str = ""
     labels: tuple[str, ...] = ()  # class names; empty: the dataset's own (DATASET_CLASSES)
+    kind: str = "classification"  # or "regression": one output, a number (num_classes 1)
+
+
+KINDS = ("classification", "regression")  # objectives.TASK_LOSSES and metrics.METRICS have one entry each
+
+
+def parse_task_types(entries: list[str], tasks: list[str]) -> dict[str, str]:
+    """--task-types: a list aligned with --tasks (`auto,regression`) or COLUMN:TYPE pairs
+    (`price:regression`); returns {task: kind} for the tasks it sets (auto: inferred from the data).
+    Raises ValueError with the line to show."""
+    if not entries:
+        return {}
+    pairs = [e.partition(":") for e in entries]
+    named = [bool(sep) for _, sep, _ in pairs]
+    if any(named) and not all(named):
+        raise ValueError("--task-types: give either one type per task (aligned with --tasks) or COLUMN:TYPE pairs")
+    if all(named):
+        chosen = {name.strip(): kind.strip() for name, _, kind in pairs}
+        unknown = [n for n in chosen if n not in tasks]
+        if unknown:
+            raise ValueError(f"--task-types: {unknown[0]!r} is not one of the tasks ({', '.join(tasks) or 'none'})")
+    else:
+        if len(entries) != len(tasks):
+            raise ValueError(
+                f"--task-types needs one type per task: {len(tasks)} tasks ({','.join(tasks)}), {len(entries)} types"
+            )
+        chosen = {t: e.strip() for t, e in zip(tasks, entries)}
+    for name, kind in chosen.items():
+        if kind not in (*KINDS, "auto"):
+            raise ValueError(
+                f"--task-types: unknown task type {kind!r} for {name!r} (choose from {', '.join(KINDS)}, auto)"
+            )
+    return {n: k for n, k in chosen.items() if k != "auto"}
 
 
 def _same(y):

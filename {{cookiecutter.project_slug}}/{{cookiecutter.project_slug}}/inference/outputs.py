@@ -1,5 +1,6 @@
-"""A model's outputs as the user reads them: per-task class probabilities, and one CSV row per input
-with the predicted class names (predict.py, Classifier.predict_images)."""
+"""A model's outputs as the user reads them: per-task class probabilities (a regression task: its value
+in the target's own units), and one CSV row per input with the predicted class names or values
+(predict.py, Classifier.predict_images)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,17 @@ def probabilities(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
     return probs
 
 
-def header(task_names: Sequence[str], task_classes: Sequence[int], top_k: int, key: str = "file") -> list[str]:
+def header(
+    task_names: Sequence[str], task_classes: Sequence[int], top_k: int, key: str = "file", kinds: Sequence = ()
+) -> list[str]:
     """`file`, then per task `<task>` (the predicted class name) and `<task>_prob`, and for top-k > 1
-    `<task>_top2`, `<task>_top2_prob`, …."""
+    `<task>_top2`, `<task>_top2_prob`, …; a regression task: `<task>`, the predicted value."""
     columns = [key]
-    for name, c in zip(task_names, task_classes):
+    kinds = list(kinds) or ["classification"] * len(task_names)
+    for name, c, kind in zip(task_names, task_classes, kinds):
+        if kind == "regression":
+            columns.append(name)
+            continue
         for rank in range(1, min(top_k, c) + 1):
             suffix = "" if rank == 1 else f"_top{rank}"
             columns += [f"{name}{suffix}", f"{name}{suffix}_prob"]
@@ -42,10 +49,17 @@ def rows(
     names: list[list[str]],
     top_k: int,
     key: str = "file",
+    kinds: Sequence = (),
 ) -> list[dict]:
-    """One dict per input: its key, then per task the top-k class names and probabilities."""
+    """One dict per input: its key, then per task the top-k class names and probabilities (a
+    regression task: its value, probs[t] [B, 1] in the target's units)."""
     out = [{key: k} for k in keys]
-    for task, p, labels in zip(task_names, probs, names):
+    kinds = list(kinds) or ["classification"] * len(task_names)
+    for task, p, labels, kind in zip(task_names, probs, names, kinds):
+        if kind == "regression":
+            for row, v in zip(out, p.detach().cpu().float()[:, 0].tolist()):
+                row[task] = v
+            continue
         values, indices = p.detach().cpu().topk(min(top_k, p.shape[1]), dim=1)
         for row, vs, ix in zip(out, values.tolist(), indices.tolist()):
             for rank, (v, i) in enumerate(zip(vs, ix), start=1):
@@ -59,8 +73,9 @@ class PredictionWriter:
     """A callback that writes each batch's rows as they come (and warns about the files it skipped), to
     `path`, opened when predicting starts."""
 
-    def __init__(self, path: Path, key: str, task_names, names, top_k: int):
+    def __init__(self, path: Path, key: str, task_names, names, top_k: int, kinds=()):
         self.path, self.key, self.task_names, self.names, self.top_k = path, key, task_names, names, top_k
+        self.kinds = list(kinds)
         self.count = self.skipped = 0
         self.file = self.writer = None
 
@@ -73,7 +88,8 @@ class PredictionWriter:
             def on_predict_start(self, trainer, pl_module):
                 # surrogateescape: a file name that is not UTF-8 is written back as the bytes it was.
                 outer.file = open(outer.path, "w", newline="", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-                columns = header(outer.task_names, [len(n) for n in outer.names], outer.top_k, outer.key)
+                classes = [len(n) for n in outer.names]
+                columns = header(outer.task_names, classes, outer.top_k, outer.key, outer.kinds)
                 outer.writer = csv.DictWriter(outer.file, fieldnames=columns)
                 outer.writer.writeheader()
 
@@ -83,7 +99,8 @@ class PredictionWriter:
                     print(f"warning: skipped {path}: cannot decode it as an image ({error})", file=sys.stderr)
                 outer.skipped += len(failed)
                 if keys:
-                    outer.writer.writerows(rows(keys, outputs, outer.task_names, outer.names, outer.top_k, outer.key))
+                    found = rows(keys, outputs, outer.task_names, outer.names, outer.top_k, outer.key, outer.kinds)
+                    outer.writer.writerows(found)
                     outer.count += len(keys)
 
         return Writer()

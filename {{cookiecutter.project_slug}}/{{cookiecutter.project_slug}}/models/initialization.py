@@ -63,8 +63,17 @@ def prior_bias(frequencies: list[float]) -> torch.Tensor:
     return torch.log(p).float()
 
 
-def set_output_bias(heads: nn.ModuleList, frequencies: list[list[float]] | None) -> None:
-    """`prior`: bias = prior_bias per head; `zero` (frequencies None): bias = 0."""
+def set_output_bias(
+    heads: nn.ModuleList, frequencies: list[list[float]] | None, kinds: list[str] | None = None
+) -> None:
+    """`prior`: bias = prior_bias per head, and for a regression head its training mean in the head's
+    standardized units ([value]: 0 on the training split itself); `zero` (frequencies None): bias = 0."""
+    kinds = kinds or ["classification"] * len(heads)
     with torch.no_grad():
         for i, head in enumerate(heads):
-            head.bias.copy_(prior_bias(frequencies[i]) if frequencies else torch.zeros_like(head.bias))
+            if not frequencies:
+                head.bias.zero_()
+            elif kinds[i] == "regression":
+                head.bias.fill_(float(frequencies[i][0]))
+            else:
+                head.bias.copy_(prior_bias(frequencies[i]))

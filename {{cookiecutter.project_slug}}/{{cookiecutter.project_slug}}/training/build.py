@@ -27,7 +27,19 @@ def build_module(config: dict, dm, load_pretrained: bool = True):
         task_classes=[t.num_classes for t in dm.tasks],
         task_class_names=dm.class_names,
         label_frequencies=dm.label_frequencies(),
+        **target_hparams(dm),
     )
+
+
+def target_hparams(dm) -> dict:
+    """Each task's kind and the training split's target statistics (regression heads learn (y − μ)/σ),
+    saved with the run like the feature statistics so a checkpoint rebuilds and rescales its heads."""
+    n = len(dm.tasks)
+    return {
+        "task_kinds": [t.kind for t in dm.tasks],
+        "target_mean": list(getattr(dm, "target_mean", None) or [0.0] * n),
+        "target_std": list(getattr(dm, "target_std", None) or [1.0] * n),
+    }
 
 
 def allocate_module(config: dict, dm, accelerator: str):
@@ -116,10 +128,11 @@ def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_v
 
 def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
     """The checkpoint's network must fit this data: same input shape and classes per task."""
-    saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])))
-    now = (list(dm.input_shape), [t.num_classes for t in dm.tasks])
+    kinds = hparams.get("task_kinds") or ["classification"] * len(hparams.get("task_classes", []))
+    saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])), list(kinds))
+    now = (list(dm.input_shape), [t.num_classes for t in dm.tasks], [t.kind for t in dm.tasks])
     if saved != now:
         raise UsageError(
-            f"{what} was trained on inputs {saved[0]} with classes per task {saved[1]}; this data gives "
-            f"{now[0]} and {now[1]}"
+            f"{what} was trained on inputs {saved[0]} with classes per task {saved[1]} ({','.join(saved[2])}); "
+            f"this data gives {now[0]} and {now[1]} ({','.join(now[2])})"
         )

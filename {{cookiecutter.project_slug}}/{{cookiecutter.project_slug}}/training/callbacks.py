@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from .metrics import epoch_line_keys
-from .monitor import MONITOR, better
+from .monitor import Monitor
 
 # Your callbacks: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     CALLBACKS.append(lambda run_dir: MyCallback(run_dir / "my.csv"))
@@ -136,16 +136,16 @@ class SaveOnInterrupt(L.Callback):
 class BestEpochMetrics(L.Callback):
     """The validation metrics of the epoch with the best monitored metric (the epoch of best.ckpt)."""
 
-    def __init__(self, monitor: str = MONITOR):
-        self.monitor = monitor
+    def __init__(self, monitor: Monitor | None = None):
+        self.monitor = monitor or Monitor()
         self.best: dict[str, float] = {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        value, best = metrics.get(self.monitor), self.best.get(self.monitor)
-        if value is not None and (best is None or better(value, best)):
+        value, best = metrics.get(self.monitor.name), self.best.get(self.monitor.name)
+        if value is not None and (best is None or self.monitor.better(value, best)):
             self.best = metrics
 
     def state_dict(self) -> dict:
@@ -157,12 +157,13 @@ class BestEpochMetrics(L.Callback):
 
 class EpochLines(L.Callback):
     """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup): the epoch's
-    own training metrics and the validation that ran in it (none shown when it ran none). Lightning
-    runs validation inside the epoch and a callback's on_train_epoch_end before the module's, where
-    the training metrics are computed; so the line is printed when they are all known: when the next
-    epoch starts, or training ends."""
+    own training metrics and the validation that ran in it (none shown when it ran none), those of the
+    primary task's kind (the monitored one among them). Lightning runs validation inside the epoch and
+    a callback's on_train_epoch_end before the module's, where the training metrics are computed; so
+    the line is printed when they are all known: when the next epoch starts, or training ends."""
 
-    def __init__(self):
+    def __init__(self, monitor: Monitor | None = None):
+        self.kind = (monitor or Monitor()).kind
         self.pending: tuple[int, float, dict] | None = None  # (epoch, seconds, its validation metrics)
         self.start, self.val = time.perf_counter(), {}  # a resumed epoch starts without on_train_epoch_start
 
@@ -188,7 +189,7 @@ class EpochLines(L.Callback):
         self.pending = None
         # The module's on_train_epoch_end has logged this epoch's train/* by now (the next epoch's not yet).
         m = {**{k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}, **val}
-        shown = " ".join(f"{k}={m[k]:.4f}" for k in epoch_line_keys() if k in m)
+        shown = " ".join(f"{k}={m[k]:.4f}" for k in epoch_line_keys(self.kind) if k in m)
         print(f"epoch {epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True)
 
 

@@ -15,7 +15,7 @@ from ..config.environment import is_rank_zero, resolve_mode
 from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
 from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for, record_in_wandb
-from .monitor import MONITOR, WORST
+from .monitor import monitor_of
 from .rundir import write_config, write_results
 from .trainer import TrainerOptions, build_trainer
 from .tuning import CliffOptions, PlanOptions
@@ -93,7 +93,7 @@ def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int
     if t.find_lr or t.auto_lr:
         from .tuning import find_lr
 
-        trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[])
+        trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[], monitor=monitor_of(dict(module.hparams)))
         suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
         if t.find_lr:
             log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
@@ -167,7 +167,8 @@ def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str 
         keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
         if under_agent():
             diverged(plan, trainer, e, wandb_logger, mode)
-            print(f"warning: {e}{keep} Recorded for the W&B sweep as {MONITOR} = {WORST:g}.", file=sys.stderr)
+            monitor = monitor_of(dict(trainer.lightning_module.hparams))
+            print(f"warning: {e}{keep} Recorded for the W&B sweep as {monitor.name} = {monitor.worst:g}.", file=sys.stderr)
             return 0
         print(f"error: {e}{keep}", file=sys.stderr)
         return 1
@@ -204,13 +205,16 @@ def diverged(plan: Plan, trainer, e, wandb_logger, mode: str) -> None:
     with the step, the loss and why."""
     loss = e.loss if math.isfinite(e.loss) else str(e.loss)  # JSON has no NaN or inf
     facts = {"diverged": True, "diverged_reason": e.reason, "diverged_step": e.step, "diverged_loss": loss}
+    monitor = monitor_of(dict(trainer.lightning_module.hparams))
     if trainer.is_global_zero:
-        record_in_wandb(wandb_logger, {MONITOR: WORST}, facts, trainer.global_step)
+        record_in_wandb(wandb_logger, {monitor.name: monitor.worst}, facts, trainer.global_step)
         results = {
             "run_name": plan.run_name,
             "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
             "wandb_mode": mode,
-            MONITOR: WORST,
+            monitor.name: monitor.worst,
+            "monitor": monitor.name,
+            "monitor_mode": monitor.mode,
             **facts,
             "epochs": trainer.current_epoch,
             "steps": trainer.global_step,
@@ -243,7 +247,7 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
         write_config(plan.run_dir, {**plan.config, "resume": None})  # resume is an action, not a hyperparameter
         if wandb_logger is not None:
             log_plan_plots(plan, dm, wandb_logger)
-    trainer = build_trainer(plan.trainer, plan.run_dir, loggers)
+    trainer = build_trainer(plan.trainer, plan.run_dir, loggers, monitor_of(dict(module.hparams)))
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt, weights_only=True)
     except (Diverged, SystemExit, RuntimeError) as e:
@@ -288,7 +292,8 @@ def validate_if_never_validated(trainer, module, dm) -> None:
     from .callbacks import BestEpochMetrics
 
     best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics))
-    if MONITOR not in best.best:
+    name = monitor_of(dict(module.hparams)).name
+    if name not in best.best:
         from .loggers import BackgroundWandbLogger
 
         loggers = trainer.loggers
@@ -297,8 +302,8 @@ def validate_if_never_validated(trainer, module, dm) -> None:
             metrics = trainer.validate(module, datamodule=dm, verbose=False)
         finally:
             trainer.loggers = loggers
-        if metrics and MONITOR in metrics[0] and trainer.is_global_zero:
-            print(f"no epoch validated: the last weights have {MONITOR}={metrics[0][MONITOR]:.4f}")
+        if metrics and name in metrics[0] and trainer.is_global_zero:
+            print(f"no epoch validated: the last weights have {name}={metrics[0][name]:.4f}")
 
 
 def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:
@@ -306,7 +311,8 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
     from .callbacks import BestEpochMetrics, RunFacts
     from .tuning import plot_confusion_matrix
 
-    if wandb_logger is not None:  # a picture for W&B; the numbers always go to results.json
+    monitor = monitor_of(dict(module.hparams))
+    if wandb_logger is not None and module.test_confusion is not None:  # a picture for W&B; numbers: results.json
         confusion, path = module.test_confusion, plan.run_dir / "plots" / "confusion_matrix.png"
         wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(confusion, dm.tasks[0].name, path)]))
     best_epoch = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
@@ -320,14 +326,17 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "train_seconds": round(train_seconds, 3),
-        "test/confusion_matrix": module.test_confusion.tolist(),
+        "monitor": monitor.name,  # what best.ckpt followed (sweeps rank runs by it), and its direction
+        "monitor_mode": monitor.mode,
+        "test/confusion_matrix": module.test_confusion.tolist() if module.test_confusion is not None else None,
         "tested": "best checkpoint" if best else "last weights",
         "best_checkpoint": best,
     }
     write_results(plan.run_dir, results)
-    if MONITOR in results:  # the sweep's metric, logged once at the end (a run that never validated has none)
-        record_in_wandb(wandb_logger, {MONITOR: results[MONITOR]}, {"diverged": False}, trainer.global_step)
+    if monitor.name in results:  # the sweep's metric, logged once at the end (a run that never validated has none)
+        record_in_wandb(wandb_logger, {monitor.name: results[monitor.name]}, {"diverged": False}, trainer.global_step)
+    shown = monitor.test_name
     print(
-        f"test/acc={test_metrics.get('test/acc', math.nan):.4f} test/loss="
+        f"{shown}={test_metrics.get(shown, math.nan):.4f} test/loss="
         f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {plan.run_dir}"
     )

@@ -36,20 +36,33 @@ class Classifier(L.LightningModule):
         # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
         pretrained = hp.get("pretrained", False) and is_backbone(hp.model)
         initialize(self.net.heads if pretrained else self.net, hp.init, hp.init_variance, hp.bias_init)
-        set_output_bias(self.net.heads.outputs, hp.label_frequencies if hp.output_bias == "prior" else None)
-        self.task_weights = list(hp.task_weights) or [1.0] * len(hp.task_names)
+        n = len(hp.task_names)
+        # Saved before task kinds existed: every task is classification.
+        self.kinds = list(hp.get("task_kinds") or ["classification"] * n)
+        prior = hp.label_frequencies if hp.output_bias == "prior" else None
+        set_output_bias(self.net.heads.outputs, prior, self.kinds)
+        self.task_weights = list(hp.task_weights) or [1.0] * n
+        # Regression heads learn (y − μ) / σ with the training split's μ, σ (classification: 0, 1).
+        # Not persistent: they live in the hyperparameters, so old checkpoints load unchanged.
+        self.register_buffer("target_mean", torch.tensor(hp.get("target_mean") or [0.0] * n), persistent=False)
+        self.register_buffer("target_std", torch.tensor(hp.get("target_std") or [1.0] * n), persistent=False)
+        self.loss_options = {
+            "regression": {"loss": hp.get("regression_loss", "mse"), "delta": hp.get("huber_delta", 1.0)}
+        }
         # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
         self.metrics = torch.nn.ModuleDict(
             {
                 split + "_": torch.nn.ModuleList(
-                    torch.nn.ModuleDict({name: make(c) for name, make in METRICS.items()}) for c in hp.task_classes
+                    torch.nn.ModuleDict({name: make(c) for name, make in METRICS[kind].items()})
+                    for c, kind in zip(hp.task_classes, self.kinds)
                 )
                 for split in SPLITS
             }
         )
-        if hp.adversarial != "none":
-            self.adv_accuracy = METRICS["acc"](hp.task_classes[0])
-        self.confusion = confusion_matrix(hp.task_classes[0])
+        self.classifies = self.kinds[0] == "classification"  # the primary task: accuracy, confusion matrix
+        if hp.adversarial != "none" and self.classifies:
+            self.adv_accuracy = METRICS["classification"]["acc"](hp.task_classes[0])
+        self.confusion = confusion_matrix(hp.task_classes[0]) if self.classifies else None
         self.test_confusion: torch.Tensor | None = None  # [C, C] after testing
         self.last_train_loss = math.nan
 
@@ -62,10 +75,18 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.net(x)
 
-    @staticmethod
-    def task_losses(outputs: list[torch.Tensor], y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per task, its loss (objectives.TASK_LOSSES) and the logits its metrics read."""
-        return task_losses(outputs, y)
+    def task_losses(
+        self, outputs: list[torch.Tensor], y: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per task, its loss (objectives.TASK_LOSSES, regression targets standardized) and the outputs
+        its metrics read (logits; a regression head's value, still standardized)."""
+        if "regression" in self.kinds:
+            y = (y.float() - self.target_mean) / self.target_std  # classification columns: unchanged
+        return task_losses(outputs, y, self.kinds, self.loss_options)
+
+    def original_units(self, z: torch.Tensor, t: int) -> torch.Tensor:
+        """Task t's standardized regression output z → z·σ + μ, in the target's own units."""
+        return z * self.target_std[t] + self.target_mean[t]
 
     def total_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Multitask loss Σ_t w_t L_t."""
@@ -112,7 +133,11 @@ class Classifier(L.LightningModule):
         if len(names) > 1:
             log.update({f"{split}/{n}/loss": loss.detach() for n, loss in zip(names, losses)})
             log[f"{split}/total_loss"] = total.detach()
-        for logits, metrics, target in zip(outputs, self.metrics[split + "_"], y.unbind(1)):
+        for t, (logits, metrics, target) in enumerate(zip(outputs, self.metrics[split + "_"], y.unbind(1))):
+            if self.kinds[t] == "regression":
+                logits, target = self.original_units(logits.detach().float(), t), target.float()
+            else:
+                target = target.long()
             for metric in metrics.values():
                 metric.update(logits.detach(), target)
         if split == "train":
@@ -133,11 +158,11 @@ class Classifier(L.LightningModule):
         else:
             # sync_dist: under DDP the epoch's loss averages every rank's shard, not rank 0's alone.
             self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
-            if split == "test":
-                self.confusion.update(outputs[0].detach(), y[:, 0])
-            if split == "val" and self.hparams.adversarial != "none":
+            if split == "test" and self.confusion is not None:
+                self.confusion.update(outputs[0].detach(), y[:, 0].long())
+            if split == "val" and self.hparams.adversarial != "none" and self.classifies:
                 logits = self.task_losses(self(self.adversarial_examples(x, y)), y)[1][0]
-                self.adv_accuracy.update(logits.detach(), y[:, 0])
+                self.adv_accuracy.update(logits.detach(), y[:, 0].long())
         return total
 
     def log_step(self, values: dict[str, torch.Tensor]) -> None:
@@ -185,7 +210,7 @@ class Classifier(L.LightningModule):
                 metric.reset()
         if split == "val":
             log["val/sparsity"] = sparsity(weights(self.net))
-            if self.hparams.adversarial != "none" and self.adv_accuracy.update_count:
+            if self.hparams.adversarial != "none" and self.classifies and self.adv_accuracy.update_count:
                 log["val/adv_acc"] = self.adv_accuracy.compute()
                 self.adv_accuracy.reset()
         if log:  # torchmetrics already gathered every rank; sync_dist only averages equal values
@@ -208,8 +233,9 @@ class Classifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.log_epoch("test")
-        self.test_confusion = self.confusion.compute()
-        self.confusion.reset()
+        if self.confusion is not None:  # a regression primary task has none
+            self.test_confusion = self.confusion.compute()
+            self.confusion.reset()
 
     def parameter_groups(self) -> list[dict]:
         """Weights (decayed) and the other parameters; with --backbone-lr-ratio r != 1 the trunk's two
@@ -258,7 +284,8 @@ class Classifier(L.LightningModule):
         return class_names_of(dict(self.hparams))
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
-        """Per task, class probabilities [B, C] (a binary head gives (1 − σ, σ)); `batch` is images
+        """Per task, class probabilities [B, C] (a binary head gives (1 − σ, σ)), or a regression task's
+        value [B, 1] in the target's own units; `batch` is images
         [B, C, H, W] in [0, 1], or a tuple or list whose first item they are, so `trainer.predict` works
         on the datamodule's loaders too."""
         from ..inference.outputs import probabilities
@@ -266,7 +293,12 @@ class Classifier(L.LightningModule):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         if len(x) == 0:  # predict.py: every file of this batch was undecodable
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]
-        return probabilities(self(x))
+        outputs = self(x)
+        probs = probabilities(outputs)
+        for t, kind in enumerate(self.kinds):
+            if kind == "regression":
+                probs[t] = self.original_units(outputs[t].float(), t)
+        return probs
 
     @torch.inference_mode()
     def predict_images(self, paths, top_k: int = 1, batch_size: int = 256) -> list[dict]:
@@ -285,9 +317,25 @@ class Classifier(L.LightningModule):
             chunk = files[start : start + batch_size]
             x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
             probs = self.predict_step(x.to(self.device))
-            out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k)
+            out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k, kinds=self.kinds)
         self.train(was_training)
         return out
+
+    @torch.inference_mode()
+    def predict_csv(self, path) -> list[dict]:
+        """A table model's predictions for the rows of a CSV file (its feature columns, any order): one
+        dict per row, `row` (from 1) then per task the class name and probability, or a regression
+        task's value in the target's own units: the rows predict.py writes."""
+        from ..inference.inputs import read_rows
+        from ..inference.outputs import rows
+
+        hp = self.hparams
+        x, keys = read_rows(path, hp.get("features") or [], hp.input_shape)
+        was_training = self.training
+        self.eval()
+        outputs = self.predict_step(x.to(self.device))
+        self.train(was_training)
+        return rows(keys, outputs, hp.task_names, self.class_names, 1, key="row", kinds=self.kinds)
 
 
 def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:

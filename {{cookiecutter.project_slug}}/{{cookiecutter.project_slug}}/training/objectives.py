@@ -28,16 +28,39 @@ def classification_loss(logits: torch.Tensor, target: torch.Tensor) -> tuple[tor
     return F.cross_entropy(logits, target), logits
 
 
-# kind of task → its loss (logits [B, outputs], targets [B]) → (loss, logits for the metrics).
-TASK_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {
+def regression_loss(
+    outputs: torch.Tensor, target: torch.Tensor, loss: str = "mse", delta: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """--regression-loss on one output per example and the standardized target (y − μ) / σ: mse,
+    huber (--huber-delta δ, in standard deviations) or l1; returns (loss, the outputs [B])."""
+    z = outputs.squeeze(1)
+    target = target.to(z.dtype)
+    if loss == "huber":
+        return F.huber_loss(z, target, delta=delta), z
+    if loss == "l1":
+        return F.l1_loss(z, target), z
+    return F.mse_loss(z, target), z
+
+
+# kind of task (data/tasks.KINDS) → its loss (outputs [B, outputs], targets [B], **the options of its
+# flags) → (loss, outputs for the metrics). Classification targets arrive as class indices.
+TASK_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "classification": classification_loss,
+    "regression": regression_loss,
 }
 
 
-def task_losses(outputs: list[torch.Tensor], y: torch.Tensor, kinds: list[str] | None = None):
-    """Per task t: TASK_LOSSES[kind_t](outputs[t], y[:, t]); returns (losses, logits for the metrics)."""
+def task_losses(
+    outputs: list[torch.Tensor], y: torch.Tensor, kinds: list[str] | None = None, options: dict | None = None
+):
+    """Per task t: TASK_LOSSES[kind_t](outputs[t], y[:, t], **options[kind_t]); returns (losses, outputs
+    for the metrics). `options`: per kind, the keywords its loss takes (regression: loss, delta)."""
     kinds = kinds or ["classification"] * len(outputs)
-    pairs = [TASK_LOSSES[k](logits, y[:, t]) for t, (logits, k) in enumerate(zip(outputs, kinds))]
+    options = options or {}
+    pairs = [
+        TASK_LOSSES[k](logits, y[:, t] if k != "classification" else y[:, t].long(), **options.get(k, {}))
+        for t, (logits, k) in enumerate(zip(outputs, kinds))
+    ]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning as L
 
 from ..errors import SettingError, one_line
-from .monitor import MODE, MONITOR
+from .monitor import Monitor
 
 PROFILE_DIR = "profiler"
 
@@ -53,9 +53,9 @@ class TrainerOptions:
     lr: float = 1e-3  # for the divergence guard's message
 
 
-def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool) -> list:
+def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: Monitor | None = None) -> list:
     """Every callback of a training run: the project's, early stopping with --early-stopping-patience,
-    then yours (callbacks.CALLBACKS)."""
+    then yours (callbacks.CALLBACKS). `monitor`: the run's monitored metric (monitor.monitor_of)."""
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 
     from .callbacks import (
@@ -68,35 +68,39 @@ def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool) -> list:
         SaveOnInterrupt,
     )
 
+    monitor = monitor or Monitor()
     callbacks = [
         # best.ckpt: the epoch with the best monitored metric. last.ckpt: the end of the latest completed
         # epoch (Lightning's save_last rewrites it only when best.ckpt changes), see LastCheckpoint.
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
             filename="best",
-            monitor=MONITOR,
-            mode=MODE,
+            monitor=monitor.name,
+            mode=monitor.mode,
             enable_version_counter=False,
             auto_insert_metric_name=False,
         ),
         LastCheckpoint(dirpath=run_dir / "checkpoints"),
         DivergenceGuard(o.lr),
         SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
-        BestEpochMetrics(),
+        BestEpochMetrics(monitor),
         RunFacts(),
         ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
-        TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(),
+        TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(monitor),
     ]
     if o.early_stopping_patience:
         callbacks.append(
             EarlyStopping(
-                monitor=MONITOR, mode=MODE, patience=o.early_stopping_patience, min_delta=o.early_stopping_min_delta
+                monitor=monitor.name,
+                mode=monitor.mode,
+                patience=o.early_stopping_patience,
+                min_delta=o.early_stopping_min_delta,
             )
         )
     return callbacks + [c for c in (make(run_dir) for make in CALLBACKS) if c is not None]
 
 
-def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list) -> L.Trainer:
+def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Monitor | None = None) -> L.Trainer:
     interactive = sys.stderr.isatty()
     return L.Trainer(
         default_root_dir=run_dir,
@@ -115,7 +119,7 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list) -> L.Trainer:
         sync_batchnorm=sync_batchnorm(o),
         gradient_clip_val=o.gradient_clip_val or None,
         logger=loggers,
-        callbacks=callbacks_for(o, run_dir, interactive),
+        callbacks=callbacks_for(o, run_dir, interactive, monitor),
         enable_progress_bar=interactive,
         # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
         # log_every_n_steps; everything Lightning logs itself is per epoch.
