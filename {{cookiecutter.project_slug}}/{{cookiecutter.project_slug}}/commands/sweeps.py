@@ -81,7 +81,6 @@ def checked(key, value, origin: Path):
     return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
 
 
-
 def run_monitor(source: Path) -> Monitor:
     """The monitored metric the runs under `source` followed (results.json's `monitor`: val/rmse for
     a regression primary task; runs written before it followed val/acc)."""

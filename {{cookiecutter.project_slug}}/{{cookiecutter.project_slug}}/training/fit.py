@@ -168,7 +168,9 @@ def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str 
         if under_agent():
             diverged(plan, trainer, e, wandb_logger, mode)
             monitor = monitor_of(dict(trainer.lightning_module.hparams))
-            print(f"warning: {e}{keep} Recorded for the W&B sweep as {monitor.name} = {monitor.worst:g}.", file=sys.stderr)
+            print(
+                f"warning: {e}{keep} Recorded for the W&B sweep as {monitor.name} = {monitor.worst:g}.", file=sys.stderr
+            )
             return 0
         print(f"error: {e}{keep}", file=sys.stderr)
         return 1
