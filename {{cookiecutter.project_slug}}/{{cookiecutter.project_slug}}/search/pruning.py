@@ -59,5 +59,7 @@ class TrialReporter(L.Callback):
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         from ..training.callbacks import Diverged
 
-        if isinstance(exception, Diverged) and trainer.is_global_zero:
+        # The two ways fit.stopped() calls a run diverged: the guard's Diverged, or an update that overflowed.
+        overflowed = isinstance(exception, RuntimeError) and "overflow" in str(exception)
+        if (isinstance(exception, Diverged) or overflowed) and trainer.is_global_zero:
             self.trial.set_user_attr("diverged", {"step": trainer.global_step, "reason": str(exception)[:300]})
