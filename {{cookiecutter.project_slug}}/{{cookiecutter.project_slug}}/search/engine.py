@@ -7,9 +7,11 @@ and asked again with the same values."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +28,7 @@ from .sweepfile import Sweep, command_line
 from .trial import trial_environment
 
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
-POLL = 0.02  # seconds between looks at the running trials (the runner's latency per trial)
+POLL = 0.02  # seconds between looks at the running trials' exits (reports are answered at once)
 
 
 @dataclass
@@ -50,6 +52,12 @@ class Running:
     log: Path
     slot: int
     started: float
+    reports: int  # the pipe the trial writes its validations to (pruning.py), and the one it reads answers from
+    answers: int
+    buffer: bytes = b""
+    closed: bool = False
+    pruned_at: int | None = None
+    diverged: dict | None = None
 
 
 def make_sampler(sweep: Sweep, space: Space, seed: int | None, quasi_random: bool):
@@ -203,7 +211,7 @@ def run_name(study_name: str, number: int) -> str:
     return f"{safe}-{number:04d}"
 
 
-def launch(study, sweep: Sweep, space: Space, o: Options, url: str, slot: int, devices: list[str]) -> Running | None:
+def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: list[str]) -> Running | None:
     """Ask the next trial and start its run; None when the budget was taken meanwhile (another runner)."""
     from optuna.trial import TrialState
 
@@ -224,21 +232,70 @@ def launch(study, sweep: Sweep, space: Space, o: Options, url: str, slot: int, d
     if not any(a.split("=")[0] in ("--wandb-group", "--wandb_group") for a in o.train_args):
         extra += ["--wandb-group", study.study_name]
     command = command_line(sweep, flags) + extra + list(o.train_args)
+    reports, child_reports = os.pipe()
+    child_answers, answers = os.pipe()
     env = {
         **os.environ,
         **slot_environment(slot, o.workers, devices),
-        **trial_environment(url, study.study_name, trial._trial_id, sweep.metric, sweep.hyperband),
+        **trial_environment(child_reports, child_answers, sweep.metric, sweep.hyperband is not None),
     }
     storage = study._storage
     if getattr(storage, "is_heartbeat_enabled", lambda: False)():
         storage.record_heartbeat(trial._trial_id)
     with open(log, "w") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(child_reports, child_answers),
+            preexec_fn=die_with_parent,
         )
+    os.close(child_reports)
+    os.close(child_answers)
     shown = " ".join(f"{k}={v}" for k, v in flags.items() if k in space.params)
     print(f"trial {trial.number} started: {shown} → {run_dir}", flush=True)
-    return Running(trial, process, run_dir, log, slot, time.perf_counter())
+    return Running(trial, process, run_dir, log, slot, time.perf_counter(), reports, answers)
+
+
+def serve(running: list[Running], timeout: float) -> None:
+    """Wait up to `timeout` for the trials' reports and answer each: report the validation to the
+    study and say whether the pruner stops the trial (one line each way)."""
+    import select
+
+    by_fd = {r.reports: r for r in running if not r.closed}
+    if not by_fd:
+        time.sleep(timeout)
+        return
+    for fd in select.select(list(by_fd), [], [], timeout)[0]:
+        read_reports(by_fd[fd])
+
+
+def read_reports(r: Running) -> None:
+    data = os.read(r.reports, 65536)
+    if not data:  # the trial's process ended
+        r.closed = True
+        return
+    r.buffer += data
+    while b"\n" in r.buffer:
+        line, r.buffer = r.buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if "diverged" in message:
+            r.diverged = message["diverged"]
+            continue
+        r.trial.report(message["value"], step=message["step"])
+        prune = r.trial.should_prune()
+        r.pruned_at = message["step"] if prune else None
+        with contextlib.suppress(OSError):  # the trial ended meanwhile
+            os.write(r.answers, b"prune\n" if prune else b"go\n")
+
+
+def close_pipes(r: Running) -> None:
+    while not r.closed:  # what the trial wrote before it ended
+        read_reports(r)
+    os.close(r.reports)
+    os.close(r.answers)
 
 
 def metric_value(run_dir: Path, metric: str) -> tuple[float | None, bool]:
@@ -258,13 +315,15 @@ def finish(study, sweep: Sweep, r: Running) -> str:
     from optuna.trial import TrialState
 
     rc = r.process.returncode
+    close_pipes(r)
     study._storage.set_trial_user_attr(r.trial._trial_id, "wall_s", round(time.perf_counter() - r.started, 3))
-    attrs = study._storage.get_trial(r.trial._trial_id).user_attrs
     value, diverged = metric_value(r.run_dir, sweep.metric)
-    if "pruned_at" in attrs:
+    if r.pruned_at is not None and rc == 0:
+        study._storage.set_trial_user_attr(r.trial._trial_id, "pruned_at", r.pruned_at)
         study.tell(r.trial, state=TrialState.PRUNED)
-        return f"pruned after {attrs['pruned_at']} validations"
-    if "diverged" in attrs or diverged:
+        return f"pruned after {r.pruned_at} validations"
+    if r.diverged is not None or diverged:
+        study._storage.set_trial_user_attr(r.trial._trial_id, "diverged", r.diverged or True)
         study.tell(r.trial, sweep.worst())
         return f"diverged: recorded with the worst value {sweep.worst()}"
     if rc == 0 and value is not None:
@@ -284,15 +343,23 @@ def stop_all(study, running: list[Running], why: str) -> None:
             r.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             r.process.kill()
+            r.process.wait()
+        close_pipes(r)
         retry(study, r.trial, why)
 
 
 def run_sweep(sweep: Sweep, o: Options) -> int:
     """Run trials until the study holds o.trials counted ones; returns the exit status."""
+    created = not o.output_dir.exists()
     o.output_dir.mkdir(parents=True, exist_ok=True)
     url = o.storage or f"sqlite:///{(o.output_dir / 'sweeps.db').resolve()}"
     o.study = o.study or sweep.path.stem
-    study, space = open_study(sweep, o, url)
+    try:
+        study, space = open_study(sweep, o, url)
+    except SweepError:
+        if created:  # refused: leave nothing behind
+            shutil.rmtree(o.output_dir, ignore_errors=True)
+        raise
     if sweep.method == "grid":
         size = math.prod(len(v) for v in space.grid().values())
         if o.trials > size:
@@ -322,18 +389,18 @@ def run_sweep(sweep: Sweep, o: Options) -> int:
                 full = len(counted(study)) >= o.trials
                 if not full:
                     free = min(set(range(o.workers)) - {r.slot for r in running})
-                    r = launch(study, sweep, space, o, url, free, devices)
+                    r = launch(study, sweep, space, o, free, devices)
                     full = r is None
                     running += [r] if r else []
             if not running:
                 break
+            serve(running, POLL)
             if o.heartbeat and time.monotonic() - beat > o.heartbeat / 2:
                 beat = time.monotonic()
                 storage = study._storage
                 if getattr(storage, "is_heartbeat_enabled", lambda: False)():
                     for r in running:
                         storage.record_heartbeat(r.trial._trial_id)
-            time.sleep(POLL)
     except KeyboardInterrupt:
         stop_all(study, running, "the runner was stopped")
         print(f"stopped; {len(running)} running trial(s) will be asked again when the study continues", file=sys.stderr)

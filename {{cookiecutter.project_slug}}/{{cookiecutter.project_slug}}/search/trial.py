@@ -1,23 +1,22 @@
-"""Inside a trial's process (train.py started by `sweeps run`): the runner names the study and the
-trial in the environment; `attach()` then puts the reporting callback (pruning.py) on the run's
-Trainer. Outside a sweep it does nothing and imports nothing (train.py calls it on every run)."""
+"""Inside a trial's process (train.py started by `sweeps run`): the runner passes two pipes in the
+environment; `attach()` then puts the reporting callback (pruning.py) on the run's Trainer. Outside
+a sweep it does nothing and imports nothing (train.py calls it on every run)."""
 
 from __future__ import annotations
 
 import json
 import os
 
-TRIAL_ENV = "CHECKLIST_OPTUNA_TRIAL"  # JSON: storage, study, trial_id, metric, hyperband
+TRIAL_ENV = "CHECKLIST_SWEEP_TRIAL"  # JSON: the pipes' file descriptors, the metric, whether Hyperband is on
 
 
-def trial_environment(storage: str, study: str, trial_id: int, metric: str, hyperband: dict | None) -> dict:
-    """What the runner puts in a trial's environment."""
-    spec = {"storage": storage, "study": study, "trial_id": trial_id, "metric": metric, "hyperband": hyperband}
-    return {TRIAL_ENV: json.dumps(spec)}
+def trial_environment(reports: int, answers: int, metric: str, hyperband: bool) -> dict:
+    """What the runner puts in a trial's environment: the trial writes to `reports`, reads `answers`."""
+    return {TRIAL_ENV: json.dumps({"reports": reports, "answers": answers, "metric": metric, "hyperband": hyperband})}
 
 
 def attach() -> None:
-    spec = os.environ.get(TRIAL_ENV)
+    spec = os.environ.pop(TRIAL_ENV, None)  # popped: DDP ranks and tools started by the run do not see it
     if not spec:
         return
     from ..training.callbacks import CALLBACKS
