@@ -292,7 +292,10 @@ def read_reports(r: Running) -> None:
 
 
 def close_pipes(r: Running) -> None:
-    while not r.closed:  # what the trial wrote before it ended
+    """Read what the ended trial wrote (without waiting: a process it left behind may hold the pipe)."""
+    import select
+
+    while not r.closed and select.select([r.reports], [], [], 0)[0]:
         read_reports(r)
     os.close(r.reports)
     os.close(r.answers)

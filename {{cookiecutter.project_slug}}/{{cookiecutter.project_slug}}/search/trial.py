@@ -16,7 +16,9 @@ def trial_environment(reports: int, answers: int, metric: str, hyperband: bool) 
 
 
 def attach() -> None:
-    spec = os.environ.pop(TRIAL_ENV, None)  # popped: DDP ranks and tools started by the run do not see it
+    # Every DDP rank gets the callback (they decide to stop together); only global rank 0, the
+    # process the runner started, uses the pipes.
+    spec = os.environ.get(TRIAL_ENV)
     if not spec:
         return
     from ..training.callbacks import CALLBACKS
