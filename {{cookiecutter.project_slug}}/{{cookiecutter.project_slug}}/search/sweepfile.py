@@ -89,7 +89,7 @@ def load_sweep(path: Path) -> Sweep:
         raise SweepError(f"{path}: command must be a list of strings")
     program = config.get("program")
     if "${program}" in command and not isinstance(program, str):
-        raise SweepError(f"{path}: the command runs ${{program}} but the file names no program")
+        raise SweepError(f"{path}: the command runs " + "${program}" + " but the file names no program")
     max_epochs = space.constants.get("max_epochs")
     return Sweep(
         Path(path),
