@@ -42,6 +42,7 @@ EXPECTED_FILES = {
     "benchmarks/bench_streaming.py",
     "benchmarks/bench_tuning.py",
     "benchmarks/bench_tables.py",
+    "benchmarks/bench_sweeps.py",
     "{slug}/__init__.py",
     "{slug}/datasets.py",
     "{slug}/diagnose.py",
@@ -100,6 +101,15 @@ EXPECTED_FILES = {
     "{slug}/models/build.py",
     "{slug}/models/initialization.py",
     "{slug}/training/__init__.py",
+    "{slug}/search/__init__.py",
+    "{slug}/search/engine.py",
+    "{slug}/search/pruning.py",
+    "{slug}/search/sources.py",
+    "{slug}/search/space.py",
+    "{slug}/search/stages.py",
+    "{slug}/search/storage.py",
+    "{slug}/search/sweepfile.py",
+    "{slug}/search/trial.py",
     "{slug}/training/build.py",
     "{slug}/training/callbacks.py",
     "{slug}/training/diagnosis.py",
@@ -146,6 +156,9 @@ EXPECTED_FILES = {
     "tests/training/test_trainer_options.py",
     "tests/training/test_tuning.py",
     "tests/training/test_wandb.py",
+    "tests/search/fake_train.py",
+    "tests/search/test_search_engine.py",
+    "tests/search/test_search_space.py",
 }
 
 ANSWERS = [

@@ -27,6 +27,9 @@ from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
 from ..errors import SweepError, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
+from ..search.sources import PREFIX as OPTUNA_PREFIX
+from ..search.sources import optuna_runs
+from ..search.stages import widened
 from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
 
 STAGES_DIR = Path("sweeps")  # the project's stage files, relative to where the command runs
@@ -190,6 +193,35 @@ def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
     return {**next_sweep, "parameters": params}
 
 
+def edge_check(filled: dict, source: dict | None, best: dict) -> list[str]:
+    """The playbook's edge check on each range the source stage searched: a best value in its outer
+    tenth widens that range in `filled` (searched again, not fixed); returns what it did, in words."""
+    if not source:
+        return []
+    from ..config.flags import FLAG_BY_NAME
+
+    notes = []
+    for name, spec in source["parameters"].items():
+        name = name.replace("-", "_")
+        flag = FLAG_BY_NAME.get(name)
+        if name not in best or not isinstance(spec, dict) or flag is None or flag.type is None:
+            continue
+        found = widened(spec, best[name], lambda x, f=flag: valid(f.type, x))
+        if found is not None:
+            filled["parameters"][name] = found[0]
+            notes.append(f"{name}: {found[1]}")
+            print(f"edge check: {name}: {found[1]}")
+    return notes
+
+
+def valid(parse, x) -> bool:
+    try:
+        parse(str(x))
+    except (argparse.ArgumentTypeError, ValueError, TypeError):
+        return False
+    return True
+
+
 def header(next_file: Path, origin: str, best_name: str, metric: str, value: float, fixed: dict) -> str:
     lines = [
         f"# {next_file.name}, filled in by `python -m {PACKAGE}.sweeps next --from {origin}`:",
@@ -206,11 +238,15 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     if online:
         runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], None)
         monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
+    elif origin.startswith(OPTUNA_PREFIX):
+        runs, sweep_config = optuna_runs(origin)
+        monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
     else:
         monitor = run_monitor(Path(origin))  # the runs' own: val/acc, or val/rmse for regression
         runs, sweep_config = local_runs(Path(origin), monitor.name), None
     runs_metric = {"name": monitor.name, "goal": monitor.goal}
     files = stage_files(stages_dir)
+    index = None
     if to is None:
         index = source_stage(files, runs, sweep_config)
         if index + 1 >= len(files):
@@ -233,6 +269,8 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     else:
         fixed |= varied(runs) & tunable(files)
     filled = fill_in(next_sweep, best, fixed)
+    searched_by = sweep_config or (load_stage(files[index]) if index is not None else None)
+    notes = edge_check(filled, searched_by, best)
     shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}
     output = output or to.with_name(to.stem + ".next.yaml")
     try:  # rewriting <stage>.next.yaml is what the command is for; never a stage file or a run's file
@@ -243,6 +281,7 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     except (TargetError, OSError) as e:
         raise SweepError(f"argument --output: {one_line(e)}") from None
     text = header(to, origin, best_name, monitor.name, value, shown)
+    text = "".join(f"# edge check: {note}\n" for note in notes) + text
     text += yaml.safe_dump(filled, sort_keys=False, allow_unicode=True)
     write_atomically(output, text)
     return output
@@ -264,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="RUNS",
         help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
-        "results.json and config.yaml), one run directory, or wandb:<entity>/<project>/<sweep id> "
-        "to read the sweep's runs from the W&B API",
+        "results.json and config.yaml), one run directory, wandb:<entity>/<project>/<sweep id> "
+        "to read the sweep's runs from the W&B API, or optuna:<storage URL>#<study> for a study "
+        "that `sweeps run` ran",
     )
     nxt.add_argument(
         "--to",
@@ -284,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the folder of the stage files stage*.yaml, in order (default: sweeps)",
     )
     add_report_and_repeat(commands)
+    add_run_command(commands)
     return parser
 
 
@@ -314,7 +355,7 @@ def add_report_and_repeat(commands) -> None:
     )
 
 
-def run_command(args) -> int:
+def report_or_repeat(args) -> int:
     """The exit status of `report` or `repeat` (their messages printed)."""
     if args.command == "report":
         from .report import report
@@ -334,16 +375,88 @@ def run_command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    train_args = argv[argv.index("--") + 1 :] if "--" in argv else []  # `run ... -- TRAIN FLAGS`
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv[: len(argv) - len(train_args) - (1 if "--" in argv else 0)])
+    if args.command == "run":
+        return run_command(parser, args, train_args)
+    if args.command == "repeat":
+        args.extra = [*args.extra, *train_args]  # the flags after `--`, for every seed's run
     try:
         if args.command in ("report", "repeat"):
-            return run_command(args)
+            return report_or_repeat(args)
         path = next_stage(args.origin, args.to, args.output, args.stages)
     except SweepError as e:
         return refuse(f"{parser.prog} {args.command}", e)
     print(f"wrote {path}; start it with: wandb sweep {path}")
     return 0
+
+
+# ----------------------------------------------------------------------------- run (the local engine: search/)
+
+
+def add_run_command(commands) -> None:
+    run = commands.add_parser("run", help="run a W&B sweep file locally with Optuna (no W&B server needed)")
+    run.add_argument("sweep", type=Path, metavar="SWEEP.yaml", help="a W&B sweep file (sweep.yaml, sweeps/stage*.yaml)")
+    run.add_argument("--trials", type=positive, required=True, metavar="N", help="trials the study holds in all")
+    run.add_argument("--workers", type=positive, default=1, metavar="K", help="trials run at once on this machine")
+    run.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage shared by every runner of the study: sqlite:///PATH, postgresql+psycopg2://"
+        "USER@HOST/DB, mysql+pymysql://..., or journal:PATH (default: sqlite:///<output-dir>/sweeps.db)",
+    )
+    run.add_argument("--study", metavar="NAME", help="the study's name (default: the sweep file's name)")
+    run.add_argument(
+        "--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="where the trials' run directories go"
+    )
+    run.add_argument("--seed", type=int, metavar="S", help="the sampler's seed (default: random)")
+    run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
+    run.add_argument(
+        "--heartbeat",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="RDB storages: a running trial whose runner stops beating for 2x this is failed and asked again",
+    )
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
+    """`sweeps run`: the flags after `--` go to every trial (checked here first, as train.py would)."""
+    from ..config.parser import parse_args
+    from ..search.engine import Options, run_sweep
+    from ..search.sweepfile import load_sweep
+
+    parse_args(train_args)  # a bad trial flag: train.py's one line and exit 2, before any trial
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return refuse(
+            f"{parser.prog} run", SweepError(f"the local engine needs Optuna: pip install -e '.[sweeps]' ({PACKAGE})")
+        )
+    options = Options(
+        trials=args.trials,
+        workers=args.workers,
+        storage=args.storage,
+        study=args.study,
+        output_dir=args.output_dir,
+        seed=args.seed,
+        quasi_random=args.quasi_random,
+        heartbeat=args.heartbeat,
+        train_args=train_args,
+    )
+    try:
+        return run_sweep(load_sweep(args.sweep), options)
+    except SweepError as e:
+        return refuse(f"{parser.prog} run", e)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,209 @@
+"""The local engine's reading of W&B sweep files, without training: every parameter form as its
+Optuna distribution (and back to the flag the agent would pass), the refusals, the methods'
+samplers, Hyperband's arguments, the command line W&B's agent builds, and `next`'s edge check."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import yaml
+from conftest import ROOT
+
+optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
+from wandb.sdk.launch.sweeps.utils import create_sweep_command_args  # noqa: E402
+
+from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
+from {{cookiecutter.project_slug}}.errors import SweepError  # noqa: E402
+from {{cookiecutter.project_slug}}.search.engine import grid_space, make_sampler  # noqa: E402
+from {{cookiecutter.project_slug}}.search.space import distributions, parse_param, parse_space  # noqa: E402
+from {{cookiecutter.project_slug}}.search.stages import widened  # noqa: E402
+from {{cookiecutter.project_slug}}.search.sweepfile import command_line, hyperband, load_sweep  # noqa: E402
+
+FORMS = {
+    "lr": ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, FloatDistribution(1e-4, 0.1, log=True)),
+    "momentum": ({"distribution": "uniform", "min": 0.8, "max": 0.99}, FloatDistribution(0.8, 0.99)),
+    "dropout": ({"min": 0.0, "max": 0.5}, FloatDistribution(0.0, 0.5)),  # W&B infers uniform
+    "depth": ({"distribution": "int_uniform", "min": 1, "max": 4}, IntDistribution(1, 4)),
+    "width": ({"min": 8, "max": 32}, IntDistribution(8, 32)),  # integers: int_uniform
+    "lr_decay": (
+        {"distribution": "q_uniform", "min": 0.31, "max": 0.95, "q": 0.1},
+        FloatDistribution(0.4, 0.9, step=0.1),
+    ),
+    "weight_decay": (
+        {"distribution": "q_log_uniform_values", "min": 1e-5, "max": 1e-2, "q": 1e-5},
+        FloatDistribution(1e-5, 1e-2, log=True),
+    ),
+    "l1": (
+        {"distribution": "log_uniform", "min": -10, "max": -5},
+        FloatDistribution(math.exp(-10), math.exp(-5), log=True),
+    ),
+    "l2": (
+        {"distribution": "inv_log_uniform_values", "min": 1e-5, "max": 1e-3},
+        FloatDistribution(1e-5, 1e-3, log=True),
+    ),
+    "label_smoothing": (
+        {"distribution": "inv_log_uniform", "min": 2, "max": 4},
+        FloatDistribution(math.exp(-4), math.exp(-2), log=True),
+    ),
+    "activation": ({"values": ["relu", "gelu"]}, CategoricalDistribution(["relu", "gelu"])),
+    "batchnorm": ({"distribution": "categorical", "values": [True, False]}, CategoricalDistribution([True, False])),
+    "batch_size": ({"values": [16, 32, 64], "probabilities": [0.8, 0.1, 0.1]}, FloatDistribution(0.0, 1.0)),
+}
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_every_form_maps_to_its_distribution(name):
+    spec, expected = FORMS[name]
+    got = distributions(parse_space({name: spec}))[name]
+    assert type(got) is type(expected)
+    if isinstance(expected, CategoricalDistribution):
+        assert got.choices == expected.choices
+    else:
+        assert (got.low, got.high, got.log, got.step) == pytest.approx(
+            (expected.low, expected.high, expected.log, expected.step)
+        )
+
+
+def test_sampled_values_become_the_flags_w_and_b_would_draw():
+    space = parse_space({name: spec for name, (spec, _) in FORMS.items()} | {"max_epochs": {"value": 2}})
+    rng = random.Random(0)
+    draws = {"batch_size": [], "weight_decay": [], "lr_decay": []}
+    for _ in range(400):
+        sampled = {n: d.to_external_repr(d.to_internal_repr(sample(d, rng))) for n, d in distributions(space).items()}
+        flags = space.flags(sampled)
+        assert flags["max_epochs"] == 2
+        for n in draws:
+            draws[n].append(flags[n])
+    assert all(v == pytest.approx(round(v / 1e-5) * 1e-5, abs=1e-12) for v in draws["weight_decay"])  # q applied
+    assert len(set(draws["weight_decay"])) < 400  # rounded: small values repeat
+    assert set(draws["lr_decay"]) <= {0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
+    share = draws["batch_size"].count(16) / 400  # probabilities: a weighted choice
+    assert 0.72 < share < 0.88 and set(draws["batch_size"]) == {16, 32, 64}
+
+
+def sample(d, rng):
+    if isinstance(d, CategoricalDistribution):
+        return rng.choice(d.choices)
+    if isinstance(d, IntDistribution):
+        return rng.randint(d.low, d.high)
+    if d.log:
+        return math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
+    if d.step:
+        return d.low + d.step * rng.randint(0, round((d.high - d.low) / d.step))
+    return rng.uniform(d.low, d.high)
+
+
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ({"distribution": "normal", "mu": 0, "sigma": 1}, "unbounded"),
+        ({"distribution": "q_log_normal", "mu": 0, "sigma": 1, "q": 1}, "unbounded"),
+        ({"distribution": "beta", "a": 1, "b": 2}, "unknown distribution"),
+        ({"distribution": "uniform", "min": 1, "max": 0}, "must be below"),
+        ({"distribution": "log_uniform_values", "min": 0, "max": 1}, "min > 0"),
+        ({"values": [[1, 2], [3]]}, "values must be numbers"),
+        ({"values": [1, 2], "probabilities": [1]}, "probabilities"),
+        ({"parameters": {"a": {"value": 1}}}, "nested"),
+        ({"max": 3}, "no value, values"),
+    ],
+)
+def test_unsupported_forms_are_refused_naming_the_parameter(spec, words):
+    with pytest.raises(SweepError, match=f"^parameter odd: .*{words}"):
+        parse_param("odd", spec)
+
+
+def test_refused_sweep_file_is_one_line_and_exit_2(tmp_path, capsys):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "program": "train.py",
+                "method": "bayes",
+                "metric": {"name": "val/acc"},
+                "parameters": {"lr": {"distribution": "normal", "mu": 0, "sigma": 1}},
+            }
+        )
+    )
+    assert main(["run", str(sweep), "--trials", "2", "--output-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "parameter lr" in err and "Traceback" not in err
+    assert not (tmp_path / "runs" / "sweeps.db").exists()
+
+
+@pytest.mark.parametrize(
+    "method, sampler", [("grid", "GridSampler"), ("random", "RandomSampler"), ("bayes", "TPESampler")]
+)
+def test_methods_and_goal(method, sampler, tmp_path):
+    config = {
+        "program": "train.py",
+        "method": method,
+        "metric": {"name": "val/loss", "goal": "minimize"},
+        "parameters": {"width": {"values": [8, 16]}, "depth": {"distribution": "int_uniform", "min": 1, "max": 2}},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(config))
+    sweep = load_sweep(tmp_path / "s.yaml")
+    assert (sweep.direction, sweep.worst()) == ("minimize", math.inf)
+    assert isinstance(make_sampler(sweep, sweep.space, 0, False), getattr(optuna.samplers, sampler))
+    if method == "random":
+        assert isinstance(make_sampler(sweep, sweep.space, 0, True), optuna.samplers.QMCSampler)
+    if method == "grid":
+        assert grid_space(sweep.space).grid() == {"width": [8, 16], "depth": [1, 2]}
+
+
+def test_hyperband_arguments():
+    assert hyperband({"type": "hyperband", "min_iter": 3, "eta": 2}, 20) == {
+        "min_resource": 3,
+        "max_resource": 20,
+        "reduction_factor": 2,
+    }
+    assert hyperband({"type": "hyperband", "min_iter": 1}, None)["reduction_factor"] == 3  # W&B's default eta
+    assert hyperband({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}, 20) == {
+        "min_resource": 3,
+        "max_resource": 27,
+        "reduction_factor": 3,
+    }
+    assert hyperband(None, 20) is None
+    with pytest.raises(SweepError, match="only type hyperband"):
+        hyperband({"type": "median"}, 20)
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "sweep.yaml", *sorted((ROOT / "sweeps").glob("stage*.yaml"))], ids=lambda p: p.name
+)
+def test_project_sweep_files_load_and_pass_the_agents_flags(path):
+    sweep = load_sweep(path)
+    assert (sweep.metric, sweep.goal, sweep.method) == ("val/acc", "maximize", "bayes")
+    assert sweep.hyperband == {"min_resource": 3, "max_resource": 20, "reduction_factor": 2}
+    flags = sweep.space.flags({n: p.grid()[0] if p.kind != "float" else p.low for n, p in sweep.space.params.items()})
+    line = command_line(sweep, flags)
+    agent = create_sweep_command_args({"args": {k: {"value": v} for k, v in flags.items()}})["args"]
+    assert line[2:] == [sweep.program, *agent]  # ${env} ${interpreter} ${program} ${args}, as the agent builds it
+    parse_args(line[3:])  # and train.py takes them
+
+
+@pytest.mark.parametrize(
+    "spec, best, expected",
+    [
+        ({"distribution": "log_uniform_values", "min": 1e-5, "max": 1.0}, 0.5, (1e-5, 1.0)),  # flag's limit
+        (
+            {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1},
+            0.08,
+            (1e-4, 0.1 * 10**0.75),
+        ),  # ×10^1.5 > 1: a quarter
+        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 1.2e-4, (1e-4 / 10**1.5, 0.1)),
+        ({"distribution": "uniform", "min": 0.2, "max": 0.6}, 0.58, (0.2, 0.8)),
+        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 0.003, None),  # inside: narrowed as before
+    ],
+)
+def test_edge_check_widens_on_the_ranges_scale(spec, best, expected):
+    found = widened(spec, best, valid=lambda x: x <= 1.0)
+    if expected is None:
+        assert found is None
+        return
+    out, words = found
+    assert (out["min"], out["max"]) == pytest.approx(expected)
+    assert ("log scale" if spec["distribution"].startswith("log") else "linear scale") in words

@@ -1,0 +1,431 @@
+"""`sweeps run`: a W&B sweep file executed with Optuna. Each trial is an ordinary `train.py` run in
+its own process and run directory, started with the flags the W&B agent would pass; the study lives
+in an Optuna storage, so runners on many machines (same --storage, same --study) share it, and a
+runner started again continues it. Budget: the study holds --trials counted trials (finished,
+pruned, crashed or running); a trial that was running when its runner died is failed, not counted,
+and asked again with the same values."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SweepError
+from .space import Param, Space, distributions
+from .storage import open_storage
+from .sweepfile import Sweep, command_line
+from .trial import trial_environment
+
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+POLL = 0.02  # seconds between looks at the running trials' exits (reports are answered at once)
+
+
+@dataclass
+class Options:
+    trials: int
+    workers: int = 1
+    storage: str | None = None
+    study: str | None = None
+    output_dir: Path = Path("runs")
+    seed: int | None = None
+    quasi_random: bool = False
+    heartbeat: float = 30.0
+    train_args: list = field(default_factory=list)
+
+
+@dataclass
+class Running:
+    trial: object
+    process: subprocess.Popen
+    run_dir: Path
+    log: Path
+    slot: int
+    started: float
+    reports: int  # the pipe the trial writes its validations to (pruning.py), and the one it reads answers from
+    answers: int
+    buffer: bytes = b""
+    closed: bool = False
+    pruned_at: int | None = None
+    diverged: dict | None = None
+
+
+def make_sampler(sweep: Sweep, space: Space, seed: int | None, quasi_random: bool):
+    import optuna
+
+    if sweep.method == "grid":
+
+        class Grid(optuna.samplers.GridSampler):
+            """GridSampler calls study.stop() once the grid is done, which only works inside
+            optimize(); the runner asks and tells itself and stops at the grid's size (run_sweep)."""
+
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return Grid(space.grid(), seed=seed)
+    if sweep.method == "random" and quasi_random:  # scrambled Sobol points, categorical ones drawn at random
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(scramble=True, seed=seed, warn_independent_sampling=False)
+    if sweep.method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def grid_space(space: Space) -> Space:
+    """A grid takes every value once: a weighted choice is a plain one there (as in W&B)."""
+    params = {n: Param(n, "categorical", choices=p.choices) if p.weights else p for n, p in space.params.items()}
+    return Space(params, space.constants)
+
+
+def not_counted(trials) -> set[int]:
+    """Numbers of the trials outside the budget: failed ones asked again (their runner died) and
+    ones asked beyond the budget by runners that raced for the last place."""
+    retried = {t.system_attrs.get("failed_trial") for t in trials} | {t.user_attrs.get("retry_of") for t in trials}
+    return {
+        t.number for t in trials if t.state.name == "FAIL" and (t.number in retried or "not_counted" in t.user_attrs)
+    }
+
+
+def counted(study) -> list:
+    trials = study.get_trials(deepcopy=False)
+    skip = not_counted(trials)
+    return [t for t in trials if t.number not in skip]
+
+
+def retry(study, trial, why: str) -> None:
+    """Fail a trial that will not finish (its runner died, or was stopped) and ask its values again."""
+    from optuna.trial import TrialState
+
+    study._storage.set_trial_user_attr(trial._trial_id, "not_counted", why)
+    study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(study) -> None:
+    """Running trials whose runner is gone: on this machine, a runner whose process no longer exists
+    (at once, any storage); elsewhere, one whose heartbeat stopped (RDB storages, after the grace period)."""
+    import optuna
+
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        runner = str(t.user_attrs.get("runner", ""))
+        name, _, pid = runner.rpartition(":")
+        if name == host and pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            print(f"trial {t.number} was running when its runner ({runner}) stopped: asked again")
+            retry(study, t, f"runner {runner} stopped")
+    optuna.storages.fail_stale_trials(study)  # RDB heartbeats; a no-op for journal files
+
+
+def open_study(sweep: Sweep, o: Options, url: str):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = grid_space(sweep.space) if sweep.method == "grid" else sweep.space
+    pruner = optuna.pruners.HyperbandPruner(**sweep.hyperband) if sweep.hyperband else optuna.pruners.NopPruner()
+    try:
+        storage = open_storage(url, o.heartbeat)
+        study = optuna.create_study(
+            storage=storage,
+            sampler=make_sampler(sweep, space, o.seed, o.quasi_random),
+            pruner=pruner,
+            study_name=o.study,
+            direction=sweep.direction,
+            load_if_exists=True,
+        )
+    except (ImportError, ValueError, optuna.exceptions.OptunaError) as e:
+        raise SweepError(f"argument --storage: cannot open {url} ({str(e).splitlines()[0][:200]})") from None
+    except Exception as e:  # noqa: BLE001 - sqlalchemy's connection errors: one line
+        why = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        raise SweepError(f"argument --storage: cannot open {url} ({why})") from None
+    if study.direction.name.lower() != sweep.goal:
+        raise SweepError(
+            f"--study {o.study} in {url} is {study.direction.name.lower()}d; the sweep file wants {sweep.goal}"
+        )
+    known = study.user_attrs.get("sweep")
+    if known is None:
+        study.set_user_attr("sweep", sweep.config)
+        study.set_user_attr("metric", sweep.metric)
+    elif known.get("parameters") != sweep.config.get("parameters"):
+        raise SweepError(f"--study {o.study} in {url} was started from another sweep file (other parameters)")
+    return study, space
+
+
+def gpus() -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip()]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU")]
+
+
+def slot_environment(slot: int, workers: int, devices: list[str]) -> dict:
+    """A worker's share of the machine: CPU threads divided, and GPUs divided (shared round-robin
+    when there are fewer GPUs than workers). One worker keeps the environment as it is."""
+    if workers == 1:
+        return {}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = str(max(1, cpus // workers))
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if devices:
+        n = len(devices)
+        share = devices[slot * n // workers : (slot + 1) * n // workers] if n >= workers else [devices[slot % n]]
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(share)
+    return env
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """A trial gets SIGTERM when its runner dies (even by SIGKILL): it saves last.ckpt and ends."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_name(study_name: str, number: int) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in study_name).strip("-.") or "trial"
+    return f"{safe}-{number:04d}"
+
+
+def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: list[str]) -> Running | None:
+    """Ask the next trial and start its run; None when the budget was taken meanwhile (another runner)."""
+    from optuna.trial import TrialState
+
+    trial = study.ask(fixed_distributions=distributions(space))
+    ahead = [t for t in counted(study) if t.number < trial.number]
+    if len(ahead) >= o.trials:  # runners raced for the last places: this one is beyond the budget
+        study._storage.set_trial_user_attr(trial._trial_id, "not_counted", "beyond the budget")
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    flags = space.flags(trial.params)
+    name = run_name(study.study_name, trial.number)
+    run_dir = o.output_dir / name
+    log = o.output_dir / f"{study.study_name}-logs" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in (("runner", RUNNER), ("config", flags), ("run_dir", str(run_dir.resolve()))):
+        trial.set_user_attr(key, value)
+    extra = ["--output-dir", str(o.output_dir), "--run-name", name]
+    if not any(a.split("=")[0] in ("--wandb-group", "--wandb_group") for a in o.train_args):
+        extra += ["--wandb-group", study.study_name]
+    command = command_line(sweep, flags) + extra + list(o.train_args)
+    reports, child_reports = os.pipe()
+    child_answers, answers = os.pipe()
+    env = {
+        **os.environ,
+        **slot_environment(slot, o.workers, devices),
+        **trial_environment(child_reports, child_answers, sweep.metric, sweep.hyperband is not None),
+    }
+    storage = study._storage
+    if getattr(storage, "is_heartbeat_enabled", lambda: False)():
+        storage.record_heartbeat(trial._trial_id)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(child_reports, child_answers),
+            preexec_fn=die_with_parent,
+        )
+    os.close(child_reports)
+    os.close(child_answers)
+    shown = " ".join(f"{k}={v}" for k, v in flags.items() if k in space.params)
+    print(f"trial {trial.number} started: {shown} → {run_dir}", flush=True)
+    return Running(trial, process, run_dir, log, slot, time.perf_counter(), reports, answers)
+
+
+def serve(running: list[Running], timeout: float) -> None:
+    """Wait up to `timeout` for the trials' reports and answer each: report the validation to the
+    study and say whether the pruner stops the trial (one line each way)."""
+    import select
+
+    by_fd = {r.reports: r for r in running if not r.closed}
+    if not by_fd:
+        time.sleep(timeout)
+        return
+    for fd in select.select(list(by_fd), [], [], timeout)[0]:
+        read_reports(by_fd[fd])
+
+
+def read_reports(r: Running) -> None:
+    data = os.read(r.reports, 65536)
+    if not data:  # the trial's process ended
+        r.closed = True
+        return
+    r.buffer += data
+    while b"\n" in r.buffer:
+        line, r.buffer = r.buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if "diverged" in message:
+            r.diverged = message["diverged"]
+            continue
+        r.trial.report(message["value"], step=message["step"])
+        prune = r.trial.should_prune()
+        r.pruned_at = message["step"] if prune else None
+        with contextlib.suppress(OSError):  # the trial ended meanwhile
+            os.write(r.answers, b"prune\n" if prune else b"go\n")
+
+
+def close_pipes(r: Running) -> None:
+    """Read what the ended trial wrote (without waiting: a process it left behind may hold the pipe)."""
+    import select
+
+    while not r.closed and select.select([r.reports], [], [], 0)[0]:
+        read_reports(r)
+    os.close(r.reports)
+    os.close(r.answers)
+
+
+def metric_value(run_dir: Path, metric: str) -> tuple[float | None, bool]:
+    """The run's metric from results.json (the best epoch's, as the W&B summary holds it), and whether
+    the run recorded itself as diverged."""
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None, False
+    value = results.get(metric)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return (float(value) if ok else None), bool(results.get("diverged"))
+
+
+def finish(study, sweep: Sweep, r: Running) -> str:
+    """Record a finished trial's outcome in the study; returns it in words."""
+    from optuna.trial import TrialState
+
+    rc = r.process.returncode
+    close_pipes(r)
+    study._storage.set_trial_user_attr(r.trial._trial_id, "wall_s", round(time.perf_counter() - r.started, 3))
+    value, diverged = metric_value(r.run_dir, sweep.metric)
+    if r.pruned_at is not None and rc == 0:
+        study._storage.set_trial_user_attr(r.trial._trial_id, "pruned_at", r.pruned_at)
+        study.tell(r.trial, state=TrialState.PRUNED)
+        return f"pruned after {r.pruned_at} validations"
+    if r.diverged is not None or diverged:
+        study._storage.set_trial_user_attr(r.trial._trial_id, "diverged", r.diverged or True)
+        study.tell(r.trial, sweep.worst())
+        return f"diverged: recorded with the worst value {sweep.worst()}"
+    if rc == 0 and value is not None:
+        study.tell(r.trial, value)
+        return f"{sweep.metric} = {value:.4f}"
+    study._storage.set_trial_user_attr(r.trial._trial_id, "exit", rc)
+    study.tell(r.trial, state=TrialState.FAIL)
+    return f"failed (exit {rc}); see {r.log}"
+
+
+def stop_all(study, running: list[Running], why: str) -> None:
+    """The runner is stopped: its trials are ended (last.ckpt saved) and asked again later."""
+    for r in running:
+        r.process.terminate()
+    for r in running:
+        try:
+            r.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            r.process.kill()
+            r.process.wait()
+        close_pipes(r)
+        retry(study, r.trial, why)
+
+
+def run_sweep(sweep: Sweep, o: Options) -> int:
+    """Run trials until the study holds o.trials counted ones; returns the exit status."""
+    created = not o.output_dir.exists()
+    o.output_dir.mkdir(parents=True, exist_ok=True)
+    url = o.storage or f"sqlite:///{(o.output_dir / 'sweeps.db').resolve()}"
+    o.study = o.study or sweep.path.stem
+    try:
+        study, space = open_study(sweep, o, url)
+    except SweepError:
+        if created:  # refused: leave nothing behind
+            shutil.rmtree(o.output_dir, ignore_errors=True)
+        raise
+    if sweep.method == "grid":
+        size = math.prod(len(v) for v in space.grid().values())
+        if o.trials > size:
+            print(f"the grid has {size} points: --trials {o.trials} lowered to {size}")
+            o.trials = size
+    recover(study)
+    devices = gpus() if o.workers > 1 else []
+    print(f"study {study.study_name} in {url}: {len(counted(study))} of {o.trials} trials so far", flush=True)
+    running: list[Running] = []
+    stopped = {"signal": None}
+
+    def on_signal(signum, frame):
+        stopped["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    beat = time.monotonic()
+    try:
+        full = False
+        while True:
+            for r in [r for r in running if r.process.poll() is not None]:
+                running.remove(r)
+                took = time.perf_counter() - r.started
+                print(f"trial {r.trial.number} {finish(study, sweep, r)} ({took:.1f} s)", flush=True)
+                full = False
+            while not full and len(running) < o.workers:
+                full = len(counted(study)) >= o.trials
+                if not full:
+                    free = min(set(range(o.workers)) - {r.slot for r in running})
+                    r = launch(study, sweep, space, o, free, devices)
+                    full = r is None
+                    running += [r] if r else []
+            if not running:
+                break
+            serve(running, POLL)
+            if o.heartbeat and time.monotonic() - beat > o.heartbeat / 2:
+                beat = time.monotonic()
+                storage = study._storage
+                if getattr(storage, "is_heartbeat_enabled", lambda: False)():
+                    for r in running:
+                        storage.record_heartbeat(r.trial._trial_id)
+    except KeyboardInterrupt:
+        stop_all(study, running, "the runner was stopped")
+        print(f"stopped; {len(running)} running trial(s) will be asked again when the study continues", file=sys.stderr)
+        return 143 if stopped["signal"] == signal.SIGTERM else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    summarize(study, sweep)
+    return 0
+
+
+def summarize(study, sweep: Sweep) -> None:
+    from optuna.trial import TrialState
+
+    trials = counted(study)
+    states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState if s != TrialState.WAITING}
+    line = ", ".join(f"{n} {s}" for s, n in states.items() if n)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if complete:
+        best = study.best_trial
+        config = best.user_attrs.get("config")
+        print(
+            f"study {study.study_name}: {line}; best trial {best.number} ({sweep.metric} = {best.value:.4f}): {config}"
+        )
+    else:
+        print(f"study {study.study_name}: {line}; no finished trial")
