@@ -33,6 +33,13 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("CHECKLIST_RUN_NAME", raising=False)
+    # A W&B agent's variables (wandb's Agent, driven in-process by the agent tests, sets some in
+    # os.environ for its runs): every test starts outside an agent unless it says otherwise.
+    for name in ("WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    # An in-process W&B run exports its service's address (WANDB_SERVICE) for child processes: a
+    # train.py subprocess of a later test must start its own, logging under its own WANDB_DIR.
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -102,9 +102,11 @@ def test_wandb_offline_run_holds_config_and_history(tmp_path):
     assert (config["steps_per_epoch"], config["global_batch_size"]) == (21, 64)
     assert config["param_count"] == 64 * 256 + 2 * 256 + 256 * 10 + 10
     history = wandb_records.history(path)
-    val_acc = [row["val/acc"] for row in history if "val/acc" in row]
+    val_acc = [row["val/acc"] for row in history if "val/acc" in row and "epoch" in row]  # per epoch
     assert len(val_acc) == 2 and all(0 <= v <= 1 for v in val_acc)
     assert max(val_acc) == pytest.approx(results["val/acc"])
+    final = [row for row in history if "val/acc" in row and "epoch" not in row]  # the sweep metric, once at the end
+    assert len(final) == 1 and final[0]["val/acc"] == pytest.approx(results["val/acc"])
     lrs = [row["lr"] for row in history if "lr" in row]
     assert len(lrs) == results["steps"] and lrs[0] == 0.003
     assert any(

@@ -91,7 +91,7 @@ def run_monitor(source: Path) -> Monitor:
     for results in [source / "results.json", *source.glob("*/results.json")]:
         try:
             names.add(json.loads(results.read_text()).get("monitor", MONITOR))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        except (OSError, ValueError, RecursionError, AttributeError):  # ValueError: bad JSON or text
             continue
     if len(names) > 1:
         raise SweepError(f"argument --from: the runs in {source} follow different metrics ({', '.join(sorted(names))})")

@@ -150,11 +150,13 @@ def check_hparams(hp: dict, path: Path) -> None:
         if key in hp and hp[key] is not None and hp[key] != "auto":
             v = hp[key]
             checks[key] = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1 << 20
-    for key in ("label_frequencies", "task_class_names"):  # per task, one entry per class (when saved)
+    kinds = hp.get("task_kinds") or ["classification"] * len(classes)
+    for key in ("label_frequencies", "task_class_names"):  # per classification task, one entry per class
         saved = hp.get(key)
         if checks["task_classes"] and isinstance(saved, (list, tuple)) and saved:
             checks["task_classes"] = len(saved) == len(classes) and all(
-                isinstance(s, (list, tuple)) and len(s) == c for s, c in zip(saved, classes)
+                isinstance(s, (list, tuple)) and (len(s) == c or k == "regression")
+                for s, c, k in zip(saved, classes, kinds)
             )
     bad = next((k for k, ok in checks.items() if not ok), None)
     if bad:
