@@ -221,16 +221,23 @@ def test_corrupt_cache_is_rebuilt_and_stale_temporaries_removed(tmp_path, capsys
     torch.load(cache, weights_only=True)  # whole again
 
 
-def test_read_only_data_dir_trains_without_a_cache(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("dataset", ["mnist", "image-folder"])
+def test_read_only_data_dir_trains_without_a_cache(dataset, tmp_path, capsys, monkeypatch):
     from {{cookiecutter.project_slug}}.data import cache
 
-    make_mnist(tmp_path / "data")
+    if dataset == "mnist":
+        make_mnist(tmp_path / "data")
+    else:
+        make_image_folder(tmp_path / "data", classes=("cat", "dog"))
 
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(cache.torch, "save", read_only)  # root writes anywhere: simulate a read-only mount
-    status, run_dir = train(tmp_path, "--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--fast-dev-run")
+    flags = ["--image-size", "16"] if dataset == "image-folder" else []
+    status, run_dir = train(
+        tmp_path, "--dataset", dataset, "--data-dir", str(tmp_path / "data"), "--fast-dev-run", *flags
+    )
     assert status == 0
     assert "cannot write the decoded-data cache" in capsys.readouterr().err
     assert not list((tmp_path / "data").rglob("*.pt")) and not list((tmp_path / "data").rglob("*.tmp"))
