@@ -68,6 +68,7 @@ EXPECTED_FILES = {
     "{slug}/commands/repeat.py",
     "{slug}/commands/report.py",
     "{slug}/commands/sweeps.py",
+    "{slug}/commands/sweeps_more.py",
     "{slug}/commands/train.py",
     "{slug}/config/__init__.py",
     "{slug}/config/agent.py",

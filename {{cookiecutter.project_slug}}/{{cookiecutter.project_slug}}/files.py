@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UsageError
+
 SUFFIX = ".tmp"
 
 # Pseudo-file systems: writing there is never what a user means (and /proc answers in odd ways).
 PSEUDO = ("/proc", "/sys", "/dev")
 
 
-class TargetError(ValueError):
+class TargetError(UsageError):
     """An output path that cannot be written as asked (the commands turn it into their one line)."""
 
 

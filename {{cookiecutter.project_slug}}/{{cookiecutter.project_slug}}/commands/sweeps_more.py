@@ -1,0 +1,120 @@
+"""The other `sweeps` subcommands' command lines: `run` (the local engine, search/), `report` and
+`repeat` (report.py, repeat.py). sweeps.py builds the parser and dispatches."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SweepError, refuse
+
+PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is in its commands/)
+
+
+def add_report_and_repeat(commands) -> None:
+    """`report` (commands/report.py) and `repeat` (commands/repeat.py)."""
+    rep = commands.add_parser("report", help="isolation plots and a Markdown report of one stage's runs")
+    rep.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a directory of run directories (results.json, config.yaml, metrics.csv) or optuna:<storage>#<study>",
+    )
+    rep.add_argument(
+        "--sweep",
+        type=Path,
+        metavar="SWEEP.yaml",
+        help="the stage's sweep file: its searched ranges and scales "
+        "(default: the values the runs vary, log scale when they span two decades or more)",
+    )
+    rep.add_argument(
+        "--output", type=Path, metavar="DIR", help="where report.md and the PNGs go (default: SOURCE/report)"
+    )
+    again = commands.add_parser("repeat", help="re-run a run's configuration on N seeds: mean ± standard deviation")
+    again.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run to repeat (its config.yaml)")
+    again.add_argument("--seeds", type=int, required=True, metavar="N", help="how many new seeds")
+    again.add_argument("--workers", type=int, default=1, metavar="K", help="train.py processes at once (default: 1)")
+    again.add_argument(
+        "extra", nargs="*", metavar="FLAG", help="after --: flags every seed's run adds (--max-epochs 5)"
+    )
+
+
+def report_or_repeat(args) -> int:
+    """The exit status of `report` or `repeat` (their messages printed)."""
+    if args.command == "report":
+        from .report import report
+
+        path, warnings = report(args.source, args.sweep, args.output)
+        for w in warnings:
+            print(f"warning: {w}")
+        print(f"wrote {path}")
+        return 0
+    from .repeat import repeat, summary_line
+
+    if args.seeds < 1 or args.workers < 1:
+        raise SweepError(f"argument --seeds/--workers: must be at least 1 (got {args.seeds}, {args.workers})")
+    summary = repeat(args.run_dir, args.seeds, args.workers, args.extra)
+    print(f"{summary_line(summary)}; wrote {args.run_dir / 'repeat.md'}")
+    return 0 if all(r["status"] == 0 for r in summary["runs"]) else 1
+
+
+def add_run_command(commands) -> None:
+    run = commands.add_parser("run", help="run a W&B sweep file locally with Optuna (no W&B server needed)")
+    run.add_argument("sweep", type=Path, metavar="SWEEP.yaml", help="a W&B sweep file (sweep.yaml, sweeps/stage*.yaml)")
+    run.add_argument("--trials", type=positive, required=True, metavar="N", help="trials the study holds in all")
+    run.add_argument("--workers", type=positive, default=1, metavar="K", help="trials run at once on this machine")
+    run.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage shared by every runner of the study: sqlite:///PATH, postgresql+psycopg2://"
+        "USER@HOST/DB, mysql+pymysql://..., or journal:PATH (default: sqlite:///<output-dir>/sweeps.db)",
+    )
+    run.add_argument("--study", metavar="NAME", help="the study's name (default: the sweep file's name)")
+    run.add_argument(
+        "--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="where the trials' run directories go"
+    )
+    run.add_argument("--seed", type=int, metavar="S", help="the sampler's seed (default: random)")
+    run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
+    run.add_argument(
+        "--heartbeat",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="RDB storages: a running trial whose runner stops beating for 2x this is failed and asked again",
+    )
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
+    """`sweeps run`: the flags after `--` go to every trial (checked here first, as train.py would)."""
+    from ..config.parser import parse_args
+    from ..search.engine import Options, run_sweep
+    from ..search.sweepfile import load_sweep
+
+    parse_args(train_args)  # a bad trial flag: train.py's one line and exit 2, before any trial
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return refuse(
+            f"{parser.prog} run", SweepError(f"the local engine needs Optuna: pip install -e '.[sweeps]' ({PACKAGE})")
+        )
+    options = Options(
+        trials=args.trials,
+        workers=args.workers,
+        storage=args.storage,
+        study=args.study,
+        output_dir=args.output_dir,
+        seed=args.seed,
+        quasi_random=args.quasi_random,
+        heartbeat=args.heartbeat,
+        train_args=train_args,
+    )
+    try:
+        return run_sweep(load_sweep(args.sweep), options)
+    except SweepError as e:
+        return refuse(f"{parser.prog} run", e)
