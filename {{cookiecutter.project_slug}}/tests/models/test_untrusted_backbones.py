@@ -10,7 +10,6 @@ import zipfile
 import pytest
 import torch
 
-from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.errors import BackboneError
 from {{cookiecutter.project_slug}}.models.backbones import create_backbone, weights_file
 
@@ -73,14 +72,3 @@ def test_auxiliary_outputs_do_not_reach_the_heads(name):
     out.sum().backward()
     # No parameter is left without a gradient (DDP would wait for it): the auxiliary heads are gone.
     assert all(p.grad is not None for p in trunk.parameters() if p.requires_grad)
-
-
-@pytest.mark.cli
-@pytest.mark.parametrize("model", ["torchvision:resnet18", "timm:resnet18", "torchvision:googlenet"])
-def test_a_backbone_on_a_table_is_refused_when_parsing(tmp_path, capsys, model):
-    table = tmp_path / "t.csv"
-    table.write_text("a,y\n1,0\n2,1\n")
-    with pytest.raises(SystemExit) as e:
-        parse_args(["--dataset", "csv", "--data-dir", str(table), "--target", "y", "--model", model])
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1 and "--model" in err and model in err, err
