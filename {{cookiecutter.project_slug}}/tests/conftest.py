@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,21 @@ def _digits_by_default(monkeypatch):
     digits = dataclasses.replace(cli.FLAG_BY_NAME["dataset"], default="digits")
     monkeypatch.setattr(cli, "FLAGS", [digits if f.name == "dataset" else f for f in cli.FLAGS])
     monkeypatch.setitem(cli.FLAG_BY_NAME, "dataset", digits)
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_to_closed_streams():
+    """A library that added a StreamHandler during an earlier test (optuna does on first use) holds that
+    test's captured stderr, closed since: each write would print "--- Logging error ---" into a later
+    test's stderr. Drop such handlers before every test."""
+    loggers = [
+        logging.getLogger(),
+        *(g for g in logging.Logger.manager.loggerDict.values() if isinstance(g, logging.Logger)),
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

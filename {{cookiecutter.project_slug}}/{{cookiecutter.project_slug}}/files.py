@@ -112,12 +112,13 @@ def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None =
     glob, pattern = kind or (f".*{SUFFIX}*", re.compile(rf"^\..*\.(\d+){re.escape(SUFFIX)}"))
     for tmp in Path(folder).glob(glob):
         found = pattern.match(tmp.name)
-        if found and not _alive(int(found.group(1))):
+        if found and not alive(int(found.group(1))):
             with contextlib.suppress(OSError):  # a read-only folder: what it holds stays (space only)
                 _remove(tmp)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts: it is someone's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

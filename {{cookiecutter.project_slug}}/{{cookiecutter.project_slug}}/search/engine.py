@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SweepError
+from ..files import alive
 from .space import Param, Space, distributions
 from .storage import open_storage
 from .sweepfile import Sweep, command_line
@@ -109,16 +110,6 @@ def retry(study, trial, why: str) -> None:
     study._storage.set_trial_user_attr(trial._trial_id, "not_counted", why)
     study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover(study) -> None:
