@@ -1,177 +1,211 @@
-"""Does following the checklist's procedure help? At an equal budget of trials and epochs per trial,
-compare (a) the defaults, (b) random search over the union of the three stages' spaces, (c) the
-staged procedure (stage 1 → `next` → stage 2 → `next` → stage 3, random search in each stage) and
-(d) the staged procedure with Hyperband's successive halving (η = 2: every trial at a quarter of the
-epochs, the better half continued with --resume to half, the better half of those to all epochs).
-Prints the best validation and test accuracy and the epochs spent, medians over --search-seeds
-seeds of the search. A benchmark, not a test: the figures are what this machine measures.
+"""Does following the checklist's procedure help? At an equal budget of trials and of epochs per trial,
+compare four ways to choose the flags, each run by the project's own tools:
 
-    python benchmarks/bench_tuning.py                                  # digits, 9 trials × 8 epochs, 3 seeds
-    python benchmarks/bench_tuning.py --trials 6 --epochs 4 --search-seeds 1   # a reduced budget
-    python benchmarks/bench_tuning.py --dataset mnist --data-dir data  # an MNIST-format set (IDX files)
+  (a) defaults          one `train.py` run with the flags' defaults;
+  (b) random            `sweeps run` on one sweep file: random search over the union of the three
+                        stages' spaces (each parameter with the range of the first stage that searches it);
+  (c) staged            the procedure: `sweeps run` stage 1 → `sweeps next` → stage 2 → `sweeps next`
+                        → stage 3, the trials split over the stages, each stage as shipped (method bayes:
+                        Optuna's TPE) without its early termination;
+  (d) staged+hyperband  the same with the stage files' `early_terminate: hyperband` (Optuna's
+                        HyperbandPruner; min_iter scaled from the files' 3 of 20 epochs to --epochs).
 
-Trials run in this process (no start-up per trial); W&B and the end-of-run diagnosis are off.
+For each it prints the validation and test accuracy of the best run (by val/acc) and the epochs
+spent in all (results.json's `epochs` of every trial: a pruned trial counts the epochs it trained),
+medians over --search-seeds seeds of the search (the seed of the sampler and of every trial).
+A benchmark, not a test: the figures are what this machine measures, whichever way they come out.
+
+    python benchmarks/bench_tuning.py                                # digits: 24 trials x 8 epochs, 3 seeds
+    python benchmarks/bench_tuning.py --trials 6 --epochs 4 --search-seeds 1   # a quick look
+    python benchmarks/bench_tuning.py --dataset mnist --data-dir data  # MNIST's IDX files in data/MNIST/raw
+    python benchmarks/bench_tuning.py --dataset mnist --data-dir /tmp/m --make-mnist 6000
+        # no MNIST here (no network): first write an MNIST-format set made from digits' images
+
+Needs the [sweeps] extra (Optuna). W&B and the end-of-run diagnosis are off; `--workers` trials run
+at once (each with its share of the CPU threads), which is also how a user would run a sweep.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import math
-import random
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the tests' file-format writers
 
-from {{cookiecutter.project_slug}}.commands.sweeps import fill_in, load_stage, searched  # noqa: E402
-from {{cookiecutter.project_slug}}.commands.train import train  # noqa: E402
-from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
+from formats import write_idx  # noqa: E402
 
+from {{cookiecutter.project_slug}}.commands.sweeps import load_stage, searched  # noqa: E402
+
+PACKAGE = "{{cookiecutter.project_slug}}"
 STAGES = sorted((ROOT / "sweeps").glob("stage*.yaml"))
+METHODS = ["defaults", "random", "staged", "staged+hyperband"]
+SHIPPED_EPOCHS, SHIPPED_MIN_ITER = 20, 3  # the stage files' max_epochs and early_terminate.min_iter
 
 
-def sample(spec: dict, rng: random.Random):
-    if "value" in spec:
-        return spec["value"]
-    if "values" in spec:
-        return rng.choice(spec["values"])
-    low, high = float(spec["min"]), float(spec["max"])
-    if spec.get("distribution") == "log_uniform_values":
-        return math.exp(rng.uniform(math.log(low), math.log(high)))
-    return rng.uniform(low, high)
-
-
-def flags_of(values: dict) -> list[str]:
-    out = []
-    for k, v in values.items():
-        option = "--" + k.replace("_", "-")
-        out += (
-            [f"{option}={str(v).lower()}"]
-            if isinstance(v, bool)
-            else [option, f"{v:.6g}" if isinstance(v, float) else str(v)]
-        )
+def budgeted(sweep: dict, epochs: int, hyperband: bool) -> dict:
+    """A sweep file at the benchmark's budget: max_epochs fixed to `epochs`; early termination kept
+    (min_iter scaled to the shorter runs) or removed."""
+    out = {k: v for k, v in sweep.items() if k != "early_terminate"}
+    out["parameters"] = {**sweep["parameters"], "max_epochs": {"value": epochs}}
+    if hyperband:
+        spec = dict(sweep.get("early_terminate") or {"type": "hyperband", "eta": 2})
+        spec["min_iter"] = max(1, round(spec.get("min_iter", SHIPPED_MIN_ITER) * epochs / SHIPPED_EPOCHS))
+        out["early_terminate"] = spec
     return out
 
 
-class Budget:
-    """Runs trials under one output folder and counts the epochs they train."""
-
-    def __init__(self, out: Path, common: list[str], seed: int):
-        self.out, self.common, self.seed, self.epochs, self.count = out, common, seed, 0, 0
-
-    def run(self, values: dict, epochs: int, resume: Path | None = None, trained: int = 0) -> tuple[dict, Path]:
-        """(results.json, run directory) of one trial trained to `epochs` (continuing `resume`)."""
-        self.count += 1
-        name = resume.name if resume else f"t{self.count}"
-        argv = [*self.common, "--seed", str(self.seed), "--output-dir", str(self.out), "--run-name", name]
-        argv += ["--max-epochs", str(epochs)] + (["--resume", str(resume)] if resume else flags_of(values))
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            status, run_dir = train(parse_args(argv))
-        self.epochs += epochs - trained
-        results = json.loads((run_dir / "results.json").read_text()) if status == 0 and run_dir else {}
-        return results, run_dir
+def union_sweep(epochs: int) -> dict:
+    """Random search over every parameter some stage searches, with the range of the first stage
+    that searches it (stage 1's ε0 range, not stage 2's narrower one or stage 3's fixed value)."""
+    params: dict = {}
+    for path in STAGES:
+        sweep = load_stage(path)
+        for name in sorted(searched(sweep) - {"max_epochs"}):
+            params.setdefault(name, sweep["parameters"][name])
+    first = load_stage(STAGES[0])
+    return budgeted({**first, "method": "random", "parameters": params}, epochs, hyperband=False)
 
 
-def val(results: dict) -> float:
-    return results.get("val/acc", -1.0)
+class Search:
+    """One method's search under one folder: its sweep files, its Optuna studies (one SQLite file)
+    and the trials' run directories."""
+
+    def __init__(self, folder: Path, common: list[str], seed: int, workers: int):
+        self.folder, self.common, self.seed, self.workers = folder, common, seed, workers
+        self.runs = folder / "runs"
+        self.storage = f"sqlite:///{folder / 'studies.db'}"
+        folder.mkdir(parents=True)
+
+    def tool(self, *argv: str) -> None:
+        log = self.folder / "tools.log"
+        with open(log, "a") as out:
+            status = subprocess.run([sys.executable, *argv], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
+        if status != 0:
+            sys.exit(f"error: {' '.join(argv[:4])} … exited with {status}; see {log}")
+
+    def run_sweep(self, sweep: dict, name: str, trials: int) -> str:
+        """Runs `trials` trials of `sweep` as study `name`; returns the study's optuna: source."""
+        path = self.folder / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+        self.tool(
+            "-m", f"{PACKAGE}.sweeps", "run", str(path), "--trials", str(trials), "--workers", str(self.workers),
+            "--seed", str(self.seed), "--storage", self.storage, "--study", name, "--output-dir", str(self.runs),
+            "--", *self.common, "--seed", str(self.seed),
+        )  # fmt: skip
+        return f"optuna:{self.storage}#{name}"
+
+    def next_stage(self, source: str, stages: Path, output: Path) -> dict:
+        self.tool("-m", f"{PACKAGE}.sweeps", "next", "--from", source, "--stages", str(stages), "--output", str(output))
+        return yaml.safe_load(output.read_text())
+
+    def defaults(self, epochs: int) -> None:
+        self.tool(
+            "train.py", *self.common, "--seed", str(self.seed), "--max-epochs", str(epochs),
+            "--output-dir", str(self.runs), "--run-name", "defaults",
+        )  # fmt: skip
+
+    def outcome(self) -> tuple[float, float, int, int]:
+        """(best val/acc, its test/acc, epochs spent, trials) over every run directory of the search.
+        A pruned trial's results.json holds its best epoch so far; it competes like any other run."""
+        best, epochs, trials = None, 0, 0
+        for results in sorted(self.runs.glob("*/results.json")):
+            r = json.loads(results.read_text())
+            trials += 1
+            epochs += int(r.get("epochs", 0))
+            if best is None or r.get("val/acc", -1.0) > best.get("val/acc", -1.0):
+                best = r
+        trials += sum((d / "config.yaml").is_file() and not (d / "results.json").exists() for d in self.runs.iterdir())
+        best = best or {}
+        return best.get("val/acc", math.nan), best.get("test/acc", math.nan), epochs, trials
 
 
-def best_of(trials: list[tuple[dict, dict, Path]]) -> tuple[dict, dict, Path]:
-    return max(trials, key=lambda t: val(t[1]))
+def staged(s: Search, trials: int, epochs: int, hyperband: bool) -> None:
+    """Stage 1 → next → stage 2 → next → stage 3, `trials` split over the stages (the first ones one more)."""
+    stages = s.folder / "stages"  # the shipped files at the benchmark's budget, for `sweeps next --stages`
+    stages.mkdir()
+    for path in STAGES:
+        (stages / path.name).write_text(yaml.safe_dump(budgeted(load_stage(path), epochs, hyperband), sort_keys=False))
+    files = sorted(stages.glob("stage*.yaml"))
+    per_stage = [trials // len(files) + (i < trials % len(files)) for i in range(len(files))]
+    sweep = load_stage(files[0])
+    for i, (path, n) in enumerate(zip(files, per_stage)):
+        source = s.run_sweep(sweep, path.stem, n)
+        if i + 1 < len(files):
+            sweep = s.next_stage(source, stages, s.folder / f"{files[i + 1].stem}.next.yaml")
 
 
-def random_search(b: Budget, rng: random.Random, trials: int, epochs: int) -> dict:
-    union: dict = {}
-    for path in STAGES:  # the union of the stages' spaces (the later stage's spec of a shared name)
-        union.update({k: s for k, s in load_stage(path)["parameters"].items() if k != "max_epochs"})
-    runs = []
-    for _ in range(trials):
-        values = {k: sample(s, rng) for k, s in union.items()}
-        runs.append((values, *b.run(values, epochs)))
-    return best_of(runs)[1]
+def write_mnist(root: Path, n_train: int, n_test: int, seed: int = 0) -> None:
+    """An MNIST-format set (IDX files in root/MNIST/raw) made from scikit-learn's 8x8 digits: each
+    image scaled to 20x20 and placed at a random offset in a 28x28 frame (MNIST's own layout: 20x20
+    digits in 28x28), with noise. Train and test images come from disjoint halves of digits."""
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
 
-
-def staged(b: Budget, rng: random.Random, trials: int, epochs: int, halving: bool) -> dict:
-    per_stage = [trials // len(STAGES) + (i < trials % len(STAGES)) for i in range(len(STAGES))]
-    best_values: dict = {}
-    fixed: set[str] = set()
-    best = None
-    for path, n in zip(STAGES, per_stage):
-        sweep = fill_in(load_stage(path), best_values, fixed) if best_values else load_stage(path)
-        space = {k: s for k, s in sweep["parameters"].items() if k != "max_epochs"}
-        candidates = [{**best_values, **{k: sample(s, rng) for k, s in space.items()}} for _ in range(n)]
-        runs = successive_halving(b, candidates, epochs) if halving else [(v, *b.run(v, epochs)) for v in candidates]
-        stage_best = best_of(runs)
-        if best is None or val(stage_best[1]) >= val(best[1]):
-            best = stage_best
-        best_values = {**best_values, **{k: best[0][k] for k in space if k in best[0]}}
-        fixed |= searched(sweep)
-    return best[1]
-
-
-def successive_halving(b: Budget, candidates: list[dict], epochs: int) -> list[tuple[dict, dict, Path]]:
-    """Hyperband's inner loop with η = 2: rungs at E/4, E/2, E epochs; the better half goes on."""
-    rungs = [max(1, epochs // 4), max(1, epochs // 2), epochs]
-    alive = [(v, *b.run(v, rungs[0])) for v in candidates]
-    finished = []
-    for trained, target in zip(rungs, rungs[1:]):
-        alive.sort(key=lambda t: val(t[1]), reverse=True)
-        keep = max(1, len(alive) // 2)
-        finished += alive[keep:]
-        alive = [(v, *b.run(v, target, resume=d, trained=trained)) for v, _, d in alive[:keep]]
-    return finished + alive
+    digits = load_digits()
+    scaled = torch.nn.functional.interpolate(
+        torch.tensor(digits.images, dtype=torch.float32)[:, None] * 255 / 16, size=(20, 20), mode="bilinear"
+    )[:, 0].numpy()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(digits.target))
+    halves = order[: len(order) // 2], order[len(order) // 2 :]
+    for prefix, pool, n in (("train", halves[0], n_train), ("t10k", halves[1], n_test)):
+        picks = rng.choice(pool, n)
+        frames = np.zeros((n, 28, 28))
+        for k, (dy, dx) in enumerate(rng.integers(0, 9, (n, 2))):
+            frames[k, dy : dy + 20, dx : dx + 20] = scaled[picks[k]]
+        images = np.clip(frames + rng.normal(0, 24, frames.shape), 0, 255).astype(np.uint8)
+        write_idx(root / "MNIST" / "raw", prefix, images, digits.target[picks].astype(np.uint8))
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--trials", type=int, default=9, help="trials per search (the staged ones split them over 3 stages)")
-    p.add_argument("--epochs", type=int, default=8, help="epochs per trial")
-    p.add_argument("--search-seeds", type=int, default=3)
+    p.add_argument("--trials", type=int, default=24, help="trials per search (staged: split over the stages)")
+    p.add_argument("--epochs", type=int, default=8, help="epochs per trial (max_epochs of every sweep file)")
+    p.add_argument("--search-seeds", type=int, default=3, help="seeds of the search: the figures are their medians")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="trials run at once")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir", default="data")
+    p.add_argument("--make-mnist", type=int, metavar="N", help="first write an MNIST-format set of N training images")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the searches' folders here (default: temporary)")
     a = p.parse_args()
-    common = [
-        "--dataset",
-        a.dataset,
-        "--data-dir",
-        a.data_dir,
-        "--accelerator",
-        "cpu",
-        "--wandb-mode",
-        "disabled",
-        "--no-diagnose",
-        "--num-sanity-val-steps",
-        "0",
-    ]
-    methods = ["defaults", "random", "staged", "staged+hyperband"]
-    table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in methods}
+    if a.keep and a.keep.exists() and any(a.keep.iterdir()):
+        p.error(f"argument --keep: {a.keep} is not empty")
+    if a.make_mnist:
+        write_mnist(Path(a.data_dir), a.make_mnist, max(1, a.make_mnist // 6))
+        print(f"wrote an MNIST-format set ({a.make_mnist} training images) in {a.data_dir}/MNIST/raw", flush=True)
+    common = ["--dataset", a.dataset, "--data-dir", str(Path(a.data_dir).resolve()), "--accelerator", "cpu"]
+    common += ["--wandb-mode", "disabled", "--no-diagnose"]
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # trials at once share the cores (sweeps run divides them)
+    table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in METHODS}
     with tempfile.TemporaryDirectory() as tmp:
+        top = a.keep or Path(tmp)
         for seed in range(a.search_seeds):
-            for m in methods:
-                rng = random.Random(seed)
-                b = Budget(Path(tmp) / f"{m}-{seed}", common, seed)
+            for m in METHODS:
+                s = Search(top / f"{m}-seed{seed}", common, seed, a.workers)
                 if m == "defaults":
-                    results = b.run({}, a.epochs)[0]
+                    s.defaults(a.epochs)
                 elif m == "random":
-                    results = random_search(b, rng, a.trials, a.epochs)
+                    s.run_sweep(union_sweep(a.epochs), "random", a.trials)
                 else:
-                    results = staged(b, rng, a.trials, a.epochs, halving=m == "staged+hyperband")
-                table[m].append((val(results), results.get("test/acc", math.nan), b.epochs))
-                print(
-                    f"seed {seed} {m:17} val/acc {val(results):.4f} test/acc {results.get('test/acc', math.nan):.4f} "
-                    f"epochs {b.epochs}",
-                    flush=True,
-                )
-    print(f"\n{a.dataset}: {a.trials} trials × {a.epochs} epochs, medians over {a.search_seeds} seeds of the search")
+                    staged(s, a.trials, a.epochs, hyperband=m == "staged+hyperband")
+                v, t, e, n = s.outcome()
+                table[m].append((v, t, e))
+                print(f"seed {seed} {m:17} val/acc {v:.4f} test/acc {t:.4f} epochs {e:4d} ({n} runs)", flush=True)
+    print(f"\n{a.dataset}: {a.trials} trials x {a.epochs} epochs, medians over {a.search_seeds} seeds of the search")
     print(f"{'method':18} {'val/acc':>8} {'test/acc':>8} {'epochs':>7} {'epochs vs staged':>17}")
     staged_epochs = statistics.median(e for _, _, e in table["staged"])
-    for m in methods:
+    for m in METHODS:
         v, t, e = (statistics.median(x[i] for x in table[m]) for i in range(3))
         print(f"{m:18} {v:8.4f} {t:8.4f} {e:7.0f} {e / staged_epochs:17.2f}")
     return 0

@@ -22,8 +22,9 @@ import wandb_records
 from conftest import FAST, ROOT, train
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
+from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
-from {{cookiecutter.project_slug}}.training.callbacks import Diverged, DivergenceGuard
+from {{cookiecutter.project_slug}}.training.callbacks import LOW_LR, Diverged, DivergenceGuard
 from {{cookiecutter.project_slug}}.training.monitor import MONITOR, WORST
 
 TINY = ["--width", "16", "--batch-size", "64"]
@@ -108,6 +109,15 @@ def test_stuck_is_an_epoch_whose_mean_loss_is_not_below_the_first_once_patience_
     learning = DivergenceGuard(lr=0.7)
     _epoch(learning, [2.3] + [1.0] * 24)  # below its first value: never judged again
     _epoch(learning, [2.5] * 25)
+
+
+@pytest.mark.parametrize(("lr", "direction"), [(LOW_LR * 0.99, "too low"), (LOW_LR, "too high")])
+def test_a_stuck_run_under_a_tenth_of_the_default_lr_is_told_its_lr_is_too_low(lr, direction):
+    assert FLAG_BY_NAME["lr"].default / 10 == pytest.approx(LOW_LR)
+    guard = DivergenceGuard(lr=lr)
+    with pytest.raises(Diverged, match=f"probably {direction}") as e:
+        _epoch(guard, [2.3] + [2.31] * 24)
+    assert ("raise --lr" in str(e.value)) == (direction == "too low") and e.value.reason == "stuck"
 
 
 @pytest.mark.slow

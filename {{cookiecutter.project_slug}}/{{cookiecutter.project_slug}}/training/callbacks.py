@@ -11,8 +11,14 @@ import time
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from ..config.flags import FLAG_BY_NAME
 from .metrics import epoch_line_keys
 from .monitor import Monitor
+
+# A stuck run whose ε0 is under a tenth of the default (a decade below where the checklist's tuning
+# starts) most likely moves too slowly to leave its first loss in `patience` steps: the checklist's
+# "too low: it decreases too slowly", not "too high". Above it, a loss that never falls is at chance.
+LOW_LR = FLAG_BY_NAME["lr"].default / 10
 
 # Your callbacks: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     CALLBACKS.append(lambda run_dir: MyCallback(run_dir / "my.csv"))
@@ -74,9 +80,14 @@ class DivergenceGuard(L.Callback):
                 f"training is stuck: after {self.steps} steps the training loss averaged over epoch "
                 f"{trainer.current_epoch + 1} ({mean:.3g}) is not below its first value ({self.first:.3g})"
             )
-            raise Diverged(self.advice(why), trainer.global_step, mean, "stuck")
+            raise Diverged(self.advice(why, stuck=True), trainer.global_step, mean, "stuck")
 
-    def advice(self, why: str) -> str:
+    def advice(self, why: str, stuck: bool = False) -> str:
+        if stuck and self.lr < LOW_LR:
+            return (
+                f"{why}. The learning rate ε0 = {self.lr:g} is probably too low for the loss to move in "
+                f"{self.steps} steps; run with --find-lr to pick one, or raise --lr."
+            )
         return (
             f"{why}. The learning rate ε0 = {self.lr:g} is probably too high; run with --find-lr to pick one, "
             "or lower --lr."
