@@ -28,6 +28,7 @@ at once (each with its share of the CPU threads), which is also how a user would
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -80,11 +81,13 @@ class Search:
     """One method's search under one folder: its sweep files, its Optuna studies (one SQLite file)
     and the trials' run directories."""
 
-    def __init__(self, folder: Path, common: list[str], seed: int, workers: int):
+    def __init__(self, folder: Path, common: list[str], seed: int, workers: int, exists: bool = False):
         self.folder, self.common, self.seed, self.workers = folder, common, seed, workers
         self.runs = folder / "runs"
         self.storage = f"sqlite:///{folder / 'studies.db'}"
-        folder.mkdir(parents=True)
+        if exists and not self.runs.is_dir():
+            sys.exit(f"error: {folder} holds no search (run with --keep first)")
+        folder.mkdir(parents=True, exist_ok=exists)
 
     def tool(self, *argv: str) -> None:
         log = self.folder / "tools.log"
@@ -116,17 +119,27 @@ class Search:
 
     def outcome(self) -> tuple[float, float, int, int]:
         """(best val/acc, its test/acc, epochs spent, trials) over every run directory of the search.
-        A pruned trial's results.json holds its best epoch so far; it competes like any other run."""
-        best, epochs, trials = None, 0, 0
-        for results in sorted(self.runs.glob("*/results.json")):
-            r = json.loads(results.read_text())
+        A pruned trial's results.json holds its best epoch so far; it competes like any other run. A
+        diverged or stuck one has no results.json: its epochs are those its metrics.csv trained."""
+        best, epochs, trials = {}, 0, 0
+        for run in sorted(d for d in self.runs.iterdir() if (d / "config.yaml").is_file()):
             trials += 1
+            if not (run / "results.json").is_file():
+                epochs += trained_epochs(run / "metrics.csv")
+                continue
+            r = json.loads((run / "results.json").read_text())
             epochs += int(r.get("epochs", 0))
-            if best is None or r.get("val/acc", -1.0) > best.get("val/acc", -1.0):
+            if r.get("val/acc", -1.0) > best.get("val/acc", -1.0):
                 best = r
-        trials += sum((d / "config.yaml").is_file() and not (d / "results.json").exists() for d in self.runs.iterdir())
-        best = best or {}
         return best.get("val/acc", math.nan), best.get("test/acc", math.nan), epochs, trials
+
+
+def trained_epochs(metrics: Path) -> int:
+    """The epochs a run trained in, from its metrics.csv (the epochs of its train/loss rows)."""
+    if not metrics.is_file():
+        return 0
+    with open(metrics, newline="") as f:
+        return len({row["epoch"] for row in csv.DictReader(f) if row.get("train/loss")})
 
 
 def staged(s: Search, trials: int, epochs: int, hyperband: bool) -> None:
@@ -178,9 +191,17 @@ def main() -> int:
     p.add_argument("--data-dir", default="data")
     p.add_argument("--make-mnist", type=int, metavar="N", help="first write an MNIST-format set of N training images")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the searches' folders here (default: temporary)")
+    p.add_argument(
+        "--reread", type=Path, metavar="DIR", help="run nothing: print the table of the searches --keep kept"
+    )
     a = p.parse_args()
     if a.keep and a.keep.exists() and any(a.keep.iterdir()):
         p.error(f"argument --keep: {a.keep} is not empty")
+    if a.reread:  # the budget the kept searches ran with
+        try:
+            vars(a).update(json.loads((a.reread / "bench.json").read_text()))
+        except (OSError, ValueError) as e:
+            p.error(f"argument --reread: {a.reread} holds no searches kept by --keep ({e})")
     if a.make_mnist:
         write_mnist(Path(a.data_dir), a.make_mnist, max(1, a.make_mnist // 6))
         print(f"wrote an MNIST-format set ({a.make_mnist} training images) in {a.data_dir}/MNIST/raw", flush=True)
@@ -189,11 +210,17 @@ def main() -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # trials at once share the cores (sweeps run divides them)
     table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in METHODS}
     with tempfile.TemporaryDirectory() as tmp:
-        top = a.keep or Path(tmp)
+        top = a.reread or a.keep or Path(tmp)
+        if a.keep:
+            a.keep.mkdir(parents=True, exist_ok=True)
+            budget = {k: getattr(a, k) for k in ("dataset", "trials", "epochs", "search_seeds")}
+            (a.keep / "bench.json").write_text(json.dumps(budget))
         for seed in range(a.search_seeds):
             for m in METHODS:
-                s = Search(top / f"{m}-seed{seed}", common, seed, a.workers)
-                if m == "defaults":
+                s = Search(top / f"{m}-seed{seed}", common, seed, a.workers, exists=a.reread is not None)
+                if a.reread:
+                    pass
+                elif m == "defaults":
                     s.defaults(a.epochs)
                 elif m == "random":
                     s.run_sweep(union_sweep(a.epochs), "random", a.trials)

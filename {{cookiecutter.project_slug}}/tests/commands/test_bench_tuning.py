@@ -53,3 +53,12 @@ def test_the_mnist_format_set_reads_as_mnist_with_centred_digits(tmp_path):
     # The 20x20 digit covers the centre 12x12 whatever its offset; the corners are often noise alone.
     assert images[:, 8:20, 8:20].mean() > 1.5 * images[:, :3, :3].mean()
     assert not np.array_equal(images[0], images[1])
+
+
+def test_a_run_that_stopped_without_results_counts_the_epochs_it_trained(tmp_path):
+    metrics = tmp_path / "metrics.csv"
+    assert bench.trained_epochs(metrics) == 0  # no file: it never trained
+    metrics.write_text(
+        "epoch,step,train/loss,val/acc,test/acc\n0,0,2.3,,\n0,5,2.1,,\n0,5,,0.3,\n1,10,2.0,,\n1,10,,0.4,\n2,10,,,0.4\n"
+    )
+    assert bench.trained_epochs(metrics) == 2  # epochs 0 and 1 trained; epoch 2's row is the test
