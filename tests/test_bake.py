@@ -108,6 +108,7 @@ EXPECTED_FILES = {
     "{slug}/search/sources.py",
     "{slug}/search/space.py",
     "{slug}/search/stages.py",
+    "{slug}/search/stopping.py",
     "{slug}/search/storage.py",
     "{slug}/search/sweepfile.py",
     "{slug}/search/trial.py",

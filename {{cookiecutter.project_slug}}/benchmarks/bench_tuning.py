@@ -20,6 +20,7 @@ A benchmark, not a test: the figures are what this machine measures, whichever w
     python benchmarks/bench_tuning.py --dataset mnist --data-dir data  # MNIST's IDX files in data/MNIST/raw
     python benchmarks/bench_tuning.py --dataset mnist --data-dir /tmp/m --make-mnist 6000
         # no MNIST here (no network): first write an MNIST-format set made from digits' images
+    python benchmarks/bench_tuning.py --keep runs/bench   # again after a stop: only the unfinished searches
 
 Needs the [sweeps] extra (Optuna). W&B and the end-of-run diagnosis are off; `--workers` trials run
 at once (each with its share of the CPU threads), which is also how a user would run a sweep.
@@ -32,6 +33,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,13 +83,14 @@ class Search:
     """One method's search under one folder: its sweep files, its Optuna studies (one SQLite file)
     and the trials' run directories."""
 
-    def __init__(self, folder: Path, common: list[str], seed: int, workers: int, exists: bool = False):
+    def __init__(self, folder: Path, common: list[str], seed: int, workers: int):
         self.folder, self.common, self.seed, self.workers = folder, common, seed, workers
         self.runs = folder / "runs"
         self.storage = f"sqlite:///{folder / 'studies.db'}"
-        if exists and not self.runs.is_dir():
-            sys.exit(f"error: {folder} holds no search (run with --keep first)")
-        folder.mkdir(parents=True, exist_ok=exists)
+        self.done = (folder / "done").is_file()  # finished by an earlier call with the same --keep
+        if not self.done:
+            shutil.rmtree(folder, ignore_errors=True)  # an interrupted one starts again
+            folder.mkdir(parents=True)
 
     def tool(self, *argv: str) -> None:
         log = self.folder / "tools.log"
@@ -190,35 +193,36 @@ def main() -> int:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--make-mnist", type=int, metavar="N", help="first write an MNIST-format set of N training images")
-    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the searches' folders here (default: temporary)")
     p.add_argument(
-        "--reread", type=Path, metavar="DIR", help="run nothing: print the table of the searches --keep kept"
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the searches here (default: a temporary folder); called again with the same DIR, it "
+        "reruns only the searches that did not finish, then prints the table of all",
     )
+    p.add_argument("--methods", default=",".join(METHODS), help=f"which of {','.join(METHODS)} (default: all)")
     a = p.parse_args()
-    if a.keep and a.keep.exists() and any(a.keep.iterdir()):
-        p.error(f"argument --keep: {a.keep} is not empty")
-    if a.reread:  # the budget the kept searches ran with
-        try:
-            vars(a).update(json.loads((a.reread / "bench.json").read_text()))
-        except (OSError, ValueError) as e:
-            p.error(f"argument --reread: {a.reread} holds no searches kept by --keep ({e})")
+    methods = [m for m in a.methods.split(",") if m]
+    if not methods or set(methods) - set(METHODS):
+        p.error(f"argument --methods: choose from {','.join(METHODS)} (got {a.methods!r})")
+    budget = {k: getattr(a, k) for k in ("dataset", "trials", "epochs")}
+    if a.keep and (a.keep / "bench.json").is_file() and json.loads((a.keep / "bench.json").read_text()) != budget:
+        p.error(f"argument --keep: {a.keep} holds searches of another budget ({(a.keep / 'bench.json').read_text()})")
     if a.make_mnist:
         write_mnist(Path(a.data_dir), a.make_mnist, max(1, a.make_mnist // 6))
         print(f"wrote an MNIST-format set ({a.make_mnist} training images) in {a.data_dir}/MNIST/raw", flush=True)
     common = ["--dataset", a.dataset, "--data-dir", str(Path(a.data_dir).resolve()), "--accelerator", "cpu"]
     common += ["--wandb-mode", "disabled", "--no-diagnose"]
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # trials at once share the cores (sweeps run divides them)
-    table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in METHODS}
+    table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
-        top = a.reread or a.keep or Path(tmp)
-        if a.keep:
-            a.keep.mkdir(parents=True, exist_ok=True)
-            budget = {k: getattr(a, k) for k in ("dataset", "trials", "epochs", "search_seeds")}
-            (a.keep / "bench.json").write_text(json.dumps(budget))
+        top = a.keep or Path(tmp)
+        top.mkdir(parents=True, exist_ok=True)
+        (top / "bench.json").write_text(json.dumps(budget))
         for seed in range(a.search_seeds):
-            for m in METHODS:
-                s = Search(top / f"{m}-seed{seed}", common, seed, a.workers, exists=a.reread is not None)
-                if a.reread:
+            for m in methods:
+                s = Search(top / f"{m}-seed{seed}", common, seed, a.workers)
+                if s.done:
                     pass
                 elif m == "defaults":
                     s.defaults(a.epochs)
@@ -226,13 +230,14 @@ def main() -> int:
                     s.run_sweep(union_sweep(a.epochs), "random", a.trials)
                 else:
                     staged(s, a.trials, a.epochs, hyperband=m == "staged+hyperband")
+                (s.folder / "done").touch()
                 v, t, e, n = s.outcome()
                 table[m].append((v, t, e))
                 print(f"seed {seed} {m:17} val/acc {v:.4f} test/acc {t:.4f} epochs {e:4d} ({n} runs)", flush=True)
     print(f"\n{a.dataset}: {a.trials} trials x {a.epochs} epochs, medians over {a.search_seeds} seeds of the search")
     print(f"{'method':18} {'val/acc':>8} {'test/acc':>8} {'epochs':>7} {'epochs vs staged':>17}")
-    staged_epochs = statistics.median(e for _, _, e in table["staged"])
-    for m in METHODS:
+    staged_epochs = statistics.median(e for _, _, e in table["staged"]) if "staged" in table else math.nan
+    for m in methods:
         v, t, e = (statistics.median(x[i] for x in table[m]) for i in range(3))
         print(f"{m:18} {v:8.4f} {t:8.4f} {e:7.0f} {e / staged_epochs:17.2f}")
     return 0

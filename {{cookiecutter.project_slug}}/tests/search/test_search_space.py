@@ -154,21 +154,59 @@ def test_methods_and_goal(method, sampler, tmp_path):
         assert grid_space(sweep.space).grid() == {"width": [8, 16], "depth": [1, 2]}
 
 
-def test_hyperband_arguments():
-    assert hyperband({"type": "hyperband", "min_iter": 3, "eta": 2}, 20) == {
-        "min_resource": 3,
-        "max_resource": 20,
-        "reduction_factor": 2,
+def test_hyperband_arguments_are_wandbs_bands():
+    # W&B's rule (search/stopping.py): bands min_iter·η^k; or max_iter/η … max_iter/η^s, whole numbers >= 1
+    ladder = hyperband({"type": "hyperband", "min_iter": 3, "eta": 2})
+    assert ladder["bands"][:4] == [3, 6, 12, 24] and ladder["eta"] == 2 and ladder["strict"] is True  # W&B's default
+    assert hyperband({"type": "hyperband", "min_iter": 1})["eta"] == 3  # W&B's default eta
+    assert hyperband({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False}) == {
+        "bands": [3, 9],
+        "eta": 3,
+        "strict": False,
     }
-    assert hyperband({"type": "hyperband", "min_iter": 1}, None)["reduction_factor"] == 3  # W&B's default eta
-    assert hyperband({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}, 20) == {
-        "min_resource": 3,
-        "max_resource": 27,
-        "reduction_factor": 3,
-    }
-    assert hyperband(None, 20) is None
+    assert hyperband({"type": "hyperband", "max_iter": 6, "s": 4, "eta": 2})["bands"] == [1, 3]  # 0.75 < 1: no band
+    assert hyperband(None) is None
     with pytest.raises(SweepError, match="only type hyperband"):
-        hyperband({"type": "median"}, 20)
+        hyperband({"type": "median"})
+    with pytest.raises(SweepError, match="no band"):
+        hyperband({"type": "hyperband", "max_iter": 6, "s": 0, "eta": 2})
+    with pytest.raises(SweepError, match="strict must be true or false"):
+        hyperband({"type": "hyperband", "min_iter": 1, "strict": "yes"})
+
+
+# Six runs' validation curves; r2 has finished, the others are running. The expected stops are what
+# W&B's own hyperband_stop_runs (the `sweeps` package 0.3.0, which pins numpy<2) returns for them.
+CURVES = [
+    [0.24, 0.73, 0.12, 0.22],
+    [0.43, 0.06, 0.78, 0.86, 0.22, 0.82],
+    [0.6, 0.07, 0.12, 0.19, 0.83, 0.12, 0.09, 0.83, 0.12],
+    [0.96, 0.18, 0.12, 0.21],
+    [0.54],
+    [0.07, 0.07, 0.3, 0.44, 0.06],
+]
+WANDB_STOPS = [
+    ("minimize", {"max_iter": 6, "s": 2, "eta": 2}, {"r1", "r5"}),
+    ("minimize", {"max_iter": 6, "s": 2, "eta": 2, "strict": False}, set()),
+    ("minimize", {"min_iter": 2, "eta": 2}, {"r1", "r5"}),
+    ("minimize", {"min_iter": 1, "eta": 3, "strict": False}, {"r4"}),
+    ("maximize", {"max_iter": 6, "s": 2, "eta": 2}, set()),
+    ("maximize", {"min_iter": 2, "eta": 2}, {"r3"}),
+]
+
+
+@pytest.mark.parametrize(("goal", "spec", "stopped"), WANDB_STOPS)
+def test_the_pruner_stops_the_runs_wandbs_hyperband_stops(goal, spec, stopped):
+    from optuna.trial import TrialState, create_trial
+
+    from {{cookiecutter.project_slug}}.search.stopping import WandbHyperband
+
+    study = optuna.create_study(direction=goal)
+    for i, curve in enumerate(CURVES):
+        state, value = (TrialState.COMPLETE, curve[-1]) if i == 2 else (TrialState.RUNNING, None)
+        study.add_trial(create_trial(state=state, value=value, intermediate_values=dict(enumerate(curve, 1))))
+    pruner = WandbHyperband(**hyperband({"type": "hyperband", **spec}))
+    running = {f"r{i}": t for i, t in enumerate(study.get_trials(deepcopy=False)) if t.state == TrialState.RUNNING}
+    assert {name for name, t in running.items() if pruner.prune(study, t)} == stopped
 
 
 @pytest.mark.parametrize(
@@ -177,7 +215,7 @@ def test_hyperband_arguments():
 def test_project_sweep_files_load_and_pass_the_agents_flags(path):
     sweep = load_sweep(path)
     assert (sweep.metric, sweep.goal, sweep.method) == ("val/acc", "maximize", "bayes")
-    assert sweep.hyperband == {"min_resource": 3, "max_resource": 20, "reduction_factor": 2}
+    assert sweep.hyperband["bands"][:3] == [3, 6, 12] and sweep.hyperband["eta"] == 2  # min_iter 3, eta 2
     flags = sweep.space.flags({n: p.grid()[0] if p.kind != "float" else p.low for n, p in sweep.space.params.items()})
     line = command_line(sweep, flags)
     agent = create_sweep_command_args({"args": {k: {"value": v} for k, v in flags.items()}})["args"]

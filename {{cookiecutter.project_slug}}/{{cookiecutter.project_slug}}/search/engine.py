@@ -132,7 +132,9 @@ def open_study(sweep: Sweep, o: Options, url: str):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = grid_space(sweep.space) if sweep.method == "grid" else sweep.space
-    pruner = optuna.pruners.HyperbandPruner(**sweep.hyperband) if sweep.hyperband else optuna.pruners.NopPruner()
+    from .stopping import WandbHyperband
+
+    pruner = WandbHyperband(**sweep.hyperband) if sweep.hyperband else optuna.pruners.NopPruner()
     try:
         storage = open_storage(url, o.heartbeat)
         study = optuna.create_study(
@@ -276,6 +278,8 @@ def read_reports(r: Running) -> None:
             r.diverged = message["diverged"]
             continue
         r.trial.report(message["value"], step=message["step"])
+        if message.get("last"):  # the trial's last epoch: it waits for no answer (pruning.py)
+            continue
         prune = r.trial.should_prune()
         r.pruned_at = message["step"] if prune else None
         with contextlib.suppress(OSError):  # the trial ended meanwhile

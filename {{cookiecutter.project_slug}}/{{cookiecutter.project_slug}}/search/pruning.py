@@ -55,8 +55,11 @@ class TrialReporter(L.Callback):
         step = trainer.current_epoch + 1
         if trainer.is_global_zero and value is not None and step > self.last_step:
             self.last_step = step
-            self.send({"step": step, "value": float(value)})
-            prune = self.answer() == "prune"
+            # The last epoch's value is reported (later trials are judged against it) but not judged:
+            # stopping a run that has finished would only record a complete run as pruned.
+            last = trainer.max_epochs is not None and step >= trainer.max_epochs > 0
+            self.send({"step": step, "value": float(value), **({"last": True} if last else {})})
+            prune = not last and self.answer() == "prune"
             if prune:
                 print(
                     f"pruned by Hyperband after {step} validations ({self.metric} = {float(value):.4f})",

@@ -26,7 +26,7 @@ class Sweep:
     metric: str
     goal: str  # maximize / minimize
     space: Space
-    hyperband: dict | None  # HyperbandPruner's arguments, or None (no early termination)
+    hyperband: dict | None  # stopping.WandbHyperband's arguments, or None (no early termination)
     command: list
     program: str
 
@@ -40,9 +40,24 @@ class Sweep:
         return 0.0 if self.goal == "maximize" else float("inf")
 
 
-def hyperband(spec, max_epochs) -> dict | None:
-    """W&B's `early_terminate: {type: hyperband, min_iter | max_iter+s, eta}` as HyperbandPruner's
-    arguments. An iteration is one logged value of the metric: one validation per epoch here."""
+MAX_BANDS = 100  # W&B's hyperband computes the first 100 bands of a min_iter ladder
+
+
+def bands_of(min_iter: int | None, eta: int, max_iter: int | None = None, s: int = 0) -> list[int]:
+    if min_iter is not None:
+        return [min_iter * eta**k for k in range(MAX_BANDS)]
+    found, band = [], float(max_iter)
+    for _ in range(s):
+        band /= eta
+        if band < 1:
+            break
+        found.append(int(band))
+    return sorted(found)
+
+
+def hyperband(spec) -> dict | None:
+    """W&B's `early_terminate: {type: hyperband, min_iter | max_iter+s, eta, strict}` as the
+    arguments of search/stopping.WandbHyperband (W&B's rule): its bands, η and strict."""
     if spec is None:
         return None
     if not isinstance(spec, dict) or spec.get("type") != "hyperband":
@@ -51,19 +66,24 @@ def hyperband(spec, max_epochs) -> dict | None:
     if unknown:
         raise SweepError(f"early_terminate: unknown key {sorted(unknown)[0]}")
     eta = spec.get("eta", 3)  # W&B's default
-    if not isinstance(eta, int) or eta < 2:
+    if not isinstance(eta, int) or isinstance(eta, bool) or eta < 2:
         raise SweepError(f"early_terminate: eta must be an integer >= 2 (got {eta!r})")
-    auto = max_epochs if isinstance(max_epochs, int) else "auto"
+    strict = spec.get("strict", True)  # W&B's default (its schema): the original algorithm's condition
+    if not isinstance(strict, bool):
+        raise SweepError(f"early_terminate: strict must be true or false (got {strict!r})")
     if "min_iter" in spec:
         low = spec["min_iter"]
-        if not isinstance(low, int) or low < 1:
+        if not isinstance(low, int) or isinstance(low, bool) or low < 1:
             raise SweepError(f"early_terminate: min_iter must be a positive integer (got {low!r})")
-        return {"min_resource": low, "max_resource": auto, "reduction_factor": eta}
+        return {"bands": bands_of(low, eta), "eta": eta, "strict": strict}
     if "max_iter" in spec:
         high, s = spec["max_iter"], spec.get("s", 0)
         if not (isinstance(high, int) and high >= 1 and isinstance(s, int) and s >= 0):
             raise SweepError("early_terminate: max_iter and s must be non-negative integers")
-        return {"min_resource": max(1, high // eta**s), "max_resource": high, "reduction_factor": eta}
+        bands = bands_of(None, eta, high, s)
+        if not bands:  # W&B refuses it the same way
+            raise SweepError("early_terminate: max_iter/eta^s gives no band of 1 or more: raise max_iter or lower s")
+        return {"bands": bands, "eta": eta, "strict": strict}
     raise SweepError("early_terminate: hyperband needs min_iter, or max_iter and s")
 
 
@@ -90,7 +110,6 @@ def load_sweep(path: Path) -> Sweep:
     program = config.get("program")
     if "${program}" in command and not isinstance(program, str):
         raise SweepError(f"{path}: the command runs " + "${program}" + " but the file names no program")
-    max_epochs = space.constants.get("max_epochs")
     return Sweep(
         Path(path),
         config,
@@ -98,7 +117,7 @@ def load_sweep(path: Path) -> Sweep:
         metric["name"],
         goal,
         space,
-        hyperband(config.get("early_terminate"), max_epochs),
+        hyperband(config.get("early_terminate")),
         command,
         program or "",
     )

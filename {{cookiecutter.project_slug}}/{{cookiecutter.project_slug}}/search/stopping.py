@@ -1,0 +1,44 @@
+"""W&B's `early_terminate: hyperband` as an Optuna pruner, so that a sweep file stops the same runs
+under `sweeps run` as under W&B's own sweep controller.
+
+Written by hand because no library does it: Optuna's HyperbandPruner is Li et al.'s Hyperband
+(several brackets of successive halving; the most conservative bracket never stops a trial), while
+W&B runs one ladder of bands over all the runs of the sweep. W&B's own code for it (the `sweeps`
+package, `hyperband_stop_runs`) pins numpy<2, which torch's wheels do not allow. Its rule, which this
+follows line for line:
+
+- bands: min_iter, min_iter·η, min_iter·η², … ; or, from max_iter and s, max_iter/η, …, max_iter/η^s
+  (whole numbers ≥ 1);
+- the threshold of a band: over every run of the sweep that has reached it (finished, stopped or
+  running), the value at that iteration, sorted best first; the one at position ⌊n/η⌋;
+- a running run is stopped when its best value so far (`strict: true`: its value at the band) is
+  worse than the threshold of the highest band it has reached.
+
+An iteration is one logged value of the metric: one validation, the step the trial reports.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+
+class WandbHyperband(optuna.pruners.BasePruner):
+    def __init__(self, bands: list[int], eta: int, strict: bool = True):
+        if not bands:
+            raise ValueError("hyperband needs at least one band: raise max_iter, or lower eta or s")
+        self.bands, self.eta, self.strict = bands, eta, strict
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0  # lower is better
+        mine = trial.intermediate_values
+        reached = [b for b in self.bands if b <= len(mine)]
+        if not reached:
+            return False
+        band = reached[-1]
+        values = [
+            t.intermediate_values[band] for t in study.get_trials(deepcopy=False) if band in t.intermediate_values
+        ]
+        values = sorted(sign * v for v in values)
+        threshold = values[int((1.0 / self.eta) * len(values))]  # W&B's r = 1/η, as it writes it
+        mine_value = sign * mine[band] if self.strict and band in mine else min(sign * v for v in mine.values())
+        return mine_value > threshold
