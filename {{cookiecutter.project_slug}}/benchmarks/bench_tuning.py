@@ -7,8 +7,8 @@ compare four ways to choose the flags, each run by the project's own tools:
   (c) staged            the procedure: `sweeps run` stage 1 → `sweeps next` → stage 2 → `sweeps next`
                         → stage 3, the trials split over the stages, each stage as shipped (method bayes:
                         Optuna's TPE) without its early termination;
-  (d) staged+hyperband  the same with the stage files' `early_terminate: hyperband` (Optuna's
-                        HyperbandPruner; min_iter scaled from the files' 3 of 20 epochs to --epochs).
+  (d) staged+hyperband  the same with the stage files' `early_terminate: hyperband` (W&B's rule, as
+                        `sweeps run` applies it; min_iter scaled from the files' 3 of 20 epochs to --epochs).
 
 For each it prints the validation and test accuracy of the best run (by val/acc) and the epochs
 spent in all (results.json's `epochs` of every trial: a pruned trial counts the epochs it trained),
@@ -205,6 +205,11 @@ def main() -> int:
     methods = [m for m in a.methods.split(",") if m]
     if not methods or set(methods) - set(METHODS):
         p.error(f"argument --methods: choose from {','.join(METHODS)} (got {a.methods!r})")
+    if a.trials < len(STAGES) or a.epochs < 1 or a.search_seeds < 1 or a.workers < 1:
+        p.error(f"--trials must be at least {len(STAGES)} (a trial per stage); --epochs, --search-seeds, --workers 1")
+    first_band = budgeted(load_stage(STAGES[0]), a.epochs, hyperband=True)["early_terminate"]["min_iter"]
+    if "staged+hyperband" in methods and first_band >= a.epochs:
+        print(f"warning: with --epochs {a.epochs} Hyperband's first band is the last epoch: it stops nothing")
     budget = {k: getattr(a, k) for k in ("dataset", "trials", "epochs")}
     if a.keep and (a.keep / "bench.json").is_file() and json.loads((a.keep / "bench.json").read_text()) != budget:
         p.error(f"argument --keep: {a.keep} holds searches of another budget ({(a.keep / 'bench.json').read_text()})")

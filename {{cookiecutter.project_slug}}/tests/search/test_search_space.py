@@ -245,3 +245,73 @@ def test_edge_check_widens_on_the_ranges_scale(spec, best, expected):
     out, words = found
     assert (out["min"], out["max"]) == pytest.approx(expected)
     assert ("log scale" if spec["distribution"].startswith("log") else "linear scale") in words
+
+
+def test_the_pruner_reads_histories_as_wandb_does_positions_finite_values_and_no_retried_copies():
+    from optuna.trial import TrialState, create_trial
+
+    from {{cookiecutter.project_slug}}.search.stopping import WandbHyperband
+
+    def study_of(curves, attrs=None):
+        study = optuna.create_study(direction="maximize")
+        for i, curve in enumerate(curves):
+            study.add_trial(
+                create_trial(state=TrialState.RUNNING, intermediate_values=curve, user_attrs=(attrs or {}).get(i, {}))
+            )
+        return study, study.get_trials(deepcopy=False)
+
+    pruner = WandbHyperband(bands=[3], eta=2)
+    # Validation every other epoch (steps 2, 4, 6): band 3 is the third value, at step 6.
+    study, trials = study_of([{2: 0.9, 4: 0.9, 6: 0.9}, {2: 0.8, 4: 0.8, 6: 0.8}, {2: 0.1, 4: 0.1, 6: 0.1}])
+    assert [pruner.prune(study, t) for t in trials] == [False, False, True]
+    # A NaN is not a value (W&B's filter_invalid): the third trial has only two values, below the band.
+    study, trials = study_of([{1: 0.9, 2: 0.9, 3: 0.9}, {1: 0.8, 2: 0.8, 3: 0.8}, {1: 0.1, 2: math.nan, 3: 0.1}])
+    assert [pruner.prune(study, t) for t in trials] == [False, False, False]
+    # A NaN among the others' values neither sorts nor counts: 0.5 against [0.9, 0.5] is kept.
+    study, trials = study_of([{1: 0.9, 2: 0.9, 3: 0.9}, {1: 0.2, 2: 0.2, 3: math.nan}, {1: 0.5, 2: 0.5, 3: 0.5}])
+    assert pruner.prune(study, trials[2]) is False
+    # A trial asked again after its runner died is its retry's copy: only the retry counts.
+    curves = [{1: 0.9, 2: 0.9, 3: 0.9}, {1: 0.95, 2: 0.95, 3: 0.95}, {1: 0.5, 2: 0.5, 3: 0.5}]
+    study, trials = study_of(curves, attrs={1: {"not_counted": "runner stopped"}})
+    assert pruner.prune(study, trials[2]) is False  # against [0.9, 0.5]: kept; with the copy, [0.95, 0.9, 0.5]: stopped
+    study, trials = study_of(curves)
+    assert pruner.prune(study, trials[2]) is True
+
+
+def test_max_iter_wins_over_min_iter_as_in_wandb():
+    assert hyperband({"type": "hyperband", "min_iter": 1, "max_iter": 8, "s": 2, "eta": 2})["bands"] == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("epoch", "max_epochs", "step", "max_steps", "last"),
+    [(2, 3, 20, -1, True), (1, 3, 10, -1, False), (1, 10, 10, 10, True), (1, -1, 10, 20, False)],
+)
+def test_a_trials_last_validation_is_reported_but_never_judged(epoch, max_epochs, step, max_steps, last):
+    import json
+    import os
+    from types import SimpleNamespace
+
+    import torch
+
+    from {{cookiecutter.project_slug}}.search.pruning import TrialReporter
+
+    reports_r, reports_w = os.pipe()
+    answers_r, answers_w = os.pipe()
+    os.write(answers_w, b"prune\n")  # what the runner would answer if asked
+    trainer = SimpleNamespace(
+        sanity_checking=False,
+        callback_metrics={"val/acc": torch.tensor(0.25)},
+        current_epoch=epoch,
+        is_global_zero=True,
+        max_epochs=max_epochs,
+        max_steps=max_steps,
+        global_step=step,
+        strategy=SimpleNamespace(reduce_boolean_decision=lambda decision, all: decision),
+        should_stop=False,
+    )
+    TrialReporter(reports_w, answers_r, "val/acc", hyperband=True).on_validation_end(trainer, None)
+    message = json.loads(os.read(reports_r, 1000).decode().splitlines()[0])
+    assert message["step"] == epoch + 1 and message["value"] == 0.25 and message.get("last", False) is last
+    assert trainer.should_stop is (not last)  # the last one does not read the answer, so it is not stopped
+    for fd in (reports_r, reports_w, answers_r, answers_w):
+        os.close(fd)

@@ -153,7 +153,7 @@ def optuna_trials(source: str) -> tuple[list[Trial], list[Dimension], bool]:
         if t.user_attrs.get("diverged"):
             state = "diverged"
         dists.update(t.distributions)
-        epochs = t.user_attrs.get("epochs") or (max(t.intermediate_values) + 1 if t.intermediate_values else None)
+        epochs = t.user_attrs.get("epochs") or (max(t.intermediate_values) if t.intermediate_values else None)
         value = t.value if state == "ok" and t.value is not None and math.isfinite(t.value) else None
         run_dir = t.user_attrs.get("run_dir")
         trials.append(

@@ -57,7 +57,9 @@ class TrialReporter(L.Callback):
             self.last_step = step
             # The last epoch's value is reported (later trials are judged against it) but not judged:
             # stopping a run that has finished would only record a complete run as pruned.
-            last = trainer.max_epochs is not None and step >= trainer.max_epochs > 0
+            last = (trainer.max_epochs is not None and step >= trainer.max_epochs > 0) or (
+                trainer.max_steps is not None and trainer.global_step >= trainer.max_steps > 0
+            )
             self.send({"step": step, "value": float(value), **({"last": True} if last else {})})
             prune = not last and self.answer() == "prune"
             if prune:

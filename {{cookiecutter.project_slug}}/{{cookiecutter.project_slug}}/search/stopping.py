@@ -19,6 +19,8 @@ An iteration is one logged value of the metric: one validation, the step the tri
 
 from __future__ import annotations
 
+import math
+
 import optuna
 
 
@@ -30,15 +32,22 @@ class WandbHyperband(optuna.pruners.BasePruner):
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0  # lower is better
-        mine = trial.intermediate_values
+        mine = history(trial, sign)
         reached = [b for b in self.bands if b <= len(mine)]
-        if not reached:
+        if not mine or not reached:
             return False
         band = reached[-1]
-        values = [
-            t.intermediate_values[band] for t in study.get_trials(deepcopy=False) if band in t.intermediate_values
-        ]
-        values = sorted(sign * v for v in values)
+        others = (history(t, sign) for t in study.get_trials(deepcopy=False) if "not_counted" not in t.user_attrs)
+        values = sorted(h[band - 1] for h in others if len(h) >= band)  # W&B: h[band - 1] if len(h) >= band
+        if not values:  # only a trial asked again has reached it: W&B's threshold is then infinite
+            return False
         threshold = values[int((1.0 / self.eta) * len(values))]  # W&B's r = 1/η, as it writes it
-        mine_value = sign * mine[band] if self.strict and band in mine else min(sign * v for v in mine.values())
-        return mine_value > threshold
+        return (mine[band - 1] if self.strict else min(mine)) > threshold
+
+
+def history(trial: optuna.trial.FrozenTrial, sign: float) -> list[float]:
+    """The trial's logged values in order, finite ones only (W&B's metric_history(filter_invalid=True)),
+    signed so that lower is better. A trial asked again after its runner died (engine.retry) is left
+    out by the caller: its retry reports the same run again."""
+    steps = sorted(trial.intermediate_values)
+    return [sign * trial.intermediate_values[k] for k in steps if math.isfinite(trial.intermediate_values[k])]

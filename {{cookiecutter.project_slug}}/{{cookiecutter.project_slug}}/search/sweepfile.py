@@ -71,11 +71,7 @@ def hyperband(spec) -> dict | None:
     strict = spec.get("strict", True)  # W&B's default (its schema): the original algorithm's condition
     if not isinstance(strict, bool):
         raise SweepError(f"early_terminate: strict must be true or false (got {strict!r})")
-    if "min_iter" in spec:
-        low = spec["min_iter"]
-        if not isinstance(low, int) or isinstance(low, bool) or low < 1:
-            raise SweepError(f"early_terminate: min_iter must be a positive integer (got {low!r})")
-        return {"bands": bands_of(low, eta), "eta": eta, "strict": strict}
+    # W&B reads max_iter (and s) before min_iter when a file has both
     if "max_iter" in spec:
         high, s = spec["max_iter"], spec.get("s", 0)
         if not (isinstance(high, int) and high >= 1 and isinstance(s, int) and s >= 0):
@@ -84,6 +80,11 @@ def hyperband(spec) -> dict | None:
         if not bands:  # W&B refuses it the same way
             raise SweepError("early_terminate: max_iter/eta^s gives no band of 1 or more: raise max_iter or lower s")
         return {"bands": bands, "eta": eta, "strict": strict}
+    if "min_iter" in spec:
+        low = spec["min_iter"]
+        if not isinstance(low, int) or isinstance(low, bool) or low < 1:
+            raise SweepError(f"early_terminate: min_iter must be a positive integer (got {low!r})")
+        return {"bands": bands_of(low, eta), "eta": eta, "strict": strict}
     raise SweepError("early_terminate: hyperband needs min_iter, or max_iter and s")
 
 
