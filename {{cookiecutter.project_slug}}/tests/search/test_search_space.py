@@ -18,7 +18,7 @@ from wandb.sdk.launch.sweeps.utils import create_sweep_command_args  # noqa: E40
 from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
 from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.errors import SweepError  # noqa: E402
-from {{cookiecutter.project_slug}}.search.engine import grid_space, make_sampler  # noqa: E402
+from {{cookiecutter.project_slug}}.search.engine import grid_space, make_sampler, not_counted  # noqa: E402
 from {{cookiecutter.project_slug}}.search.space import distributions, parse_param, parse_space  # noqa: E402
 from {{cookiecutter.project_slug}}.search.stages import widened  # noqa: E402
 from {{cookiecutter.project_slug}}.search.sweepfile import command_line, hyperband, load_sweep  # noqa: E402
@@ -252,15 +252,17 @@ def test_the_pruner_reads_histories_as_wandb_does_positions_finite_values_and_no
 
     from {{cookiecutter.project_slug}}.search.stopping import WandbHyperband
 
-    def study_of(curves, attrs=None):
+    def study_of(curves, retried=None):
         study = optuna.create_study(direction="maximize")
         for i, curve in enumerate(curves):
-            study.add_trial(
-                create_trial(state=TrialState.RUNNING, intermediate_values=curve, user_attrs=(attrs or {}).get(i, {}))
-            )
+            # A trial asked again after its runner died: failed, marked as engine.retry marks it.
+            state, attrs = (TrialState.RUNNING, {})
+            if i == retried:
+                state, attrs = TrialState.FAIL, {"not_counted": "runner stopped"}
+            study.add_trial(create_trial(state=state, intermediate_values=curve, user_attrs=attrs))
         return study, study.get_trials(deepcopy=False)
 
-    pruner = WandbHyperband(bands=[3], eta=2)
+    pruner = WandbHyperband(bands=[3], eta=2, skip=not_counted)
     # Validation every other epoch (steps 2, 4, 6): band 3 is the third value, at step 6.
     study, trials = study_of([{2: 0.9, 4: 0.9, 6: 0.9}, {2: 0.8, 4: 0.8, 6: 0.8}, {2: 0.1, 4: 0.1, 6: 0.1}])
     assert [pruner.prune(study, t) for t in trials] == [False, False, True]
@@ -272,7 +274,7 @@ def test_the_pruner_reads_histories_as_wandb_does_positions_finite_values_and_no
     assert pruner.prune(study, trials[2]) is False
     # A trial asked again after its runner died is its retry's copy: only the retry counts.
     curves = [{1: 0.9, 2: 0.9, 3: 0.9}, {1: 0.95, 2: 0.95, 3: 0.95}, {1: 0.5, 2: 0.5, 3: 0.5}]
-    study, trials = study_of(curves, attrs={1: {"not_counted": "runner stopped"}})
+    study, trials = study_of(curves, retried=1)
     assert pruner.prune(study, trials[2]) is False  # against [0.9, 0.5]: kept; with the copy, [0.95, 0.9, 0.5]: stopped
     study, trials = study_of(curves)
     assert pruner.prune(study, trials[2]) is True

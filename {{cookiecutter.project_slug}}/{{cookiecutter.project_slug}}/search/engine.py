@@ -134,7 +134,7 @@ def open_study(sweep: Sweep, o: Options, url: str):
     space = grid_space(sweep.space) if sweep.method == "grid" else sweep.space
     from .stopping import WandbHyperband
 
-    pruner = WandbHyperband(**sweep.hyperband) if sweep.hyperband else optuna.pruners.NopPruner()
+    pruner = WandbHyperband(**sweep.hyperband, skip=not_counted) if sweep.hyperband else optuna.pruners.NopPruner()
     try:
         storage = open_storage(url, o.heartbeat)
         study = optuna.create_study(

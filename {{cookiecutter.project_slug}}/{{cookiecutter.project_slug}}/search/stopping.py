@@ -25,10 +25,12 @@ import optuna
 
 
 class WandbHyperband(optuna.pruners.BasePruner):
-    def __init__(self, bands: list[int], eta: int, strict: bool = True):
+    def __init__(self, bands: list[int], eta: int, strict: bool = True, skip=lambda trials: set()):
+        """`skip(trials)`: the numbers of the trials outside the sweep (engine.not_counted: a trial
+        asked again after its runner died, whose retry reports the same run again)."""
         if not bands:
             raise ValueError("hyperband needs at least one band: raise max_iter, or lower eta or s")
-        self.bands, self.eta, self.strict = bands, eta, strict
+        self.bands, self.eta, self.strict, self.skip = bands, eta, strict, skip
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0  # lower is better
@@ -37,7 +39,9 @@ class WandbHyperband(optuna.pruners.BasePruner):
         if not mine or not reached:
             return False
         band = reached[-1]
-        others = (history(t, sign) for t in study.get_trials(deepcopy=False) if "not_counted" not in t.user_attrs)
+        trials = study.get_trials(deepcopy=False)
+        skip = self.skip(trials)
+        others = (history(t, sign) for t in trials if t.number not in skip)
         values = sorted(h[band - 1] for h in others if len(h) >= band)  # W&B: h[band - 1] if len(h) >= band
         if not values:  # only a trial asked again has reached it: W&B's threshold is then infinite
             return False
@@ -47,7 +51,6 @@ class WandbHyperband(optuna.pruners.BasePruner):
 
 def history(trial: optuna.trial.FrozenTrial, sign: float) -> list[float]:
     """The trial's logged values in order, finite ones only (W&B's metric_history(filter_invalid=True)),
-    signed so that lower is better. A trial asked again after its runner died (engine.retry) is left
-    out by the caller: its retry reports the same run again."""
+    signed so that lower is better."""
     steps = sorted(trial.intermediate_values)
     return [sign * trial.intermediate_values[k] for k in steps if math.isfinite(trial.intermediate_values[k])]
