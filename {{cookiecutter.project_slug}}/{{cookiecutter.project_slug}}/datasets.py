@@ -187,6 +187,7 @@ def image_folder(root, download, image_size):
     from .data.loaders import load_image_folder
 
     return load_image_folder(root, download, image_size)
+{%- if cookiecutter.tables %}
 
 
 dataset(
@@ -239,6 +240,9 @@ _embedded_table(
     "442",
     "diabetes progression from age, sex, bmi, bp and 6 blood serum values: regression",
 )
+{%- endif %}
+{%- if cookiecutter.streaming %}
+
 
 dataset(
     "streaming",
@@ -251,6 +255,7 @@ dataset(
     help="LitData shards written by `python -m {{cookiecutter.project_slug}}.prepare`, from a folder or an "
     "s3:// URL, streamed without loading the data into memory (pip install -e '.[streaming]')",
 )(None)
+{%- endif %}
 
 
 # ----------------------------------------------------------------------------- your datasets

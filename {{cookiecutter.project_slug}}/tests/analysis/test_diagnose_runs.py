@@ -10,8 +10,8 @@ import wandb_records
 from conftest import train
 
 from {{cookiecutter.project_slug}}.analysis.rules import QUOTES
+from {{cookiecutter.project_slug}}.analysis.run import TABLE_COLUMNS
 from {{cookiecutter.project_slug}}.commands.diagnose import main as diagnose_main
-from {{cookiecutter.project_slug}}.training.diagnosis import TABLE_COLUMNS
 
 pytestmark = pytest.mark.slow
 

@@ -17,14 +17,15 @@ import torch
 from conftest import FAST, ROOT, train
 from PIL import Image
 
+from {{cookiecutter.project_slug}}.checkpoints import class_names_of
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.commands.train import run as run_main
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.errors import InputError
-from {{cookiecutter.project_slug}}.inference.checkpoints import class_names_of
 from {{cookiecutter.project_slug}}.inference.inputs import read_rows as read_table
+from {{cookiecutter.project_slug}}.inference.outputs import predict_images
 from {{cookiecutter.project_slug}}.training.module import load_classifier
 
 N_IMAGES = 24
@@ -280,7 +281,7 @@ def test_readme_notebook_example_runs(trained, test_images, capsys):
     exec(compile(code.replace('"digit.png"', repr(str(image))), "README.md", "exec"), {})
     printed = capsys.readouterr().out
     model = load_classifier(trained / "checkpoints" / "best.ckpt")
-    (row,) = model.predict_images(image, top_k=2)
+    (row,) = predict_images(model, image, top_k=2)
     assert printed.strip() == str([row])
     assert row["digit"] == str(model.predict_step(test_images[1][:1])[0].argmax().item())
 

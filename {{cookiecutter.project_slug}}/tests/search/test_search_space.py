@@ -12,6 +12,7 @@ import yaml
 from conftest import ROOT
 
 optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
+from {{cookiecutter.project_slug}}.search.stages import widened  # noqa: E402
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args  # noqa: E402
 
@@ -20,7 +21,6 @@ from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.errors import SweepError  # noqa: E402
 from {{cookiecutter.project_slug}}.search.engine import grid_space, make_sampler, not_counted  # noqa: E402
 from {{cookiecutter.project_slug}}.search.space import distributions, parse_param, parse_space  # noqa: E402
-from {{cookiecutter.project_slug}}.search.stages import widened  # noqa: E402
 from {{cookiecutter.project_slug}}.search.sweepfile import command_line, hyperband, load_sweep  # noqa: E402
 
 FORMS = {

@@ -29,7 +29,7 @@ def units_of_run(run_dir: Path) -> dict | None:
     """The unit statistics of the run's checkpoint on a sample of its training data."""
     import yaml
 
-    from ..training.diagnosis import units_of
+    from ..analysis.run import units_of
     from ..training.module import load_classifier
     from .options import build_datamodule
 

@@ -16,7 +16,7 @@ PROG = "train.py"
 def test_run_directory(a: argparse.Namespace, ckpt: Path) -> Path:
     """--run-name when given, else `<trained run>-test-<dataset>` (-2, -3… if taken): the training
     run's own results.json is never overwritten."""
-    from ..inference.checkpoints import run_directory_of
+    from ..checkpoints import run_directory_of
     from ..training.rundir import unused
 
     trained = run_directory_of(ckpt).name
@@ -49,8 +49,8 @@ def evaluate(a: argparse.Namespace) -> tuple[int, Path | None]:
 
 def checked_data(a: argparse.Namespace, ckpt: Path):
     """The data to test on, after checking that the checkpoint's network fits it."""
+    from ..checkpoints import read_hparams
     from ..datasets import tasks_for
-    from ..inference.checkpoints import read_hparams
     from ..training.build import check_fits_checkpoint
     from ..training.trainer import check_hardware
     from .options import build_datamodule, trainer_view

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             f"argument --format: {a.format} needs the export extra (missing {', '.join(missing)}): "
             "pip install -e '.[export]'"
         )
-    from ..inference.checkpoints import find_checkpoint, read_hparams
+    from ..checkpoints import find_checkpoint, read_hparams
 
     try:
         ckpt = find_checkpoint(a.checkpoint, a.output_dir)
@@ -206,7 +206,7 @@ class Mismatch(Exception):
 def write_export(a: argparse.Namespace, ckpt: Path, hp: dict, out: Path, info: Path) -> int:
     import torch
 
-    from ..inference.checkpoints import class_names_of
+    from ..checkpoints import class_names_of
     from ..training.module import load_classifier
 
     model = load_classifier(ckpt)

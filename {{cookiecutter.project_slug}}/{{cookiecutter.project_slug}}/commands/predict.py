@@ -120,9 +120,9 @@ def predict(a: argparse.Namespace) -> int:
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    from ..checkpoints import class_names_of, find_checkpoint, read_hparams
     from ..errors import SettingError
     from ..files import atomic_path, remove_stale_temporaries
-    from ..inference.checkpoints import class_names_of, find_checkpoint, read_hparams
     from ..inference.outputs import PredictionWriter
     from ..training.module import load_classifier
 

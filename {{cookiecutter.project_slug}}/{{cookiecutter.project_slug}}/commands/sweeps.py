@@ -27,11 +27,18 @@ from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
 from ..errors import SweepError, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
+{%- if cookiecutter.sweeps_engine %}
 from ..search.sources import PREFIX as OPTUNA_PREFIX
 from ..search.sources import optuna_runs
-from ..search.stages import widened
+{%- endif %}
 from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
-from .sweeps_more import add_report_and_repeat, add_run_command, report_or_repeat, run_command
+from .edges import widened
+{%- if cookiecutter.diagnostics %}
+from .sweeps_report import add_report_and_repeat, report_or_repeat
+{%- endif %}
+{%- if cookiecutter.sweeps_engine %}
+from .sweeps_run import add_run_command, run_command
+{%- endif %}
 
 STAGES_DIR = Path("sweeps")  # the project's stage files, relative to where the command runs
 DEFAULT_METRIC = {"name": MONITOR, "goal": GOAL}
@@ -239,9 +246,11 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     if online:
         runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], None)
         monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
+{%- if cookiecutter.sweeps_engine %}
     elif origin.startswith(OPTUNA_PREFIX):
         runs, sweep_config = optuna_runs(origin)
         monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
+{%- endif %}
     else:
         monitor = run_monitor(Path(origin))  # the runs' own: val/acc, or val/rmse for regression
         runs, sweep_config = local_runs(Path(origin), monitor.name), None
@@ -305,8 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUNS",
         help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
         "results.json and config.yaml), one run directory, wandb:<entity>/<project>/<sweep id> "
-        "to read the sweep's runs from the W&B API, or optuna:<storage URL>#<study> for a study "
-        "that `sweeps run` ran",
+        "to read the sweep's runs from the W&B API"
+{%- if cookiecutter.sweeps_engine %}
+        ", or optuna:<storage URL>#<study> for a study that `sweeps run` ran"
+{%- endif %}
+        ,
     )
     nxt.add_argument(
         "--to",
@@ -324,8 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the folder of the stage files stage*.yaml, in order (default: sweeps)",
     )
-    add_report_and_repeat(commands)  # sweeps_more.py
-    add_run_command(commands)
+{%- if cookiecutter.diagnostics %}
+    add_report_and_repeat(commands)  # sweeps_report.py
+{%- endif %}
+{%- if cookiecutter.sweeps_engine %}
+    add_run_command(commands)  # sweeps_run.py
+{%- endif %}
     return parser
 
 
@@ -334,13 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     train_args = argv[argv.index("--") + 1 :] if "--" in argv else []  # `run ... -- TRAIN FLAGS`
     parser = build_parser()
     args = parser.parse_args(argv[: len(argv) - len(train_args) - (1 if "--" in argv else 0)])
+{%- if cookiecutter.sweeps_engine %}
     if args.command == "run":
         return run_command(parser, args, train_args)
+{%- endif %}
+{%- if cookiecutter.diagnostics %}
     if args.command == "repeat":
         args.extra = [*args.extra, *train_args]  # the flags after `--`, for every seed's run
+{%- endif %}
     try:
+{%- if cookiecutter.diagnostics %}
         if args.command in ("report", "repeat"):
             return report_or_repeat(args)
+{%- endif %}
         path = next_stage(args.origin, args.to, args.output, args.stages)
     except SweepError as e:
         return refuse(f"{parser.prog} {args.command}", e)

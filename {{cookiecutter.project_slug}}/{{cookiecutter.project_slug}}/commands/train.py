@@ -45,10 +45,10 @@ def train(a: argparse.Namespace) -> tuple[int, Path | None]:
     """Returns (the process exit status, the run directory or None when refused before it existed).
     Everything that can be judged before training is judged before the run directory exists; bad
     input found after it was created removes what this run made."""
-    from ..search.trial import attach
+    from ..features import attach
     from ..training.trainer import quiet_lightning
 
-    attach()  # a trial of `sweeps run`: its metric goes to the Optuna study each epoch (Hyperband)
+    attach()  # the baked-in optional features' hooks (features.py)
     quiet_lightning()
     import lightning as L
 

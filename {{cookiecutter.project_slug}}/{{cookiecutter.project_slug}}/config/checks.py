@@ -14,7 +14,7 @@ from ..datasets import DATASETS, tasks_for
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, missing, wandb_mode_env_problem
-from .reach import flag_reach, is_backbone
+from .reach import flag_reach{% if cookiecutter.tables %}, is_backbone{% endif %}
 
 
 def yaml_text(value) -> str:
@@ -73,7 +73,7 @@ def advice(a: argparse.Namespace) -> list[str]:
 
 def ignored_flags(a: argparse.Namespace) -> list[str]:
     """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
-    _, ignored = flag_reach(a.model, a.pretrained)
+    _, ignored = flag_reach(a.model, {% if cookiecutter.backbones %}a.pretrained{% else %}False{% endif %})
     return [
         f"{flags.FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
         for f in ignored
@@ -146,6 +146,7 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
 
 
 def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+{%- if cookiecutter.tables %}
     """--target/--features belong to tables; a table needs a target."""
     kind = DATASETS[a.dataset].kind
     if kind != "table":
@@ -168,6 +169,9 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
         parser.error("argument --adversarial: perturbs images within their pixel range; not for --dataset csv")
     if a.aug_preview:
         parser.error("argument --aug-preview: a table has no images to preview")
+{%- else %}
+    """Nothing to check in this bake: the table flags come with the tables feature."""
+{%- endif %}
 
 
 IMAGE_MODELS = ("cnn", "rnn", "resnet")
@@ -176,12 +180,14 @@ IMAGE_MODELS = ("cnn", "rnn", "resnet")
 def image_only_flags(a: argparse.Namespace) -> list[str]:
     """Flags that only make sense for images, given with a table: one warning line each, and made
     harmless (augmentation off, the MLP instead of an image architecture, the image size unused)."""
+{%- if cookiecutter.streaming %}
     if DATASETS[a.dataset].kind == "streaming":  # fixed when the shards were written
         return [
             f"--{f.replace('_', '-')} {getattr(a, f)} is set by prepare for --dataset streaming; ignored"
             for f in ("image_size", "val_fraction")
             if getattr(a, f) != flags.FLAG_BY_NAME[f].default
         ]
+{%- endif %}
     if DATASETS[a.dataset].kind != "table":
         return []
     lines = []

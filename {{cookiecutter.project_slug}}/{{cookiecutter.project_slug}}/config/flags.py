@@ -248,11 +248,18 @@ FLAGS: list[Flag] = [
         ARCH,
         "mlp",
         "The domain dictates the architecture; CNNs and RNNs share parameters, a kind of "
-        "regularization (checklist). rnn reads an image row by row. Add your own in networks.py; "
-        "torchvision:<name> (resnet18, mobilenet_v3_small, …) and timm:<name> (the timm extra) are pretrainable "
-        "backbones.",
+        "regularization (checklist). rnn reads an image row by row. Add your own in networks.py"
+{%- if cookiecutter.backbones %}
+        "; torchvision:<name> (resnet18, mobilenet_v3_small, …) and timm:<name> (the timm extra) are pretrainable "
+        "backbones"
+{%- endif %}
+        ".",
         model_type,
+{%- if cookiecutter.backbones %}
         metavar="{" + ",".join(declared_models()) + ",torchvision:NAME,timm:NAME}",
+{%- else %}
+        metavar="{" + ",".join(declared_models()) + "}",
+{%- endif %}
     ),
     flag(
         "depth",
@@ -273,6 +280,7 @@ FLAGS: list[Flag] = [
         auto_or(number_type(int, POSITIVE)),
     ),
     flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=RNN_CELLS),
+{%- if cookiecutter.backbones %}
     flag(
         "pretrained",
         ARCH,
@@ -281,6 +289,7 @@ FLAGS: list[Flag] = [
         "local cache (TORCH_HOME, the Hugging Face cache; never downloaded) and use their normalization "
         "statistics. The initialization schemes then fill the heads only.",
     ),
+{%- endif %}
     flag(
         "freeze_backbone",
         ARCH,
@@ -414,7 +423,13 @@ FLAGS: list[Flag] = [
         "Multitask learning: comma list of tasks, the first is the primary one; one head per "
         "task on a shared trunk (default: the dataset's main task). "
         + "; ".join(f"{n}: {', '.join(t.name for t in d.tasks)}" for n, d in DATASETS.items() if d.tasks)
-        + "; csv: columns of the table; streaming: the tasks stored by prepare",
+{%- if cookiecutter.tables %}
+        + "; csv: columns of the table"
+{%- endif %}
+{%- if cookiecutter.streaming %}
+        + "; streaming: the tasks stored by prepare"
+{%- endif %}
+        ,
         list_type(str),
     ),
     flag(
@@ -483,6 +498,7 @@ FLAGS: list[Flag] = [
         "data/cifar-10-batches-py/); for image-folder, the folder of class folders (or of train/ and test/).",
         metavar="PATH",
     ),
+{%- if cookiecutter.tables %}
     flag(
         "target",
         DATA,
@@ -492,13 +508,17 @@ FLAGS: list[Flag] = [
         metavar="COLUMN",
     ),
     flag("features", DATA, [], "csv: the input columns (default: every other numeric column).", list_type(str)),
+{%- endif %}
     flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
     flag(
         "image_size",
         DATA,
         32,
-        "image-folder: images are resized to this many pixels square; torchvision:/timm: "
-        "backbones: smaller images are resized up to this (or to the backbone's minimum).",
+        "image-folder: images are resized to this many pixels square"
+{%- if cookiecutter.backbones %}
+        "; torchvision:/timm: backbones: smaller images are resized up to this (or to the backbone's minimum)"
+{%- endif %}
+        ".",
         int,
         Range(4),
     ),
@@ -645,6 +665,7 @@ FLAGS: list[Flag] = [
         "Log gradients and/or parameters to W&B every 100 steps (wandb.watch).",
         choices=("none", "gradients", "parameters", "all"),
     ),
+{%- if cookiecutter.diagnostics %}
     flag(
         "diagnose",
         LOG,
@@ -665,6 +686,7 @@ FLAGS: list[Flag] = [
         none_ok=True,
         metavar="FLOAT",
     ),
+{%- endif %}
     flag(
         "tensorboard",
         LOG,

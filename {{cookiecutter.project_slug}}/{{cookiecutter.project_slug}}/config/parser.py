@@ -198,7 +198,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
     check_choices(parser, args)
-    args.tasks = args.tasks or default_tasks(args.dataset, args.target)
+    args.tasks = args.tasks or default_tasks(args.dataset{% if cookiecutter.tables %}, args.target{% endif %})
     args.resume_ckpt = str(resumed["ckpt"]) if resumed is not None else None
     # What the checkpoint holds, read once here: its step and hyperparameters (data shape, classes).
     args.resume_state = {"step": resumed["global_step"], "hparams": resumed["hparams"]} if resumed else None

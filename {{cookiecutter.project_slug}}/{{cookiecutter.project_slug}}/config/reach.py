@@ -9,7 +9,9 @@ and a keyword of the builder in networks.py, nothing else (models/build.py passe
 from __future__ import annotations
 
 import argparse
+{%- if cookiecutter.backbones %}
 import importlib.util
+{%- endif %}
 
 from .declared import Declared, decorated, imported
 
@@ -27,7 +29,9 @@ NETWORK_FLAGS = (
     *BLOCK_FLAGS,
     "dropout",
     "init",
+{%- if cookiecutter.backbones %}
     "pretrained",
+{%- endif %}
     "freeze_backbone",
     "backbone_lr_ratio",
 )
@@ -59,10 +63,11 @@ def is_backbone(name: str) -> bool:
 
 
 def model_type(text: str) -> str:
-    """--model: a registered name, torchvision:<name> or timm:<name> (the timm extra installed)."""
+    """--model: a registered name{% if cookiecutter.backbones %}, torchvision:<name> or timm:<name> (the timm extra installed){% endif %}."""
     names = declared_models()
     if text in names:
         return text
+{%- if cookiecutter.backbones %}
     prefix, _, rest = text.partition(":")
     if prefix in ("torchvision", "timm") and rest:
         if prefix == "timm" and importlib.util.find_spec("timm") is None:
@@ -71,6 +76,9 @@ def model_type(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"unknown model {text!r} (registered: {', '.join(names)}; or torchvision:<name>, timm:<name>)"
     )
+{%- else %}
+    raise argparse.ArgumentTypeError(f"unknown model {text!r} (registered: {', '.join(names)})")
+{%- endif %}
 
 
 def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | int:
@@ -88,7 +96,9 @@ def flag_reach(model: str, pretrained: bool) -> tuple[dict[str, str], list[str]]
     if is_backbone(model):
         applies["dropout"] = "before the heads"
         applies["init"] = "heads only (loaded weights are kept)" if pretrained else "trunk and heads"
+{%- if cookiecutter.backbones %}
         applies["pretrained"] = "loads the backbone's weights"
+{%- endif %}
         applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the backbone"
     else:
         declared = declared_models().get(model)

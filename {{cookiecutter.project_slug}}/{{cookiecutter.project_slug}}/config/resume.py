@@ -34,11 +34,15 @@ RESUME_FIXED = (
     "weight_decay",
     "batch_size",
     "accumulate_grad_batches",
+{%- if cookiecutter.backbones %}
     "pretrained",
+{%- endif %}
     "freeze_backbone",
     "backbone_lr_ratio",
+{%- if cookiecutter.tables %}
     "target",
     "features",
+{%- endif %}
 )
 
 
@@ -49,7 +53,7 @@ def fixed_on_resume() -> tuple[str, ...]:
 def read_resume(resume: str, output_dir: str, flag_names) -> dict:
     """The checkpoint to resume (a run directory's last.ckpt, `last` or a file) and what it holds: its
     flag values (this run's defaults), step, epoch and hyperparameters. Raises CheckpointError."""
-    from ..inference.checkpoints import find_checkpoint, run_directory_of, training_state
+    from ..checkpoints import find_checkpoint, run_directory_of, training_state
 
     ckpt = find_checkpoint(resume, output_dir, prefer="last")
     saved = training_state(ckpt)

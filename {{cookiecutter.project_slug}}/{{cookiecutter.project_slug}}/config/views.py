@@ -13,6 +13,7 @@ T = TypeVar("T")
 
 
 def view(cls: type[T], args: argparse.Namespace, **resolved) -> T:
-    """`cls` filled from `args` by field name; `resolved` overrides (values resolved after parsing)."""
-    values = {f.name: getattr(args, f.name) for f in fields(cls) if f.name not in resolved}
+    """`cls` filled from `args` by field name; `resolved` overrides (values resolved after parsing). A
+    field whose flag this project does not have (a feature not baked in) keeps its default."""
+    values = {f.name: getattr(args, f.name) for f in fields(cls) if f.name not in resolved and hasattr(args, f.name)}
     return cls(**values, **resolved)

@@ -17,8 +17,6 @@ class DataOptions:
     dataset: str
     data_dir: str
     tasks: list
-    target: str | None
-    features: list
     batch_size: int
     num_workers: int
     val_fraction: float
@@ -26,7 +24,11 @@ class DataOptions:
     download: bool
     image_size: int
     pin_memory: bool = False
-    task_types: list = ()  # --task-types (tables)
+    task_types: list = ()  # --task-types
+{%- if cookiecutter.tables %}
+    target: str | None = None  # --target, --features: tables
+    features: list = ()
+{%- endif %}
 
 
 def datamodule_class(spec) -> type:

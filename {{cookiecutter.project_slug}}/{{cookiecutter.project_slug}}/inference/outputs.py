@@ -1,6 +1,6 @@
 """A model's outputs as the user reads them: per-task class probabilities (a regression task: its value
 in the target's own units), and one CSV row per input with the predicted class names or values
-(predict.py, Classifier.predict_images)."""
+(predict.py, predict_images, predict_csv)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,7 @@ from pathlib import Path
 
 import torch
 
-
-def probabilities(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per task, class probabilities [B, C] from the heads' logits: softmax, or for a binary head's one
-    logit b the two probabilities (1 − σ(b), σ(b))."""
-    probs = []
-    for logits in outputs:
-        if logits.shape[1] == 1:
-            p = torch.sigmoid(logits.float())
-            probs.append(torch.cat([1 - p, p], dim=1))
-        else:
-            probs.append(torch.softmax(logits.float(), dim=1))
-    return probs
+from .inputs import LEVELS, list_images, read_image, read_rows
 
 
 def header(
@@ -108,3 +97,36 @@ class PredictionWriter:
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+@torch.inference_mode()
+def predict_images(model, paths, top_k: int = 1, batch_size: int = 256) -> list[dict]:
+    """Image files (or folders) → one dict per image: file, then per task the predicted class name
+    and its probability (`digit`, `digit_prob`; top-k adds `digit_top2`, …). Inputs are adapted as
+    predict.py does (channels, size, the training data's gray levels); undecodable files raise."""
+    hp = model.hparams
+    files = list_images([paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths)
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(files), batch_size):
+        chunk = files[start : start + batch_size]
+        x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
+        probs = model.predict_step(x.to(model.device))
+        out += rows([str(f) for f in chunk], probs, hp.task_names, model.class_names, top_k, kinds=model.kinds)
+    model.train(was_training)
+    return out
+
+
+@torch.inference_mode()
+def predict_csv(model, path) -> list[dict]:
+    """A table model's predictions for the rows of a CSV file (its feature columns, any order): one
+    dict per row, `row` (from 1) then per task the class name and probability, or a regression
+    task's value in the target's own units: the rows predict.py writes."""
+    hp = model.hparams
+    x, keys = read_rows(path, hp.get("features") or [], hp.input_shape)
+    was_training = model.training
+    model.eval()
+    outputs = model.predict_step(x.to(model.device))
+    model.train(was_training)
+    return rows(keys, outputs, hp.task_names, model.class_names, 1, key="row", kinds=model.kinds)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..config.flags import FLAG_BY_NAME
-from ..config.reach import BLOCK_FLAGS, is_backbone
+from ..config.reach import BLOCK_FLAGS{% if cookiecutter.backbones %}, is_backbone{% endif %}
 from ..errors import NetworkError
 from .blocks import Block, Network, check_features
 
@@ -80,6 +80,7 @@ def create_network(
 ) -> Network:
     """`models`: the registry (networks.MODELS); `options`: the block flags (activation, batchnorm, …)
     and any architecture knob a builder names."""
+{%- if cookiecutter.backbones %}
     if is_backbone(name):
         return _backbone_network(
             name,
@@ -94,10 +95,9 @@ def create_network(
             load_weights,
             dropout,
         )
+{%- endif %}
     if name not in models:
-        raise NetworkError(
-            f"unknown model {name!r} (registered: {', '.join(models)}; or torchvision:<name>, timm:<name>)"
-        )
+        raise NetworkError(f"unknown model {name!r} (registered: {', '.join(models)})")
     entry = models[name]
     block_kw = {k: options.pop(k) for k in BLOCK_FLAGS if k in options}
     offered = {
@@ -128,6 +128,7 @@ def create_network(
     return Network(
         trunk, features, classes_per_task, input_dropout, mean, std, dropout=head_dropout, freeze_trunk=freeze_backbone
     )
+{%- if cookiecutter.backbones %}
 
 
 def _backbone_network(
@@ -151,3 +152,4 @@ def _backbone_network(
         dropout=dropout,
         freeze_trunk=freeze,
     )
+{%- endif %}

@@ -31,7 +31,6 @@ class Tools:
     find_lr: bool = False
     auto_lr: bool = False
     wandb_watch: str = "none"
-    diagnose: bool = True  # diagnosis.json and its lines at the end of a run (training/diagnosis.py)
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class Plan:
 def start(plan: Plan, dm, module) -> int:
     """Returns the process exit status, which the W&B run (when on) ends with too."""
     if is_rank_zero():
-        print(network_summary(plan.config["model"], plan.config["pretrained"], module))
+        print(network_summary(plan.config["model"], plan.config.get("pretrained", False), module))
         (plan.run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(plan.logging.wandb_mode)
     t = plan.tools
@@ -273,19 +272,19 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     return 0
 
 
-def after_run(plan: Plan, module, dm, wandb_logger) -> None:
-    """diagnosis.json and at most 5 lines (the checklist's next step), unless --no-diagnose."""
-    if plan.tools.diagnose and not plan.trainer.fast_dev_run:
-        from .diagnosis import diagnose_run
+# The extension point for what runs after a finished (or diverged) run on rank 0, each called as
+# hook(plan, module, dm, wandb_logger): an optional feature appends to it in its attach() (features.py).
+AFTER_RUN: list = []
 
+
+def after_run(plan: Plan, module, dm, wandb_logger) -> None:
+    if plan.trainer.fast_dev_run:
+        return
+    for hook in AFTER_RUN:
         try:
-            diagnose_run(plan.run_dir, module, dm, wandb_logger)
-        except Exception as e:  # noqa: BLE001 - the run itself is done and saved: a diagnosis never fails it
-            print(
-                f"warning: no diagnosis ({one_line(e)[:160]}); "
-                f"python -m {__package__.rpartition('.')[0]}.diagnose {plan.run_dir}",
-                file=sys.stderr,
-            )
+            hook(plan, module, dm, wandb_logger)
+        except Exception as e:  # noqa: BLE001 - the run itself is done and saved: an extra never fails it
+            print(f"warning: {getattr(hook, '__qualname__', hook)} failed ({one_line(e)[:160]})", file=sys.stderr)
 
 
 def validate_if_never_validated(trainer, module, dm) -> None:

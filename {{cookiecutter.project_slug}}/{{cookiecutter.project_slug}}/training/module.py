@@ -22,6 +22,19 @@ from .schedules import lambda_lr, schedule_arguments
 SPLITS = ("train", "val", "test")
 
 
+def probabilities(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per task, class probabilities [B, C] from the heads' logits: softmax, or for a binary head's one
+    logit b the two probabilities (1 − σ(b), σ(b))."""
+    probs = []
+    for logits in outputs:
+        if logits.shape[1] == 1:
+            p = torch.sigmoid(logits.float())
+            probs.append(torch.cat([1 - p, p], dim=1))
+        else:
+            probs.append(torch.softmax(logits.float(), dim=1))
+    return probs
+
+
 class Classifier(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
     input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
@@ -279,7 +292,7 @@ class Classifier(L.LightningModule):
     @property
     def class_names(self) -> list[list[str]]:
         """Per task, the name of each class ("0", "1", … for checkpoints saved without names)."""
-        from ..inference.checkpoints import class_names_of
+        from ..checkpoints import class_names_of
 
         return class_names_of(dict(self.hparams))
 
@@ -288,8 +301,6 @@ class Classifier(L.LightningModule):
         value [B, 1] in the target's own units; `batch` is images
         [B, C, H, W] in [0, 1], or a tuple or list whose first item they are, so `trainer.predict` works
         on the datamodule's loaders too."""
-        from ..inference.outputs import probabilities
-
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         if len(x) == 0:  # predict.py: every file of this batch was undecodable
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]
@@ -300,49 +311,12 @@ class Classifier(L.LightningModule):
                 probs[t] = self.original_units(outputs[t].float(), t)
         return probs
 
-    @torch.inference_mode()
-    def predict_images(self, paths, top_k: int = 1, batch_size: int = 256) -> list[dict]:
-        """Image files (or folders) → one dict per image: file, then per task the predicted class name
-        and its probability (`digit`, `digit_prob`; top-k adds `digit_top2`, …). Inputs are adapted as
-        predict.py does (channels, size, the training data's gray levels); undecodable files raise."""
-        from ..inference.inputs import LEVELS, list_images, read_image
-        from ..inference.outputs import rows
-
-        hp = self.hparams
-        files = list_images([paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths)
-        was_training = self.training
-        self.eval()
-        out = []
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
-            probs = self.predict_step(x.to(self.device))
-            out += rows([str(f) for f in chunk], probs, hp.task_names, self.class_names, top_k, kinds=self.kinds)
-        self.train(was_training)
-        return out
-
-    @torch.inference_mode()
-    def predict_csv(self, path) -> list[dict]:
-        """A table model's predictions for the rows of a CSV file (its feature columns, any order): one
-        dict per row, `row` (from 1) then per task the class name and probability, or a regression
-        task's value in the target's own units: the rows predict.py writes."""
-        from ..inference.inputs import read_rows
-        from ..inference.outputs import rows
-
-        hp = self.hparams
-        x, keys = read_rows(path, hp.get("features") or [], hp.input_shape)
-        was_training = self.training
-        self.eval()
-        outputs = self.predict_step(x.to(self.device))
-        self.train(was_training)
-        return rows(keys, outputs, hp.task_names, self.class_names, 1, key="row", kinds=self.kinds)
-
 
 def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
     """The Classifier of a checked checkpoint, in eval mode, uncompiled. Hyperparameters that do not
     build a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
+    from ..checkpoints import read_hparams
     from ..errors import CheckpointError, UsageError, one_line
-    from ..inference.checkpoints import read_hparams
 
     hp = read_hparams(path)  # one line saying what the file is when it is not one of this project's
     if hp["model"] not in MODELS and not is_backbone(hp["model"]):

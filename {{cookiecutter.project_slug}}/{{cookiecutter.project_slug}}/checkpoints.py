@@ -9,7 +9,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from ..errors import CheckpointError
+from .errors import CheckpointError
 
 # Hyperparameters every checkpoint of this project carries (module.Classifier saves them).
 REQUIRED = ("model", "input_shape", "task_names", "task_classes")

@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import math
 
-from .space import parse_param
-
 EDGE = 0.1  # the outer tenth of the range, each side
+LOG_VALUES = {"log_uniform_values", "inv_log_uniform_values", "q_log_uniform_values"}
+NUMERIC = {"uniform", "int_uniform", "q_uniform", *LOG_VALUES}
+
+
+def range_of(spec) -> tuple[float, float, bool, bool] | None:
+    """(low, high, log scale, integer) of a W&B range given by its values; None for any other form."""
+    if not isinstance(spec, dict) or "values" in spec or "value" in spec:
+        return None
+    low, high = spec.get("min"), spec.get("max")
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high))
+    kind = spec.get("distribution", "int_uniform" if all(isinstance(x, int) for x in (low, high)) else "uniform")
+    if not numbers or kind not in NUMERIC or not low < high or (kind in LOG_VALUES and low <= 0):
+        return None
+    return float(low), float(high), kind in LOG_VALUES, kind == "int_uniform"
 
 
 def position(value: float, low: float, high: float, log: bool) -> float:
@@ -23,23 +35,20 @@ def widened(spec: dict, value: float, valid=lambda x: True) -> tuple[dict, str] 
     """The spec widened by half its width past the edge `value` is near (less when the flag's
     `valid` refuses the new bound: a quarter, an eighth, or the old bound), and a sentence saying
     so; None when `value` is not at an edge or the spec is not a numeric range given by its values."""
-    try:
-        p = parse_param("x", spec)
-    except Exception:  # noqa: BLE001 - not a range this check understands (a refused form): leave it
+    found = range_of(spec)
+    if found is None:
         return None
-    if p is None or p.kind == "categorical" or p.weights or spec.get("distribution", "").endswith("log_uniform"):
+    low, high, log, integer = found
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or (log and value <= 0):
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or (p.log and value <= 0):
-        return None
-    low, high = float(spec["min"]), float(spec["max"])
-    at = position(value, low, high, p.log)
+    at = position(value, low, high, log)
     if EDGE <= at <= 1 - EDGE:
         return None
-    kind = int if p.kind == "int" else float
+    kind = int if integer else float
     lower = at < EDGE
     bound = low if lower else high
     for fraction in (0.5, 0.25, 0.125):
-        if p.log:
+        if log:
             factor = (high / low) ** fraction
             new = low / factor if lower else high * factor
         else:
@@ -48,7 +57,7 @@ def widened(spec: dict, value: float, valid=lambda x: True) -> tuple[dict, str] 
         if valid(new):
             bound = new
             break
-    scale = "log scale" if p.log else "linear scale"
+    scale = "log scale" if log else "linear scale"
     where = f"best {value:g} lies in the {'lower' if lower else 'upper'} tenth of [{low:g}, {high:g}] ({scale})"
     if bound == (low if lower else high):
         return spec, f"{where}, at the flag's limit: searched again on the same range"

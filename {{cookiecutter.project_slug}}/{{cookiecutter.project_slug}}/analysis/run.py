@@ -4,13 +4,15 @@ printed lines and, when W&B is on, the findings as a W&B table."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 
-from ..analysis.diagnose import diagnose, summary_lines
-from ..analysis.units import unit_statistics
-from .monitor import MODE, MONITOR
+from ..errors import one_line
+from ..training.monitor import MODE, MONITOR
+from .diagnose import diagnose, summary_lines
+from .units import unit_statistics
 
 SAMPLE = 512  # training inputs through the final weights (enough for a share of units to 5%)
 TABLE_COLUMNS = ["id", "severity", "section", "evidence", "checklist", "flags"]
@@ -48,3 +50,25 @@ def diagnose_run(run_dir: Path, module, dm, wandb_logger=None) -> dict:
         rows = [[x[c] if c != "flags" else " ".join(x[c]) for c in TABLE_COLUMNS] for x in diagnosis["findings"]]
         wandb_logger.log_table("diagnosis", columns=TABLE_COLUMNS, data=rows)
     return diagnosis
+
+
+def after_run(plan, module, dm, wandb_logger) -> None:
+    """diagnosis.json and at most 5 lines (the checklist's next step), unless --no-diagnose."""
+    if not plan.config.get("diagnose", True):
+        return
+    try:
+        diagnose_run(plan.run_dir, module, dm, wandb_logger)
+    except Exception as e:  # noqa: BLE001 - the run itself is done and saved: a diagnosis never fails it
+        package = __package__.rpartition(".")[0]
+        print(
+            f"warning: no diagnosis ({one_line(e)[:160]}); python -m {package}.diagnose {plan.run_dir}",
+            file=sys.stderr,
+        )
+
+
+def attach() -> None:
+    """The diagnostics feature: every finished run on rank 0 ends with its diagnosis (features.py)."""
+    from ..training.fit import AFTER_RUN
+
+    if after_run not in AFTER_RUN:
+        AFTER_RUN.append(after_run)
