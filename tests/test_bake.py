@@ -18,57 +18,32 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parents[1]
 PYTHONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]
 
-EXPECTED_FILES = {
+# The files of every bake (the core), and what each optional feature adds ({slug}: the package).
+CORE_FILES = {
     ".github/workflows/ci.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
     "train.py",
-    "predict.py",
-    "export.py",
     "sweep.yaml",
     "sweeps/stage1_lr.yaml",
     "sweeps/stage2_momentum_batch_width.yaml",
     "sweeps/stage3_depth_decay_regularization.yaml",
     "scripts/slurm.sbatch",
-    "benchmarks/bench_architectures.py",
-    "benchmarks/bench_finetune.py",
-    "benchmarks/bench_wandb.py",
-    "benchmarks/bench_overhead.py",
-    "benchmarks/bench_predict.py",
-    "benchmarks/bench_sigterm.py",
-    "benchmarks/bench_steps.py",
-    "benchmarks/bench_streaming.py",
-    "benchmarks/bench_tuning.py",
-    "benchmarks/bench_tables.py",
-    "benchmarks/bench_sweeps.py",
     "{slug}/__init__.py",
+    "{slug}/checkpoints.py",
     "{slug}/datasets.py",
-    "{slug}/diagnose.py",
-    "{slug}/analysis/__init__.py",
-    "{slug}/analysis/curves.py",
-    "{slug}/analysis/diagnose.py",
-    "{slug}/analysis/report.py",
-    "{slug}/analysis/rules.py",
-    "{slug}/analysis/sources.py",
-    "{slug}/analysis/units.py",
     "{slug}/errors.py",
+    "{slug}/features.py",
     "{slug}/files.py",
     "{slug}/networks.py",
-    "{slug}/prepare.py",
     "{slug}/sweeps.py",
     "{slug}/commands/__init__.py",
+    "{slug}/commands/edges.py",
     "{slug}/commands/evaluate.py",
-    "{slug}/commands/export.py",
     "{slug}/commands/options.py",
-    "{slug}/commands/predict.py",
-    "{slug}/commands/prepare.py",
-    "{slug}/commands/diagnose.py",
-    "{slug}/commands/repeat.py",
-    "{slug}/commands/report.py",
     "{slug}/commands/sweeps.py",
-    "{slug}/commands/sweeps_more.py",
     "{slug}/commands/train.py",
     "{slug}/config/__init__.py",
     "{slug}/config/agent.py",
@@ -88,33 +63,14 @@ EXPECTED_FILES = {
     "{slug}/data/loaders.py",
     "{slug}/data/memory.py",
     "{slug}/data/splits.py",
-    "{slug}/data/streaming.py",
-    "{slug}/data/tables.py",
-    "{slug}/data/targets.py",
     "{slug}/data/tasks.py",
-    "{slug}/inference/__init__.py",
-    "{slug}/inference/checkpoints.py",
-    "{slug}/inference/inputs.py",
-    "{slug}/inference/outputs.py",
     "{slug}/models/__init__.py",
-    "{slug}/models/backbones.py",
     "{slug}/models/blocks.py",
     "{slug}/models/build.py",
     "{slug}/models/initialization.py",
     "{slug}/training/__init__.py",
-    "{slug}/search/__init__.py",
-    "{slug}/search/engine.py",
-    "{slug}/search/pruning.py",
-    "{slug}/search/sources.py",
-    "{slug}/search/space.py",
-    "{slug}/search/stages.py",
-    "{slug}/search/stopping.py",
-    "{slug}/search/storage.py",
-    "{slug}/search/sweepfile.py",
-    "{slug}/search/trial.py",
     "{slug}/training/build.py",
     "{slug}/training/callbacks.py",
-    "{slug}/training/diagnosis.py",
     "{slug}/training/fit.py",
     "{slug}/training/loggers.py",
     "{slug}/training/metrics.py",
@@ -129,28 +85,18 @@ EXPECTED_FILES = {
     "{slug}/training/tuning.py",
     "tests/conftest.py",
     "tests/formats.py",
-    "tests/record_ids.py",
     "tests/wandb_records.py",
     "tests/fixtures/v0-digits-mlp-d1-w16.ckpt",
-    "tests/analysis/test_diagnose_runs.py",
-    "tests/analysis/test_rules.py",
-    "tests/commands/test_report.py",
     "tests/commands/test_sweep_stages.py",
     "tests/commands/test_sweeps.py",
     "tests/config/test_cli.py",
     "tests/data/test_data.py",
-    "tests/data/test_streaming.py",
-    "tests/data/test_tables.py",
-    "tests/data/test_regression_data.py",
-    "tests/inference/test_export.py",
     "tests/inference/test_old_checkpoints.py",
-    "tests/inference/test_predict.py",
     "tests/models/test_models.py",
     "tests/models/test_networks.py",
     "tests/training/test_faults.py",
     "tests/training/test_optim.py",
     "tests/training/test_registries.py",
-    "tests/training/test_regression.py",
     "tests/training/test_regularization.py",
     "tests/training/test_run_state.py",
     "tests/training/test_sweep_agent.py",
@@ -158,17 +104,101 @@ EXPECTED_FILES = {
     "tests/training/test_trainer_options.py",
     "tests/training/test_tuning.py",
     "tests/training/test_wandb.py",
-    "tests/search/fake_train.py",
-    "tests/search/test_search_engine.py",
-    "tests/search/test_search_space.py",
+}
+FEATURE_FILES = {
+    "sweeps_engine": {
+        "{slug}/commands/sweeps_run.py",
+        *(f"{{slug}}/search/{m}.py" for m in
+          ("__init__", "engine", "pruning", "sources", "space", "stopping", "storage", "sweepfile", "trial")),
+        "tests/search/fake_train.py",
+        "tests/search/test_search_engine.py",
+        "tests/search/test_search_space.py",
+    },
+    "inference": {
+        "predict.py",
+        "export.py",
+        "{slug}/commands/predict.py",
+        "{slug}/commands/export.py",
+        "{slug}/inference/__init__.py",
+        "{slug}/inference/inputs.py",
+        "{slug}/inference/outputs.py",
+        "tests/inference/test_export.py",
+        "tests/inference/test_predict.py",
+    },
+    "diagnostics": {
+        "{slug}/diagnose.py",
+        "{slug}/commands/diagnose.py",
+        "{slug}/commands/report.py",
+        "{slug}/commands/repeat.py",
+        "{slug}/commands/sweeps_report.py",
+        *(f"{{slug}}/analysis/{m}.py" for m in
+          ("__init__", "curves", "diagnose", "report", "rules", "run", "sources", "units")),
+        "tests/analysis/test_diagnose_runs.py",
+        "tests/analysis/test_rules.py",
+        "tests/commands/test_report.py",
+    },
+    "tables": {
+        "{slug}/data/tables.py",
+        "{slug}/data/targets.py",
+        "tests/data/test_tables.py",
+        "tests/data/test_regression_data.py",
+        "tests/training/test_regression.py",
+    },
+    "backbones": {"{slug}/models/backbones.py"},
+    "streaming": {
+        "{slug}/prepare.py",
+        "{slug}/commands/prepare.py",
+        "{slug}/data/streaming.py",
+        "tests/data/test_streaming.py",
+        "tests/data/test_untrusted_shards.py",
+    },
+    "benchmarks": {
+        "benchmarks/bench_architectures.py",
+        "benchmarks/bench_overhead.py",
+        "benchmarks/bench_sigterm.py",
+        "benchmarks/bench_steps.py",
+        "benchmarks/bench_wandb.py",
+    },
+}
+# A benchmark of a feature comes when both it and the benchmarks are baked in.
+BENCHMARKS_OF = {
+    "sweeps_engine": {"benchmarks/bench_sweeps.py", "benchmarks/bench_tuning.py", "tests/commands/test_bench_tuning.py"},
+    "inference": {"benchmarks/bench_predict.py"},
+    "tables": {"benchmarks/bench_tables.py"},
+    "backbones": {"benchmarks/bench_finetune.py"},
+    "streaming": {"benchmarks/bench_streaming.py"},
+}
+FEATURES = tuple(FEATURE_FILES)
+CORE = dict.fromkeys(FEATURES, False)
+FULL = dict.fromkeys(FEATURES, True)
+# Each feature's flags and commands: listed by --help only in a bake that has it.
+FEATURE_FLAGS = {
+    "backbones": ["--pretrained", "torchvision:", "timm:"],
+    "tables": ["--target", "--features", "breast-cancer", "diabetes"],
+    "diagnostics": ["--no-diagnose", "--target-error"],
+    "streaming": ["streaming"],
 }
 
-ANSWERS = [
-    {},
-    {"project_name": "Digit Lab", "author": "Ada", "wandb_entity": "my-team", "python_version": "3.11"},
-    {"project_name": "x", "project_slug": "zz_checklist", "wandb_project": "sweeps-2026",
-     "default_dataset": "mnist"},
-]
+
+def expected_files(context: dict) -> set[str]:
+    files = set(CORE_FILES)
+    for feature, on in ((f, context[f]) for f in FEATURES):
+        if on:
+            files |= FEATURE_FILES[feature]
+            if context["benchmarks"]:
+                files |= BENCHMARKS_OF.get(feature, set())
+    return {f.format(slug=context["project_slug"]) for f in files}
+
+
+ANSWERS = {
+    "defaults": {},
+    "entity": {"project_name": "Digit Lab", "author": "Ada", "wandb_entity": "my-team", "python_version": "3.11"},
+    "slug": {"project_name": "x", "project_slug": "zz_checklist", "wandb_project": "sweeps-2026",
+             "default_dataset": "mnist"},
+    "core": CORE,
+    "full": FULL,
+    **{f"only-{f}": {**CORE, f: True} for f in FEATURES},
+}
 
 
 def files_of(root: Path) -> set[str]:
@@ -176,7 +206,7 @@ def files_of(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not skip & set(p.parts)}
 
 
-@pytest.fixture(params=ANSWERS, ids=["defaults", "entity", "slug"])
+@pytest.fixture(params=list(ANSWERS.values()), ids=list(ANSWERS))
 def baked(request, cookies):
     result = cookies.bake(extra_context=request.param)
     assert result.exit_code == 0, result.exception
@@ -187,16 +217,15 @@ def test_file_set_and_rendering(baked):
     root, context = baked
     slug = context["project_slug"]
     assert root.name == slug
-    expected = {f.format(slug=slug) for f in EXPECTED_FILES}
+    expected = expected_files(context)
     found = files_of(root)
     # Every file outside tests/ is expected exactly; tests/ holds at least the expected files, grouped
     # per sub-package (tests/<sub-package>/test_*.py) beside the shared helpers and fixtures.
     assert {f for f in found if not f.startswith("tests/")} == {f for f in expected if not f.startswith("tests/")}
     assert {f for f in expected if f.startswith("tests/")} <= found
-    packages = {p.name for p in (root / slug).iterdir() if p.is_dir() and p.name != "__pycache__"}
-    for f in found - expected:
+    for f in found - expected:  # tests/<group>/test_*.py, or a helper module tests/<name>.py
         parts = f.split("/")
-        assert len(parts) == 3 and parts[1] in packages and parts[2].startswith("test_") and parts[2].endswith(".py"), f
+        assert f.endswith(".py") and (len(parts) == 2 or (len(parts) == 3 and parts[2].startswith("test_"))), f
     for rel in found - {f"tests/fixtures/{p.name}" for p in (root / "tests" / "fixtures").iterdir()}:
         text = (root / rel).read_text().replace("${{", "")  # GitHub's own expressions stay in ci.yml
         assert "{{" not in text and "{%" not in text, rel
@@ -214,8 +243,49 @@ def test_file_set_and_rendering(baked):
 
 def test_ruff_passes_on_the_generated_project(baked):
     root, _ = baked
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=root, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *command], cwd=root, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Every flag of the checklist's sections (../shared/CLI.md), in every bake, whatever was answered.
+CHECKLIST_FLAGS = (
+    "--lr --lr-schedule --lr-tau --lr-final-ratio --lr-decay --lr-step-epochs --warmup-steps --find-lr --auto-lr "
+    "--plot-lr-schedule --optimizer --momentum --nesterov --beta2 --eps --batch-size --find-batch-size "
+    "--find-batch-size-max --gradient-clip-val --batchnorm --bn-position --bn-momentum --bn-eps --sync-batchnorm "
+    "--model --depth --width --rnn-cell --init --init-variance --bias-init --output-bias --weight-decay --l1 "
+    "--dropout --input-dropout --aug-translate --aug-scale --aug-rotate --aug-mirror --aug-skew --aug-blur "
+    "--aug-contrast --aug-preview --adversarial --adv-eps --adv-steps --adv-weight --early-stopping-patience "
+    "--early-stopping-min-delta --tasks --task-weights --task-types --regression-loss --huber-delta --activation "
+    "--leaky-slope --maxout-pieces --dataset --data-dir --download --val-fraction --num-workers --max-epochs "
+    "--max-steps --seed --deterministic --fast-dev-run --limit-train-batches --limit-val-batches --accelerator "
+    "--devices --strategy --num-nodes --precision --accumulate-grad-batches --compile --resume --output-dir "
+    "--run-name --wandb-mode --wandb-project --wandb-entity --wandb-tags --wandb-log-model --wandb-watch "
+    "--freeze-backbone --backbone-lr-ratio --profiler --log-every-n-steps --val-check-interval "
+    "--check-val-every-n-epoch --num-sanity-val-steps --detect-anomaly --benchmark --tensorboard --test-only"
+).split()
+
+
+def test_help_lists_every_checklist_flag_and_only_the_baked_features(baked):
+    """--help lists every checklist flag in every bake; a feature's flags, datasets, model names and
+    subcommands only where it was answered yes."""
+    root, context = baked
+    run = lambda *a: subprocess.run([sys.executable, *a], cwd=root, capture_output=True, text=True)
+    shown = run("train.py", "--help")
+    assert shown.returncode == 0, shown.stderr
+    words = set(re.findall(r"--[a-z0-9-]+", shown.stdout))
+    assert not [f for f in CHECKLIST_FLAGS if f not in words]
+    for feature, names in FEATURE_FLAGS.items():
+        for name in names:
+            listed = name in words if name.startswith("--") else name in shown.stdout
+            assert listed == bool(context[feature]), (feature, name)
+    sweeps = run("-m", f"{context['project_slug']}.sweeps", "--help")
+    assert sweeps.returncode == 0 and "next" in sweeps.stdout, sweeps.stderr
+    assert ("run" in sweeps.stdout.split("{")[1].split("}")[0].split(",")) == bool(context["sweeps_engine"])
+    assert ("report" in sweeps.stdout) == bool(context["diagnostics"])
+    if not context["sweeps_engine"]:
+        said = run("-m", f"{context['project_slug']}.sweeps", "run", "sweep.yaml", "--trials", "2")
+        assert said.returncode == 2 and "Traceback" not in said.stderr and said.stderr.count("\n") <= 3
 
 
 def test_generated_help_and_print_config(baked):
@@ -230,14 +300,60 @@ def test_generated_help_and_print_config(baked):
     assert f"dataset: {context['default_dataset']}" in printed.stdout
 
 
+def package_lines(root: Path) -> int:
+    """Lines of Python in the package (what `find <pkg> -name '*.py' | xargs wc -l` prints)."""
+    return sum(len(p.read_text().splitlines()) for p in (root / root.name).rglob("*.py"))
+
+
+def run_suite(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=5", *args],
+                           cwd=root, capture_output=True, text=True, env=env)
+    return tests, time.perf_counter() - start
+
+
 @pytest.mark.slow
-def test_generated_project_passes_its_own_tests(cookies, tmp_path):
-    result = cookies.bake()
-    root = Path(result.project_path)
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root,
-                           capture_output=True, text=True)
+@pytest.mark.parametrize("name", ["core", "full"])
+def test_generated_project_passes_its_own_tests(cookies, name, capsys):
+    """The bake's whole suite as its README says to run it (plain `pytest`); the core bake's package is
+    at most 5,000 lines. Its lines and the suite's time are printed (a figure, not a timed assertion)."""
+    root = Path(cookies.bake(extra_context={**ANSWERS[name], "project_name": f"{name} bake"}).project_path)
+    tests, seconds = run_suite(root)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert re.search(r"\d+ passed", tests.stdout)
+    lines = package_lines(root)
+    with capsys.disabled():
+        print(f"\n[{name} bake] package: {lines} lines of Python; pytest: {seconds:.0f} s "
+              f"({tests.stdout.strip().splitlines()[-1]})")
+
+
+@pytest.mark.slow
+def test_the_full_bake_passes_its_slow_tests(cookies, capsys):
+    """The training tests behind the `slow` marker (the generated CI runs them as `pytest -m slow`)."""
+    root = Path(cookies.bake(extra_context={**FULL, "project_name": "slow bake"}).project_path)
+    tests, seconds = run_suite(root, "-m", "slow")
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    with capsys.disabled():
+        print(f"\n[full bake] pytest -m slow: {seconds:.0f} s ({tests.stdout.strip().splitlines()[-1]})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("feature", FEATURES)
+def test_each_feature_alone_passes_its_tests(cookies, feature, capsys):
+    """A bake with only this feature: its own tests (the files it adds) and the command-line tests."""
+    root = Path(cookies.bake(extra_context={**ANSWERS[f"only-{feature}"], "project_name": f"only {feature}"})
+                .project_path)
+    own = sorted(f.format(slug=root.name) for f in FEATURE_FILES[feature] if f.startswith("tests/") and
+                 Path(f).name.startswith("test_"))
+    own = [f for f in own if (root / f).is_file()]
+    tests, seconds = run_suite(root, "tests/config/test_cli.py", *own)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    with capsys.disabled():
+        print(f"\n[only {feature}] package: {package_lines(root)} lines; its tests: {seconds:.0f} s "
+              f"({tests.stdout.strip().splitlines()[-1]})")
 
 
 def test_non_embedded_default_dataset_asks_for_its_files(cookies, tmp_path):
@@ -443,3 +559,48 @@ def test_cruft_update_applies_a_template_change_and_reports_a_conflict(tmp_path)
     assert "<<<<<<<" in text and "experiments/" in text and "/runs/" in text, text  # both sides, for the user
     assert "with conflicts" in conflicted.stderr
     assert git(projects["edited"], "status", "--porcelain", env=env).stdout.count("UU .gitignore") == 1
+
+
+# The last template commit before the bake-time questions: projects made from it have every feature.
+PREVIOUS_TEMPLATE = "6a904df"
+
+
+def test_a_project_of_the_previous_template_updates_with_cruft(tmp_path):
+    """A project made by the template before the questions existed (every feature in it) takes this
+    template's changes with `cruft update`, answering yes to every new question (the same answers it
+    was made with): the diff applies without a conflict and the project's command line works."""
+    env = tool_env(tmp_path)
+    template = tmp_path / "template"
+    cloned = subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(template)], capture_output=True, text=True,
+                            env=env)
+    if cloned.returncode != 0 or subprocess.run(["git", "cat-file", "-e", f"{PREVIOUS_TEMPLATE}^{{commit}}"],
+                                                cwd=template, env=env).returncode != 0:
+        pytest.skip(f"this checkout has no history back to {PREVIOUS_TEMPLATE} (a shallow clone?)")
+    cruft = lambda cwd, *a: subprocess.run([sys.executable, "-m", "cruft", *a], cwd=cwd, env=env,
+                                           capture_output=True, text=True)
+    made = cruft(tmp_path, "create", "--no-input", "--checkout", PREVIOUS_TEMPLATE, "--output-dir",
+                 str(tmp_path / "old"), str(template))
+    assert made.returncode == 0, made.stderr[-2000:]
+    root = tmp_path / "old" / "lightning_project"
+    assert (root / "predict.py").is_file() and (root / "lightning_project" / "analysis").is_dir()
+    git(root, "init", "-q", env=env)
+    git(root, "add", "-A", env=env)
+    git(root, "commit", "-qm", "generated", env=env)
+    # The template as it is now (this working tree), committed on top of the clone's history.
+    for p in template.iterdir():
+        if p.name != ".git":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    shutil.copytree(TEMPLATE, template, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", "wandb"))
+    git(template, "add", "-A", env=env)
+    git(template, "commit", "-qm", "now", "--allow-empty", env=env)
+    updated = cruft(root, "update", "-y", "--variables-to-update", json.dumps(FULL))
+    assert updated.returncode == 0, updated.stdout[-2000:] + updated.stderr[-2000:]
+    assert "conflict" not in (updated.stdout + updated.stderr).lower()
+    status = git(root, "status", "--porcelain", env=env).stdout
+    assert "UU " not in status and not list(root.rglob("*.rej")), status
+    assert cruft(root, "check").returncode == 0
+    assert (root / "lightning_project" / "features.py").is_file()
+    assert not (root / "lightning_project" / "inference" / "checkpoints.py").exists()  # moved to the core
+    shown = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True)
+    assert shown.returncode == 0 and "--pretrained" in shown.stdout and "--target-error" in shown.stdout
