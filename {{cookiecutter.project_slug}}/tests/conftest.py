@@ -29,7 +29,7 @@ def _digits_by_default(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _no_logging_to_closed_streams():
-    """A library that added a StreamHandler during an earlier test (optuna does on first use) holds that
+    """A library that added a StreamHandler during an earlier test (some do on first use) holds that
     test's captured stderr, closed since: each write would print "--- Logging error ---" into a later
     test's stderr. Drop such handlers before every test."""
     loggers = [

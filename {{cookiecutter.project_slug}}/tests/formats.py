@@ -1,5 +1,5 @@
 """Tiny datasets in their real on-disk formats (random pixels, labels cycling 0…9), for the tests
-and for benchmarks/bench_overhead.py --synthetic."""
+and for anything else that needs a small dataset offline."""
 
 from __future__ import annotations
 

@@ -6,10 +6,11 @@ your own that hooks into every run goes here too: a module with an attach() func
 from __future__ import annotations
 
 from importlib import import_module
-
 {%- if not (cookiecutter.sweeps_engine or cookiecutter.diagnostics) %}
+
 FEATURES: tuple[str, ...] = ()
 {%- else %}
+
 FEATURES: tuple[str, ...] = (
 {%- endif %}
 {%- if cookiecutter.sweeps_engine %}

@@ -1,5 +1,5 @@
-"""`sweeps report` on synthetic run directories whose optimum is known, on an Optuna study and on real
-short digits runs; `sweeps repeat` on 3 seeds."""
+"""`sweeps report` on synthetic run directories whose optimum is known and on real short digits runs;
+`sweeps repeat` on 3 seeds."""
 
 from __future__ import annotations
 
@@ -108,32 +108,6 @@ def test_no_divergence_warning_far_from_it(tmp_path, capsys):
     make_run(root, "nan", {"lr": 1e-3 * DIVERGENCE_NEIGHBOUR * 1.1}, None, loss=(2.3, float("nan")))
     assert main(["report", str(root)]) == 0
     assert "divergence:" not in capsys.readouterr().out
-
-
-def test_an_optuna_study(tmp_path, capsys):
-    import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
-    from optuna.trial import TrialState, create_trial
-
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    study = optuna.create_study(study_name="s1", storage=storage, direction="maximize")
-    dists = {"lr": FloatDistribution(1e-5, 1.0, log=True), "optimizer": CategoricalDistribution(["adam", "sgd"])}
-    for lr in LRS:
-        for opt in ("adam", "sgd"):
-            value = score(lr, 256, 1e-3) - (0.1 if opt == "sgd" else 0)
-            study.add_trial(create_trial(params={"lr": lr, "optimizer": opt}, distributions=dists, value=value))
-    study.add_trial(create_trial(params={"lr": 0.5, "optimizer": "sgd"}, distributions=dists, state=TrialState.PRUNED))
-    study.add_trial(create_trial(params={"lr": 0.9, "optimizer": "sgd"}, distributions=dists, state=TrialState.FAIL))
-    out_dir = tmp_path / "rep"
-    assert main(["report", f"optuna:{storage}#s1", "--output", str(out_dir)]) == 0
-    report = (out_dir / "report.md").read_text()
-    assert "- pruned: 1 of 44 (2%)" in report and "- failed: 1 of 44" in report
-    assert "### lr (log)" in report and "### optimizer (categorical)" in report
-    assert "Best bucket: adam." in report and (out_dir / "optimizer.png").is_file()
-    capsys.readouterr()
-    assert main(["report", f"optuna:{storage}#nope"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no study nope" in err
 
 
 def test_bad_sources_are_one_line(tmp_path, capsys):

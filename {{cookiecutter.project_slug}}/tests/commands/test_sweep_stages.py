@@ -1,6 +1,7 @@
 """Staged sweeps: `python -m <package>.sweeps next` carries a stage's best values into the next
 stage's file (offline, from run directories); a W&B agent's dashed parameter names end up as the
-underscore names in the run's config, without "locked by 'sweep'" lines."""
+underscore names in the run's config, without "locked by 'sweep'" lines; the edge check widens a
+range whose best value lies at its edge, on the range's scale."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from {{cookiecutter.project_slug}}.commands.edges import widened
 from {{cookiecutter.project_slug}}.commands.sweeps import main
 from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
@@ -247,3 +249,27 @@ def test_online_reads_the_sweep_runs_from_the_wandb_api(tmp_path, monkeypatch):
         {"value": 256},
     )
     assert "depth" in params and "values" in params["depth"]  # stage 3's own search
+
+
+@pytest.mark.parametrize(
+    "spec, best, expected",
+    [
+        ({"distribution": "log_uniform_values", "min": 1e-5, "max": 1.0}, 0.5, (1e-5, 1.0)),  # flag's limit
+        (
+            {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1},
+            0.08,
+            (1e-4, 0.1 * 10**0.75),
+        ),  # ×10^1.5 > 1: a quarter
+        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 1.2e-4, (1e-4 / 10**1.5, 0.1)),
+        ({"distribution": "uniform", "min": 0.2, "max": 0.6}, 0.58, (0.2, 0.8)),
+        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 0.003, None),  # inside: narrowed as before
+    ],
+)
+def test_edge_check_widens_on_the_ranges_scale(spec, best, expected):
+    found = widened(spec, best, valid=lambda x: x <= 1.0)
+    if expected is None:
+        assert found is None
+        return
+    out, words = found
+    assert (out["min"], out["max"]) == pytest.approx(expected)
+    assert ("log scale" if spec["distribution"].startswith("log") else "linear scale") in words

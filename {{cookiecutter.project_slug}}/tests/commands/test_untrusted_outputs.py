@@ -1,42 +1,19 @@
-"""Output targets on every command that writes one (predict.py --output, export.py --output, prepare
---output, sweeps next --output): checked by files.check_target before any work, one line, exit 2,
-nothing written; an output that is, contains or lies inside an input is refused before anything is
-touched (files.check_apart); temporaries of killed writers are removed by the next run."""
+"""Output targets of `sweeps next --output`: checked by files.check_target before any work, one line,
+exit 2, nothing written."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, train
-from PIL import Image
+from conftest import ROOT
 
-from {{cookiecutter.project_slug}}.commands import prepare
-from {{cookiecutter.project_slug}}.commands.export import main as export
-from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.commands.sweeps import main as sweeps
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    code, run_dir = train(tmp_path_factory.mktemp("runs"), "--max-steps", "3", "--width", "8", "--run-name", "t")
-    assert code == 0
-    return run_dir / "checkpoints" / "last.ckpt"
-
-
-def images(folder: Path, n: int = 4) -> Path:
-    for c in ("a", "b"):
-        (folder / c).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            Image.new("L", (8, 8), 40 * i).save(folder / c / f"{i}.png")
-    return folder
 
 
 def exit_status(main, argv) -> int:
@@ -66,20 +43,13 @@ def sweep_setup(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "runs", stages
 
 
-def command(name: str, target: str, ckpt: Path, tmp_path: Path) -> list:
+def command(name: str, target: str, tmp_path: Path) -> list:
     """(main, argv) writing to `target` with each command."""
-    if name == "predict.py":
-        return [predict, [str(ckpt), str(images(tmp_path / "in")), "--output", target]]
-    if name == "export.py":
-        return [export, [str(ckpt), "--format", "torchscript", "--output", target]]
-    if name == "prepare":
-        return [prepare.main, ["--dataset", "digits", "--workers", "1", "--output", target]]
     runs, stages = sweep_setup(tmp_path)
     return [sweeps, ["next", "--from", str(runs), "--stages", str(stages), "--output", target]]
 
 
-COMMANDS = ("predict.py", "export.py", "prepare", "sweeps next")
-FILE_COMMANDS = ("predict.py", "export.py", "sweeps next")
+COMMANDS = ("sweeps next",)
 
 
 def _existing_file(tmp_path):
@@ -103,124 +73,30 @@ TARGETS = {
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", COMMANDS)
-def test_an_output_target_that_cannot_be_written_is_one_line(ckpt, tmp_path, capsys, name, target):
+def test_an_output_target_that_cannot_be_written_is_one_line(tmp_path, capsys, name, target):
     path, words = TARGETS[target](tmp_path)
     if name == "sweeps next" and target == "missing folder":
         pytest.skip("sweeps next creates the folder of its --output")
-    main, argv = command(name, path, ckpt, tmp_path)
+    main, argv = command(name, path, tmp_path)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     refused(capsys, exit_status(main, argv), words)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-FILE_TARGETS = {"an existing file without --overwrite": _existing_file, "a directory": _directory}
-
-
-@pytest.mark.parametrize("target", FILE_TARGETS)
-@pytest.mark.parametrize("name", ("predict.py", "export.py", "prepare"))
-def test_an_existing_target_is_kept(ckpt, tmp_path, capsys, name, target):
-    path, words = FILE_TARGETS[target](tmp_path)
-    if name == "prepare":
-        words = "not a folder" if target.startswith("an existing") else "exists"
-    main, argv = command(name, path, ckpt, tmp_path)
-    refused(capsys, exit_status(main, argv), words)
-    assert (Path(path).read_text() if Path(path).is_file() else (Path(path) / "x").read_text()) == "keep"
-
-
-def test_sweeps_next_to_a_directory_is_one_line(ckpt, tmp_path, capsys):
+def test_sweeps_next_to_a_directory_is_one_line(tmp_path, capsys):
     path, words = _directory(tmp_path)
-    main, argv = command("sweeps next", path, ckpt, tmp_path)
+    main, argv = command("sweeps next", path, tmp_path)
     refused(capsys, exit_status(main, argv), words)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
 @pytest.mark.parametrize("name", COMMANDS)
-def test_a_folder_without_write_permission_is_one_line(ckpt, tmp_path, capsys, name):
+def test_a_folder_without_write_permission_is_one_line(tmp_path, capsys, name):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        main, argv = command(name, str(locked / "out"), ckpt, tmp_path)
+        main, argv = command(name, str(locked / "out"), tmp_path)
         refused(capsys, exit_status(main, argv), "permission denied")
     finally:
         locked.chmod(0o700)
-
-
-# ----------------------------------------------------------------------------- outputs apart from inputs
-
-
-def apart_cases(tmp_path: Path, ckpt: Path) -> dict:
-    src = images(tmp_path / "photos")
-    table = tmp_path / "t.csv"
-    table.write_text("p0,p1\n1,2\n")
-    folder = ["--dataset", "image-folder", "--workers", "1", "--image-size", "8", "--data-dir", str(src)]
-    return {
-        "prepare: output is the image folder": (prepare.main, [*folder, "--output", str(src), "--overwrite"]),
-        "prepare: output contains it": (prepare.main, [*folder, "--output", str(tmp_path), "--overwrite"]),
-        "prepare: output inside it": (prepare.main, [*folder, "--output", str(src / "a" / "shards")]),
-        "prepare: through a link": (prepare.main, [*folder, "--output", str(tmp_path / "link"), "--overwrite"]),
-        "predict: output is the table": (predict, [str(ckpt), str(table), "--output", str(table), "--overwrite"]),
-        "predict: output inside the folder": (predict, [str(ckpt), str(src), "--output", str(src / "p.csv")]),
-        "export: output is the checkpoint": (export, [str(ckpt), "--format", "torchscript", "--output", str(ckpt)]),
-    }
-
-
-APART = (
-    "prepare: output is the image folder",
-    "prepare: output contains it",
-    "prepare: output inside it",
-    "prepare: through a link",
-    "predict: output is the table",
-    "predict: output inside the folder",
-    "export: output is the checkpoint",
-)
-
-
-@pytest.mark.parametrize("case", APART)
-def test_an_output_over_an_input_is_refused_before_anything_is_touched(ckpt, tmp_path, capsys, case):
-    work = tmp_path / "work"
-    work.mkdir()
-    exported = shutil.copy(ckpt, work / "c.ckpt")
-    (work / "link").symlink_to(work / "photos", target_is_directory=True)
-    main, argv = apart_cases(work, Path(exported))[case]
-    before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
-    refused(capsys, exit_status(main, argv), "input")
-    assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
-
-
-# ----------------------------------------------------------------------------- temporaries of killed writers
-
-
-def dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
-
-
-def test_the_next_run_removes_what_killed_writers_left(ckpt, tmp_path, capsys):
-    pid = dead_pid()
-    out = tmp_path / "p.csv"
-    stale = [tmp_path / f".p.csv.{pid}.tmp", tmp_path / f".shards.{pid}.tmp", tmp_path / f".c.pt.{pid}.tmp.pt"]
-    stale[0].write_text("half")
-    (stale[1] / "train").mkdir(parents=True)
-    stale[2].write_text("half")
-    alive = tmp_path / f".other.{os.getpid()}.tmp"  # a writer still running: kept
-    alive.write_text("mine")
-    assert predict([str(ckpt), str(images(tmp_path / "in")), "--output", str(out)]) == 0
-    assert not any(p.exists() for p in stale) and alive.exists() and out.is_file()
-
-
-def test_prepare_removes_what_a_killed_prepare_left(tmp_path, capsys, monkeypatch):
-    import tempfile
-
-    pid = dead_pid()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
-    stale = [tmp_path / f".shards.{pid}.tmp", tmp_path / "tmp" / f"litdata-node-0-items-{pid}-x1y2.pkl"]
-    (stale[0] / "train").mkdir(parents=True)
-    stale[1].write_bytes(b"pickle")
-    mine = tmp_path / "tmp" / f"litdata-node-0-items-{os.getpid()}-a.pkl"  # a prepare still running
-    mine.write_bytes(b"pickle")
-    argv = ["--dataset", "image-folder", "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "shards")]
-    refused(capsys, exit_status(prepare.main, argv), "image-folder")  # refused after the clean-up
-    assert not any(p.exists() for p in stale) and mine.exists()

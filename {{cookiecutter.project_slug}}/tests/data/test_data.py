@@ -10,6 +10,7 @@ import torch
 from conftest import run_cli, train
 from formats import labels, make_cifar, make_image_folder, make_mnist, write_idx
 
+from {{cookiecutter.project_slug}}.checkpoints import class_names_of
 from {{cookiecutter.project_slug}}.data.cache import load_cached
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule, TensorBatches
 from {{cookiecutter.project_slug}}.datasets import DATASETS
@@ -212,3 +213,18 @@ def test_every_declared_dataset_trains_with_all_its_tasks(name, tmp_path):
     metrics = json.loads((run / "results.json").read_text())
     assert 0 <= metrics["test/acc"] <= 1
     assert (len(spec.tasks) == 1) or all(f"test/{t.name}/acc" in metrics for t in spec.tasks)
+
+
+def test_class_names_per_dataset():
+    from torchvision import datasets
+
+    from {{cookiecutter.project_slug}}.datasets import DATASET_CLASSES
+
+    assert list(DATASET_CLASSES["fashion-mnist"]) == datasets.FashionMNIST.classes
+    digits = ImageDataModule(DATASETS["digits"], tasks=("digit", "parity", "zero"))
+    assert digits.class_names == [[str(d) for d in range(10)], ["even", "odd"], ["no", "yes"]]
+
+
+def test_class_names_fall_back_to_numbers_for_old_checkpoints():
+    assert class_names_of({"task_classes": [3, 2]}) == [["0", "1", "2"], ["0", "1"]]
+    assert class_names_of({"task_classes": [2], "task_class_names": [["even", "odd"]]}) == [["even", "odd"]]

@@ -121,47 +121,6 @@ def test_augmentation_adversarial_and_tools_work_on_streamed_data(prepared, tmp_
     assert status == 0 and (run / "plots" / "augment.png").is_file()
 
 
-def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path):
-    from test_tables import table_dm, write_table
-
-    table = write_table(tmp_path / "t.csv", n=200)
-    assert (
-        run_prepare(
-            "--dataset",
-            "csv",
-            "--data-dir",
-            str(table),
-            "--tasks",
-            "species,size",
-            "--features",
-            "a,b,c",
-            "--output",
-            str(tmp_path / "shards"),
-            "--val-fraction",
-            "0.2",
-        )
-        == 0
-    )
-    meta = json.loads((tmp_path / "shards" / "dataset.json").read_text())
-    dm = table_dm(table, ["species", "size"], ["a", "b", "c"])  # the in-memory table, same split
-    assert meta["class_names"] == dm.class_names and meta["input_shape"] == [3, 1, 1]
-    np.testing.assert_allclose(meta["mean"], dm.mean, rtol=1e-6)
-    np.testing.assert_allclose(meta["std"], dm.std, rtol=1e-5)
-    status, run = train(
-        tmp_path,
-        "--dataset",
-        "streaming",
-        "--data-dir",
-        str(tmp_path / "shards"),
-        "--tasks",
-        "size,species",
-        "--fast-dev-run",
-        "--width",
-        "16",
-    )
-    assert status == 0 and "test/species/acc" in json.loads((run / "results.json").read_text())
-
-
 def record(shards: Path, ids: Path, *args: str, kill_after: int = 0) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
@@ -340,20 +299,6 @@ def test_prepare_refuses_a_non_empty_output_and_overwrites_when_asked(prepared, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--overwrite" in err[0]
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert (
-        run_prepare(
-            "--dataset",
-            "csv",
-            "--data-dir",
-            str(tmp_path / "no.csv"),
-            "--target",
-            "y",
-            "--output",
-            str(tmp_path / "new"),
-        )
-        == 2
-    )
-    assert "no such file" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
     assert run_prepare("--dataset", "digits", "--output", str(out), "--overwrite") == 0
     assert json.loads((out / "dataset.json").read_text())["splits"]["train"]["count"] == 1294

@@ -1,10 +1,9 @@
-"""Using a trained model: predict.py, Classifier.predict_step/predict_images, train.py --test-only and
-the README's notebook example, on one briefly trained multitask digits run."""
+"""Using a trained model: predict.py, Classifier.predict_step, predict_images and the README's notebook
+example, on one briefly trained multitask digits run."""
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import subprocess
@@ -17,14 +16,11 @@ import torch
 from conftest import FAST, ROOT, train
 from PIL import Image
 
-from {{cookiecutter.project_slug}}.checkpoints import class_names_of
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.commands.train import run as run_main
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
-from {{cookiecutter.project_slug}}.errors import InputError
-from {{cookiecutter.project_slug}}.inference.inputs import read_rows as read_table
 from {{cookiecutter.project_slug}}.inference.outputs import predict_images
 from {{cookiecutter.project_slug}}.training.module import load_classifier
 
@@ -237,40 +233,6 @@ def test_bad_input_exits_2_and_writes_nothing(problem, trained, tmp_path, capsys
     assert not out.exists() and (tmp_path / "t.csv").read_text() == "a,b\n1,2\n"
 
 
-def test_a_table_model_predicts_rows_and_names_a_missing_column(trained, test_images, tmp_path, capsys):
-    """The CSV path, on the digits network read as a table of 64 pixel features (hyper_parameters
-    `dataset: csv` and `features`, as a model trained on a table saves them)."""
-    ckpt = torch.load(trained / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
-    features = [f"p{i}" for i in range(64)]
-    ckpt["hyper_parameters"].update(dataset="csv", features=features)
-    table_ckpt = tmp_path / "table.ckpt"
-    torch.save(ckpt, table_ckpt)
-    _, x = test_images
-    table = tmp_path / "rows.csv"
-    with open(table, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", *reversed(features)])  # any column order, extra columns ignored
-        w.writerows([[i, *reversed(image.flatten().tolist())] for i, image in enumerate(x)])
-    out = tmp_path / "p.csv"
-    assert predict([str(table_ckpt), str(table), "--output", str(out)]) == 0
-    rows = read_csv(out)
-    model = load_classifier(trained / "checkpoints" / "best.ckpt")
-    expected = model.predict_step(x)[0].argmax(1)
-    assert [r["row"] for r in rows] == [str(i) for i in range(1, N_IMAGES + 1)]
-    assert [r["digit"] for r in rows] == [str(i) for i in expected.tolist()]
-    (tmp_path / "short.csv").write_text("p0,p1\n0,1\n")
-    assert predict([str(table_ckpt), str(tmp_path / "short.csv"), "--output", str(tmp_path / "q.csv")]) == 2
-    assert "missing the feature column 'p2'" in capsys.readouterr().err
-    (tmp_path / "nan.csv").write_text(",".join(features) + "\n" + ",".join(["x"] * 64) + "\n")
-    with pytest.raises(InputError, match="line 2, column 'p0': not a finite number"):
-        read_table(tmp_path / "nan.csv", features, [1, 8, 8])
-
-
-def test_class_names_fall_back_to_numbers_for_old_checkpoints():
-    assert class_names_of({"task_classes": [3, 2]}) == [["0", "1", "2"], ["0", "1"]]
-    assert class_names_of({"task_classes": [2], "task_class_names": [["even", "odd"]]}) == [["even", "odd"]]
-
-
 def test_readme_notebook_example_runs(trained, test_images, capsys):
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- notebook-example -->\n```python\n(.*?)```\n<!-- /notebook-example -->", readme, re.S)
@@ -286,39 +248,6 @@ def test_readme_notebook_example_runs(trained, test_images, capsys):
     assert row["digit"] == str(model.predict_step(test_images[1][:1])[0].argmax().item())
 
 
-def test_test_only_reproduces_the_run_results(trained, tmp_path):
-    status, test_dir = train(
-        tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"), "--dataset", "digits"
-    )
-    assert status == 0
-    assert test_dir == tmp_path / "runs" / "r-test-digits"  # a new run; the trained one keeps its results
-    original = json.loads((trained / "results.json").read_text())
-    tested = json.loads((test_dir / "results.json").read_text())
-    keys = [k for k in original if k.startswith("test/")]
-    assert {"test/acc", "test/loss", "test/parity/acc", "test/confusion_matrix"} <= set(keys)
-    assert {k: tested[k] for k in keys} == {k: original[k] for k in keys}
-    assert (test_dir / "plots" / "confusion_matrix.png").is_file()
-    assert json.loads((trained / "results.json").read_text()) == original
-
-
-def test_test_only_bad_input(trained, tmp_path, capsys):
-    from conftest import assert_bad_input
-
-    assert_bad_input("--test-only", "--test-only needs --resume", capsys)
-    status, _ = train(
-        tmp_path,
-        "--test-only",
-        "--resume",
-        str(trained / "checkpoints" / "best.ckpt"),
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        str(tmp_path / "nothing"),
-    )
-    assert status == 2 and "files not found" in capsys.readouterr().err
-    assert not (tmp_path / "runs").exists()
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_without_one_exits_2(trained, test_images, tmp_path, capsys):
     out = tmp_path / "p.csv"
@@ -326,16 +255,6 @@ def test_gpu_without_one_exits_2(trained, test_images, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--accelerator gpu" in err, err
     assert not list(tmp_path.iterdir())
-
-
-def test_class_names_per_dataset():
-    from torchvision import datasets
-
-    from {{cookiecutter.project_slug}}.datasets import DATASET_CLASSES
-
-    assert list(DATASET_CLASSES["fashion-mnist"]) == datasets.FashionMNIST.classes
-    digits = ImageDataModule(DATASETS["digits"], tasks=("digit", "parity", "zero"))
-    assert digits.class_names == [[str(d) for d in range(10)], ["even", "odd"], ["no", "yes"]]
 
 
 def test_image_folder_model_adapts_size_and_channels(tmp_path):

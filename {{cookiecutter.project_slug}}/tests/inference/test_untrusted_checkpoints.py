@@ -1,7 +1,7 @@
 """Checkpoints from someone else: a pickled payload or an `_instantiator` never runs (a marker file is
 never created), hyperparameters that do not fit and NaN weights are one line naming the field, on
-every surface that reads a checkpoint (--resume, --test-only, predict.py, export.py, the notebook
-loader). One tiny checkpoint per module, edited per case: no training per case."""
+every surface of the core that reads a checkpoint (--resume, --test-only, the notebook loader). One
+tiny checkpoint per module, edited per case: no training per case."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import pytest
 import torch
 from conftest import train
 
-from {{cookiecutter.project_slug}}.commands.export import main as export
-from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.errors import CheckpointError
 from {{cookiecutter.project_slug}}.training.module import load_classifier
 
@@ -32,20 +30,16 @@ class Payload:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    """(a 3-step digits checkpoint, a PNG of a digit to predict on)."""
-    from PIL import Image
-
+def tiny(tmp_path_factory) -> Path:
+    """A 3-step digits checkpoint."""
     tmp = tmp_path_factory.mktemp("tiny")
     code, run_dir = train(tmp, "--max-steps", "3", "--width", "8", "--run-name", "tiny")
     assert code == 0
-    image = tmp / "digit.png"
-    Image.new("L", (8, 8), 128).save(image)
-    return run_dir / "checkpoints" / "last.ckpt", image
+    return run_dir / "checkpoints" / "last.ckpt"
 
 
 def edited(tiny, tmp_path, change) -> Path:
-    ckpt = torch.load(tiny[0], weights_only=True)
+    ckpt = torch.load(tiny, weights_only=True)
     change(ckpt)
     path = tmp_path / "edited.ckpt"
     torch.save(ckpt, path)
@@ -69,14 +63,11 @@ HOSTILE = {
 }
 
 
-def surfaces(ckpt: Path, image: Path, tmp_path: Path) -> dict:
+def surfaces(ckpt: Path, tmp_path: Path) -> dict:
     """Each way a checkpoint is read: a callable returning the exit status."""
-    runs = str(tmp_path / "runs")
     return {
         "--resume": lambda: _exit(lambda a: train(tmp_path, *a)[0], ["--resume", str(ckpt), "--max-epochs", "2"]),
         "--test-only": lambda: _exit(lambda a: train(tmp_path, *a)[0], ["--test-only", "--resume", str(ckpt)]),
-        "predict.py": lambda: predict([str(ckpt), str(image), "--output", str(tmp_path / "p.csv")]),
-        "export.py": lambda: _exit(export, [str(ckpt), "--format", "torchscript", "--output-dir", runs]),
         "notebook loader": lambda: _loader(ckpt),
     }
 
@@ -105,7 +96,7 @@ def one_line_refusal(capsys, code: int, *words: str) -> str:
     return lines[0]
 
 
-SURFACES = ("--resume", "--test-only", "predict.py", "export.py", "notebook loader")
+SURFACES = ("--resume", "--test-only", "notebook loader")
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -113,10 +104,10 @@ SURFACES = ("--resume", "--test-only", "predict.py", "export.py", "notebook load
 def test_a_hostile_checkpoint_never_runs_code(tiny, tmp_path, capsys, hostile, surface):
     ckpt = edited(tiny, tmp_path, HOSTILE[hostile](tmp_path))
     capsys.readouterr()
-    code = surfaces(ckpt, tiny[1], tmp_path)[surface]()
+    code = surfaces(ckpt, tmp_path)[surface]()
     one_line_refusal(capsys, code, "refused", str(ckpt))
     assert not (tmp_path / MARKER).exists()
-    assert not (tmp_path / "p.csv").exists() and not list((tmp_path / "runs").glob("*/results.json"))
+    assert not list((tmp_path / "runs").glob("*/results.json"))
     sys.modules.pop("evil_module", None)
 
 
@@ -146,21 +137,19 @@ MISFITS = {
 }
 
 
-@pytest.mark.parametrize("surface", ("--test-only", "predict.py", "export.py", "notebook loader"))
+@pytest.mark.parametrize("surface", ("--test-only", "notebook loader"))
 @pytest.mark.parametrize("misfit", MISFITS)
 def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_field(tiny, tmp_path, capsys, misfit, surface):
     change, field = MISFITS[misfit]
     ckpt = edited(tiny, tmp_path, change)
     capsys.readouterr()
-    code = surfaces(ckpt, tiny[1], tmp_path)[surface]()
+    code = surfaces(ckpt, tmp_path)[surface]()
     one_line_refusal(capsys, code, field)
-    assert not (tmp_path / "p.csv").exists() and not list(tmp_path.glob("*.pt"))
     assert not list((tmp_path / "runs").glob("*/results.json"))
 
 
 def test_the_untouched_checkpoint_still_loads_everywhere(tiny, tmp_path, capsys):
     """The checks refuse what is foreign, not this project's own checkpoints."""
     ckpt = edited(tiny, tmp_path, lambda c: None)
-    assert predict([str(ckpt), str(tiny[1]), "--output", str(tmp_path / "p.csv")]) == 0
     assert load_classifier(ckpt).hparams.width == 8
     assert train(tmp_path, "--test-only", "--resume", str(ckpt))[0] == 0

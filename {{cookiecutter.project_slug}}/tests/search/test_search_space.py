@@ -1,6 +1,6 @@
 """The local engine's reading of W&B sweep files, without training: every parameter form as its
 Optuna distribution (and back to the flag the agent would pass), the refusals, the methods'
-samplers, Hyperband's arguments, the command line W&B's agent builds, and `next`'s edge check."""
+samplers, Hyperband's arguments, and the command line W&B's agent builds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import yaml
 from conftest import ROOT
 
 optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
-from {{cookiecutter.project_slug}}.search.stages import widened  # noqa: E402
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args  # noqa: E402
 
@@ -221,30 +220,6 @@ def test_project_sweep_files_load_and_pass_the_agents_flags(path):
     agent = create_sweep_command_args({"args": {k: {"value": v} for k, v in flags.items()}})["args"]
     assert line[2:] == [sweep.program, *agent]  # ${env} ${interpreter} ${program} ${args}, as the agent builds it
     parse_args(line[3:])  # and train.py takes them
-
-
-@pytest.mark.parametrize(
-    "spec, best, expected",
-    [
-        ({"distribution": "log_uniform_values", "min": 1e-5, "max": 1.0}, 0.5, (1e-5, 1.0)),  # flag's limit
-        (
-            {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1},
-            0.08,
-            (1e-4, 0.1 * 10**0.75),
-        ),  # ×10^1.5 > 1: a quarter
-        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 1.2e-4, (1e-4 / 10**1.5, 0.1)),
-        ({"distribution": "uniform", "min": 0.2, "max": 0.6}, 0.58, (0.2, 0.8)),
-        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}, 0.003, None),  # inside: narrowed as before
-    ],
-)
-def test_edge_check_widens_on_the_ranges_scale(spec, best, expected):
-    found = widened(spec, best, valid=lambda x: x <= 1.0)
-    if expected is None:
-        assert found is None
-        return
-    out, words = found
-    assert (out["min"], out["max"]) == pytest.approx(expected)
-    assert ("log scale" if spec["distribution"].startswith("log") else "linear scale") in words
 
 
 def test_the_pruner_reads_histories_as_wandb_does_positions_finite_values_and_no_retried_copies():

@@ -53,7 +53,7 @@ def short_run(tmp_path_factory):
 
 @pytest.mark.parametrize("name", METRICS["classification"])
 def test_every_metric_is_logged_per_split_and_epoch(name, short_run):
-    """Classification metrics on a digits run (the regression ones: tests/training/test_regression.py)."""
+    """Classification metrics on a digits run (the regression ones are tested on regression runs)."""
     with open(short_run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     for split in ("train", "val"):

@@ -1,7 +1,6 @@
-"""Regression runs end to end: predictions in the target's own units, a mixed classification +
-regression multitask run, best.ckpt following val/rmse (lower is better), --resume, --test-only,
-predict.py and export.py on a regression checkpoint, shards from `prepare` of a table, `sweeps next`
-ranking by val/rmse, and the embedded tables training offline."""
+"""Regression runs end to end: a linear target fitted and monitored by val/rmse, a mixed classification
++ regression multitask run, best.ckpt following val/rmse (lower is better), --resume, --test-only,
+`sweeps next` ranking by val/rmse, and the embedded tables training offline."""
 
 from __future__ import annotations
 
@@ -44,22 +43,12 @@ def linear_run(tmp_path_factory):
     return tmp, path, run
 
 
-def test_predictions_come_back_in_the_targets_units(linear_run):
-    from {{cookiecutter.project_slug}}.commands.predict import main as predict
-
-    tmp, path, run = linear_run
+def test_a_linear_target_is_fitted_and_monitored_by_val_rmse(linear_run):
+    _, path, run = linear_run
     results = json.loads((run / "results.json").read_text())
     assert results["monitor"] == "val/rmse" and results["monitor_mode"] == "min"
-    out = tmp / "p.csv"
-    assert predict([str(run), str(path), "--output", str(out), "--overwrite"]) == 0
-    with open(out, newline="") as f:
-        predicted = np.array([float(r["price"]) for r in csv.DictReader(f)])
     with open(path, newline="") as f:
         truth = np.array([float(r["price"]) for r in csv.DictReader(f)])
-    # The target's std is about 50 around a mean of 500: the predictions are within a tenth of one std,
-    # in price units (a model that predicted standardized values would be off by about 500).
-    assert np.abs(predicted - truth).mean() < 0.1 * truth.std(), np.abs(predicted - truth).mean()
-    assert abs(predicted.mean() - truth.mean()) < 0.05 * truth.std()
     assert results["test/r2"] > 0.99 and results["test/rmse"] < 0.1 * truth.std()
 
 
@@ -88,10 +77,7 @@ def test_a_mixed_multitask_run_logs_both_metric_families(tmp_path):
     assert 0 <= results["test/acc"] <= 1 and results["test/price/rmse"] > 0
 
 
-def test_resume_test_only_export_and_shards_of_a_regression_table(tmp_path, capsys):
-    from {{cookiecutter.project_slug}}.commands.export import main as export
-    from {{cookiecutter.project_slug}}.commands.prepare import main as prepare
-
+def test_resume_and_test_only_of_a_regression_table(tmp_path, capsys):
     status, run = train(tmp_path, "--dataset", "diabetes", "--max-epochs", "2", "--run-name", "d")
     assert status == 0
     status, _ = train(tmp_path, "--dataset", "diabetes", "--resume", str(run), "--max-epochs", "3")
@@ -101,16 +87,6 @@ def test_resume_test_only_export_and_shards_of_a_regression_table(tmp_path, caps
     results = json.loads((tested / "results.json").read_text())
     assert results["monitor"] == "val/rmse" and results["test/rmse"] > 0 and "test/r2" in results
     assert "test/rmse=" in capsys.readouterr().out
-    for fmt, name in (("torch-export", "best.pt2.json"), ("torchscript", "best.torchscript.pt.json")):
-        assert export([str(run), "--format", fmt, "--overwrite"]) == 0  # its parity check passed
-        assert json.loads((run / "checkpoints" / name).read_text())["tasks"][0]["kind"] == "regression"
-    shards = tmp_path / "shards"
-    assert prepare(["--dataset", "diabetes", "--output", str(shards)]) == 0
-    stored = json.loads((shards / "dataset.json").read_text())
-    assert stored["tasks"][0]["kind"] == "regression" and stored["target_mean"][0] > 100
-    status, streamed = train(tmp_path, "--dataset", "streaming", "--data-dir", str(shards), "--run-name", "s")
-    assert status == 0
-    assert json.loads((streamed / "results.json").read_text())["monitor"] == "val/rmse"
 
 
 def test_sweeps_next_ranks_regression_runs_by_lowest_val_rmse(tmp_path):
@@ -142,22 +118,3 @@ def test_the_embedded_tables_train_offline(tmp_path, name, monkeypatch):
     results = json.loads((run / "results.json").read_text())
     key = "test/rmse" if name == "diabetes" else "test/acc"
     assert key in results and np.isfinite(results[key])
-
-
-def test_readme_table_notebook_example_runs(linear_run, capsys):
-    import re
-
-    from conftest import ROOT
-
-    tmp, path, run = linear_run
-    readme = (ROOT / "README.md").read_text()
-    pattern = r"<!-- notebook-table-example -->\n```python\n(.*?)```\n<!-- /notebook-table-example -->"
-    code = re.search(pattern, readme, re.S).group(1)
-    code = code.replace("runs/<diabetes run>/checkpoints/best.ckpt", str(run / "checkpoints" / "best.ckpt"))
-    exec(compile(code.replace('"rows.csv"', repr(str(path))), "README.md", "exec"), {})
-    printed = capsys.readouterr().out
-    with open(path, newline="") as f:
-        first = [float(r["price"]) for r in csv.DictReader(f)][:2]
-    rows = eval(printed.strip())  # noqa: S307 - the example prints a list of dicts
-    assert [r["row"] for r in rows] == [1, 2]
-    assert all(abs(r["price"] - y) < 10 for r, y in zip(rows, first)), (rows, first)

@@ -1,5 +1,6 @@
 """A run's state is never lost: last.ckpt, resume, run directories that belong to one run, atomic
-writes, and the runs that must work without a best checkpoint."""
+writes, the runs that must work without a best checkpoint, and --test-only reproducing a run's
+results."""
 
 from __future__ import annotations
 
@@ -264,3 +265,68 @@ def test_adversarial_examples_leave_batchnorm_statistics_alone():
     clean = stats_after_one_step("none")
     for method in ("fgsm", "pgd"):
         assert all(torch.equal(c, s) for c, s in zip(clean, stats_after_one_step(method))), method
+
+
+# ----------------------------------------------------------------------------- --test-only
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
+    from {{cookiecutter.project_slug}}.commands.train import run as run_main
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+
+    out = tmp_path_factory.mktemp("runs")
+    a = parse_args(
+        [
+            *FAST,
+            "--dataset",
+            "digits",
+            "--max-epochs",
+            "2",
+            "--width",
+            "16",
+            "--tasks",
+            "digit,parity",
+            "--output-dir",
+            str(out),
+            "--run-name",
+            "r",
+        ]
+    )
+    assert run_main(a) == 0
+    os.environ.pop("CHECKLIST_RUN_NAME", None)
+    return out / "r"
+
+
+def test_test_only_reproduces_the_run_results(trained, tmp_path):
+    status, test_dir = train(
+        tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"), "--dataset", "digits"
+    )
+    assert status == 0
+    assert test_dir == tmp_path / "runs" / "r-test-digits"  # a new run; the trained one keeps its results
+    original = json.loads((trained / "results.json").read_text())
+    tested = json.loads((test_dir / "results.json").read_text())
+    keys = [k for k in original if k.startswith("test/")]
+    assert {"test/acc", "test/loss", "test/parity/acc", "test/confusion_matrix"} <= set(keys)
+    assert {k: tested[k] for k in keys} == {k: original[k] for k in keys}
+    assert (test_dir / "plots" / "confusion_matrix.png").is_file()
+    assert json.loads((trained / "results.json").read_text()) == original
+
+
+def test_test_only_bad_input(trained, tmp_path, capsys):
+    from conftest import assert_bad_input
+
+    assert_bad_input("--test-only", "--test-only needs --resume", capsys)
+    status, _ = train(
+        tmp_path,
+        "--test-only",
+        "--resume",
+        str(trained / "checkpoints" / "best.ckpt"),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path / "nothing"),
+    )
+    assert status == 2 and "files not found" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

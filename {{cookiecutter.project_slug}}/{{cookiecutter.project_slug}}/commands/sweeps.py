@@ -314,11 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUNS",
         help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
         "results.json and config.yaml), one run directory, wandb:<entity>/<project>/<sweep id> "
-        "to read the sweep's runs from the W&B API"
-{%- if cookiecutter.sweeps_engine %}
-        ", or optuna:<storage URL>#<study> for a study that `sweeps run` ran"
-{%- endif %}
-        ,
+        "to read the sweep's runs from the W&B API{% if cookiecutter.sweeps_engine %}, or optuna:<storage URL>#<study> "
+        "for a study that `sweeps run` ran{% endif %}",
     )
     nxt.add_argument(
         "--to",

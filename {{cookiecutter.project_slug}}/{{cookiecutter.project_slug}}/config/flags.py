@@ -423,13 +423,9 @@ FLAGS: list[Flag] = [
         "Multitask learning: comma list of tasks, the first is the primary one; one head per "
         "task on a shared trunk (default: the dataset's main task). "
         + "; ".join(f"{n}: {', '.join(t.name for t in d.tasks)}" for n, d in DATASETS.items() if d.tasks)
-{%- if cookiecutter.tables %}
-        + "; csv: columns of the table"
-{%- endif %}
-{%- if cookiecutter.streaming %}
-        + "; streaming: the tasks stored by prepare"
-{%- endif %}
-        ,
+{%- if cookiecutter.tables or cookiecutter.streaming %}
+        + "{% if cookiecutter.tables %}; csv: columns of the table{% endif %}{% if cookiecutter.streaming %}; streaming: the tasks stored by prepare{% endif %}"
+{%- endif %},
         list_type(str),
     ),
     flag(
@@ -514,11 +510,12 @@ FLAGS: list[Flag] = [
         "image_size",
         DATA,
         32,
-        "image-folder: images are resized to this many pixels square"
 {%- if cookiecutter.backbones %}
-        "; torchvision:/timm: backbones: smaller images are resized up to this (or to the backbone's minimum)"
+        "image-folder: images are resized to this many pixels square; torchvision:/timm: "
+        "backbones: smaller images are resized up to this (or to the backbone's minimum).",
+{%- else %}
+        "image-folder: images are resized to this many pixels square.",
 {%- endif %}
-        ".",
         int,
         Range(4),
     ),

@@ -1,5 +1,5 @@
-"""Backbones asked of data they cannot take, refused at parse time (no torch: the quick suite runs
-these on every Python the template offers)."""
+"""Backbones asked of data they cannot take (a table), refused at parse time (no torch: the quick suite
+runs these on every Python the template offers)."""
 
 from __future__ import annotations
 
