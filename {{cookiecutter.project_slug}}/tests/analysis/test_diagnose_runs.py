@@ -28,6 +28,7 @@ def ids(diagnosis: dict) -> dict[str, str]:
     return {f["id"]: f["severity"] for f in diagnosis["findings"]}
 
 
+@pytest.mark.slow
 def test_a_healthy_default_run_gets_nothing_above_info(tmp_path, capsys):
     diagnosis, lines = diagnosed(tmp_path, capsys, "--max-epochs", "6", "--run-name", "default")
     assert set(ids(diagnosis).values()) <= {"info"}, diagnosis
@@ -64,6 +65,7 @@ def test_tanh_with_a_large_init_variance_saturates(tmp_path, capsys):
     assert diagnosis["units"]["activation"] == "tanh" and diagnosis["units"]["saturated"] > 0.25
 
 
+@pytest.mark.slow
 def test_a_wide_network_on_few_examples_overfits(tmp_path, capsys):
     args = ("--val-fraction", "0.9", "--width", "1024", "--max-epochs", "20")  # 180 training images
     diagnosis, _ = diagnosed(tmp_path, capsys, *args)

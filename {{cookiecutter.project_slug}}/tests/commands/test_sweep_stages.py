@@ -158,6 +158,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case, expect
     assert not (tmp_path / "out.yaml").exists()
 
 
+@pytest.mark.slow
 def test_agent_dashed_parameters_become_underscore_keys_without_lock_noise(tmp_path):
     """As `wandb agent` starts a run: the parameters in WANDB_SWEEP_PARAM_PATH, and on the command line."""
     import wandb_records

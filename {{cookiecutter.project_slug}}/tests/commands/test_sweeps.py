@@ -87,6 +87,7 @@ def sample(spec, rng: random.Random):
     return rng.uniform(lo, hi)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_sampled_configurations_run(path, tmp_path):
     rng = random.Random(0)

@@ -141,6 +141,7 @@ def test_missing_files_say_where_and_how(dataset, expected, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_missing_files_exit_2_without_traceback(tmp_path):
     result = run_cli(
         "--dataset",

@@ -166,6 +166,7 @@ def test_bad_tables_are_one_line_and_write_nothing(tmp_path, content, args, says
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_bad_table_from_the_command_line_has_no_traceback(tmp_path):
     result = run_cli("--dataset", "csv", "--data-dir", str(tmp_path / "missing.csv"), "--target", "y", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr

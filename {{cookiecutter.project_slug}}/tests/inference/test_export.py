@@ -61,6 +61,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     return get
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", MODELS)
 def test_exported_outputs_equal_the_checkpoint(name, fmt, checkpoints, capsys):

@@ -157,6 +157,7 @@ def test_top_k_and_run_directory_shortcuts(trained, test_images, tmp_path):
     assert read_csv(out)[0]["digit"] == row["digit"]  # the run directory → its best.ckpt, like the path
 
 
+@pytest.mark.slow
 def test_predict_script_in_a_fresh_process(trained, test_images, tmp_path):
     folder, _ = test_images
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

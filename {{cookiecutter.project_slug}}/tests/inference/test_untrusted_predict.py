@@ -38,6 +38,7 @@ def image_ckpt(tmp_path_factory) -> Path:
     return run_dir / "checkpoints" / "last.ckpt"
 
 
+@pytest.mark.slow
 def test_a_fifo_or_device_among_the_images_never_blocks(image_ckpt, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -35,6 +35,7 @@ def rows(run_dir) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", BACKBONES)
 @pytest.mark.parametrize("dataset", ["digits", "cifar10"])
 def test_torchvision_backbone_fast_dev_run(model, dataset, tmp_path):
@@ -69,6 +70,7 @@ def test_a_backbone_trunk_keeps_its_layers_and_the_project_adds_the_heads():
     assert big.var().item() == pytest.approx(2 / m, rel=6 * math.sqrt(2 / big.numel()))
 
 
+@pytest.mark.slow
 def test_freeze_backbone_keeps_the_trunk_bit_identical_and_trains_the_heads(tmp_path):
     argv = ["--model", "torchvision:resnet18", "--freeze-backbone"]
     initial, _ = module_for(*argv)
@@ -82,6 +84,7 @@ def test_freeze_backbone_keeps_the_trunk_bit_identical_and_trains_the_heads(tmp_
     assert not torch.equal(state["net.heads.outputs.0.weight"], before["net.heads.outputs.0.weight"])
 
 
+@pytest.mark.slow
 def test_backbone_lr_ratio_holds_at_every_step(tmp_path):
     status, run_dir = train(
         tmp_path,

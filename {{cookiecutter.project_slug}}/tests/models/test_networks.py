@@ -84,6 +84,7 @@ def test_registry_init_formula_on_every_layer(model):
             assert torch.all(p == 0.25), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_registry_checkpoint_round_trip(model, tmp_path):
     status, run_dir = train(
@@ -100,6 +101,7 @@ def test_registry_checkpoint_round_trip(model, tmp_path):
     assert [o.shape for o in outputs] == [(3, 10), (3, 1)]
 
 
+@pytest.mark.slow
 def test_the_readme_example_trains_in_a_fresh_project(tmp_path):
     """The README's worked example, appended to networks.py exactly as written, trains and passes the
     registry-parametrized tests."""

@@ -44,6 +44,7 @@ def test_damaged_torchvision_weights_name_the_file(tmp_path, monkeypatch, kind):
     assert "\n" not in message and str(path) in message and "delete" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DAMAGED)
 def test_damaged_timm_weights_name_the_file(tmp_path, monkeypatch, kind):
     pytest.importorskip("timm")
@@ -62,6 +63,7 @@ def test_damaged_timm_weights_name_the_file(tmp_path, monkeypatch, kind):
     assert "\n" not in message and "model.safetensors" in message and "delete" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
 def test_auxiliary_outputs_do_not_reach_the_heads(name):
     backbone = create_backbone(f"torchvision:{name}", pretrained=False)

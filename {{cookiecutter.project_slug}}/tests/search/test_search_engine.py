@@ -98,6 +98,7 @@ def assert_each_ran_once(runs: Path, study: optuna.Study, n: int) -> None:
     assert len({line for line in lines if line.endswith("started")}) == len([x for x in lines if x.endswith("started")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, quasi", [("random", False), ("random", True), ("bayes", False), ("grid", False)])
 def test_every_form_and_method_through_the_engine(method, quasi, tmp_path, capsys):
     runs = tmp_path / "runs"
@@ -143,6 +144,7 @@ def test_every_form_and_method_through_the_engine(method, quasi, tmp_path, capsy
     assert f"{n} of {n} trials so far" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_two_workers_on_sqlite_run_each_trial_once_and_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_SLEEP", "1.5")
     runs = tmp_path / "runs"
@@ -166,6 +168,7 @@ def test_two_workers_on_sqlite_run_each_trial_once_and_at_once(tmp_path, monkeyp
     assert lines[0].endswith("started") and lines[1].endswith("started")  # two at once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_runner_resumes_the_study(tmp_path, sig):
     runs, marker = tmp_path / "runs", tmp_path / "slept"
@@ -204,6 +207,7 @@ def test_a_killed_runner_resumes_the_study(tmp_path, sig):
     assert_each_ran_once(runs, study, 3)
 
 
+@pytest.mark.slow
 def test_next_reads_an_optuna_study_and_the_run_directories_it_wrote(tmp_path, monkeypatch, capsys):
     stage1 = yaml.safe_load((ROOT / "sweeps" / "stage1_lr.yaml").read_text())
     params = {**stage1["parameters"], "max_epochs": {"value": 2}}

@@ -128,6 +128,7 @@ def test_a_huge_learning_rate_is_a_divergence_not_an_overflow(tmp_path, capsys):
     assert "stays in" not in err or (run_dir / "checkpoints" / "last.ckpt").exists()
 
 
+@pytest.mark.slow
 def test_missing_second_node_times_out_with_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MASTER_PORT": "29517"}
     result = subprocess.run(

@@ -70,6 +70,7 @@ def read_lr(run_dir) -> dict[int, float]:
         return {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f) if r["lr"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_logged_lr_equals_formula_at_every_step(schedule, tmp_path):
     # digits: 1,294 training images / 128 = 11 steps per epoch; 3 epochs = 33 steps; τ = 20 < 33

@@ -113,6 +113,7 @@ def test_logged_l1_is_lambda_times_the_initial_weights(tmp_path):
     assert l1[0] == pytest.approx(1e-3 * sum(w.abs().sum().item() for w in weights(initial.net)), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_large_l1_ends_sparser(tmp_path):
     sparsity_at_end = {}
     for name, l1 in (("plain", "0"), ("l1", "3e-3")):
@@ -275,6 +276,7 @@ def test_aug_preview_writes_the_grid_and_exits(tmp_path, capsys):
     assert "mirroring a digit changes its meaning" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_augmented_run_is_reproducible(tmp_path):
     flags = ["--aug-rotate", "20", "--aug-blur", "0.8", "--max-epochs", "1", "--seed", "5"]
     results = []

@@ -190,6 +190,7 @@ def test_fast_dev_run_leaves_no_last_checkpoint(tmp_path, capsys):
     ],
     ids=["max-steps", "no-validation", "batch-size-1"],
 )
+@pytest.mark.slow
 def test_runs_without_a_best_checkpoint_test_the_last_weights(flags, tmp_path, capsys):
     status, run_dir = train(tmp_path, *flags, "--run-name", "r")
     assert status == 0, capsys.readouterr().err[-2000:]
@@ -232,6 +233,7 @@ def _sigterm_when_checkpointed(tmp_path, env: dict) -> subprocess.CompletedProce
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_a_wandb_sweep_stop_saves_and_exits_zero(tmp_path):
     result = _sigterm_when_checkpointed(tmp_path, {"WANDB_SWEEP_ID": "abc123"})
     assert result.returncode == 0, result.stderr[-2000:]

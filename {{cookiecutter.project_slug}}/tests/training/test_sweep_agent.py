@@ -131,6 +131,7 @@ def test_outside_an_agent_stuck_is_exit_1_with_the_learning_rate_message_and_wan
 @pytest.mark.parametrize(
     "flags", [["--max-steps", "20", "--batch-size", "16"], ["--fast-dev-run"]], ids=["steps", "fdr"]
 )
+@pytest.mark.slow
 def test_a_short_run_reports_the_sweep_metric_once_at_its_end(flags, tmp_path):
     status, run_dir = train(tmp_path, "--width", "16", *flags, "--wandb-mode", "offline", "--run-name", "r")
     assert status == 0

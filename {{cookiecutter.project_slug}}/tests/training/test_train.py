@@ -57,6 +57,7 @@ def test_default_run_reaches_95_percent(tmp_path):
     assert results["test/acc"] >= 0.95
 
 
+@pytest.mark.slow
 def test_resume_continues_the_epoch_count(tmp_path):
     status, run_dir = train(tmp_path, "--max-epochs", "2", "--run-name", "r", "--lr-schedule", "constant")
     assert status == 0
@@ -70,6 +71,7 @@ def test_resume_continues_the_epoch_count(tmp_path):
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["lr_schedule"] == "constant"
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_holds_config_and_history(tmp_path):
     result = run_cli(
         "--output-dir",

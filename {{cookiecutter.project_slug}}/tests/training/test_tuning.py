@@ -155,6 +155,7 @@ def test_divergence_guard_tolerates_a_short_spike():
         guard.on_train_batch_end(_Trainer(), module, None, None, 0)
 
 
+@pytest.mark.slow
 def test_absurd_learning_rate_stops_with_a_message(tmp_path):
     result = run_cli(
         "--output-dir",
@@ -201,6 +202,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_power_of_two_warning(tmp_path):
     result = run_cli("--batch-size", "100", "--print-config", cwd=tmp_path)
     assert result.returncode == 0 and "warning" not in result.stderr  # --print-config stays clean

@@ -40,6 +40,7 @@ def images(path) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_images_tags_group_and_name(tmp_path):
     result = offline(tmp_path, "--max-epochs", "1", "--aug-rotate", "10", "--wandb-tags", "a,b", "--wandb-group", "g1")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -52,6 +53,7 @@ def test_images_tags_group_and_name(tmp_path):
     assert (run_dir / "plots" / "confusion_matrix.png").is_file()  # made for W&B only
 
 
+@pytest.mark.slow
 def test_tool_runs_log_their_plot(tmp_path):
     result = offline(tmp_path, "--find-batch-size", "--find-batch-size-max", "8")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -59,6 +61,7 @@ def test_tool_runs_log_their_plot(tmp_path):
     assert "plots/batch_size" in images(wandb_records.find_run_file(run_dir))
 
 
+@pytest.mark.slow
 def test_resume_continues_the_wandb_run(tmp_path):
     assert offline(tmp_path, "--max-epochs", "1", "--run-name", "r").returncode == 0
     first = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["wandb_run_id"]
@@ -68,12 +71,14 @@ def test_resume_continues_the_wandb_run(tmp_path):
     assert again["wandb_run_id"] == first and again["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_log_model_offline_says_checkpoints_stay_local(tmp_path):
     result = offline(tmp_path, "--fast-dev-run", "--wandb-log-model")
     assert result.returncode == 0
     assert "checkpoints are not uploaded as artifacts; they stay in" in result.stdout
 
 
+@pytest.mark.slow
 def test_watch_logs_gradients(tmp_path):
     result = offline(tmp_path, "--max-epochs", "5", "--wandb-watch", "gradients", "--run-name", "w")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -167,6 +172,7 @@ def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
     assert results["test/loss"] == pytest.approx(loss, rel=0.02)
 
 
+@pytest.mark.slow
 def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
     env = {
         **os.environ,
@@ -194,6 +200,7 @@ def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
     assert result.stdout.split()[-5:] == ["SLURMEnvironment", "8", "5", "1", "1"]
 
 
+@pytest.mark.slow
 def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     flags = [
         "--output-dir",
@@ -254,6 +261,7 @@ def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
         assert value == pytest.approx(lr_at(k, "linear", 3e-3, steps_per_epoch=21, total_steps=840, tau=600))
 
 
+@pytest.mark.slow
 def test_auto_mode_falls_back_to_offline_when_the_server_does_not_answer(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
@@ -308,6 +316,7 @@ def test_slurm_script_is_valid_and_uses_known_flags():
     assert flags <= set(FLAG_BY_NAME), flags - set(FLAG_BY_NAME)
 
 
+@pytest.mark.slow
 def test_hardware_this_machine_lacks_is_one_line(tmp_path):
     result = run_cli("--accelerator", "gpu", "--output-dir", str(tmp_path / "runs"), cwd=tmp_path)
     if result.returncode == 0:

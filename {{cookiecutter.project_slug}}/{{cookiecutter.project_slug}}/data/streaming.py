@@ -95,9 +95,8 @@ def read_meta(root: str) -> dict:
     if raw is None:
         if not is_remote(root) and not Path(root).exists():
             raise DataError(f"--dataset streaming: --data-dir {root} does not exist")
-        raise DataError(
-            f"--dataset streaming: {root} is not the output of `python -m {{cookiecutter.project_slug}}.prepare` (no {META})"
-        )
+        prepare = f"python -m {__package__.partition('.')[0]}.prepare"
+        raise DataError(f"--dataset streaming: {root} is not the output of `{prepare}` (no {META})")
     try:
         meta = json.loads(raw)
         for key in ("splits", "tasks", "mean", "std", "input_shape", "label_frequencies", "class_names", "source"):
