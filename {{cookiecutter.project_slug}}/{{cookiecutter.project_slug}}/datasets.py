@@ -7,10 +7,12 @@ where a user gets them. Add your own at the end of this file (the README shows a
 This module imports no torch (the command line reads it to check `--dataset` and `--tasks` at
 once); loaders import torch inside. A loader is `load(root, download, image_size)` and returns
 `(train, test)`: each a pair (images [N, C, H, W] uint8 or float in [0, 1], class labels [N] int64),
-test None when the dataset has no official test split (a seeded share is then held out). A table
+test None when the dataset has no official test split (a seeded share is then held out).
+{%- if cookiecutter.tables %} A table
 (kind="table", datamodule="tables:TableDataModule") declared with a loader is embedded: `load()` takes
 no argument and returns its columns, {name: NumPy array} (features as numbers, a classification
 target as text or numbers; each task's kind is its Task's `kind`), as breast-cancer, wine and diabetes do.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -99,10 +101,12 @@ def dataset(
     return register
 
 
-def default_tasks(name: str, target: str | None = None) -> list[str]:
+def default_tasks(name: str{% if cookiecutter.tables %}, target: str | None = None{% endif %}) -> list[str]:
     """The task a run predicts when `--tasks` is not given."""
+{%- if cookiecutter.tables %}
     if DATASETS[name].kind == "table" and not DATASETS[name].tasks:
         return [target] if target else []
+{%- endif %}
     tasks = DATASETS[name].tasks
     return [tasks[0].name] if tasks else []
 

@@ -22,22 +22,26 @@ class DataError(UsageError):
 
 class CheckpointError(UsageError):
     """A checkpoint argument that names no usable checkpoint of this project."""
+{%- if cookiecutter.inference %}
 
 
 class InputError(UsageError):
     """Input files or tables that the model cannot read (predict.py)."""
+{%- endif %}
 
 
 class NetworkError(UsageError):
     """A network that cannot be built; when the user's code raised, its exception is the __cause__."""
 
     show_cause = True
+{%- if cookiecutter.backbones %}
 
 
 class BackboneError(NetworkError):
     """A torchvision/timm backbone that cannot be built here: unknown name, weights not cached, timm missing."""
 
     show_cause = False
+{%- endif %}
 
 
 class SettingError(UsageError):

@@ -97,16 +97,18 @@ def write_atomically(path: Path, content: str | bytes) -> None:
     """Write `content` to `path` through atomic_path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
+{%- if cookiecutter.streaming %}
 
 
 # LitData's optimize() pickles its work list to $TMPDIR/litdata-node-<rank>-items-<pid>-<random>.pkl.
 LITDATA_TEMPORARIES = ("litdata-node-*-items-*.pkl", re.compile(r"^litdata-node-\d+-items-(\d+)-"))
+{%- endif %}
 
 
 def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None = None) -> None:
     """Temporaries in `folder` whose process no longer exists (killed while writing): ours
     (`.<name>.<pid>.tmp`, files and folders), or with `kind` (a glob, a regex whose group is the pid)
-    another writer's, such as LITDATA_TEMPORARIES."""
+    another writer's{% if cookiecutter.streaming %}, such as LITDATA_TEMPORARIES{% endif %}."""
     if not Path(folder).is_dir():
         return
     glob, pattern = kind or (f".*{SUFFIX}*", re.compile(rf"^\..*\.(\d+){re.escape(SUFFIX)}"))

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..data.tasks import parse_task_types
-from ..datasets import DATASETS, tasks_for
+from ..datasets import {% if cookiecutter.tables or cookiecutter.streaming %}DATASETS, {% endif %}tasks_for
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, missing, wandb_mode_env_problem
@@ -143,10 +143,10 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
         problems.append("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
     if problems:
         parser.error(problems[0])
+{%- if cookiecutter.tables %}
 
 
 def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-{%- if cookiecutter.tables %}
     """--target/--features belong to tables; a table needs a target."""
     kind = DATASETS[a.dataset].kind
     if kind != "table":
@@ -169,9 +169,8 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
         parser.error("argument --adversarial: perturbs images within their pixel range; not for --dataset csv")
     if a.aug_preview:
         parser.error("argument --aug-preview: a table has no images to preview")
-{%- else %}
-    """Nothing to check in this bake: the table flags come with the tables feature."""
 {%- endif %}
+{%- if cookiecutter.tables or cookiecutter.streaming %}
 
 
 IMAGE_MODELS = ("cnn", "rnn", "resnet")
@@ -188,6 +187,7 @@ def image_only_flags(a: argparse.Namespace) -> list[str]:
             if getattr(a, f) != flags.FLAG_BY_NAME[f].default
         ]
 {%- endif %}
+{%- if cookiecutter.tables %}
     if DATASETS[a.dataset].kind != "table":
         return []
     lines = []
@@ -202,3 +202,7 @@ def image_only_flags(a: argparse.Namespace) -> list[str]:
         lines.append(f"--image-size {a.image_size} is for images; ignored with --dataset csv")
         a.image_size = flags.FLAG_BY_NAME["image_size"].default
     return lines
+{%- else %}
+    return []
+{%- endif %}
+{%- endif %}

@@ -18,10 +18,14 @@ from .checks import (
     advice,
     check_choices,
     check_combinations,
+{%- if cookiecutter.tables %}
     check_data_flags,
+{%- endif %}
     check_environment,
     ignored_flags,
+{%- if cookiecutter.tables or cookiecutter.streaming %}
     image_only_flags,
+{%- endif %}
     yaml_text,
 )
 from .environment import is_rank_zero
@@ -203,8 +207,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # What the checkpoint holds, read once here: its step and hyperparameters (data shape, classes).
     args.resume_state = {"step": resumed["global_step"], "hparams": resumed["hparams"]} if resumed else None
     check_combinations(parser, args)
+{%- if cookiecutter.tables %}
     check_data_flags(parser, args)
-    table_warnings = image_only_flags(args)  # may set image-only flags back to what a table can use
+{%- endif %}
+{%- if cookiecutter.tables or cookiecutter.streaming %}
+    data_warnings = image_only_flags(args)  # may set image-only flags back to what a table can use
+{%- else %}
+    data_warnings: list[str] = []
+{%- endif %}
     ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
     args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
     if resumed is not None and not args.test_only:  # --test-only may test on other data
@@ -214,7 +224,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         sys.stdout.write(yaml.safe_dump(config_dict(args), sort_keys=False, allow_unicode=True))
         parser.exit(0)
     if is_rank_zero():
-        for line in table_warnings + ignored + advice(args):
+        for line in data_warnings + ignored + advice(args):
             print(f"warning: {line}", file=sys.stderr)
     return args
 

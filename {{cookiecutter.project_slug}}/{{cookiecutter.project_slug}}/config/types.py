@@ -160,6 +160,9 @@ def wandb_tag_type(text: str) -> str:
     return text
 
 
+{%- if cookiecutter.streaming %}
+
+
 SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
 
 
@@ -182,3 +185,4 @@ def bytes_type(lo: int, hi: int) -> Callable[[str], int]:
 
     parse.__name__ = "size"
     return parse
+{%- endif %}

@@ -1,1 +1,1 @@
-"""The data: built-in loaders, the in-memory, table and streaming DataModules, augmentation, splits and statistics."""
+"""The data: built-in loaders, the in-memory{% if cookiecutter.tables %}, table{% endif %}{% if cookiecutter.streaming %}, streaming{% endif %} DataModules, augmentation, splits and statistics."""

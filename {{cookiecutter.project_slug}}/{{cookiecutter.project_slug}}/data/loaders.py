@@ -25,6 +25,7 @@ def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, Non
     bunch = sk_load_digits()
     x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [N, 1, 8, 8] in [0, 1]
     return (x, torch.as_tensor(bunch.target, dtype=torch.long)), None
+{%- if cookiecutter.tables %}
 
 
 # --dataset NAME → (scikit-learn's loader, the target column's name); the tables ship inside scikit-learn.
@@ -50,6 +51,7 @@ def load_sklearn_table(name: str) -> dict:
     else:
         columns[target] = np.asarray(bunch.target, dtype=np.float64)
     return columns
+{%- endif %}
 
 
 def _with_timeout(fn, *args, **kwargs):

@@ -23,7 +23,9 @@ _LOCKS: list = []  # open lock files: held until the run ends (the OS releases t
 
 
 def default_run_name(model: str, depth: int, width, optimizer: str, lr: float, batch_size: int) -> str:
+{%- if cookiecutter.backbones %}
     model = model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
+{%- endif %}
     return f"{model}-d{depth}-w{width}-{optimizer}-lr{lr:g}-bs{batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
