@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 def readme_example(readme: str) -> str:
@@ -18,8 +19,12 @@ def readme_example(readme: str) -> str:
     return block.group(1)
 
 
-def test_readme_example_dataset_trains_in_a_baked_project(cookies, tmp_path):
-    root = Path(cookies.bake().project_path)
+FEATURES = ("sweeps_engine", "inference", "diagnostics", "tables", "backbones", "streaming", "benchmarks")
+
+
+@pytest.mark.parametrize("features", [False, True], ids=["core", "full"])
+def test_readme_example_dataset_trains_in_a_baked_project(cookies, tmp_path, features):
+    root = Path(cookies.bake(extra_context=dict.fromkeys(FEATURES, features)).project_path)
     slug = root.name
     example = readme_example((root / "README.md").read_text())
     datasets_py = root / slug / "datasets.py"

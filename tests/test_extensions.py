@@ -55,9 +55,14 @@ def paste(package: Path, name: str, code: str) -> None:
         path.write_text(path.read_text() + "\n\n" + code)
 
 
+# Extension points are the core's: the examples go into a bake of the core alone (every feature no).
+CORE = {f: False for f in ("sweeps_engine", "inference", "diagnostics", "tables", "backbones", "streaming",
+                           "benchmarks")}
+
+
 @pytest.fixture(scope="module")
 def extended(cookies_session):
-    root = Path(cookies_session.bake().project_path)
+    root = Path(cookies_session.bake(extra_context=CORE).project_path)
     package = root / root.name
     for name, code in examples((root / "README.md").read_text(), root.name).items():
         paste(package, name, code)
