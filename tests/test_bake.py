@@ -306,6 +306,32 @@ def test_help_lists_every_checklist_flag_and_only_the_baked_features(baked):
         assert said.returncode == 2 and "Traceback" not in said.stderr and said.stderr.count("\n") <= 3
 
 
+def test_readme_layout_names_exactly_the_bakes_modules(baked):
+    """The generated README's Layout table: every module of the package is named in its folder's row,
+    and every file a row names exists in this bake (a feature answered no leaves no row behind)."""
+    root, context = baked
+    slug = context["project_slug"]
+    readme = (root / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named: set[str] = set()
+    for where, concern in re.findall(r"^\| (.+?) \| (.+) \|$", layout, re.M):
+        for place in re.findall(r"`([^`]+)`", where):
+            if place.endswith("/") and place.startswith(f"{slug}/"):
+                folder = root / place
+                assert folder.is_dir(), place
+                mentioned = {m for m in re.findall(r"`([\w/]+\.py)`", concern) if "/" not in m}
+                here = {p.name for p in folder.glob("*.py")}
+                mentioned -= {p.name for p in root.glob("*.py")} - here  # the project's scripts, named in passing
+                assert mentioned <= here, (place, mentioned)
+                named |= {f"{place}{m}" for m in mentioned}
+            elif place.endswith(".py"):
+                path = place if "/" in place else f"{slug}/{place}"
+                assert (root / place).is_file() or (root / path).is_file(), place
+                named.add(place if (root / place).is_file() else path)
+    modules = {p.relative_to(root).as_posix() for p in (root / slug).rglob("*.py") if p.name != "__init__.py"}
+    assert not modules - named, sorted(modules - named)
+
+
 def test_generated_help_and_print_config(baked):
     root, context = baked
     run = lambda *a: subprocess.run([sys.executable, "train.py", *a], cwd=root, capture_output=True, text=True)
