@@ -73,7 +73,6 @@ CORE_FILES = {
     "{slug}/training/callbacks.py",
     "{slug}/training/fit.py",
     "{slug}/training/loggers.py",
-    "{slug}/training/metrics.py",
     "{slug}/training/module.py",
     "{slug}/training/monitor.py",
     "{slug}/training/objectives.py",

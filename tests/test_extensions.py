@@ -20,8 +20,8 @@ PLACES = {
     "knob-network": ("networks.py", "end"),
     "kind-module": ("data/arrays.py", "new file"),
     "kind-declaration": ("datasets.py", "end"),
-    "loss": ("training/objectives.py", "end"),
-    "metric": ("training/metrics.py", "end"),
+    "loss": ("data/tasks.py", "end"),
+    "metric": ("data/tasks.py", "end"),
     "optimizer": ("training/optimizers.py", "end"),
     "schedule": ("training/schedules.py", "end"),
     "callback": ("training/callbacks.py", "end"),
@@ -106,8 +106,8 @@ def test_a_run_uses_every_extension_at_once(extended):
 
 def test_the_loss_and_the_kind_of_dataset(extended, tmp_path):
     slug = extended.name
-    check = run(extended, "-c", f"import torch, torch.nn.functional as F; from {slug}.training.objectives import "
-                "TASK_LOSSES; x, y = torch.randn(6, 10), torch.arange(6); loss, _ = TASK_LOSSES['classification'](x, y); "
+    check = run(extended, "-c", f"import torch, torch.nn.functional as F; from {slug}.data.tasks import TASK_KINDS; "
+                "x, y = torch.randn(6, 10), torch.arange(6); loss = TASK_KINDS['classification'].loss(x, y, 0, 1)[0]; "
                 "assert torch.isclose(loss, F.cross_entropy(x, y, label_smoothing=0.1)), loss")
     assert check.returncode == 0, check.stderr[-2000:]
     rng = np.random.default_rng(0)

@@ -28,12 +28,12 @@ from PIL import Image  # noqa: E402
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict  # noqa: E402
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args  # noqa: E402
-from {{cookiecutter.project_slug}}.training.module import Classifier  # noqa: E402
+from {{cookiecutter.project_slug}}.training.module import TaskModule  # noqa: E402
 
 
-def checkpoint(argv: list[str], path: Path) -> Classifier:
+def checkpoint(argv: list[str], path: Path) -> TaskModule:
     a = parse_args(["--dataset", "mnist", "--wandb-mode", "disabled", *argv])
-    model = Classifier(
+    model = TaskModule(
         **config_dict(a),
         input_shape=[1, 28, 28],
         input_mean=[0.1307],
@@ -119,7 +119,7 @@ def latency(fn, x, repeats: int) -> float:
     return statistics.median(times)
 
 
-def onnx_vs_eager(model: Classifier, folder: Path) -> None:
+def onnx_vs_eager(model: TaskModule, folder: Path) -> None:
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is None:
@@ -129,7 +129,7 @@ def onnx_vs_eager(model: Classifier, folder: Path) -> None:
 
     from {{cookiecutter.project_slug}}.commands.export import export, exportable
 
-    wrapper = exportable(model.net)
+    wrapper = exportable(model.net, dict(model.hparams))
     path = folder / "model.onnx"
     export("onnx", wrapper, torch.rand(2, 1, 28, 28), path, ["digit"])
     options = onnxruntime.SessionOptions()

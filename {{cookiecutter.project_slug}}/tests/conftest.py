@@ -83,6 +83,15 @@ def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
     return evaluate(a) if a.test_only else run(a)  # as train.py dispatches; run dir None: refused before one
 
 
+def parsed(*argv: str):
+    """Every flag's value as train.py parses `argv`, the rest at the flag table's defaults: a view or a
+    factory's keywords that a test builds by hand come from here (`view(Cls, parsed(...))`), as no
+    view or factory defaults a flag again."""
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+
+    return parse_args(list(argv))
+
+
 def assert_bad_input(argv: str, flag: str, capsys) -> None:
     """Bad input: exit status 2 and one line on stderr that names the flag."""
     from {{cookiecutter.project_slug}}.config.parser import parse_args

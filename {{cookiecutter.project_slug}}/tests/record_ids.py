@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from {{cookiecutter.project_slug}}.commands.train import run as main  # noqa: E402
 from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.data.streaming import StreamingDataModule  # noqa: E402
-from {{cookiecutter.project_slug}}.training.module import Classifier  # noqa: E402
+from {{cookiecutter.project_slug}}.training.module import TaskModule  # noqa: E402
 
 transfer = StreamingDataModule.on_after_batch_transfer
 trained = 0
@@ -40,7 +40,7 @@ def record(self, outputs, batch, batch_idx):
 
 
 StreamingDataModule.on_after_batch_transfer = keep_ids
-Classifier.on_train_batch_end = record
+TaskModule.on_train_batch_end = record
 
 if __name__ == "__main__":
     sys.exit(main(parse_args()))

@@ -9,9 +9,10 @@ import re
 import zipfile
 from pathlib import Path
 
+from .data.tasks import TASK_KINDS, kinds_of
 from .errors import CheckpointError
 
-# Hyperparameters every checkpoint of this project carries (module.Classifier saves them).
+# Hyperparameters every checkpoint of this project carries (module.TaskModule saves them).
 REQUIRED = ("model", "input_shape", "task_names", "task_classes")
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -150,13 +151,15 @@ def check_hparams(hp: dict, path: Path) -> None:
         if key in hp and hp[key] is not None and hp[key] != "auto":
             v = hp[key]
             checks[key] = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1 << 20
-    kinds = hp.get("task_kinds") or ["classification"] * len(classes)
-    for key in ("label_frequencies", "task_class_names"):  # per classification task, one entry per class
+    kinds = hp.get("task_kinds") or []  # none saved: every task is classification
+    known = isinstance(kinds, (list, tuple)) and {str(k) for k in kinds} <= set(TASK_KINDS)
+    checks["task_kinds"] = known and (not checks["task_classes"] or len(kinds) in (0, len(classes)))
+    for key in ("label_frequencies", "task_class_names"):  # per task of classes, one entry per class
         saved = hp.get(key)
-        if checks["task_classes"] and isinstance(saved, (list, tuple)) and saved:
+        if checks["task_classes"] and checks["task_kinds"] and isinstance(saved, (list, tuple)) and saved:
             checks["task_classes"] = len(saved) == len(classes) and all(
-                isinstance(s, (list, tuple)) and (len(s) == c or k == "regression")
-                for s, c, k in zip(saved, classes, kinds)
+                isinstance(s, (list, tuple)) and (len(s) == c or k.numeric)
+                for s, c, k in zip(saved, classes, kinds_of(hp))
             )
     bad = next((k for k, ok in checks.items() if not ok), None)
     if bad:

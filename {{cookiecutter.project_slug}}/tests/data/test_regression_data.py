@@ -172,13 +172,13 @@ def test_bad_regression_targets_exit_2_with_one_line(tmp_path, capsys, values, w
 def test_a_checkpoint_saved_before_task_kinds_stays_classification(tmp_path):
     from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
     from {{cookiecutter.project_slug}}.config.parser import parse_args
-    from {{cookiecutter.project_slug}}.training.module import Classifier
+    from {{cookiecutter.project_slug}}.training.module import TaskModule
     from {{cookiecutter.project_slug}}.training.monitor import monitor_of
 
     a = parse_args(["--dataset", "digits", "--tasks", "digit,parity", "--accelerator", "cpu", "--width", "8"])
     hp = dict(build_module(a, build_datamodule(a), load_pretrained=False).hparams)
     assert hp["task_kinds"] == ["classification", "classification"] and monitor_of(hp).name == "val/acc"
     old = {k: v for k, v in hp.items() if k not in ("task_kinds", "target_mean", "target_std")}
-    module = Classifier(**old)
-    assert module.kinds == ["classification", "classification"] and monitor_of(old).mode == "max"
+    module = TaskModule(**old)
+    assert [k.name for k in module.kinds] == ["classification", "classification"] and monitor_of(old).mode == "max"
     assert list(module.metrics["val_"][1]) == ["acc"]

@@ -15,7 +15,7 @@ from {{cookiecutter.project_slug}}.commands import export as export_module
 from {{cookiecutter.project_slug}}.commands.export import FORMATS, main, missing_modules, run_exported
 from {{cookiecutter.project_slug}}.commands.train import run as run_main
 from {{cookiecutter.project_slug}}.config.parser import parse_args
-from {{cookiecutter.project_slug}}.training.module import load_classifier
+from {{cookiecutter.project_slug}}.training.module import load_module
 
 # name → training flags: one network per architecture, and a multitask one (three heads, two binary).
 MODELS = {
@@ -73,7 +73,7 @@ def test_exported_outputs_equal_the_checkpoint(name, fmt, checkpoints, capsys):
     assert "max abs difference" in printed
     path = ckpt.with_name("best" + FORMATS[fmt][0])
     # Independently of export.py's own check: a new batch size, outputs per task against the network's.
-    model = load_classifier(ckpt)
+    model = load_module(ckpt)
     x = torch.rand(5, *model.hparams.input_shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = model(x)

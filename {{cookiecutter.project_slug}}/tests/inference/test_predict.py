@@ -1,4 +1,4 @@
-"""Using a trained model: predict.py, Classifier.predict_step, predict_images and the README's notebook
+"""Using a trained model: predict.py, TaskModule.predict_step, predict_images and the README's notebook
 example, on one briefly trained multitask digits run."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.inference.outputs import predict_images
-from {{cookiecutter.project_slug}}.training.module import load_classifier
+from {{cookiecutter.project_slug}}.training.module import load_module
 
 N_IMAGES = 24
 
@@ -88,7 +88,7 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
     assert len(rows) == N_IMAGES
     assert list(next(iter(rows.values()))) == ["file", "digit", "digit_prob", "parity", "parity_prob"]
     # trainer.predict through the same predict_step, on the test split as trainer.test sees it.
-    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    model = load_module(trained / "checkpoints" / "best.ckpt")
     dm = ImageDataModule(DATASETS["digits"], seed=0, tasks=("digit", "parity"), batch_size=64)
     dm.setup()
     probs = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).predict(
@@ -243,7 +243,7 @@ def test_readme_notebook_example_runs(trained, test_images, capsys):
     code = code.replace("runs/<run>/checkpoints/best.ckpt", str(trained / "checkpoints" / "best.ckpt"))
     exec(compile(code.replace('"digit.png"', repr(str(image))), "README.md", "exec"), {})
     printed = capsys.readouterr().out
-    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    model = load_module(trained / "checkpoints" / "best.ckpt")
     (row,) = predict_images(model, image, top_k=2)
     assert printed.strip() == str([row])
     assert row["digit"] == str(model.predict_step(test_images[1][:1])[0].argmax().item())
@@ -272,7 +272,7 @@ def test_image_folder_model_adapts_size_and_channels(tmp_path):
     out = tmp_path / "p.csv"
     assert predict([str(run_dir), str(photos / "test"), "--output", str(out)]) == 0
     rows = {r["file"]: r for r in read_csv(out)}
-    model = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    model = load_module(run_dir / "checkpoints" / "best.ckpt")
     dm = ImageDataModule(DATASETS["image-folder"], tasks=("class",), data_dir=str(photos), image_size=16)
     dm.setup()
     probs = model.predict_step(dm.test_set.batch(range(len(dm.test_set)))[0])[0]

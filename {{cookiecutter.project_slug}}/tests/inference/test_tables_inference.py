@@ -25,7 +25,7 @@ from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.errors import InputError
 from {{cookiecutter.project_slug}}.inference.inputs import read_rows as read_table
-from {{cookiecutter.project_slug}}.training.module import load_classifier
+from {{cookiecutter.project_slug}}.training.module import load_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from test_regression_data import write_linear  # noqa: E402
@@ -99,7 +99,7 @@ def test_a_table_model_predicts_rows_and_names_a_missing_column(trained, test_im
     out = tmp_path / "p.csv"
     assert predict([str(table_ckpt), str(table), "--output", str(out)]) == 0
     rows = read_csv(out)
-    model = load_classifier(trained / "checkpoints" / "best.ckpt")
+    model = load_module(trained / "checkpoints" / "best.ckpt")
     expected = model.predict_step(x)[0].argmax(1)
     assert [r["row"] for r in rows] == [str(i) for i in range(1, N_IMAGES + 1)]
     assert [r["digit"] for r in rows] == [str(i) for i in expected.tolist()]

@@ -14,7 +14,7 @@ import torch
 from conftest import train
 
 from {{cookiecutter.project_slug}}.errors import CheckpointError
-from {{cookiecutter.project_slug}}.training.module import load_classifier
+from {{cookiecutter.project_slug}}.training.module import load_module
 
 MARKER = "payload_ran"
 
@@ -81,7 +81,7 @@ def _exit(main, argv) -> int:
 
 def _loader(ckpt: Path) -> int:
     with pytest.raises(CheckpointError) as e:
-        load_classifier(ckpt)
+        load_module(ckpt)
     assert "\n" not in str(e.value)
     print(f"loader: error: {e.value}", file=sys.stderr)
     return 2
@@ -132,6 +132,7 @@ MISFITS = {
     "task classes not numbers": (_set("task_classes", ["ten"]), "task_classes"),
     "tasks and classes disagree": (_set("task_names", ["digit", "parity"]), "task_classes"),
     "input shape": (_set("input_shape", [1, 8]), "input_shape"),
+    "a kind of task not registered": (_set("task_kinds", ["ordinal"]), "task_kinds"),
     "a field of another version missing": (lambda c: c["hyper_parameters"].pop("init"), "init"),
     "NaN weights": (_nan, "NaN"),
 }
@@ -151,5 +152,5 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_field(tiny, tmp_p
 def test_the_untouched_checkpoint_still_loads_everywhere(tiny, tmp_path, capsys):
     """The checks refuse what is foreign, not this project's own checkpoints."""
     ckpt = edited(tiny, tmp_path, lambda c: None)
-    assert load_classifier(ckpt).hparams.width == 8
+    assert load_module(ckpt).hparams.width == 8
     assert train(tmp_path, "--test-only", "--resume", str(ckpt))[0] == 0

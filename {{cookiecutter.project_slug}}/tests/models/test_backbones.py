@@ -16,7 +16,7 @@ from torch import nn
 from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.models.blocks import weights
-from {{cookiecutter.project_slug}}.training.module import Classifier
+from {{cookiecutter.project_slug}}.training.module import TaskModule
 
 TINY = ["--batch-size", "8", "--limit-train-batches", "2", "--limit-val-batches", "1"]
 BACKBONES = ["torchvision:resnet18", "torchvision:mobilenet_v3_small"]
@@ -128,7 +128,7 @@ def test_pretrained_loads_cached_weights_bit_identical(tmp_path, monkeypatch):
     torch.testing.assert_close(module.net.std.flatten(), torch.tensor([0.229, 0.224, 0.225]))
     # A checkpoint holds the weights: rebuilding from its hyperparameters needs no cache.
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "elsewhere"))
-    rebuilt = Classifier(**module.hparams)
+    rebuilt = TaskModule(**module.hparams)
     rebuilt.load_state_dict(module.state_dict())
     assert torch.equal(rebuilt.net.trunk.conv1.weight, reference.conv1.weight)
 

@@ -12,12 +12,13 @@ from torch import nn
 
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
+from {{cookiecutter.project_slug}}.data.tasks import TASK_KINDS
 from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.models.blocks import ACTIVATIONS, Block, Maxout
 from {{cookiecutter.project_slug}}.models.build import create_network
-from {{cookiecutter.project_slug}}.models.initialization import INITS, initialize, prior_bias
+from {{cookiecutter.project_slug}}.models.initialization import INITS, initialize
 from {{cookiecutter.project_slug}}.networks import MODELS
-from {{cookiecutter.project_slug}}.training.module import Classifier
+from {{cookiecutter.project_slug}}.training.module import TaskModule
 
 DIGITS = (1, 8, 8)
 BN = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -173,8 +174,8 @@ def test_prior_output_bias_reproduces_the_training_labels(digits_tasks):
 
 
 def test_checklist_example_sigma_b_equals_075():
-    b = prior_bias([0.25, 0.75])
-    assert b.shape == (1,) and torch.sigmoid(b).item() == pytest.approx(0.75)
+    b = TASK_KINDS["classification"].bias([0.25, 0.75])  # a binary head: one logit
+    assert len(b) == 1 and torch.sigmoid(torch.tensor(b)).item() == pytest.approx(0.75)
 
 
 def test_zero_output_bias(digits_tasks):
@@ -265,4 +266,4 @@ def test_saturating_activation_warns(capsys):
 
 def test_classifier_is_a_lightning_module_with_hparams(digits_tasks):
     module = classifier(digits_tasks, model="cnn")
-    assert isinstance(module, Classifier) and module.hparams.model == "cnn"
+    assert isinstance(module, TaskModule) and module.hparams.model == "cnn"

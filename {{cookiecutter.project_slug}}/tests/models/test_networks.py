@@ -22,7 +22,7 @@ from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.config.reach import declared_models
 from {{cookiecutter.project_slug}}.models.blocks import Network, weights
 from {{cookiecutter.project_slug}}.networks import MODELS, register_model
-from {{cookiecutter.project_slug}}.training.module import Classifier
+from {{cookiecutter.project_slug}}.training.module import TaskModule
 
 TINY = ["--batch-size", "8", "--limit-train-batches", "2", "--limit-val-batches", "1"]
 
@@ -93,7 +93,7 @@ def test_registry_checkpoint_round_trip(model, tmp_path):
     assert status == 0
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    loaded = Classifier.load_from_checkpoint(ckpt, map_location="cpu")
+    loaded = TaskModule.load_from_checkpoint(ckpt, map_location="cpu")
     assert loaded.hparams.model == model
     state = loaded.state_dict()
     assert all(torch.equal(state[k], v) for k, v in saved.items())

@@ -7,11 +7,11 @@ import math
 
 import pytest
 import torch
-from conftest import assert_bad_input, train
+from conftest import assert_bad_input, parsed, train
 
 from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
 from {{cookiecutter.project_slug}}.training.optimizers import OPTIMIZERS, create_optimizer
-from {{cookiecutter.project_slug}}.training.schedules import SCHEDULES, lr_at
+from {{cookiecutter.project_slug}}.training.schedules import SCHEDULES, lr_at, schedule_arguments
 
 LR0, PER_EPOCH, TOTAL = 0.1, 7, 50
 
@@ -60,7 +60,8 @@ def test_schedule_matches_formula(schedule, tau, warmup):
 
 
 def test_linear_default_ends_exactly_at_lr_tau():
-    values = [lr_at(k, "linear", LR0, steps_per_epoch=PER_EPOCH, total_steps=TOTAL) for k in range(TOTAL)]
+    kw = schedule_arguments(parsed("--lr", str(LR0), "--lr-schedule", "linear"))
+    values = [lr_at(k, steps_per_epoch=PER_EPOCH, total_steps=TOTAL, **kw) for k in range(TOTAL)]
     assert values[0] == LR0 and values[-1] == pytest.approx(0.01 * LR0, rel=1e-12)
     assert all(a > b for a, b in zip(values, values[1:]))
 
@@ -125,8 +126,9 @@ def test_resume_continues_the_schedule(tmp_path):
     assert status == 0
     logged = read_lr(run_dir)
     assert sorted(logged) == list(range(44))
+    kw = schedule_arguments(parsed(*flags))
     for k in range(22, 44):  # after the resume: the same formula, not a restart at ε0
-        assert logged[k] == pytest.approx(lr_at(k, "linear", 0.01, steps_per_epoch=11, total_steps=44, tau=40))
+        assert logged[k] == pytest.approx(lr_at(k, steps_per_epoch=11, total_steps=44, **kw))
 
 
 EXPECTED = {
@@ -143,7 +145,7 @@ def test_every_registered_optimizer_takes_its_declared_flags_and_descends(name):
 
     assert set(OPTIMIZER_FLAGS[name]) <= set(FLAG_BY_NAME)  # each keyword is a flag the constructor gets
     w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
-    opt = create_optimizer(name, [w], lr=0.05, momentum=0.9, beta2=0.999, eps=1e-8)
+    opt = create_optimizer(name, [w], **vars(parsed("--lr", "0.05")))
     before = float((w**2).sum())
     for _ in range(5):
         opt.zero_grad()
@@ -155,7 +157,8 @@ def test_every_registered_optimizer_takes_its_declared_flags_and_descends(name):
 @pytest.mark.parametrize("name", EXPECTED)
 def test_optimizer_has_requested_class_and_hyperparameters(name):
     params = [torch.nn.Parameter(torch.zeros(3))]
-    opt = create_optimizer(name, params, lr=0.05, momentum=0.8, nesterov=name == "sgd", beta2=0.95, eps=1e-6)
+    given = ["--lr=0.05", "--momentum=0.8", "--beta2=0.95", "--eps=1e-6", f"--nesterov={name == 'sgd'}"]
+    opt = create_optimizer(name, params, **vars(parsed("--optimizer", name, *given)))
     cls, expected = EXPECTED[name]
     assert type(opt) is cls
     group = opt.param_groups[0]

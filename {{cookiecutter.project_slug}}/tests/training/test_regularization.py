@@ -8,7 +8,7 @@ import types
 
 import pytest
 import torch
-from conftest import assert_bad_input, train
+from conftest import assert_bad_input, parsed, train
 from PIL import Image
 from torch import nn
 from torchvision.transforms import InterpolationMode
@@ -73,9 +73,8 @@ def test_adamw_decay_is_decoupled_and_the_others_coupled(name, expected):
     # w = 1, zero loss gradient, ε0 = 0.1, λ = 0.5. Decoupled (adamw): w ← w − ε0·λ·w = 0.95.
     # Coupled: the gradient becomes λw; Adam's first normalized step is then ε0 → 0.9.
     w = nn.Parameter(torch.ones(1))
-    opt = create_optimizer(
-        name, [{"params": [w], "weight_decay": 0.5}], lr=0.1, momentum=0.0 if name != "adam" else 0.9, beta2=0.999
-    )
+    momentum = 0.0 if name != "adam" else 0.9
+    opt = create_optimizer(name, [w], **vars(parsed("--lr=0.1", "--weight-decay=0.5", f"--momentum={momentum}")))
     w.grad = torch.zeros(1)
     opt.step()
     assert name in OPTIMIZERS
@@ -95,7 +94,7 @@ def test_l1_adds_lambda_times_sum_of_absolute_weights():
     penalty = 0.01 * sum(w.abs().sum() for w in weights(plain.net))
     biases = sum(p.abs().sum() for n, p in plain.net.named_parameters() if "bias" in n)
     assert biases > 0, "the output bias prior makes biases non-zero: they must stay out of the penalty"
-    torch.testing.assert_close(with_l1.model_step((x, y), "train"), plain.model_step((x, y), "train") + penalty)
+    torch.testing.assert_close(with_l1.training_step((x, y), 0), plain.training_step((x, y), 0) + penalty)
 
 
 def test_sparsity_is_the_share_of_near_zero_weights():
@@ -306,14 +305,14 @@ def test_adversarial_loss_mixes_clean_and_adversarial():
     x, y = batch(dm)
     x_adv = module.adversarial_examples(x, y)
     expected = 0.7 * module.total_loss(x, y) + 0.3 * module.total_loss(x_adv, y)
-    torch.testing.assert_close(module.model_step((x, y), "train"), expected)
+    torch.testing.assert_close(module.training_step((x, y), 0), expected)
 
 
 def test_zero_adversarial_weight_is_plain_training():
     adv, dm = module_for("--adversarial", "pgd", "--adv-weight", "0", seed=2)
     plain, _ = module_for(seed=2)
     x, y = batch(dm)
-    torch.testing.assert_close(adv.model_step((x, y), "train"), plain.model_step((x, y), "train"))
+    torch.testing.assert_close(adv.training_step((x, y), 0), plain.training_step((x, y), 0))
 
 
 def test_adversarial_run_logs_val_adv_acc(tmp_path):
@@ -370,9 +369,9 @@ def test_three_task_digits_run(tmp_path):
 def test_multitask_loss_is_the_weighted_sum():
     module, dm = module_for("--tasks", "digit,parity,zero", "--task-weights", "1,0.5,2")
     x, y = batch(dm)
-    losses, _ = module.task_losses(module(x), y)
+    losses, _, _ = module.model_step(x, y)
     assert len(losses) == 3
-    torch.testing.assert_close(module.model_step((x, y), "train"), losses[0] + 0.5 * losses[1] + 2 * losses[2])
+    torch.testing.assert_close(module.training_step((x, y), 0), losses[0] + 0.5 * losses[1] + 2 * losses[2])
 
 
 def test_multitask_run_logs_every_task(tmp_path):

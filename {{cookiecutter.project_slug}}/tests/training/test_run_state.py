@@ -16,9 +16,9 @@ import time
 import pytest
 import torch
 import yaml
-from conftest import FAST, ROOT, train
+from conftest import FAST, ROOT, parsed, train
 
-from {{cookiecutter.project_slug}}.training.schedules import lr_at
+from {{cookiecutter.project_slug}}.training.schedules import lr_at, schedule_arguments
 
 
 def rows(run_dir) -> list[dict]:
@@ -73,8 +73,9 @@ def test_extending_a_finished_run_continues_at_its_last_step(tmp_path):
     after = lr_steps(run_dir)
     assert [k for k, _ in after] == list(range(3 * 21)), "every step once: none lost, none trained twice"
     assert after[:42] == before, "the first run's rows are kept as they were"
+    kw = schedule_arguments(parsed())
     for k, value in after[42:]:  # re-planned: the linear schedule of a 63-step run
-        assert value == pytest.approx(lr_at(k, "linear", 3e-3, steps_per_epoch=21, total_steps=63))
+        assert value == pytest.approx(lr_at(k, steps_per_epoch=21, total_steps=63, **kw))
     assert json.loads((run_dir / "results.json").read_text())["steps"] == 63
 
 
@@ -243,12 +244,12 @@ def test_a_wandb_sweep_stop_saves_and_exits_zero(tmp_path):
 
 def test_adversarial_examples_leave_batchnorm_statistics_alone():
     from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
-    from {{cookiecutter.project_slug}}.training.module import Classifier
+    from {{cookiecutter.project_slug}}.training.module import TaskModule
 
     def stats_after_one_step(adversarial: str) -> list[torch.Tensor]:
         torch.manual_seed(0)
         a = parse_args(["--adversarial", adversarial, "--adv-steps", "5"])
-        module = Classifier(
+        module = TaskModule(
             **config_dict(a),
             input_shape=[1, 8, 8],
             input_mean=[0.3],
@@ -259,7 +260,7 @@ def test_adversarial_examples_leave_batchnorm_statistics_alone():
         )
         x, y = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(16).remainder(10)
         module.train()
-        module.model_step((x, y[:, None]), "train")
+        module.training_step((x, y[:, None]), 0)
         norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         assert norms
         return [t.clone() for m in norms for t in (m.running_mean, m.running_var, m.num_batches_tracked)]

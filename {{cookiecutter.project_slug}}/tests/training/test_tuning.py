@@ -11,6 +11,7 @@ import torch
 import yaml
 from conftest import run_cli, train
 
+from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
 from {{cookiecutter.project_slug}}.training.callbacks import Diverged, DivergenceGuard
 from {{cookiecutter.project_slug}}.training.tuning import find_cliff, recommend, search_batch_sizes, steepest_descent
 
@@ -123,8 +124,11 @@ def test_auto_lr_trains_with_the_suggestion(tmp_path):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     with open(run_dir / "lr_find.csv") as f:
         lrs = [float(r["lr"]) for r in csv.DictReader(f)]
-    assert config["lr"] != 3e-3 and lrs[0] <= config["lr"] <= lrs[-1]
+    assert config["lr"] != FLAG_BY_NAME["lr"].default and lrs[0] <= config["lr"] <= lrs[-1]
     assert config["auto_lr"] is False, "config.yaml must reproduce the run with the chosen ε0"
+    with open(run_dir / "metrics.csv") as f:
+        first = next(r for r in csv.DictReader(f) if r["lr"])
+    assert float(first["lr"]) == pytest.approx(config["lr"]), "the schedule starts at the chosen ε0"
     assert (run_dir / "results.json").is_file()
 
 

@@ -13,13 +13,13 @@ import time
 import pytest
 import torch
 import wandb_records
-from conftest import ROOT, run_cli
+from conftest import ROOT, parsed, run_cli
 
 from {{cookiecutter.project_slug}}.commands.options import build_trainer
 from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.datasets import DATASETS
-from {{cookiecutter.project_slug}}.training.schedules import lr_at
+from {{cookiecutter.project_slug}}.training.schedules import lr_at, schedule_arguments
 
 
 def offline(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -159,9 +159,9 @@ def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
     # whole test set with the best checkpoint (up to the one example DistributedSampler repeats).
     results = json.loads((run_dir / "results.json").read_text())
     from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
-    from {{cookiecutter.project_slug}}.training.module import Classifier
+    from {{cookiecutter.project_slug}}.training.module import TaskModule
 
-    module = Classifier.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
+    module = TaskModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
     dm = ImageDataModule(DATASETS["digits"])
     dm.setup()
     x, y = dm.test_set.batch(range(len(dm.test_set)))
@@ -257,8 +257,9 @@ def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     with open(tmp_path / "runs" / "r" / "metrics.csv") as f:
         lrs = [(int(r["step"]), float(r["lr"])) for r in csv.DictReader(f) if r["lr"]]
     assert [k for k, _ in lrs] == list(range(40 * 21)), "every step once, across the interruption"
+    kw = schedule_arguments(parsed("--lr-tau", "600"))
     for k, value in lrs:
-        assert value == pytest.approx(lr_at(k, "linear", 3e-3, steps_per_epoch=21, total_steps=840, tau=600))
+        assert value == pytest.approx(lr_at(k, steps_per_epoch=21, total_steps=840, **kw))
 
 
 @pytest.mark.slow

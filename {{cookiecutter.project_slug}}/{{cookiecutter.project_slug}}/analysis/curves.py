@@ -1,10 +1,9 @@
 """A run's curves from its metrics.csv: per column, the (step, epoch, value) rows where it was logged.
-Only the standard library (and math): the diagnosis of a finished run needs no torch."""
+Only the standard library: the diagnosis of a finished run needs no torch."""
 
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +55,3 @@ def _number(text: str | None) -> float | None:
         return float(text) if text not in (None, "") else None
     except ValueError:
         return None
-
-
-def is_finite(values: list[float]) -> bool:
-    return all(math.isfinite(v) for v in values)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import one_line
-from ..training.monitor import MODE, MONITOR
+from ..training.monitor import Monitor, monitor_of
 from .diagnose import diagnose, summary_lines
 from .units import unit_statistics
 
@@ -43,7 +43,9 @@ def units_of(module, dm) -> dict | None:
 
 def diagnose_run(run_dir: Path, module, dm, wandb_logger=None) -> dict:
     """Write diagnosis.json, print its lines, log the W&B table; returns the diagnosis."""
-    diagnosis = diagnose(run_dir, MONITOR, MODE == "max", units_of(module, dm) if module is not None else None)
+    monitor = monitor_of(dict(module.hparams)) if module is not None else Monitor()  # val/rmse for regression
+    units = units_of(module, dm) if module is not None else None
+    diagnosis = diagnose(run_dir, monitor.name, monitor.mode == "max", units)
     for line in summary_lines(diagnosis):
         print(line)
     if wandb_logger is not None:

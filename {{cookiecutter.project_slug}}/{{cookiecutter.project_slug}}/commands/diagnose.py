@@ -30,7 +30,7 @@ def units_of_run(run_dir: Path) -> dict | None:
     import yaml
 
     from ..analysis.run import units_of
-    from ..training.module import load_classifier
+    from ..training.module import load_module
     from .options import build_datamodule
 
     ckpt = next((p for p in (run_dir / "checkpoints" / n for n in ("best.ckpt", "last.ckpt")) if p.is_file()), None)
@@ -39,7 +39,7 @@ def units_of_run(run_dir: Path) -> dict | None:
         return None
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text())  # every flag's resolved value
-        return units_of(load_classifier(ckpt), build_datamodule(argparse.Namespace(**config)))
+        return units_of(load_module(ckpt), build_datamodule(argparse.Namespace(**config)))
     except (UsageError, OSError, AttributeError) as e:
         print(f"{PROG}: the units are not measured ({e})", file=sys.stderr)
         return None
@@ -51,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not (run_dir / "metrics.csv").is_file() or not (run_dir / "config.yaml").is_file():
             raise RunDirectoryError(f"{run_dir} is not a run directory (no metrics.csv and config.yaml)")
-        from ..analysis.diagnose import diagnose
-        from ..training.monitor import MODE, MONITOR
+        from ..analysis.diagnose import diagnose, read_json
+        from ..training.monitor import MONITOR, monitor_named
 
         units = None if args.no_units else units_of_run(run_dir)
-        diagnosis = diagnose(run_dir, MONITOR, MODE == "max", units)
+        results = read_json(run_dir / "results.json") or {}
+        monitor = monitor_named(results.get("monitor", MONITOR))  # the run's own: val/rmse for regression
+        diagnosis = diagnose(run_dir, monitor.name, monitor.mode == "max", units)
     except UsageError as e:
         return refuse(PROG, e)
     if args.json:

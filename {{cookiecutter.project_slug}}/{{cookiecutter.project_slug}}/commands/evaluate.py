@@ -50,6 +50,7 @@ def evaluate(a: argparse.Namespace) -> tuple[int, Path | None]:
 def checked_data(a: argparse.Namespace, ckpt: Path):
     """The data to test on, after checking that the checkpoint's network fits it."""
     from ..checkpoints import read_hparams
+    from ..data.tasks import kinds_of
     from ..datasets import tasks_for
     from ..training.build import check_fits_checkpoint
     from ..training.trainer import check_hardware
@@ -60,8 +61,7 @@ def checked_data(a: argparse.Namespace, ckpt: Path):
         tasks_for(a.dataset, list(hp["task_names"]))
     except ValueError as e:
         raise DataError(f"the checkpoint predicts {','.join(hp['task_names'])}; {e}") from None
-    kinds = hp.get("task_kinds") or ["classification"] * len(hp["task_names"])  # the checkpoint's, not inferred again
-    types = [f"{n}:{k}" for n, k in zip(hp["task_names"], kinds)]
+    types = [f"{n}:{k.name}" for n, k in zip(hp["task_names"], kinds_of(hp))]  # the checkpoint's, not inferred again
     a = argparse.Namespace(**{**vars(a), "tasks": list(hp["task_names"]), "task_types": types})
     check_hardware(trainer_view(a))
     dm = build_datamodule(a)
@@ -72,12 +72,12 @@ def checked_data(a: argparse.Namespace, ckpt: Path):
 def test(a: argparse.Namespace, ckpt: Path, dm, run_dir: Path) -> int:
     import lightning as L
 
-    from ..training.module import load_classifier
+    from ..training.module import load_module
     from ..training.monitor import monitor_of
     from ..training.rundir import write_config, write_results
     from ..training.tuning import plot_confusion_matrix
 
-    model = load_classifier(ckpt)
+    model = load_module(ckpt)
     monitor = monitor_of(dict(model.hparams))
     # One device: a distributed sampler would pad the test split with repeated examples.
     trainer = L.Trainer(

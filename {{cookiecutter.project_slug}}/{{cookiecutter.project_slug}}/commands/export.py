@@ -67,27 +67,25 @@ def output_path(a: argparse.Namespace, ckpt: Path) -> Path:
     return Path(a.output) if a.output else ckpt.with_name(ckpt.stem + suffix)
 
 
-def exportable(net, hp: dict | None = None):
-    """The network with a tuple of outputs (exporters take tuples, not lists), in eval mode; a
-    regression head's output is rescaled to the target's own units (z·σ + μ, σ and μ of the
-    training split, from the checkpoint's hyperparameters)."""
+def exportable(net, hp: dict):
+    """The network with a tuple of outputs (exporters take tuples, not lists), in eval mode, each in its
+    task's units (TaskKind.units: logits, or a regression value z·σ + μ with the training split's σ
+    and μ from the checkpoint's hyperparameters)."""
     import torch
 
-    hp = hp or {}
-    n = len(hp.get("task_names", []))
-    regression = [k == "regression" for k in (hp.get("task_kinds") or ["classification"] * n)]
+    from ..data.tasks import kinds_of
+
+    n = len(hp["task_names"])
+    units = list(zip(kinds_of(hp), hp.get("target_mean") or [0.0] * n, hp.get("target_std") or [1.0] * n))
 
     class Exportable(torch.nn.Module):
         def __init__(self, net):
             super().__init__()
             self.net = net
-            self.scale = [(hp["target_std"][t], hp["target_mean"][t]) if r else None for t, r in enumerate(regression)]
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            outputs = self.net(x)  # per task: [B, C] logits, [B, 1] for a binary head or a regression value
-            if not any(self.scale):
-                return tuple(outputs)
-            return tuple(o if s is None else o * s[0] + s[1] for o, s in zip(outputs, self.scale))
+            # per task: [B, C] logits, [B, 1] for a binary head, or a regression value
+            return tuple(kind.units(o, mean, std) for o, (kind, mean, std) in zip(self.net(x), units))
 
     return Exportable(net).eval()
 
@@ -137,20 +135,15 @@ def run_exported(fmt: str, path: Path, x) -> list:
 
 
 def metadata(hp: dict, fmt: str, path: Path, ckpt: Path, names: list[list[str]], diff: float) -> dict:
+    from ..data.tasks import kinds_of
+
     tasks = []
-    kinds = hp.get("task_kinds") or ["classification"] * len(names)
-    for name, labels, kind in zip(hp["task_names"], names, kinds):
-        if kind == "regression":
-            tasks.append({"name": name, "kind": kind, "output": "[B, 1] the predicted value, in the target's units"})
-            continue
-        binary = len(labels) == 2
-        tasks.append(
-            {
-                "name": name,
-                "classes": labels,
-                "output": f"[B, 1] logit: sigmoid = P({labels[1]})" if binary else f"[B, {len(labels)}] logits",
-            }
-        )
+    for name, labels, kind in zip(hp["task_names"], names, kinds_of(hp)):
+        task = {"name": name, "kind": kind.name, "output": "[B, 1] the predicted value, in the target's units"}
+        if not kind.numeric:
+            logits = f"[B, 1] logit: sigmoid = P({labels[1]})" if len(labels) == 2 else f"[B, {len(labels)}] logits"
+            task |= {"classes": labels, "output": logits}
+        tasks.append(task)
     return {
         "format": fmt,
         "file": path.name,
@@ -207,9 +200,9 @@ def write_export(a: argparse.Namespace, ckpt: Path, hp: dict, out: Path, info: P
     import torch
 
     from ..checkpoints import class_names_of
-    from ..training.module import load_classifier
+    from ..training.module import load_module
 
-    model = load_classifier(ckpt)
+    model = load_module(ckpt)
     wrapper = exportable(model.net, hp)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(a.check_batch, *hp["input_shape"], generator=gen)

@@ -11,21 +11,16 @@ from ..config.parser import config_dict
 from ..config.views import view
 
 
-def data_view(a: argparse.Namespace):
-    import torch
-
-    from ..data.build import DataOptions
-
-    return view(DataOptions, a, pin_memory=torch.cuda.is_available() and a.accelerator in ("auto", "gpu"))
-
-
 def build_datamodule(a: argparse.Namespace):
     """The DataModule of the flags, set up for fitting."""
+    import torch
+
     from ..data.augment import AugmentOptions
-    from ..data.build import create_datamodule
+    from ..data.build import DataOptions, create_datamodule
     from ..datasets import DATASETS
 
-    return create_datamodule(DATASETS[a.dataset], data_view(a), view(AugmentOptions, a))
+    pin_memory = torch.cuda.is_available() and a.accelerator in ("auto", "gpu")
+    return create_datamodule(DATASETS[a.dataset], view(DataOptions, a, pin_memory=pin_memory), view(AugmentOptions, a))
 
 
 def resolved_config(a: argparse.Namespace, dm) -> dict:
@@ -55,20 +50,9 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
 
 
 def make_plan(a: argparse.Namespace, config: dict):
-    from ..training.fit import Plan, Tools
-    from ..training.loggers import LoggingOptions
+    from ..training.fit import Plan
     from ..training.rundir import choose_run_directory, default_run_name
-    from ..training.tuning import CliffOptions, PlanOptions
 
     default = default_run_name(a.model, a.depth, a.width, a.optimizer, a.lr, a.batch_size)
-    return Plan(
-        run_dir=choose_run_directory(a.output_dir, a.run_name, default),
-        config=config,
-        trainer=trainer_view(a),
-        logging=view(LoggingOptions, a),
-        schedule=view(PlanOptions, a),
-        cliff=view(CliffOptions, a),
-        tools=view(Tools, a),
-        resume_ckpt=a.resume_ckpt,
-        resume_step=a.resume_state["step"] if a.resume_state else None,
-    )
+    run_dir = choose_run_directory(a.output_dir, a.run_name, default)
+    return Plan(run_dir, config, a.resume_ckpt, a.resume_state["step"] if a.resume_state else None)

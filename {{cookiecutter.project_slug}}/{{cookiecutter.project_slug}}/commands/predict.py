@@ -1,5 +1,5 @@
 """predict.py: a checkpoint's predictions for image files (or a table's rows) into a CSV file, through
-Lightning's Trainer.predict and Classifier.predict_step (batched, on a GPU when there is one)."""
+Lightning's Trainer.predict and TaskModule.predict_step (batched, on a GPU when there is one)."""
 
 from __future__ import annotations
 
@@ -121,10 +121,11 @@ def predict(a: argparse.Namespace) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from ..checkpoints import class_names_of, find_checkpoint, read_hparams
+    from ..data.tasks import kinds_of
     from ..errors import SettingError
     from ..files import atomic_path, remove_stale_temporaries
     from ..inference.outputs import PredictionWriter
-    from ..training.module import load_classifier
+    from ..training.module import load_module
 
     ckpt = find_checkpoint(a.checkpoint, a.output_dir)
     hp = read_hparams(ckpt)
@@ -132,8 +133,7 @@ def predict(a: argparse.Namespace) -> int:
     out = Path(a.output)
     remove_stale_temporaries(out.resolve().parent)  # of a predict.py killed while writing
     with atomic_path(out) as tmp:  # a reader never sees half a file, and an old one stays until the end
-        kinds = hp.get("task_kinds") or ()  # a regression task's column is its value, in the target's units
-        writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), a.top_k, kinds)
+        writer = PredictionWriter(tmp, key, hp["task_names"], class_names_of(hp), kinds_of(hp), a.top_k)
         try:
             trainer = L.Trainer(
                 accelerator=a.accelerator,
@@ -146,7 +146,7 @@ def predict(a: argparse.Namespace) -> int:
             )
         except (MisconfigurationException, ValueError, RuntimeError) as e:  # e.g. --accelerator gpu without one
             raise SettingError(f"--accelerator {a.accelerator}: {str(e).splitlines()[0]}") from None
-        model = load_classifier(ckpt)
+        model = load_module(ckpt)
         try:
             trainer.predict(model, dataloaders=loader, return_predictions=False)
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 SWEEP_ENV = ("WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH")  # wandb agent sets both; wandb's Agent() alone the second
 RUN_ID_ENV = "WANDB_RUN_ID"
 
-# Keys a run logs to its W&B config that are not flags: what the data determines (Classifier's
+# Keys a run logs to its W&B config that are not flags: what the data determines (TaskModule's
 # hyperparameters beside the flags), the run's facts (callbacks.RunFacts) and wandb's own.
 LOGGED_KEYS = frozenset(
     {

@@ -1,19 +1,25 @@
-"""Typed views of the parsed flags: each consumer below commands/ declares, as a frozen dataclass,
-the flags it reads (field names are flag names), and commands/ hands it `view(ThatClass, args)`. No
-module below commands/ receives the whole namespace, and nothing is written back into it: what is
-resolved on the way (run directory, feature columns, suggested ε0) goes into the run's plan."""
+"""Typed views of the flags: each consumer below commands/ declares, as a frozen dataclass, the flags
+it reads (field names are flag names; no defaults: flags.py holds each flag's, once), and is handed
+`view(ThatClass, args)`. No module below commands/ receives the whole namespace, and nothing is written
+back into it: what is resolved on the way (run directory, feature columns, suggested ε0) goes into the
+run's plan, whose config its views read."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def view(cls: type[T], args: argparse.Namespace, **resolved) -> T:
-    """`cls` filled from `args` by field name; `resolved` overrides (values resolved after parsing). A
-    field whose flag this project does not have (a feature not baked in) keeps its default."""
-    values = {f.name: getattr(args, f.name) for f in fields(cls) if f.name not in resolved and hasattr(args, f.name)}
-    return cls(**values, **resolved)
+def view(cls: type[T], flags: argparse.Namespace | Mapping, **resolved) -> T:
+    """`cls` filled from `flags` (a namespace or a config mapping) by field name; `resolved` overrides
+    (values resolved after parsing). A field with no value is an error: a view names only flags that
+    every bake with its consumer has (a feature's fields are baked out with the feature)."""
+    values = {**(flags if isinstance(flags, Mapping) else vars(flags)), **resolved}
+    missing = [f.name for f in fields(cls) if f.name not in values]
+    if missing:
+        raise AttributeError(f"{cls.__name__} reads {', '.join(missing)}, which these flags do not hold")
+    return cls(**{f.name: values[f.name] for f in fields(cls)})

@@ -133,13 +133,13 @@ def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 class AugmentOptions:
     """The --aug-* flags (0: off)."""
 
-    aug_translate: float = 0.0
-    aug_scale: float = 0.0
-    aug_rotate: float = 0.0
-    aug_mirror: float = 0.0
-    aug_skew: float = 0.0
-    aug_blur: float = 0.0
-    aug_contrast: float = 0.0
+    aug_translate: float
+    aug_scale: float
+    aug_rotate: float
+    aug_mirror: float
+    aug_skew: float
+    aug_blur: float
+    aug_contrast: float
 
     def create(self, image_shape: tuple[int, int]) -> BatchAugment | None:
         """The augmentation for images of `image_shape` (H, W), or None when every magnitude is 0

@@ -23,11 +23,10 @@ class DataOptions:
     seed: int
     download: bool
     image_size: int
-    pin_memory: bool = False
-    task_types: list = ()  # --task-types
+    pin_memory: bool
+    task_types: list
 {%- if cookiecutter.tables %}
-    target: str | None = None  # --target, --features: tables
-    features: list = ()
+    features: list
 {%- endif %}
 
 
@@ -37,9 +36,9 @@ def datamodule_class(spec) -> type:
     return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
 
-def create_datamodule(spec, options: DataOptions, augment: AugmentOptions | None = None):
+def create_datamodule(spec, options: DataOptions, augment: AugmentOptions):
     """The DataModule of the dataset declared by `spec`, set up for fitting (downloaded, decoded, split)."""
-    dm = datamodule_class(spec).from_options(spec, options, augment or AugmentOptions())
+    dm = datamodule_class(spec).from_options(spec, options, augment)
     dm.prepare_data()
     dm.setup("fit")
     return dm

@@ -23,7 +23,7 @@ from ..errors import DataError
 from .augment import AugmentOptions
 from .build import DataOptions
 from .memory import InMemoryDataModule, is_local_rank_zero
-from .tasks import Task, same
+from .tasks import DEFAULT_KIND, Task, same
 
 META = "dataset.json"
 SPLITS = ("train", "val", "test")
@@ -267,7 +267,7 @@ class StreamingDataModule(InMemoryDataModule):
         self.columns = [stored.index(n) for n in names]
         stored_tasks = [meta["tasks"][c] for c in self.columns]
         self.tasks = tuple(
-            Task(n, t["num_classes"], same, "stored by prepare", kind=t.get("kind", "classification"))
+            Task(n, t["num_classes"], same, "stored by prepare", kind=t.get("kind", DEFAULT_KIND))
             for n, t in zip(names, stored_tasks)
         )
         # A table's regression targets: the training statistics prepare computed (others: 0, 1).

@@ -30,7 +30,7 @@ from .targets import (
     regression_values,
     target_statistics,
 )
-from .tasks import Task, parse_task_types, same
+from .tasks import TASK_KINDS, Task, parse_task_types, same
 
 
 def _number(text: str) -> float | None:
@@ -124,7 +124,7 @@ def assemble(columns: dict, targets: list[str], features: list[str], task_types:
     kinds = [task_types.get(t) or infer_kind(columns[t]) for t in targets]
     labels, class_names = [], []
     for t, kind in zip(targets, kinds):
-        if kind == "regression":
+        if TASK_KINDS[kind].numeric:
             labels.append(regression_values(t, columns[t], prefix))
             class_names.append([])
             continue
@@ -139,7 +139,7 @@ def assemble(columns: dict, targets: list[str], features: list[str], task_types:
         index = {v: k for k, v in enumerate(names)}
         labels.append([index[v] for v in values])
         class_names.append(names)
-    dtype = np.float64 if "regression" in kinds else np.int64
+    dtype = np.float64 if any(TASK_KINDS[k].numeric for k in kinds) else np.int64
     y = np.array(labels, dtype=dtype).T
     return {"x": x, "y": y, "features": features, "class_names": class_names, "kinds": kinds}
 
@@ -152,7 +152,7 @@ def _all_numbers(values) -> bool:
 def split_rows(y: np.ndarray, kind: str, val_fraction: float, test_fraction: float, seed: int, target: str):
     """(train, val, test) row indices: stratified by the primary task's classes, or a seeded shuffle
     when it is a regression task."""
-    if kind == "regression":
+    if TASK_KINDS[kind].numeric:
         return random_split(len(y), val_fraction, test_fraction, seed)
     return stratified_split(y.astype(np.int64), val_fraction, test_fraction, seed, target)
 
@@ -229,7 +229,7 @@ class TableDataModule(InMemoryDataModule):
             y[:, 0], self.kinds[0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
         )
         self.tasks = tuple(
-            Task(t, len(names) if kind == "classification" else 1, same, f"column {t}", kind=kind)
+            Task(t, len(names) or 1, same, f"column {t}", kind=kind)  # a number (no class names): one output
             for t, names, kind in zip(self.target_names, self.class_names, self.kinds)
         )
         features = torch.from_numpy(x).view(len(x), -1, 1, 1)  # [N, F, 1, 1]: a channel per column

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from .tasks import TASK_KINDS, Classification, Regression
 
 FEW = 20  # whole numbers with at most this many distinct values are classes (grades, counts of a few kinds)
 
@@ -29,9 +30,9 @@ def infer_kind(values) -> str:
     """classification for text, or whole numbers with few distinct values; regression otherwise."""
     numbers = as_numbers(values)
     if numbers is None or not np.isfinite(numbers).all():
-        return "classification" if numbers is None else "regression"
+        return Classification.name if numbers is None else Regression.name
     whole = bool(np.all(numbers == np.round(numbers)))
-    return "classification" if whole and len(np.unique(numbers)) <= FEW else "regression"
+    return Classification.name if whole and len(np.unique(numbers)) <= FEW else Regression.name
 
 
 def regression_values(name: str, values, prefix: str) -> np.ndarray:
@@ -67,8 +68,9 @@ def random_split(n: int, val_fraction: float, test_fraction: float, seed: int):
 def target_statistics(y: np.ndarray, kinds: list[str]) -> tuple[list[float], list[float]]:
     """Per task, the mean and (population) std of the rows y [N, T] given (the training split's): the
     regression heads learn (y − mean) / std. Classification tasks get (0, 1): nothing to scale."""
-    mean = [float(y[:, t].astype(np.float64).mean()) if k == "regression" else 0.0 for t, k in enumerate(kinds)]
-    std = [float(y[:, t].astype(np.float64).std()) if k == "regression" else 1.0 for t, k in enumerate(kinds)]
+    numeric = [TASK_KINDS[k].numeric for k in kinds]
+    mean = [float(y[:, t].astype(np.float64).mean()) if n else 0.0 for t, n in enumerate(numeric)]
+    std = [float(y[:, t].astype(np.float64).std()) if n else 1.0 for t, n in enumerate(numeric)]
     return mean, [s if s > 0 else 1.0 for s in std]
 
 
@@ -78,7 +80,7 @@ def output_statistics(y: np.ndarray, kinds: list[str], classes: list[int], mean,
     stats = []
     for t, (kind, c) in enumerate(zip(kinds, classes)):
         column = y[:, t].astype(np.float64)
-        if kind == "regression":
+        if TASK_KINDS[kind].numeric:
             stats.append([float((column.mean() - mean[t]) / std[t])])
         else:
             counts = np.bincount(column.astype(np.int64), minlength=c).astype(np.float64)

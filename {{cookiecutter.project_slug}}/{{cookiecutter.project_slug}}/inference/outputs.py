@@ -14,47 +14,32 @@ import torch
 from .inputs import LEVELS, list_images, read_image, read_rows
 
 
-def header(
-    task_names: Sequence[str], task_classes: Sequence[int], top_k: int, key: str = "file", kinds: Sequence = ()
-) -> list[str]:
+def ranks(top_k: int, classes: int) -> list[str]:
+    return ["" if r == 1 else f"_top{r}" for r in range(1, min(top_k, classes) + 1)]
+
+
+def header(task_names: Sequence[str], names: list[list[str]], kinds: Sequence, top_k: int, key: str = "file"):
     """`file`, then per task `<task>` (the predicted class name) and `<task>_prob`, and for top-k > 1
-    `<task>_top2`, `<task>_top2_prob`, …; a regression task: `<task>`, the predicted value."""
+    `<task>_top2`, `<task>_top2_prob`, …; a numeric kind's task (regression): `<task>`, the value."""
     columns = [key]
-    kinds = list(kinds) or ["classification"] * len(task_names)
-    for name, c, kind in zip(task_names, task_classes, kinds):
-        if kind == "regression":
-            columns.append(name)
-            continue
-        for rank in range(1, min(top_k, c) + 1):
-            suffix = "" if rank == 1 else f"_top{rank}"
-            columns += [f"{name}{suffix}", f"{name}{suffix}_prob"]
+    for task, labels, kind in zip(task_names, names, kinds):
+        columns += [task] if kind.numeric else [task + s + p for s in ranks(top_k, len(labels)) for p in ("", "_prob")]
     return columns
 
 
-def rows(
-    keys: Sequence,
-    probs: list[torch.Tensor],
-    task_names: Sequence[str],
-    names: list[list[str]],
-    top_k: int,
-    key: str = "file",
-    kinds: Sequence = (),
-) -> list[dict]:
-    """One dict per input: its key, then per task the top-k class names and probabilities (a
-    regression task: its value, probs[t] [B, 1] in the target's units)."""
+def rows(keys: Sequence, predictions: list[torch.Tensor], task_names, names, kinds, top_k: int, key: str = "file"):
+    """One dict per input: its key, then per task the top-k class names and probabilities of its
+    kind's predictions (TaskKind.predict: [B, C]), or a numeric task's value ([B, 1], in its units)."""
     out = [{key: k} for k in keys]
-    kinds = list(kinds) or ["classification"] * len(task_names)
-    for task, p, labels, kind in zip(task_names, probs, names, kinds):
-        if kind == "regression":
+    for task, p, labels, kind in zip(task_names, predictions, names, kinds):
+        if kind.numeric:
             for row, v in zip(out, p.detach().cpu().float()[:, 0].tolist()):
                 row[task] = v
             continue
         values, indices = p.detach().cpu().topk(min(top_k, p.shape[1]), dim=1)
         for row, vs, ix in zip(out, values.tolist(), indices.tolist()):
-            for rank, (v, i) in enumerate(zip(vs, ix), start=1):
-                suffix = "" if rank == 1 else f"_top{rank}"
-                row[f"{task}{suffix}"] = labels[i]
-                row[f"{task}{suffix}_prob"] = round(v, 6)
+            for s, v, i in zip(ranks(top_k, len(labels)), vs, ix):
+                row[task + s], row[f"{task}{s}_prob"] = labels[i], round(v, 6)
     return out
 
 
@@ -62,9 +47,9 @@ class PredictionWriter:
     """A callback that writes each batch's rows as they come (and warns about the files it skipped), to
     `path`, opened when predicting starts."""
 
-    def __init__(self, path: Path, key: str, task_names, names, top_k: int, kinds=()):
+    def __init__(self, path: Path, key: str, task_names, names, kinds, top_k: int):
         self.path, self.key, self.task_names, self.names, self.top_k = path, key, task_names, names, top_k
-        self.kinds = list(kinds)
+        self.kinds = kinds  # per task, its data/tasks.TaskKind
         self.count = self.skipped = 0
         self.file = self.writer = None
 
@@ -77,8 +62,7 @@ class PredictionWriter:
             def on_predict_start(self, trainer, pl_module):
                 # surrogateescape: a file name that is not UTF-8 is written back as the bytes it was.
                 outer.file = open(outer.path, "w", newline="", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-                classes = [len(n) for n in outer.names]
-                columns = header(outer.task_names, classes, outer.top_k, outer.key, outer.kinds)
+                columns = header(outer.task_names, outer.names, outer.kinds, outer.top_k, outer.key)
                 outer.writer = csv.DictWriter(outer.file, fieldnames=columns)
                 outer.writer.writeheader()
 
@@ -88,7 +72,7 @@ class PredictionWriter:
                     print(f"warning: skipped {path}: cannot decode it as an image ({error})", file=sys.stderr)
                 outer.skipped += len(failed)
                 if keys:
-                    found = rows(keys, outputs, outer.task_names, outer.names, outer.top_k, outer.key, outer.kinds)
+                    found = rows(keys, outputs, outer.task_names, outer.names, outer.kinds, outer.top_k, outer.key)
                     outer.writer.writerows(found)
                     outer.count += len(keys)
 
@@ -113,7 +97,7 @@ def predict_images(model, paths, top_k: int = 1, batch_size: int = 256) -> list[
         chunk = files[start : start + batch_size]
         x = torch.stack([read_image(f, hp.input_shape, LEVELS.get(hp.get("dataset"))) for f in chunk])
         probs = model.predict_step(x.to(model.device))
-        out += rows([str(f) for f in chunk], probs, hp.task_names, model.class_names, top_k, kinds=model.kinds)
+        out += rows([str(f) for f in chunk], probs, hp.task_names, model.class_names, model.kinds, top_k)
     model.train(was_training)
     return out
 
@@ -129,4 +113,4 @@ def predict_csv(model, path) -> list[dict]:
     model.eval()
     outputs = model.predict_step(x.to(model.device))
     model.train(was_training)
-    return rows(keys, outputs, hp.task_names, model.class_names, 1, key="row", kinds=model.kinds)
+    return rows(keys, outputs, hp.task_names, model.class_names, model.kinds, 1, key="row")

@@ -1,4 +1,4 @@
-"""Parameter initialization: the checklist's formulas for every weight, and the output-bias prior."""
+"""Parameter initialization: the checklist's formulas for every weight, and the output biases."""
 
 from __future__ import annotations
 
@@ -52,28 +52,9 @@ def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1,
                     p.fill_(bias)
 
 
-def prior_bias(frequencies: list[float]) -> torch.Tensor:
-    """The output bias that reproduces the label statistics when the weights are zero.
-
-    Softmax over C classes: b_c = log p_c (softmax(log p) = p). Binary head (one logit):
-    b = logit(p) = log(p / (1 - p)), so σ(b) = p (the checklist's 75% example)."""
-    p = torch.as_tensor(frequencies, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
-    if len(frequencies) == 2:
-        return torch.log(p[1:] / (1 - p[1:])).float()
-    return torch.log(p).float()
-
-
-def set_output_bias(
-    heads: nn.ModuleList, frequencies: list[list[float]] | None, kinds: list[str] | None = None
-) -> None:
-    """`prior`: bias = prior_bias per head, and for a regression head its training mean in the head's
-    standardized units ([value]: 0 on the training split itself); `zero` (frequencies None): bias = 0."""
-    kinds = kinds or ["classification"] * len(heads)
+def set_output_bias(heads: nn.ModuleList, biases: list[list[float]] | None) -> None:
+    """--output-bias prior: each head's bias from its task's kind (data/tasks.TaskKind.bias: the bias
+    that reproduces the training labels' statistics when the weights are zero); zero (None): 0."""
     with torch.no_grad():
-        for i, head in enumerate(heads):
-            if not frequencies:
-                head.bias.zero_()
-            elif kinds[i] == "regression":
-                head.bias.fill_(float(frequencies[i][0]))
-            else:
-                head.bias.copy_(prior_bias(frequencies[i]))
+        for head, bias in zip(heads, biases or [[0.0]] * len(heads)):
+            head.bias.copy_(torch.tensor(bias))  # [1] broadcasts: [0.0] zeroes every class's bias

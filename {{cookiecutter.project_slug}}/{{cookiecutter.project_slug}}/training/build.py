@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..config.reach import flag_reach
+from ..data.tasks import kinds_of
 from ..errors import DataError, SettingError, UsageError, one_line
 
 
@@ -14,10 +15,10 @@ def option(name: str) -> str:
 
 
 def build_module(config: dict, dm, load_pretrained: bool = True):
-    """The Classifier of these flags (`config`: every flag's resolved value) on this data."""
-    from .module import Classifier
+    """The TaskModule of these flags (`config`: every flag's resolved value) on this data."""
+    from .module import TaskModule
 
-    return Classifier(
+    return TaskModule(
         load_pretrained=load_pretrained,
         **config,
         input_shape=list(dm.input_shape),
@@ -128,8 +129,8 @@ def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_v
 
 def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
     """The checkpoint's network must fit this data: same input shape and classes per task."""
-    kinds = hparams.get("task_kinds") or ["classification"] * len(hparams.get("task_classes", []))
-    saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])), list(kinds))
+    kinds = [k.name for k in kinds_of(hparams)]
+    saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])), kinds)
     now = (list(dm.input_shape), [t.num_classes for t in dm.tasks], [t.kind for t in dm.tasks])
     if saved != now:
         raise UsageError(

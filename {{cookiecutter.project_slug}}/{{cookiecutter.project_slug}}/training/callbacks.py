@@ -12,8 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ..config.flags import FLAG_BY_NAME
-from .metrics import epoch_line_keys
-from .monitor import Monitor
+from .monitor import Monitor, epoch_line_keys
 
 # A stuck run whose ε0 is under a tenth of the default (a decade below where the checklist's tuning
 # starts) most likely moves too slowly to leave its first loss in `patience` steps: the checklist's

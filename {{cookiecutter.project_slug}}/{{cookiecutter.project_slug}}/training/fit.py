@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero, resolve_mode
+from ..config.views import view
 from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
 from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for, record_in_wandb
@@ -25,33 +26,34 @@ from .tuning import CliffOptions, PlanOptions
 class Tools:
     """The tool flags: each writes its files and ends the run (--auto-lr trains after its range test)."""
 
-    plot_lr_schedule: bool = False
-    aug_preview: bool = False
-    find_batch_size: bool = False
-    find_lr: bool = False
-    auto_lr: bool = False
-    wandb_watch: str = "none"
+    plot_lr_schedule: bool
+    aug_preview: bool
+    find_batch_size: bool
+    find_lr: bool
+    auto_lr: bool
+    wandb_watch: str
 
 
 @dataclass(frozen=True)
 class Plan:
     """A run as resolved: its directory, every flag's final value (config.yaml, the module's
-    hyperparameters, W&B's config), the views of the flags the parts below read, and the checkpoint
-    it resumes (with the step it was taken at)."""
+    hyperparameters, W&B's config: the one place of each value, ε0 included), and the checkpoint it
+    resumes (with the step it was taken at). The parts below read the config's views."""
 
     run_dir: Path
     config: dict
-    trainer: TrainerOptions
-    logging: LoggingOptions
-    schedule: PlanOptions
-    cliff: CliffOptions
-    tools: Tools
-    resume_ckpt: str | None = None
-    resume_step: int | None = None
+    resume_ckpt: str | None
+    resume_step: int | None
 
     @property
     def run_name(self) -> str:
         return self.run_dir.name
+
+    trainer = property(lambda self: view(TrainerOptions, self.config))
+    logging = property(lambda self: view(LoggingOptions, self.config))
+    schedule = property(lambda self: view(PlanOptions, self.config))
+    cliff = property(lambda self: view(CliffOptions, self.config))
+    tools = property(lambda self: view(Tools, self.config))
 
 
 def start(plan: Plan, dm, module) -> int:
@@ -97,20 +99,10 @@ def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int
         if t.find_lr:
             log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
             return 0
-        plan = with_lr(plan, suggestion)
+        # ε0 lives in the plan's config only (the views read it there); config.yaml then reproduces the run.
+        plan = replace(plan, config={**plan.config, "lr": suggestion, "auto_lr": False})
         module = build_module(plan.config, dm)
     return fit_and_test(plan, dm, module, wandb_logger, mode)
-
-
-def with_lr(plan: Plan, lr: float) -> Plan:
-    """The plan with ε0 = `lr` (the range test's suggestion, --auto-lr) everywhere it is read."""
-    return replace(
-        plan,
-        config={**plan.config, "lr": lr, "auto_lr": False},
-        trainer=replace(plan.trainer, lr=lr),
-        schedule=replace(plan.schedule, lr=lr),
-        tools=replace(plan.tools, auto_lr=False),
-    )
 
 
 def augmentation_preview(dm, run_dir: Path) -> Path | None:

@@ -1,6 +1,7 @@
-"""The LightningModule: one shared model_step for train/val/test (the checklist's training step: the
-multitask loss, + L1, + the adversarial share; objectives.py holds those), the metrics of metrics.py
-per split and task, and the optimizer's parameter groups."""
+"""The LightningModule of every kind of task: training, validation and test steps, each logging its own,
+over one shared `model_step` that asks each task's kind (data/tasks.TASK_KINDS) for its loss, prediction and
+target; the checklist's objective (Σ_t w_t L_t, + L1, + the adversarial share: objectives.py), the
+metrics per split and task, and the optimizer's parameter groups."""
 
 from __future__ import annotations
 
@@ -10,36 +11,24 @@ import lightning as L
 import torch
 
 from ..config.reach import is_backbone
+from ..data.tasks import kinds_of
 from ..models.blocks import weights
 from ..models.build import network_from_hparams
 from ..models.initialization import initialize, set_output_bias
 from ..networks import MODELS
-from .metrics import METRICS, confusion_matrix
-from .objectives import adversarial_examples, frozen_batchnorm_statistics, l1_penalty, sparsity, task_losses
+from .objectives import adversarial_examples, frozen_batchnorm_statistics, l1_penalty, sparsity
 from .optimizers import create_optimizer, parameter_groups
 from .schedules import lambda_lr, schedule_arguments
 
 SPLITS = ("train", "val", "test")
 
 
-def probabilities(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per task, class probabilities [B, C] from the heads' logits: softmax, or for a binary head's one
-    logit b the two probabilities (1 − σ(b), σ(b))."""
-    probs = []
-    for logits in outputs:
-        if logits.shape[1] == 1:
-            p = torch.sigmoid(logits.float())
-            probs.append(torch.cat([1 - p, p], dim=1))
-        else:
-            probs.append(torch.softmax(logits.float(), dim=1))
-    return probs
-
-
-class Classifier(L.LightningModule):
+class TaskModule(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
-    input_mean, input_std, task_names, task_classes, label_frequencies); all are saved as
-    hyperparameters, so a checkpoint rebuilds the same network. `load_pretrained` (not saved): read
-    --pretrained weights from the cache; a checkpoint holds them already, so loading one needs no cache."""
+    input_mean, input_std, task_names, task_classes, task_kinds, label_frequencies, target_mean,
+    target_std); all are saved as hyperparameters, so a checkpoint rebuilds the same network.
+    `load_pretrained` (not saved): read --pretrained weights from the cache; a checkpoint holds them
+    already, so loading one needs no cache."""
 
     def __init__(self, *, load_pretrained: bool = False, **hparams):
         super().__init__()
@@ -50,32 +39,30 @@ class Classifier(L.LightningModule):
         pretrained = hp.get("pretrained", False) and is_backbone(hp.model)
         initialize(self.net.heads if pretrained else self.net, hp.init, hp.init_variance, hp.bias_init)
         n = len(hp.task_names)
-        # Saved before task kinds existed: every task is classification.
-        self.kinds = list(hp.get("task_kinds") or ["classification"] * n)
-        prior = hp.label_frequencies if hp.output_bias == "prior" else None
-        set_output_bias(self.net.heads.outputs, prior, self.kinds)
+        self.kinds = kinds_of(hp)
+        prior = [k.bias(f) for k, f in zip(self.kinds, hp.label_frequencies)] if hp.output_bias == "prior" else None
+        set_output_bias(self.net.heads.outputs, prior)
         self.task_weights = list(hp.task_weights) or [1.0] * n
-        # Regression heads learn (y − μ) / σ with the training split's μ, σ (classification: 0, 1).
-        # Not persistent: they live in the hyperparameters, so old checkpoints load unchanged.
+        # Each task's training μ, σ (a numeric kind learns (y − μ) / σ; classes: 0, 1). Not persistent:
+        # they live in the hyperparameters, so checkpoints saved before them load unchanged.
         self.register_buffer("target_mean", torch.tensor(hp.get("target_mean") or [0.0] * n), persistent=False)
         self.register_buffer("target_std", torch.tensor(hp.get("target_std") or [1.0] * n), persistent=False)
-        self.loss_options = {
-            "regression": {"loss": hp.get("regression_loss", "mse"), "delta": hp.get("huber_delta", 1.0)}
-        }
+        # Per task, the flags its kind's loss takes (--regression-loss, --huber-delta), as keywords.
+        self.loss_flags = [{f: hp[f] for f in kind.flags if f in hp} for kind in self.kinds]
         # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
         self.metrics = torch.nn.ModuleDict(
             {
                 split + "_": torch.nn.ModuleList(
-                    torch.nn.ModuleDict({name: make(c) for name, make in METRICS[kind].items()})
+                    torch.nn.ModuleDict({name: make(c) for name, make in kind.metrics.items()})
                     for c, kind in zip(hp.task_classes, self.kinds)
                 )
                 for split in SPLITS
             }
         )
-        self.classifies = self.kinds[0] == "classification"  # the primary task: accuracy, confusion matrix
-        if hp.adversarial != "none" and self.classifies:
-            self.adv_accuracy = METRICS["classification"]["acc"](hp.task_classes[0])
-        self.confusion = confusion_matrix(hp.task_classes[0]) if self.classifies else None
+        primary, classes = self.kinds[0], hp.task_classes[0]
+        # val/adv_<metric>: the primary task's monitored metric (val/adv_acc) on adversarial examples.
+        self.adversarial_metric = primary.metrics[primary.monitor](classes) if hp.adversarial != "none" else None
+        self.confusion = primary.confusion(classes)  # of the test split (a regression has none)
         self.test_confusion: torch.Tensor | None = None  # [C, C] after testing
         self.last_train_loss = math.nan
 
@@ -88,28 +75,82 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.net(x)
 
-    def task_losses(
-        self, outputs: list[torch.Tensor], y: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per task, its loss (objectives.TASK_LOSSES, regression targets standardized) and the outputs
-        its metrics read (logits; a regression head's value, still standardized)."""
-        if "regression" in self.kinds:
-            y = (y.float() - self.target_mean) / self.target_std  # classification columns: unchanged
-        return task_losses(outputs, y, self.kinds, self.loss_options)
+    def model_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list, list]:
+        """Per task: its loss, and the prediction and target its metrics read (TaskKind.loss).
+        x: [B, C, H, W] in [0, 1] (a table: [B, F, 1, 1]); y: [B, T], one target per task."""
+        parts = [
+            kind.loss(outputs, y[:, t], self.target_mean[t], self.target_std[t], **self.loss_flags[t])
+            for t, (kind, outputs) in enumerate(zip(self.kinds, self(x)))
+        ]
+        losses, predictions, targets = zip(*parts)
+        return list(losses), list(predictions), list(targets)
 
-    def original_units(self, z: torch.Tensor, t: int) -> torch.Tensor:
-        """Task t's standardized regression output z → z·σ + μ, in the target's own units."""
-        return z * self.target_std[t] + self.target_mean[t]
-
-    def total_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Multitask loss Σ_t w_t L_t."""
-        losses, _ = self.task_losses(self(x), y)
+    def weighted(self, losses: list[torch.Tensor]) -> torch.Tensor:
+        """The multitask loss Σ_t w_t L_t."""
         return sum(w * loss for w, loss in zip(self.task_weights, losses))
 
+    def total_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.weighted(self.model_step(x, y)[0])
+
     def adversarial_examples(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """regularizers.adversarial_examples against this network's multitask loss."""
+        """objectives.adversarial_examples against this network's multitask loss."""
         hp = self.hparams
         return adversarial_examples(self.total_loss, x, y, hp.adversarial, hp.adv_eps, hp.adv_steps)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        losses, predictions, targets = self.model_step(x, y)
+        self.update_metrics("train", predictions, targets)
+        total = self.weighted(losses)
+        log = self.losses_log("train", losses)
+        hp = self.hparams
+        if hp.adversarial != "none" and hp.adv_weight > 0:
+            # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with these
+            # problematic examples". Only the clean forward pass updates batch norm's running μ and σ²
+            # (the test-time statistics), once per step.
+            with frozen_batchnorm_statistics(self.net):
+                adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
+            total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
+            log["train/adv_loss"] = adv_loss.detach()
+        if hp.l1 > 0:
+            l1 = l1_penalty(self.net, hp.l1)  # λ·Σ|w|
+            total = total + l1
+            log["train/l1"] = l1.detach()
+        self.log_step(log)
+        return total
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        losses, predictions, targets = self.model_step(x, y)
+        self.update_metrics("val", predictions, targets)
+        # Averaged per epoch; sync_dist: under DDP over every rank's shard, not rank 0's alone.
+        self.log_dict(self.losses_log("val", losses), on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        if self.adversarial_metric is not None:
+            _, predictions, targets = self.model_step(self.adversarial_examples(x, y), y)
+            self.adversarial_metric.update(predictions[0].detach(), targets[0])
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        losses, predictions, targets = self.model_step(x, y)
+        self.update_metrics("test", predictions, targets)
+        self.log_dict(self.losses_log("test", losses), on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        if self.confusion is not None:
+            self.confusion.update(predictions[0].detach(), targets[0])
+
+    def losses_log(self, split: str, losses: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """split/loss of the primary task (it keeps the plain names); with several tasks also
+        split/<task>/loss and split/total_loss."""
+        names = self.hparams.task_names
+        log = {f"{split}/loss": losses[0].detach()}
+        if len(names) > 1:
+            log.update({f"{split}/{n}/loss": loss.detach() for n, loss in zip(names, losses)})
+            log[f"{split}/total_loss"] = self.weighted(losses).detach()
+        return log
+
+    def update_metrics(self, split: str, predictions: list[torch.Tensor], targets: list[torch.Tensor]) -> None:
+        for metrics, prediction, target in zip(self.metrics[split + "_"], predictions, targets):
+            for metric in metrics.values():
+                metric.update(prediction.detach(), target)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """--resume with another --lr: the restored optimizer and schedule hold the old ε0; rescale them
@@ -134,49 +175,6 @@ class Classifier(L.LightningModule):
             if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and scheduler.last_epoch > 0:
                 for group, base, fn in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
                     group["lr"] = base * fn(scheduler.last_epoch)
-
-    def model_step(self, batch, split: str) -> torch.Tensor:
-        x, y = batch  # x: [B, C, H, W] in [0, 1], y: [B, T] one label per task
-        names = self.hparams.task_names
-        losses, outputs = self.task_losses(self(x), y)
-        total = sum(w * loss for w, loss in zip(self.task_weights, losses))
-        # Training values per step (train/loss), evaluation losses averaged per epoch (val/loss).
-        # The primary task keeps the plain names; with several tasks each also gets split/<task>/loss.
-        log = {f"{split}/loss": losses[0].detach()}
-        if len(names) > 1:
-            log.update({f"{split}/{n}/loss": loss.detach() for n, loss in zip(names, losses)})
-            log[f"{split}/total_loss"] = total.detach()
-        for t, (logits, metrics, target) in enumerate(zip(outputs, self.metrics[split + "_"], y.unbind(1))):
-            if self.kinds[t] == "regression":
-                logits, target = self.original_units(logits.detach().float(), t), target.float()
-            else:
-                target = target.long()
-            for metric in metrics.values():
-                metric.update(logits.detach(), target)
-        if split == "train":
-            hp = self.hparams
-            if hp.adversarial != "none" and hp.adv_weight > 0:
-                # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with
-                # these problematic examples". Only the clean forward pass updates batch norm's
-                # running μ and σ² (the test-time statistics), once per step.
-                with frozen_batchnorm_statistics(self.net):
-                    adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
-                total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
-                log["train/adv_loss"] = adv_loss.detach()
-            if hp.l1 > 0:
-                l1 = l1_penalty(self.net, hp.l1)  # λ·Σ|w|
-                total = total + l1
-                log["train/l1"] = l1.detach()
-            self.log_step(log)
-        else:
-            # sync_dist: under DDP the epoch's loss averages every rank's shard, not rank 0's alone.
-            self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
-            if split == "test" and self.confusion is not None:
-                self.confusion.update(outputs[0].detach(), y[:, 0].long())
-            if split == "val" and self.hparams.adversarial != "none" and self.classifies:
-                logits = self.task_losses(self(self.adversarial_examples(x, y)), y)[1][0]
-                self.adv_accuracy.update(logits.detach(), y[:, 0].long())
-        return total
 
     def log_step(self, values: dict[str, torch.Tensor]) -> None:
         """Per-step training values go straight to the loggers, by hand: LightningModule.log costs
@@ -209,7 +207,7 @@ class Classifier(L.LightningModule):
                 logger.log_metrics({"train/grad_norm": norm, "epoch": self.current_epoch}, step=self.global_step)
 
     def log_epoch(self, split: str) -> None:
-        """Accuracy per task over the whole epoch: computed once here, not logged every step."""
+        """Each task's metrics over the whole epoch: computed once here, not logged every step."""
         names = self.hparams.task_names
         log = {}
         for name, metrics in zip(names, self.metrics[split + "_"]):
@@ -223,20 +221,11 @@ class Classifier(L.LightningModule):
                 metric.reset()
         if split == "val":
             log["val/sparsity"] = sparsity(weights(self.net))
-            if self.hparams.adversarial != "none" and self.classifies and self.adv_accuracy.update_count:
-                log["val/adv_acc"] = self.adv_accuracy.compute()
-                self.adv_accuracy.reset()
+            if self.adversarial_metric is not None and self.adversarial_metric.update_count:
+                log[f"val/adv_{self.kinds[0].monitor}"] = self.adversarial_metric.compute()
+                self.adversarial_metric.reset()
         if log:  # torchmetrics already gathered every rank; sync_dist only averages equal values
             self.log_dict(log, prog_bar=split == "val", sync_dist=True)
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.model_step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
         self.log_epoch("train")
@@ -277,6 +266,7 @@ class Classifier(L.LightningModule):
             nesterov=hp.nesterov,
             beta2=hp.beta2,
             eps=hp.eps,
+            weight_decay=hp.weight_decay,  # each group sets its own (parameter_groups); this is their default
         )
         trainer = self.trainer
         total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
@@ -297,23 +287,18 @@ class Classifier(L.LightningModule):
         return class_names_of(dict(self.hparams))
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
-        """Per task, class probabilities [B, C] (a binary head gives (1 − σ, σ)), or a regression task's
-        value [B, 1] in the target's own units; `batch` is images
-        [B, C, H, W] in [0, 1], or a tuple or list whose first item they are, so `trainer.predict` works
-        on the datamodule's loaders too."""
+        """Per task, its kind's predictions (TaskKind.predict: class probabilities [B, C], or a value [B, 1]
+        in the target's units); `batch` is inputs [B, C, H, W] in [0, 1], or a tuple or list whose first
+        item they are, so `trainer.predict` works on the datamodule's loaders too."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         if len(x) == 0:  # predict.py: every file of this batch was undecodable
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]
-        outputs = self(x)
-        probs = probabilities(outputs)
-        for t, kind in enumerate(self.kinds):
-            if kind == "regression":
-                probs[t] = self.original_units(outputs[t].float(), t)
-        return probs
+        units = zip(self.kinds, self(x), self.target_mean, self.target_std)
+        return [kind.predict(outputs, mean, std) for kind, outputs, mean, std in units]
 
 
-def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifier:
-    """The Classifier of a checked checkpoint, in eval mode, uncompiled. Hyperparameters that do not
+def load_module(path, map_location: str | torch.device = "cpu") -> TaskModule:
+    """The TaskModule of a checked checkpoint, in eval mode, uncompiled. Hyperparameters that do not
     build a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
     from ..checkpoints import read_hparams
     from ..errors import CheckpointError, UsageError, one_line
@@ -324,7 +309,7 @@ def load_classifier(path, map_location: str | torch.device = "cpu") -> Classifie
             f"{path}: hyperparameter 'model' is {hp['model']!r}, not a network of networks.py ({', '.join(MODELS)})"
         )
     try:
-        model = Classifier.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
+        model = TaskModule.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
     except UsageError:
         raise
     except (AttributeError, KeyError) as e:  # a field this version reads that the file lacks

@@ -1,25 +1,23 @@
 """The monitored metric, spelled once: best.ckpt, early stopping, the best-epoch metrics, the epoch
 lines, results.json and every tool that ranks runs (sweeps) read it here. It follows the primary
-task: its validation accuracy (maximized) for classification, its validation RMSE (minimized) for
-regression. Only the standard library."""
+task's kind (data/tasks.TASK_KINDS: its `monitor` and `mode`): val/acc (maximized) for classification,
+val/rmse (minimized) for regression. Only the standard library (data/tasks imports no torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-MONITOR = "val/acc"  # the primary task's validation accuracy (a classification run)
-MODE = "max"  # higher is better
-GOAL = {"max": "maximize", "min": "minimize"}[MODE]  # the same, as a W&B sweep's metric.goal
+from ..data.tasks import DEFAULT_KIND, TASK_KINDS, kinds_of
+
+# A run of the default kind (classification) follows its validation accuracy: higher is better.
+MONITOR, MODE = f"val/{TASK_KINDS[DEFAULT_KIND].monitor}", TASK_KINDS[DEFAULT_KIND].mode
+GOALS = {"max": "maximize", "min": "minimize"}  # a mode as a W&B sweep's metric.goal
 # The value a run that diverged or got stuck reports, so that a sweep ranks it last: 0 for an accuracy
 # (maximized; no run scores lower). A minimized metric (a loss) gets a finite 1e6 instead of inf:
 # W&B's summaries, JSON and a Bayesian model's fit all need a number, and no run that learned anything
 # reports a loss near it. Set WORST yourself if MONITOR names something else.
-WORST = {"max": 0.0, "min": 1e6}[MODE]
-
-
-def better(a: float, b: float, mode: str = MODE) -> bool:
-    """Whether value a of the monitored metric is better than b."""
-    return a > b if mode == "max" else a < b
+WORSTS = {"max": 0.0, "min": 1e6}
+GOAL, WORST = GOALS[MODE], WORSTS[MODE]
 
 
 @dataclass(frozen=True)
@@ -28,44 +26,42 @@ class Monitor:
 
     name: str = MONITOR
     mode: str = MODE
-    kind: str = "classification"  # the primary task's kind (data/tasks.KINDS): which metrics the epoch lines show
+    kind: str = DEFAULT_KIND  # the primary task's kind (data/tasks.TASK_KINDS): which metrics the epoch lines show
 
     @property
     def goal(self) -> str:
-        return {"max": "maximize", "min": "minimize"}[self.mode]
+        return GOALS[self.mode]
 
     @property
     def test_name(self) -> str:
         return "test/" + self.name.split("/", 1)[1]
 
     def better(self, a: float, b: float) -> bool:
-        return better(a, b, self.mode)
+        """Whether value a of the monitored metric is better than b."""
+        return a > b if self.mode == "max" else a < b
 
     @property
     def worst(self) -> float:
         """What a diverged or stuck run reports, so that a sweep ranks it last (see WORST)."""
-        return {"max": 0.0, "min": 1e6}[self.mode]
-
-    def best(self, values):
-        """The best of `values` (numbers) under this metric's direction."""
-        return max(values) if self.mode == "max" else min(values)
+        return WORSTS[self.mode]
 
 
-MONITORS = {"classification": Monitor(MONITOR, MODE), "regression": Monitor("val/rmse", "min", "regression")}
-
-
-def monitor_for(kind: str) -> Monitor:
-    """The monitored metric of a run whose primary task is of this kind (data/tasks.KINDS)."""
-    return MONITORS[kind]
+def monitor_for(kind) -> Monitor:
+    """The monitored metric of a run whose primary task is of this kind (a data/tasks.TaskKind)."""
+    return Monitor(f"val/{kind.monitor}", kind.mode, kind.name)
 
 
 def monitor_of(hparams: dict) -> Monitor:
-    """The monitored metric of a run from its module's hyperparameters (checkpoints saved before task
-    kinds existed are classification)."""
-    kinds = hparams.get("task_kinds") or ["classification"]
-    return monitor_for(kinds[0])
+    """The monitored metric of a run from its module's hyperparameters."""
+    return monitor_for(kinds_of(hparams)[0])
 
 
 def monitor_named(name: str) -> Monitor:
     """The Monitor of a metric name found in results.json or a sweep file."""
-    return next((m for m in MONITORS.values() if m.name == name), Monitor(name, MODE))
+    return next((m for m in map(monitor_for, TASK_KINDS.values()) if m.name == name), Monitor(name, MODE))
+
+
+def epoch_line_keys(kind: str = DEFAULT_KIND) -> tuple[str, ...]:
+    """What the per-epoch line prints: the primary task's metrics on train and val, and the validation loss."""
+    names = TASK_KINDS[kind].metrics
+    return (*(f"train/{m}" for m in names), "val/loss", *(f"val/{m}" for m in names))

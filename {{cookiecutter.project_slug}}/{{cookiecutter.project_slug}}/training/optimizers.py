@@ -55,12 +55,11 @@ def rmsprop(params, *, lr, momentum, beta2, eps, weight_decay):
 
 
 def create_optimizer(name: str, params: Iterable, **flags) -> torch.optim.Optimizer:
-    """The optimizer `name` over `params`, given the flags its constructor takes (others are ignored)."""
+    """The optimizer `name` over `params`, given the flags its constructor takes (others are ignored;
+    one it takes and is not given is a TypeError: the defaults are the flags', in config/flags.py)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
-    defaults = {"momentum": 0.9, "nesterov": False, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
-    values = {**defaults, **flags}
-    return OPTIMIZERS[name](params, **{k: values[k] for k in OPTIMIZER_FLAGS[name]})
+    return OPTIMIZERS[name](params, **{k: flags[k] for k in OPTIMIZER_FLAGS[name] if k in flags})
 
 
 def parameter_groups(decayed: list, others: list, weight_decay: float) -> list[dict]:

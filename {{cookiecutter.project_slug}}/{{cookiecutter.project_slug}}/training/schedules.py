@@ -8,7 +8,7 @@ config/flags.py, which a test holds to the same names. Only the standard library
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 # ----------------------------------------------------------------------------- schedules
 # Each takes (k, ε0, p) and returns ε_k; p holds steps_per_epoch, tau, final_ratio, decay,
@@ -48,13 +48,14 @@ def lr_at(
     *,
     steps_per_epoch: int,
     total_steps: int,
-    tau: int | None = None,
-    final_ratio: float = 0.01,
-    decay: float = 0.5,
-    step_epochs: int = 10,
-    warmup_steps: int = 0,
+    tau: int | None,
+    final_ratio: float,
+    decay: float,
+    step_epochs: int,
+    warmup_steps: int,
 ) -> float:
-    """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0."""
+    """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0; the
+    keywords are the flags' values (schedule_arguments), defaulted in config/flags.py only."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
     params = {
@@ -85,8 +86,8 @@ SCHEDULE_FLAGS = {
 def schedule_arguments(hp) -> dict:
     """The one adapter from the flags (a run's hyperparameters, a mapping or a namespace) to lr_at's
     keywords, besides the step counts: the module's scheduler and the planned-schedule plot share it."""
-    get = hp.get if isinstance(hp, dict) or hasattr(hp, "get") else lambda k: getattr(hp, k)
-    return {"lr": get("lr"), **{kw: get(flag) for flag, kw in SCHEDULE_FLAGS.items()}}
+    values = hp if isinstance(hp, Mapping) else vars(hp)
+    return {"lr": values["lr"], **{kw: values[flag] for flag, kw in SCHEDULE_FLAGS.items()}}
 
 
 def lambda_lr(optimizer, lr: float, **schedule_kw):

@@ -24,33 +24,33 @@ PROFILE_DIR = "profiler"
 class TrainerOptions:
     """The flags the Trainer and its callbacks read (field names are flag names)."""
 
-    max_epochs: int = 1
-    max_steps: int = -1
-    deterministic: bool = False
-    fast_dev_run: bool = False
-    limit_train_batches: int | float = 1.0
-    limit_val_batches: int | float = 1.0
-    accelerator: str = "auto"
-    devices: str | int | list = "auto"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: str = "32-true"
-    accumulate_grad_batches: int = 1
-    ddp_timeout: int = 1800
-    profiler: str = "none"
-    log_every_n_steps: int = 50
-    val_check_interval: int | float = 1.0
-    check_val_every_n_epoch: int = 1
-    num_sanity_val_steps: int = 2
-    detect_anomaly: bool = False
-    benchmark: bool = False
-    gradient_clip_val: float = 0.0
-    sync_batchnorm: str = "auto"
-    batchnorm: bool = False
-    adversarial: str = "none"
-    early_stopping_patience: int = 0
-    early_stopping_min_delta: float = 0.0
-    lr: float = 1e-3  # for the divergence guard's message
+    max_epochs: int
+    max_steps: int
+    deterministic: bool
+    fast_dev_run: bool
+    limit_train_batches: int | float
+    limit_val_batches: int | float
+    accelerator: str
+    devices: str | int | list
+    strategy: str
+    num_nodes: int
+    precision: str
+    accumulate_grad_batches: int
+    ddp_timeout: int
+    profiler: str
+    log_every_n_steps: int
+    val_check_interval: int | float
+    check_val_every_n_epoch: int
+    num_sanity_val_steps: int
+    detect_anomaly: bool
+    benchmark: bool
+    gradient_clip_val: float
+    sync_batchnorm: str
+    batchnorm: bool
+    adversarial: str
+    early_stopping_patience: int
+    early_stopping_min_delta: float
+    lr: float  # for the divergence guard's message
 
 
 def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: Monitor | None = None) -> list:
@@ -121,7 +121,7 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Moni
         logger=loggers,
         callbacks=callbacks_for(o, run_dir, interactive, monitor),
         enable_progress_bar=interactive,
-        # Per-step values (train/loss, lr) reach the loggers from Classifier.log_step, which keeps Lightning's
+        # Per-step values (train/loss, lr) reach the loggers from TaskModule.log_step, which keeps Lightning's
         # log_every_n_steps; everything Lightning logs itself is per epoch.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=o.adversarial == "none",

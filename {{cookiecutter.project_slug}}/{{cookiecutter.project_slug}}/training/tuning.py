@@ -48,6 +48,7 @@ class CliffOptions:
     nesterov: bool
     beta2: float
     eps: float
+    weight_decay: float
     seed: int
     find_batch_size_max: int
 
@@ -228,7 +229,7 @@ def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: 
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        losses, _ = module.task_losses(module(x), y)
+        losses, _, _ = module.model_step(x, y)
         sum(losses).backward()
         optimizer.step()
         if x.is_cuda:
@@ -247,9 +248,7 @@ def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: 
 def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() and a.accelerator in ("auto", "gpu") else "cpu")
     module = module.to(device).train()
-    optimizer = create_optimizer(
-        a.optimizer, module.parameters(), lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, beta2=a.beta2, eps=a.eps
-    )
+    optimizer = create_optimizer(a.optimizer, module.parameters(), **asdict(a))  # the run's optimizer flags
     data = dm.train_set
     gen = torch.Generator().manual_seed(a.seed)
     # Batch norm cannot train on a single example: start at 2 when the network has it.
