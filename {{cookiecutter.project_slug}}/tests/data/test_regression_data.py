@@ -102,7 +102,7 @@ def test_the_prior_bias_of_a_regression_head_is_the_training_mean(tmp_path):
     path = write_linear(tmp_path / "t.csv")
     a = parse_args(["--dataset", "csv", "--data-dir", str(path), "--tasks", "price,category", "--accelerator", "cpu"])
     dm = table(path, ["price", "category"])
-    module = build_module(a, dm, load_pretrained=False)
+    module = build_module(a, dm)
     heads = module.net.heads.outputs
     y = dm.train_set.y.double().numpy()
     bias = heads[0].bias.item() * module.target_std[0].item() + module.target_mean[0].item()  # original units
@@ -176,7 +176,7 @@ def test_a_checkpoint_saved_before_task_kinds_stays_classification(tmp_path):
     from {{cookiecutter.project_slug}}.training.monitor import monitor_of
 
     a = parse_args(["--dataset", "digits", "--tasks", "digit,parity", "--accelerator", "cpu", "--width", "8"])
-    hp = dict(build_module(a, build_datamodule(a), load_pretrained=False).hparams)
+    hp = dict(build_module(a, build_datamodule(a)).hparams)
     assert hp["task_kinds"] == ["classification", "classification"] and monitor_of(hp).name == "val/acc"
     old = {k: v for k, v in hp.items() if k not in ("task_kinds", "target_mean", "target_std")}
     module = TaskModule(**old)

@@ -31,10 +31,10 @@ def resolved_config(a: argparse.Namespace, dm) -> dict:
     return config
 
 
-def build_module(a: argparse.Namespace, dm, load_pretrained: bool = True):
+def build_module(a: argparse.Namespace, dm):
     from ..training.build import build_module as build
 
-    return build(resolved_config(a, dm), dm, load_pretrained)
+    return build(resolved_config(a, dm), dm)
 
 
 def trainer_view(a: argparse.Namespace):

@@ -14,7 +14,7 @@ from ..datasets import {% if cookiecutter.tables or cookiecutter.streaming %}DAT
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, missing, wandb_mode_env_problem
-from .reach import flag_reach{% if cookiecutter.tables %}, is_backbone{% endif %}
+from .reach import flag_reach{% if cookiecutter.tables and cookiecutter.backbones %}, is_backbone{% endif %}
 
 
 def yaml_text(value) -> str:
@@ -73,7 +73,7 @@ def advice(a: argparse.Namespace) -> list[str]:
 
 def ignored_flags(a: argparse.Namespace) -> list[str]:
     """Flags given a non-default value that cannot reach this network (a warning: sweeps sample independently)."""
-    _, ignored = flag_reach(a.model, {% if cookiecutter.backbones %}a.pretrained{% else %}False{% endif %})
+    _, ignored = flag_reach(a.model{% if cookiecutter.backbones %}, a.pretrained{% endif %})
     return [
         f"{flags.FLAG_BY_NAME[f].option} {yaml_text(getattr(a, f))} does not apply to --model {a.model}; ignored"
         for f in ignored
@@ -156,11 +156,13 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
         return
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
+{%- if cookiecutter.backbones %}
     if is_backbone(a.model):
         parser.error(
             f"argument --model: {a.model} is an image backbone; a table's rows are not images "
             "(--dataset csv trains a network of networks.py, e.g. --model mlp)"
         )
+{%- endif %}
     if a.target and a.tasks[0] != a.target:
         parser.error(
             f"argument --target: {a.target!r} must be the first of --tasks {','.join(a.tasks)} (or leave --target out)"

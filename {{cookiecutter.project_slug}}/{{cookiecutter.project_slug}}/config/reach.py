@@ -14,8 +14,10 @@ import importlib.util
 {%- endif %}
 
 from .declared import Declared, decorated, imported
+{%- if cookiecutter.backbones %}
 
 BACKBONE_PREFIXES = ("torchvision:", "timm:")
+{%- endif %}
 
 # The built-in keywords a builder may take (networks.py documents them; any other keyword must be a
 # flag: an architecture knob of your own). `block` carries the block flags.
@@ -57,9 +59,12 @@ def declared_models() -> dict[str, Declared]:
             found[name] = Declared(name, entry.function.__name__, entry.keywords, entry.defaults)
     return found
 
+{%- if cookiecutter.backbones %}
+
 
 def is_backbone(name: str) -> bool:
     return name.startswith(BACKBONE_PREFIXES)
+{%- endif %}
 
 
 def model_type(text: str) -> str:
@@ -82,33 +87,33 @@ def model_type(text: str) -> str:
 
 
 def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | int:
-    """`auto` → the registered default (register_model(..., width=N)), else `fallback`; backbones have
-    no width, so `auto` stays."""
-    if width != "auto" or is_backbone(model):
+    """`auto` → the registered default (register_model(..., width=N)), else `fallback`{% if cookiecutter.backbones %}; backbones have
+    no width, so `auto` stays{% endif %}."""
+    if width != "auto"{% if cookiecutter.backbones %} or is_backbone(model){% endif %}:
         return width
     declared = declared_models().get(model)
     return int(declared.defaults.get("width", fallback)) if declared else fallback
 
 
-def flag_reach(model: str, pretrained: bool) -> tuple[dict[str, str], list[str]]:
+def flag_reach(model: str{% if cookiecutter.backbones %}, pretrained: bool = False{% endif %}) -> tuple[dict[str, str], list[str]]:
     """(flags that apply → where, flags ignored) for this network, among network_flags()."""
     applies: dict[str, str] = {}
+{%- if cookiecutter.backbones %}
     if is_backbone(model):
         applies["dropout"] = "before the heads"
         applies["init"] = "heads only (loaded weights are kept)" if pretrained else "trunk and heads"
-{%- if cookiecutter.backbones %}
         applies["pretrained"] = "loads the backbone's weights"
-{%- endif %}
         applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the backbone"
-    else:
-        declared = declared_models().get(model)
-        keywords = set(BUILDER_KEYWORDS if declared is None or declared.keywords is None else declared.keywords)
-        for name in ("depth", "width", "rnn_cell", *knobs()):
-            if name in keywords:
-                applies[name] = "trunk"
-        if "block" in keywords:
-            applies.update(dict.fromkeys(BLOCK_FLAGS, "trunk's blocks"))
-        applies["dropout"] = "trunk's blocks" if "block" in keywords or "dropout" in keywords else "before the heads"
-        applies["init"] = "trunk and heads"
-        applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the trunk"
+        return applies, [f for f in network_flags() if f not in applies]
+{%- endif %}
+    declared = declared_models().get(model)
+    keywords = set(BUILDER_KEYWORDS if declared is None or declared.keywords is None else declared.keywords)
+    for name in ("depth", "width", "rnn_cell", *knobs()):
+        if name in keywords:
+            applies[name] = "trunk"
+    if "block" in keywords:
+        applies.update(dict.fromkeys(BLOCK_FLAGS, "trunk's blocks"))
+    applies["dropout"] = "trunk's blocks" if "block" in keywords or "dropout" in keywords else "before the heads"
+    applies["init"] = "trunk and heads"
+    applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the trunk"
     return applies, [f for f in network_flags() if f not in applies]

@@ -1,5 +1,6 @@
-"""The one place that builds a network: a registered trunk (networks.py) or a torchvision/timm
-backbone, plus the input adaptation and one head per task (blocks.Network)."""
+"""The one place that builds a network: a registered trunk (networks.py){% if cookiecutter.backbones %} or a
+torchvision/timm backbone,{% else %},{% endif %}
+plus the input adaptation and one head per task (blocks.Network)."""
 
 from __future__ import annotations
 
@@ -10,27 +11,8 @@ from ..config.reach import BLOCK_FLAGS{% if cookiecutter.backbones %}, is_backbo
 from ..errors import NetworkError
 from .blocks import Block, Network, check_features
 
-# The hyperparameters a network is built from (a checkpoint's hparams hold them all); the keywords of
-# registered builders beyond these are architecture knobs of your own, passed by name.
-NETWORK_HPARAMS = (
-    "model",
-    "input_shape",
-    "task_classes",
-    "depth",
-    "width",
-    "rnn_cell",
-    "input_dropout",
-    "input_mean",
-    "input_std",
-    "dropout",
-    "pretrained",
-    "freeze_backbone",
-    "image_size",
-    *BLOCK_FLAGS,
-)
 
-
-def network_from_hparams(hp, models: dict, load_weights: bool = True) -> Network:
+def network_from_hparams(hp, models: dict{% if cookiecutter.backbones %}, load_weights: bool = True{% endif %}) -> Network:
     """The network that a module's hyperparameters (the flags plus what the data determined) describe;
     `models`: the registry of networks (networks.MODELS)."""
     entry = models.get(hp["model"])
@@ -46,10 +28,12 @@ def network_from_hparams(hp, models: dict, load_weights: bool = True) -> Network
         input_dropout=hp["input_dropout"],
         mean=hp["input_mean"],
         std=hp["input_std"],
+{%- if cookiecutter.backbones %}
         pretrained=hp.get("pretrained", False),
-        freeze_backbone=hp.get("freeze_backbone", False),
         image_size=hp.get("image_size", 32),
         load_weights=load_weights,
+{%- endif %}
+        freeze_backbone=hp.get("freeze_backbone", False),
         dropout=hp["dropout"],
         **{k: hp[k] for k in BLOCK_FLAGS},
         **{k: hp[k] for k in knobs if k in hp},
@@ -71,10 +55,12 @@ def create_network(
     input_dropout: float = 0.0,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+{%- if cookiecutter.backbones %}
     pretrained: bool = False,
-    freeze_backbone: bool = False,
     image_size: int = 32,
     load_weights: bool = True,
+{%- endif %}
+    freeze_backbone: bool = False,
     dropout: float = 0.0,
     **options,
 ) -> Network:

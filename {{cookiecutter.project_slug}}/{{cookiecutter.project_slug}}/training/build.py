@@ -14,12 +14,14 @@ def option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def build_module(config: dict, dm, load_pretrained: bool = True):
+def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretrained: bool = True{% endif %}):
     """The TaskModule of these flags (`config`: every flag's resolved value) on this data."""
     from .module import TaskModule
 
     return TaskModule(
+{%- if cookiecutter.backbones %}
         load_pretrained=load_pretrained,
+{%- endif %}
         **config,
         input_shape=list(dm.input_shape),
         input_mean=dm.mean,
@@ -50,7 +52,7 @@ def allocate_module(config: dict, dm, accelerator: str):
 
     try:
         with torch.device("meta"):
-            params = sum(p.numel() for p in build_module(config, dm, load_pretrained=False).parameters())
+            params = sum(p.numel() for p in build_module(config, dm{% if cookiecutter.backbones %}, load_pretrained=False{% endif %}).parameters())
     except Exception:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
         params = None
     asked = f"--model {config['model']} --depth {config['depth']} --width {config['width']}"
@@ -86,9 +88,9 @@ def available_memory(accelerator: str) -> int | None:
         return None
 
 
-def network_summary(model: str, pretrained: bool, module) -> str:
+def network_summary(model: str, module{% if cookiecutter.backbones %}, pretrained: bool = False{% endif %}) -> str:
     """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
-    applies, ignored = flag_reach(model, pretrained)
+    applies, ignored = flag_reach(model{% if cookiecutter.backbones %}, pretrained{% endif %})
     net = module.net
     adapt = [
         f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",

@@ -59,7 +59,7 @@ class Plan:
 def start(plan: Plan, dm, module) -> int:
     """Returns the process exit status, which the W&B run (when on) ends with too."""
     if is_rank_zero():
-        print(network_summary(plan.config["model"], plan.config.get("pretrained", False), module))
+        print(network_summary(plan.config["model"], module{% if cookiecutter.backbones %}, plan.config["pretrained"]{% endif %}))
         (plan.run_dir / "plots").mkdir(parents=True, exist_ok=True)
     mode = resolve_mode(plan.logging.wandb_mode)
     t = plan.tools

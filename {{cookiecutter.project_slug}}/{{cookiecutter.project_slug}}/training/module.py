@@ -9,8 +9,9 @@ import math
 
 import lightning as L
 import torch
-
+{% if cookiecutter.backbones %}
 from ..config.reach import is_backbone
+{%- endif %}
 from ..data.tasks import kinds_of
 from ..models.blocks import weights
 from ..models.build import network_from_hparams
@@ -26,18 +27,22 @@ SPLITS = ("train", "val", "test")
 class TaskModule(L.LightningModule):
     """Keyword arguments are the resolved flags plus what the data determines (input_shape,
     input_mean, input_std, task_names, task_classes, task_kinds, label_frequencies, target_mean,
-    target_std); all are saved as hyperparameters, so a checkpoint rebuilds the same network.
+    target_std); all are saved as hyperparameters, so a checkpoint rebuilds the same network.{% if cookiecutter.backbones %}
     `load_pretrained` (not saved): read --pretrained weights from the cache; a checkpoint holds them
-    already, so loading one needs no cache."""
+    already, so loading one needs no cache.{% endif %}"""
 
-    def __init__(self, *, load_pretrained: bool = False, **hparams):
+    def __init__(self, {% if cookiecutter.backbones %}*, load_pretrained: bool = False, {% endif %}**hparams):
         super().__init__()
-        self.save_hyperparameters(ignore=["load_pretrained"])
+        self.save_hyperparameters({% if cookiecutter.backbones %}ignore=["load_pretrained"]{% endif %})
         hp = self.hparams
-        self.net = network_from_hparams(hp, MODELS, load_weights=load_pretrained)
+        self.net = network_from_hparams(hp, MODELS{% if cookiecutter.backbones %}, load_weights=load_pretrained{% endif %})
+{%- if cookiecutter.backbones %}
         # The schemes fill what is not pretrained: the heads, or the whole network without --pretrained.
         pretrained = hp.get("pretrained", False) and is_backbone(hp.model)
         initialize(self.net.heads if pretrained else self.net, hp.init, hp.init_variance, hp.bias_init)
+{%- else %}
+        initialize(self.net, hp.init, hp.init_variance, hp.bias_init)
+{%- endif %}
         n = len(hp.task_names)
         self.kinds = kinds_of(hp)
         prior = [k.bias(f) for k, f in zip(self.kinds, hp.label_frequencies)] if hp.output_bias == "prior" else None
@@ -304,7 +309,7 @@ def load_module(path, map_location: str | torch.device = "cpu") -> TaskModule:
     from ..errors import CheckpointError, UsageError, one_line
 
     hp = read_hparams(path)  # one line saying what the file is when it is not one of this project's
-    if hp["model"] not in MODELS and not is_backbone(hp["model"]):
+    if hp["model"] not in MODELS{% if cookiecutter.backbones %} and not is_backbone(hp["model"]){% endif %}:
         raise CheckpointError(
             f"{path}: hyperparameter 'model' is {hp['model']!r}, not a network of networks.py ({', '.join(MODELS)})"
         )
