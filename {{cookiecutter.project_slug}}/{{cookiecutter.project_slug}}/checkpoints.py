@@ -1,5 +1,5 @@
 """Checkpoints: find one (`last`, a run directory or a file), read it without running code from it, and
-check that it is one of this project's (predict.py, export.py, --resume, --test-only and the notebook
+check that it is one of this project's ({% if cookiecutter.inference %}predict.py, export.py, {% endif %}--resume, --test-only and the notebook
 loader share these)."""
 
 from __future__ import annotations

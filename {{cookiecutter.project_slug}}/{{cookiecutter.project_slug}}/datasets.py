@@ -28,13 +28,13 @@ from .data.tasks import CIFAR_TASKS, DATASET_CLASSES, DIGIT_TASKS, FASHION_TASKS
 
 @dataclass(frozen=True)
 class Dataset:
-    """One `--dataset` choice. `kind`: images (decoded into memory), table (a CSV file), streaming
-    (LitData shards); `datamodule`: the DataModule that serves it, "<module under data/>:<class>"
+    """One `--dataset` choice. `kind`: images (decoded into memory){% if cookiecutter.tables %}, table (a CSV file){% endif %}{% if cookiecutter.streaming %}, streaming (LitData shards){% endif %}
+    or a kind of yours; `datamodule`: the DataModule that serves it, "<module under data/>:<class>"
     (a name, so that this file imports no torch)."""
 
     name: str
     load: Callable | None
-    tasks: tuple[Task, ...]  # the first is the default primary task; empty: decided by the data (tables)
+    tasks: tuple[Task, ...]  # the first is the default primary task; empty: decided by the data
     files: str | None  # folder under --data-dir with the files ("" = --data-dir itself; None = no files)
     where: str  # where the files go, for error messages ({root} is replaced by --data-dir)
     source: str  # where a user gets them
@@ -52,7 +52,7 @@ class Dataset:
         return self.where.replace("{root}", str(root))
 
     def tasks_named(self, names: list[str]) -> tuple[Task, ...]:
-        """The declared tasks by name; datasets whose tasks come from the data (tables, shards) check them later."""
+        """The declared tasks by name; datasets whose tasks come from the data check them later."""
         if not self.tasks:
             return ()
         by_name = {t.name: t for t in self.tasks}

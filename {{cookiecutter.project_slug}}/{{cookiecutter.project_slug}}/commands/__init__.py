@@ -1,1 +1,1 @@
-"""The entry points: train (and --test-only), predict, export, prepare, sweeps. Thin: parse, build views, call below."""
+"""The entry points: train (and --test-only){% if cookiecutter.inference %}, predict, export{% endif %}{% if cookiecutter.streaming %}, prepare{% endif %}, sweeps. Thin: parse, build views, call below."""

@@ -302,7 +302,7 @@ FLAGS: list[Flag] = [
         ARCH,
         1.0,
         "r: the trunk's learning rate is r·ε_k of the schedule at every step, "
-        "the heads get ε_k (fine-tune a pretrained backbone gently with r < 1).",
+        "the heads get ε_k (fine-tune a trained trunk gently with r < 1).",
         float,
         POSITIVE,
     ),

@@ -1,6 +1,5 @@
-"""The in-memory DataModule: image datasets held as tensors (the base of the table and streaming
-DataModules too, which share its interface: tasks, mean, std, input_shape, class_names,
-label_frequencies, train_set).
+"""The in-memory DataModule: image datasets held as tensors (the base of other kinds' DataModules too,
+which share its interface: tasks, mean, std, input_shape, class_names, label_frequencies, train_set).
 
 Files are decoded once (cache.py) into uint8 tensors and served as whole minibatches by tensor
 indexing: no per-sample PIL round trip. Images reach the network in their valid range [0, 1]; the
@@ -143,7 +142,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     @property
     def class_names(self) -> list[list[str]]:
-        """Per task, the name of each class (what predict.py writes); tables and shards set their own."""
+        """Per task, the name of each class (what a prediction reports); a subclass may set its own."""
         if getattr(self, "_class_names", None) is not None:
             return self._class_names
         if self.dataset == "image-folder":  # the class folders, sorted as ImageFolder numbers them

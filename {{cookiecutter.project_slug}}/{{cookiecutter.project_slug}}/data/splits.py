@@ -1,6 +1,6 @@
 """The split of a dataset into training, validation and test examples, and the statistics of the
-training split (label frequencies for the output-bias prior), shared by the in-memory DataModules and
-`prepare` (so both paths train on the same examples)."""
+training split (label frequencies for the output-bias prior), shared by the in-memory DataModules{% if cookiecutter.streaming %} and
+`prepare` (so both paths train on the same examples){% endif %}."""
 
 from __future__ import annotations
 

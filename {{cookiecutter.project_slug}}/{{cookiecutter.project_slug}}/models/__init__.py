@@ -1,2 +1,2 @@
-"""The parts of every network: blocks, backbones, initialization, and the assembly of a registered
+"""The parts of every network: blocks{% if cookiecutter.backbones %}, backbones{% endif %}, initialization, and the assembly of a registered
 trunk (networks.py) with its heads (build.py)."""

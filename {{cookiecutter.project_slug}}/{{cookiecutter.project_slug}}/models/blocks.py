@@ -1,5 +1,5 @@
 """Building blocks of every network: the project's block (Linear/Conv → BN → activation, dropout),
-activations, the heads, and `Network`, which wraps any trunk (networks.py, torchvision, timm) with the
+activations, the heads, and `Network`, which wraps any trunk (networks.py{% if cookiecutter.backbones %}, torchvision, timm{% endif %}) with the
 input adaptation and one head per task."""
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Network(nn.Module):
     so a checkpoint or an exported network takes the same raw images: grayscale repeated to the
     trunk's `channels`, images smaller than `size` resized up to it, then standardized with `mean`
     and `std` (buffers, saved in checkpoints): the training split's per-channel statistics, as the
-    checklist advises, or a pretrained backbone's own. `dropout` > 0 drops features before the
+    checklist advises{% if cookiecutter.backbones %}, or a pretrained backbone's own{% endif %}. `dropout` > 0 drops features before the
     heads (for trunks not built from `Block`, whose last block already drops its units)."""
 
     def __init__(
@@ -156,8 +156,8 @@ class Network(nn.Module):
         return self
 
 
-# Layers whose matrices are the checklist's weights w. Subclasses count too (timm's and
-# torchvision's own Linear/Conv variants); attention holds its projections as in_proj_weight.
+# Layers whose matrices are the checklist's weights w. Subclasses count too (a library's own
+# Linear/Conv variants); attention holds its projections as in_proj_weight.
 WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
 
 

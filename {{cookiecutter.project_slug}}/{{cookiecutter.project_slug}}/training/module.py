@@ -82,7 +82,7 @@ class TaskModule(L.LightningModule):
 
     def model_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list, list]:
         """Per task: its loss, and the prediction and target its metrics read (TaskKind.loss).
-        x: [B, C, H, W] in [0, 1] (a table: [B, F, 1, 1]); y: [B, T], one target per task."""
+        x: [B, C, H, W] in [0, 1]{% if cookiecutter.tables %} (a table: [B, F, 1, 1]){% endif %}; y: [B, T], one target per task."""
         parts = [
             kind.loss(outputs, y[:, t], self.target_mean[t], self.target_std[t], **self.loss_flags[t])
             for t, (kind, outputs) in enumerate(zip(self.kinds, self(x)))
@@ -296,7 +296,7 @@ class TaskModule(L.LightningModule):
         in the target's units); `batch` is inputs [B, C, H, W] in [0, 1], or a tuple or list whose first
         item they are, so `trainer.predict` works on the datamodule's loaders too."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        if len(x) == 0:  # predict.py: every file of this batch was undecodable
+        if len(x) == 0:  # an empty batch (predict.py: every file of it was undecodable)
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]
         units = zip(self.kinds, self(x), self.target_mean, self.target_std)
         return [kind.predict(outputs, mean, std) for kind, outputs, mean, std in units]
