@@ -23,7 +23,7 @@ from ..config import flags
 from ..config.parser import OneLineParser, add_flag, normalize_argv
 from ..config.types import Range, bytes_type, number_type
 from ..data.cache import load_cached
-from ..data.splits import TEST_FRACTION, label_frequencies, split_indices
+from ..data.splits import {% if cookiecutter.tables %}TEST_FRACTION, {% endif %}label_frequencies, split_indices
 from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, refuse
@@ -35,8 +35,10 @@ DATA_FLAGS = (
     "data_dir",
     "download",
     "image_size",
+{%- if cookiecutter.tables %}
     "target",
     "features",
+{%- endif %}
     "tasks",
     "task_types",
     "val_fraction",
@@ -186,11 +188,14 @@ def _label_columns(spec, label: torch.Tensor, classes: int) -> tuple[torch.Tenso
 def gather(a: argparse.Namespace) -> dict:
     """The splits as writers over indices, plus what dataset.json records about the data."""
     spec = DATASETS[a.dataset]
+{%- if cookiecutter.tables %}
     if spec.kind == "table":
         return gather_table(a)
+{%- endif %}
     if a.dataset == "image-folder":
         return gather_folder(a, spec)
     return gather_memory(a, spec)
+{%- if cookiecutter.tables %}
 
 
 def gather_table(a: argparse.Namespace) -> dict:
@@ -233,6 +238,7 @@ def gather_table(a: argparse.Namespace) -> dict:
         "target_mean": dm.target_mean,
         "target_std": dm.target_std,
     }
+{%- endif %}
 
 
 def gather_folder(a: argparse.Namespace, spec) -> dict:
