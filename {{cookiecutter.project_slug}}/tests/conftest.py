@@ -101,3 +101,66 @@ def assert_bad_input(argv: str, flag: str, capsys) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag in err, err
+
+
+N_IMAGES = 24  # test images written by the test_images fixture
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
+    from {{cookiecutter.project_slug}}.commands.train import run
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+
+    out = tmp_path_factory.mktemp("runs")
+    flags = ["--dataset", "digits", "--max-epochs", "2", "--width", "16", "--tasks", "digit,parity"]
+    assert run(parse_args([*FAST, *flags, "--output-dir", str(out), "--run-name", "r"])) == 0
+    os.environ.pop("CHECKLIST_RUN_NAME", None)
+    return out / "r"
+
+
+@pytest.fixture(scope="module")
+def test_images(tmp_path_factory):
+    """The first digits test images as 8-bit PNG files in a folder tree, and their tensors [N, 1, 8, 8]."""
+    from PIL import Image
+
+    from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
+    from {{cookiecutter.project_slug}}.datasets import DATASETS
+
+    dm = ImageDataModule(DATASETS["digits"], seed=0)
+    dm.setup()
+    x = dm.test_set.x[:N_IMAGES]
+    folder = tmp_path_factory.mktemp("images")
+    for i, image in enumerate(x):
+        sub = folder / ("a" if i % 2 else "b")  # folders are searched recursively
+        sub.mkdir(exist_ok=True)
+        Image.fromarray((image[0] * 255).round().byte().numpy()).save(sub / f"{i:03d}.png")
+    return folder, x
+
+
+def exit_status(main, argv) -> int:
+    """A command's exit status, whether it returns it or argparse exits."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+def refused(capsys, code, *words) -> str:
+    """A refusal: exit status 2 and one line on stderr, no traceback, holding each of `words`."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def images(folder: Path, n: int = 4) -> Path:
+    """An image folder of two classes (a/, b/), `n` 8×8 gray PNG files each."""
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.new("L", (8, 8), 40 * i).save(folder / c / f"{i}.png")
+    return folder

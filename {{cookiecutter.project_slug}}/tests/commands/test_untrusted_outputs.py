@@ -10,25 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, exit_status, refused
 
 from {{cookiecutter.project_slug}}.commands.sweeps import main as sweeps
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
-
-
-def exit_status(main, argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return e.code
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 def sweep_setup(tmp_path: Path) -> tuple[Path, Path]:

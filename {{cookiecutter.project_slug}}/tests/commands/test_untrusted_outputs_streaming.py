@@ -10,32 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from conftest import exit_status, images, refused
 
 from {{cookiecutter.project_slug}}.commands import prepare
-
-
-def images(folder: Path, n: int = 4) -> Path:
-    for c in ("a", "b"):
-        (folder / c).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            Image.new("L", (8, 8), 40 * i).save(folder / c / f"{i}.png")
-    return folder
-
-
-def exit_status(main, argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return e.code
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 def command(name: str, target: str, tmp_path: Path) -> list:

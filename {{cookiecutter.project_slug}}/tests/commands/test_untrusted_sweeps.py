@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, refused
 
 from {{cookiecutter.project_slug}}.commands.sweeps import main
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
@@ -55,13 +55,6 @@ CASES = {
     "a stage file nested too deep": (_write("stages/stage2_momentum_batch_width.yaml", DEEP), "stage2"),
     "a stage file a list": (_write("stages/stage2_momentum_batch_width.yaml", "- 1\n- 2\n"), "stage2"),
 }
-
-
-def refused(capsys, code, *words):
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
 
 
 @pytest.mark.cli

@@ -7,24 +7,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import exit_status, refused
 from PIL import Image
 
 from {{cookiecutter.project_slug}}.commands import prepare
-
-
-def exit_status(main, argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return e.code
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,7 @@
 
 from __future__ import annotations
 
-from conftest import train
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
+from conftest import refused, train
 
 
 def test_more_classes_than_the_splits_can_hold_is_one_line(tmp_path, capsys):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -14,15 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FAST, ROOT, train
-from PIL import Image
+from conftest import N_IMAGES, ROOT, train
 
 from {{cookiecutter.project_slug}}.commands.export import main as export
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
-from {{cookiecutter.project_slug}}.commands.train import run as run_main
-from {{cookiecutter.project_slug}}.config.parser import parse_args
-from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
-from {{cookiecutter.project_slug}}.datasets import DATASETS
 from {{cookiecutter.project_slug}}.errors import InputError
 from {{cookiecutter.project_slug}}.inference.inputs import read_rows as read_table
 from {{cookiecutter.project_slug}}.training.module import load_module
@@ -31,8 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from test_regression_data import write_linear  # noqa: E402
 from test_tables import write_table  # noqa: E402
 
-N_IMAGES = 24
-
 
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as f:
@@ -40,46 +32,6 @@ def read_csv(path: Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- classification tables
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
-    out = tmp_path_factory.mktemp("runs")
-    a = parse_args(
-        [
-            *FAST,
-            "--dataset",
-            "digits",
-            "--max-epochs",
-            "2",
-            "--width",
-            "16",
-            "--tasks",
-            "digit,parity",
-            "--output-dir",
-            str(out),
-            "--run-name",
-            "r",
-        ]
-    )
-    assert run_main(a) == 0
-    os.environ.pop("CHECKLIST_RUN_NAME", None)
-    return out / "r"
-
-
-@pytest.fixture(scope="module")
-def test_images(trained, tmp_path_factory) -> tuple[Path, torch.Tensor]:
-    """The first test images as 8-bit PNG files in a folder tree (and their tensors [N, 1, 8, 8])."""
-    dm = ImageDataModule(DATASETS["digits"], seed=0)
-    dm.setup()
-    x = dm.test_set.x[:N_IMAGES]
-    folder = tmp_path_factory.mktemp("images")
-    for i, image in enumerate(x):
-        sub = folder / ("a" if i % 2 else "b")  # folders are searched recursively
-        sub.mkdir(exist_ok=True)
-        Image.fromarray((image[0] * 255).round().byte().numpy()).save(sub / f"{i:03d}.png")
-    return folder, x
 
 
 def test_a_table_model_predicts_rows_and_names_a_missing_column(trained, test_images, tmp_path, capsys):

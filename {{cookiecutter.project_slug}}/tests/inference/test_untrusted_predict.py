@@ -11,18 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, train
+from conftest import ROOT, refused, train
 from PIL import Image
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 def predictions(path: Path) -> list[dict]:

@@ -8,17 +8,9 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import train
+from conftest import refused, train
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
-
-
-def refused(capsys, code, *words) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 def table(path: Path, rows: int = 60, delimiter: str = ",", bom: bool = False, cells=None) -> Path:

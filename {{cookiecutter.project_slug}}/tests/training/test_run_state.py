@@ -273,35 +273,6 @@ def test_adversarial_examples_leave_batchnorm_statistics_alone():
 # ----------------------------------------------------------------------------- --test-only
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A digits run with two tasks (digit: 10 classes, parity: a binary head); returns its directory."""
-    from {{cookiecutter.project_slug}}.commands.train import run as run_main
-    from {{cookiecutter.project_slug}}.config.parser import parse_args
-
-    out = tmp_path_factory.mktemp("runs")
-    a = parse_args(
-        [
-            *FAST,
-            "--dataset",
-            "digits",
-            "--max-epochs",
-            "2",
-            "--width",
-            "16",
-            "--tasks",
-            "digit,parity",
-            "--output-dir",
-            str(out),
-            "--run-name",
-            "r",
-        ]
-    )
-    assert run_main(a) == 0
-    os.environ.pop("CHECKLIST_RUN_NAME", None)
-    return out / "r"
-
-
 def test_test_only_reproduces_the_run_results(trained, tmp_path):
     status, test_dir = train(
         tmp_path, "--test-only", "--resume", str(trained / "checkpoints" / "best.ckpt"), "--dataset", "digits"
