@@ -83,6 +83,7 @@ CORE_FILES = {
     "{slug}/training/trainer.py",
     "{slug}/training/tuning.py",
     "tests/conftest.py",
+    "tests/checkpoint_cases.py",
     "tests/formats.py",
     "tests/wandb_records.py",
     "tests/fixtures/v0-digits-mlp-d1-w16.ckpt",

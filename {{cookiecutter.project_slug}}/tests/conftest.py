@@ -164,3 +164,24 @@ def images(folder: Path, n: int = 4) -> Path:
         for i in range(n):
             Image.new("L", (8, 8), 40 * i).save(folder / c / f"{i}.png")
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A 3-step digits checkpoint (the checkpoint tests edit copies of it: no training per case)."""
+    code, run_dir = train(tmp_path_factory.mktemp("tiny"), "--max-steps", "3", "--width", "8", "--run-name", "tiny")
+    assert code == 0
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture
+def old_run(tmp_path) -> Path:
+    """The checkpoint of an earlier layout (tests/fixtures/) as the last.ckpt of a run directory."""
+    import shutil
+
+    from checkpoint_cases import FIXTURE
+
+    run_dir = tmp_path / "runs" / "v0"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    shutil.copy(FIXTURE, run_dir / "checkpoints" / "last.ckpt")
+    return run_dir

@@ -5,24 +5,12 @@ accuracy."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, train
+from conftest import train
 
-FIXTURE = ROOT / "tests" / "fixtures" / "v0-digits-mlp-d1-w16.ckpt"
 TEST_ACC = 0.4261838495731354  # what that run's results.json recorded for its test split
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def old_run(tmp_path) -> Path:
-    """The old checkpoint as the last.ckpt of a run directory (resuming writes into its run)."""
-    run_dir = tmp_path / "runs" / "v0"
-    (run_dir / "checkpoints").mkdir(parents=True)
-    shutil.copy(FIXTURE, run_dir / "checkpoints" / "last.ckpt")
-    return run_dir
 
 
 def test_an_old_checkpoint_tests_to_its_recorded_accuracy(old_run, tmp_path):

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from PIL import Image
 
 from {{cookiecutter.project_slug}}.commands.export import main as export
@@ -17,17 +14,7 @@ from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
 
-FIXTURE = ROOT / "tests" / "fixtures" / "v0-digits-mlp-d1-w16.ckpt"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def old_run(tmp_path) -> Path:
-    """The old checkpoint as the last.ckpt of a run directory."""
-    run_dir = tmp_path / "runs" / "v0"
-    (run_dir / "checkpoints").mkdir(parents=True)
-    shutil.copy(FIXTURE, run_dir / "checkpoints" / "last.ckpt")
-    return run_dir
 
 
 def test_an_old_checkpoint_predicts_and_exports(old_run, tmp_path):

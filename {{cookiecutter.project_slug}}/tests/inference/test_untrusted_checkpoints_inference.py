@@ -4,66 +4,25 @@ line naming the field. One tiny checkpoint per module, edited per case: no train
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import train
+from checkpoint_cases import HOSTILE, MARKER, MISFITS, edited
+from conftest import exit_status, refused
 
 from {{cookiecutter.project_slug}}.commands.export import main as export
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
 
-MARKER = "payload_ran"
-
-
-class Payload:
-    """Unpickling it would run `touch <marker>`: what a hostile checkpoint carries."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    """(a 3-step digits checkpoint, a PNG of a digit to predict on)."""
+def image(tmp_path_factory) -> Path:
+    """A PNG of a digit to predict on."""
     from PIL import Image
 
-    tmp = tmp_path_factory.mktemp("tiny")
-    code, run_dir = train(tmp, "--max-steps", "3", "--width", "8", "--run-name", "tiny")
-    assert code == 0
-    image = tmp / "digit.png"
-    Image.new("L", (8, 8), 128).save(image)
-    return run_dir / "checkpoints" / "last.ckpt", image
-
-
-def edited(tiny, tmp_path, change) -> Path:
-    ckpt = torch.load(tiny[0], weights_only=True)
-    change(ckpt)
-    path = tmp_path / "edited.ckpt"
-    torch.save(ckpt, path)
+    path = tmp_path_factory.mktemp("image") / "digit.png"
+    Image.new("L", (8, 8), 128).save(path)
     return path
-
-
-def instantiator(tmp_path):
-    """A module on sys.path that creates the marker when imported, named by `_instantiator`."""
-    (tmp_path / "evil_module.py").write_text(
-        f"from pathlib import Path\nPath({str(tmp_path / MARKER)!r}).touch()\n"
-        "def make(cls, kw):\n    return cls(**kw)\n"
-    )
-    sys.path.insert(0, str(tmp_path))
-    return lambda c: c["hyper_parameters"].update(_instantiator="evil_module.make")
-
-
-HOSTILE = {
-    "pickled payload": lambda tmp_path: lambda c: c["hyper_parameters"].update(evil=Payload(tmp_path / MARKER)),
-    "_instantiator": instantiator,
-    "payload in the state": lambda tmp_path: lambda c: c.update(loops=Payload(tmp_path / MARKER)),
-}
 
 
 def surfaces(ckpt: Path, image: Path, tmp_path: Path) -> dict:
@@ -71,24 +30,8 @@ def surfaces(ckpt: Path, image: Path, tmp_path: Path) -> dict:
     runs = str(tmp_path / "runs")
     return {
         "predict.py": lambda: predict([str(ckpt), str(image), "--output", str(tmp_path / "p.csv")]),
-        "export.py": lambda: _exit(export, [str(ckpt), "--format", "torchscript", "--output-dir", runs]),
+        "export.py": lambda: exit_status(export, [str(ckpt), "--format", "torchscript", "--output-dir", runs]),
     }
-
-
-def _exit(main, argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return e.code
-
-
-def one_line_refusal(capsys, code: int, *words: str) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 SURFACES = ("predict.py", "export.py")
@@ -96,55 +39,29 @@ SURFACES = ("predict.py", "export.py")
 
 @pytest.mark.parametrize("surface", SURFACES)
 @pytest.mark.parametrize("hostile", HOSTILE)
-def test_a_hostile_checkpoint_never_runs_code(tiny, tmp_path, capsys, hostile, surface):
+def test_a_hostile_checkpoint_never_runs_code(tiny, image, tmp_path, capsys, hostile, surface):
     ckpt = edited(tiny, tmp_path, HOSTILE[hostile](tmp_path))
     capsys.readouterr()
-    code = surfaces(ckpt, tiny[1], tmp_path)[surface]()
-    one_line_refusal(capsys, code, "refused", str(ckpt))
+    code = surfaces(ckpt, image, tmp_path)[surface]()
+    refused(capsys, code, "refused", str(ckpt))
     assert not (tmp_path / MARKER).exists()
     assert not (tmp_path / "p.csv").exists() and not list((tmp_path / "runs").glob("*/results.json"))
     sys.modules.pop("evil_module", None)
 
 
-def _set(key, value):
-    return lambda c: c["hyper_parameters"].update({key: value})
-
-
-def _nan(c):
-    name = next(k for k, v in c["state_dict"].items() if v.is_floating_point() and k.startswith("net."))
-    c["state_dict"][name] = torch.full_like(c["state_dict"][name], float("nan"))
-
-
-MISFITS = {
-    "width": (_set("width", 16), "width"),
-    "width of a wrong type": (_set("width", "wide"), "width"),
-    "model name": (_set("model", "no-such-net"), "model"),
-    "model of another kind": (
-        lambda c: c["hyper_parameters"].update(model="cnn" if c["hyper_parameters"]["model"] == "mlp" else "mlp"),
-        "model",
-    ),
-    "task classes edited": (_set("task_classes", [7]), "classes"),
-    "task classes not numbers": (_set("task_classes", ["ten"]), "task_classes"),
-    "tasks and classes disagree": (_set("task_names", ["digit", "parity"]), "task_classes"),
-    "input shape": (_set("input_shape", [1, 8]), "input_shape"),
-    "a field of another version missing": (lambda c: c["hyper_parameters"].pop("init"), "init"),
-    "NaN weights": (_nan, "NaN"),
-}
-
-
 @pytest.mark.parametrize("surface", SURFACES)
 @pytest.mark.parametrize("misfit", MISFITS)
-def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_field(tiny, tmp_path, capsys, misfit, surface):
+def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_field(tiny, image, tmp_path, capsys, misfit, surface):
     change, field = MISFITS[misfit]
     ckpt = edited(tiny, tmp_path, change)
     capsys.readouterr()
-    code = surfaces(ckpt, tiny[1], tmp_path)[surface]()
-    one_line_refusal(capsys, code, field)
+    code = surfaces(ckpt, image, tmp_path)[surface]()
+    refused(capsys, code, field)
     assert not (tmp_path / "p.csv").exists() and not list(tmp_path.glob("*.pt"))
     assert not list((tmp_path / "runs").glob("*/results.json"))
 
 
-def test_the_untouched_checkpoint_still_predicts(tiny, tmp_path, capsys):
+def test_the_untouched_checkpoint_still_predicts(tiny, image, tmp_path, capsys):
     """The checks refuse what is foreign, not this project's own checkpoints."""
     ckpt = edited(tiny, tmp_path, lambda c: None)
-    assert predict([str(ckpt), str(tiny[1]), "--output", str(tmp_path / "p.csv")]) == 0
+    assert predict([str(ckpt), str(image), "--output", str(tmp_path / "p.csv")]) == 0
