@@ -115,3 +115,21 @@ def test_wandb_offline_run_holds_config_and_history(tmp_path):
         row.get("model/parameters", {}).get("_type") == "table-file" or "model/parameters/_type" in row
         for row in history
     ), "the per-layer parameter table"
+
+
+def test_a_failing_after_run_hook_is_one_warning_and_the_run_succeeds(tmp_path, capsys, monkeypatch):
+    """training/fit.AFTER_RUN, the extension point of the optional features: a hook that raises never
+    fails a finished run; it is named in one warning line."""
+    from {{cookiecutter.project_slug}}.training import fit
+
+    calls = []
+
+    def broken(plan, module, dm, wandb_logger):
+        calls.append(plan.run_dir)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fit, "AFTER_RUN", [broken])
+    status, run_dir = train(tmp_path, "--max-steps", "2", "--limit-val-batches", "1")
+    assert status == 0 and calls == [run_dir] and (run_dir / "results.json").is_file()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "failed after the run" in line]
+    assert len(warnings) == 1 and "broken" in warnings[0] and "boom" in warnings[0], warnings

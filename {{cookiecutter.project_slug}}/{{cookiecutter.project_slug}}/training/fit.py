@@ -276,7 +276,8 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
         try:
             hook(plan, module, dm, wandb_logger)
         except Exception as e:  # noqa: BLE001 - the run itself is done and saved: an extra never fails it
-            print(f"warning: {getattr(hook, '__qualname__', hook)} failed ({one_line(e)[:160]})", file=sys.stderr)
+            where = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', hook)}"
+            print(f"warning: {where} failed after the run ({one_line(e)[:160]}); the run is saved", file=sys.stderr)
 
 
 def validate_if_never_validated(trainer, module, dm) -> None:
