@@ -39,6 +39,7 @@ OWNED = {
         "{pkg}/inference",
         "{pkg}/commands/predict.py",
         "{pkg}/commands/export.py",
+        "{pkg}/commands/evaluate.py",
         "tests/inference/test_predict.py",
         "tests/inference/test_export.py",
         "tests/inference/test_untrusted_predict.py",
@@ -57,6 +58,7 @@ OWNED = {
         "{pkg}/commands/repeat.py",
         "{pkg}/commands/sweeps_report.py",
         "tests/analysis",
+        "tests/training/test_profiler_tensorboard.py",
         "tests/commands/test_report.py",
         "tests/commands/test_report_optuna.py",  # also sweeps_engine's
     ],

@@ -41,7 +41,6 @@ CORE_FILES = {
     "{slug}/sweeps.py",
     "{slug}/commands/__init__.py",
     "{slug}/commands/edges.py",
-    "{slug}/commands/evaluate.py",
     "{slug}/commands/options.py",
     "{slug}/commands/sweeps.py",
     "{slug}/commands/train.py",
@@ -124,6 +123,7 @@ FEATURE_FILES = {
         "export.py",
         "{slug}/commands/predict.py",
         "{slug}/commands/export.py",
+        "{slug}/commands/evaluate.py",
         "{slug}/inference/__init__.py",
         "{slug}/inference/inputs.py",
         "{slug}/inference/outputs.py",
@@ -145,6 +145,7 @@ FEATURE_FILES = {
         "tests/analysis/test_diagnose_runs.py",
         "tests/analysis/test_rules.py",
         "tests/commands/test_report.py",
+        "tests/training/test_profiler_tensorboard.py",
     },
     "tables": {
         "{slug}/data/tables.py",
@@ -195,8 +196,9 @@ FULL = dict.fromkeys(FEATURES, True)
 # Each feature's flags and commands: listed by --help only in a bake that has it.
 FEATURE_FLAGS = {
     "backbones": ["--pretrained", "torchvision:", "timm:"],
-    "tables": ["--target", "--features", "breast-cancer", "diabetes"],
-    "diagnostics": ["--no-diagnose", "--target-error"],
+    "tables": ["--target", "--features", "breast-cancer", "diabetes", "--task-types", "--regression-loss", "--huber-delta"],
+    "diagnostics": ["--no-diagnose", "--target-error", "--profiler", "--tensorboard"],
+    "inference": ["--test-only"],
     "streaming": ["streaming"],
 }
 
@@ -274,13 +276,13 @@ CHECKLIST_FLAGS = (
     "--model --depth --width --rnn-cell --init --init-variance --bias-init --output-bias --weight-decay --l1 "
     "--dropout --input-dropout --aug-translate --aug-scale --aug-rotate --aug-mirror --aug-skew --aug-blur "
     "--aug-contrast --aug-preview --adversarial --adv-eps --adv-steps --adv-weight --early-stopping-patience "
-    "--early-stopping-min-delta --tasks --task-weights --task-types --regression-loss --huber-delta --activation "
+    "--early-stopping-min-delta --tasks --task-weights --activation "
     "--leaky-slope --maxout-pieces --dataset --data-dir --download --val-fraction --num-workers --max-epochs "
     "--max-steps --seed --deterministic --fast-dev-run --limit-train-batches --limit-val-batches --accelerator "
     "--devices --strategy --num-nodes --precision --accumulate-grad-batches --compile --resume --output-dir "
     "--run-name --wandb-mode --wandb-project --wandb-entity --wandb-tags --wandb-log-model --wandb-watch "
-    "--freeze-backbone --backbone-lr-ratio --profiler --log-every-n-steps --val-check-interval "
-    "--check-val-every-n-epoch --num-sanity-val-steps --detect-anomaly --benchmark --tensorboard --test-only"
+    "--freeze-backbone --backbone-lr-ratio --log-every-n-steps --val-check-interval "
+    "--check-val-every-n-epoch --num-sanity-val-steps --detect-anomaly --benchmark"
 ).split()
 
 

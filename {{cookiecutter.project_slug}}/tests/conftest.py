@@ -75,12 +75,18 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 
 def train(tmp_path: Path, *args: str) -> tuple[int, Path]:
     """Parse and run in this process (faster than a subprocess); returns (exit status, run dir)."""
+{%- if cookiecutter.inference %}
     from {{cookiecutter.project_slug}}.commands.evaluate import evaluate
+{%- endif %}
     from {{cookiecutter.project_slug}}.commands.train import train as run
     from {{cookiecutter.project_slug}}.config.parser import parse_args
 
     a = parse_args([*FAST, "--output-dir", str(tmp_path / "runs"), *args])
+{%- if cookiecutter.inference %}
     return evaluate(a) if a.test_only else run(a)  # as train.py dispatches; run dir None: refused before one
+{%- else %}
+    return run(a)  # as train.py does; run dir None: refused before one
+{%- endif %}
 
 
 def parsed(*argv: str):

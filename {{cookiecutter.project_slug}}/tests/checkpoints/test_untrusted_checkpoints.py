@@ -1,6 +1,6 @@
 """Checkpoints from someone else: a pickled payload or an `_instantiator` never runs (a marker file is
 never created), hyperparameters that do not fit and NaN weights are one line naming the field, on
-every surface of the core that reads a checkpoint (--resume, --test-only, the notebook loader). One
+every surface of the core that reads a checkpoint (--resume, {% if cookiecutter.inference %}--test-only, {% endif %}the notebook loader). One
 tiny checkpoint per module, edited per case: no training per case."""
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def surfaces(ckpt: Path, tmp_path: Path) -> dict:
     """Each way a checkpoint is read: a callable returning the exit status."""
     return {
         "--resume": lambda: exit_status(lambda a: train(tmp_path, *a)[0], ["--resume", str(ckpt), "--max-epochs", "2"]),
+{%- if cookiecutter.inference %}
         "--test-only": lambda: exit_status(lambda a: train(tmp_path, *a)[0], ["--test-only", "--resume", str(ckpt)]),
+{%- endif %}
         "notebook loader": lambda: _loader(ckpt),
     }
 
@@ -33,7 +35,7 @@ def _loader(ckpt: Path) -> int:
     return 2
 
 
-SURFACES = ("--resume", "--test-only", "notebook loader")
+SURFACES = ("--resume",{% if cookiecutter.inference %} "--test-only",{% endif %} "notebook loader")
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -48,7 +50,7 @@ def test_a_hostile_checkpoint_never_runs_code(tiny, tmp_path, capsys, hostile, s
     sys.modules.pop("evil_module", None)
 
 
-@pytest.mark.parametrize("surface", ("--test-only", "notebook loader"))
+@pytest.mark.parametrize("surface", [{% if cookiecutter.inference %}"--test-only", {% endif %}"notebook loader"])
 @pytest.mark.parametrize("misfit", MISFITS)
 def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_field(tiny, tmp_path, capsys, misfit, surface):
     change, field = MISFITS[misfit]
@@ -63,4 +65,8 @@ def test_the_untouched_checkpoint_still_loads_everywhere(tiny, tmp_path, capsys)
     """The checks refuse what is foreign, not this project's own checkpoints."""
     ckpt = edited(tiny, tmp_path, lambda c: None)
     assert load_module(ckpt).hparams.width == 8
+{%- if cookiecutter.inference %}
     assert train(tmp_path, "--test-only", "--resume", str(ckpt))[0] == 0
+{%- else %}
+    assert train(tmp_path, "--resume", str(ckpt), "--max-epochs", "2")[0] == 0
+{%- endif %}

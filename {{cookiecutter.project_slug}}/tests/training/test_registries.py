@@ -16,14 +16,16 @@ from {{cookiecutter.project_slug}}.config import flags
 from {{cookiecutter.project_slug}}.config.declared import decorated, dict_keys
 from {{cookiecutter.project_slug}}.config.parser import config_dict
 from {{cookiecutter.project_slug}}.config.views import view
-from {{cookiecutter.project_slug}}.data.tasks import TASK_KINDS, Regression, parse_task_types, torchmetric
+from {{cookiecutter.project_slug}}.data.tasks import TASK_KINDS{% if cookiecutter.tables %}, Regression, parse_task_types, torchmetric{% endif %}
 from {{cookiecutter.project_slug}}.models.blocks import ACTIVATIONS, RNN_CELLS
 from {{cookiecutter.project_slug}}.models.initialization import INITS
 from {{cookiecutter.project_slug}}.networks import MODELS
 from {{cookiecutter.project_slug}}.training.callbacks import CALLBACKS
 from {{cookiecutter.project_slug}}.training.loggers import LOGGERS
+{%- if cookiecutter.tables %}
 from {{cookiecutter.project_slug}}.training.module import TaskModule
 from {{cookiecutter.project_slug}}.training.monitor import monitor_of
+{%- endif %}
 from {{cookiecutter.project_slug}}.training.optimizers import OPTIMIZER_FLAGS, OPTIMIZERS
 from {{cookiecutter.project_slug}}.training.schedules import SCHEDULES
 
@@ -106,6 +108,7 @@ def test_every_task_kind_trains_scores_and_predicts(name):
         metric.update(prediction.detach(), target)
         assert torch.isfinite(metric.compute())
     assert len(kind.predict(outputs, mean, std)) == 8
+{%- if cookiecutter.tables %}
 
 
 class Doubled(Regression):
@@ -132,6 +135,7 @@ def test_a_registered_kind_reaches_the_flags_loss_metrics_and_monitor(monkeypatc
     doubled.update_metrics("val", predictions, targets)
     assert list(doubled.metrics["val_"][0]) == ["err"] and doubled.metrics["val_"][0]["err"].update_count == 1
     assert monitor_of(doubled.hparams).name == "val/err"
+{%- endif %}
 
 
 @pytest.mark.parametrize("make", CALLBACKS)

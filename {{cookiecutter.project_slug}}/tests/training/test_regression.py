@@ -82,11 +82,13 @@ def test_resume_and_test_only_of_a_regression_table(tmp_path, capsys):
     assert status == 0
     status, _ = train(tmp_path, "--dataset", "diabetes", "--resume", str(run), "--max-epochs", "3")
     assert status == 0 and len(per_epoch(run, "val/rmse")) == 3
+{%- if cookiecutter.inference %}
     status, tested = train(tmp_path, "--test-only", "--resume", str(run), "--dataset", "diabetes", "--run-name", "t")
     assert status == 0
     results = json.loads((tested / "results.json").read_text())
     assert results["monitor"] == "val/rmse" and results["test/rmse"] > 0 and "test/r2" in results
     assert "test/rmse=" in capsys.readouterr().out
+{%- endif %}
 
 
 def test_sweeps_next_ranks_regression_runs_by_lowest_val_rmse(tmp_path):

@@ -268,6 +268,7 @@ def test_adversarial_examples_leave_batchnorm_statistics_alone():
     clean = stats_after_one_step("none")
     for method in ("fgsm", "pgd"):
         assert all(torch.equal(c, s) for c, s in zip(clean, stats_after_one_step(method))), method
+{%- if cookiecutter.inference %}
 
 
 # ----------------------------------------------------------------------------- --test-only
@@ -304,3 +305,4 @@ def test_test_only_bad_input(trained, tmp_path, capsys):
     )
     assert status == 2 and "files not found" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+{%- endif %}

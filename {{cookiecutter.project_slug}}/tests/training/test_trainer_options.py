@@ -1,10 +1,9 @@
-"""The Trainer options (profiler, intervals, sanity steps, anomaly detection, cuDNN autotuner) reach
-Lightning and do what their help says; TensorBoard receives the same scalars as metrics.csv."""
+"""The Trainer options (intervals, sanity steps, anomaly detection, cuDNN autotuner) reach Lightning and
+do what their help says."""
 
 from __future__ import annotations
 
 import csv
-import sys
 
 import pytest
 from conftest import FAST, assert_bad_input, train
@@ -14,7 +13,6 @@ from conftest import FAST, assert_bad_input, train
 @pytest.mark.parametrize(
     ("argv", "flag"),
     [
-        ("--profiler cprofile", "--profiler"),
         ("--val-check-interval 0", "--val-check-interval"),
         ("--val-check-interval 1.5", "--val-check-interval"),
         ("--log-every-n-steps 0", "--log-every-n-steps"),
@@ -29,29 +27,19 @@ def test_bad_trainer_options_exit_2_in_one_line(argv, flag, capsys):
 
 
 @pytest.mark.cli
-def test_tensorboard_without_the_package_exits_2(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tensorboard", None)  # what find_spec sees when it is not installed
-    assert_bad_input("--tensorboard", "pip install -e '.[tensorboard]'", capsys)
-
-
-@pytest.mark.cli
 def test_trainer_options_are_in_print_config(capsys):
     from {{cookiecutter.project_slug}}.config.parser import parse_args
 
     with pytest.raises(SystemExit):
-        parse_args(
-            ["--profiler", "simple", "--val-check-interval", "3", "--num-sanity-val-steps", "-1", "--print-config"]
-        )
+        parse_args(["--val-check-interval", "3", "--num-sanity-val-steps", "-1", "--print-config"])
     out = capsys.readouterr().out
     for line in [
-        "profiler: simple",
         "val_check_interval: 3\n",
         "num_sanity_val_steps: -1",
         "log_every_n_steps: 1",
         "check_val_every_n_epoch: 1",
         "detect_anomaly: false",
         "benchmark: false",
-        "tensorboard: false",
     ]:
         assert line in out
 
@@ -97,8 +85,6 @@ def logged_steps(run_dir, column: str) -> list[int]:
 
 
 def test_each_trainer_option_reaches_lightning_and_acts(tmp_path, monkeypatch):
-    from lightning.pytorch.profilers import SimpleProfiler
-
     seen = capture_trainer(monkeypatch)
     status, run_dir = train(
         tmp_path,
@@ -120,8 +106,6 @@ def test_each_trainer_option_reaches_lightning_and_acts(tmp_path, monkeypatch):
         "2",
         "--detect-anomaly",
         "--benchmark",
-        "--profiler",
-        "simple",
     )
     assert status == 0
     trainer = seen["trainer"]
@@ -131,25 +115,11 @@ def test_each_trainer_option_reaches_lightning_and_acts(tmp_path, monkeypatch):
         trainer.check_val_every_n_epoch,
         trainer.num_sanity_val_steps,
     ) == (2, 3, 2, 1)
-    assert isinstance(trainer.profiler, SimpleProfiler)
     # Validation after every 3rd batch of every 2nd epoch only: steps 9 and 12 of 2 × 6.
     assert seen["val_steps"] == [9, 12]
     assert seen["sanity_batches"] == 1
     assert seen["anomaly"] == {True} and seen["benchmark"] == {True}
     assert logged_steps(run_dir, "lr") == [0, 2, 4, 6, 8, 10]  # every 2nd of steps 0-11
-    for stage in ("fit", "test"):
-        report = (run_dir / "profiler" / f"{stage}-profile.txt").read_text()
-        assert f"{stage.upper()} Profiler Report" in report
-    assert "run_training_batch" in (run_dir / "profiler" / "fit-profile.txt").read_text()
-
-
-@pytest.mark.parametrize("kind", ["advanced", "pytorch"])
-def test_profiler_report_lands_in_the_run_directory(tmp_path, kind):
-    status, run_dir = train(tmp_path, "--width", "16", "--fast-dev-run", "--profiler", kind)
-    assert status == 0
-    report = (run_dir / "profiler" / "fit-profile.txt").read_text()
-    assert "Profiler Report" in report
-    assert ("ncalls" in report) if kind == "advanced" else ("Self CPU" in report)
 
 
 def test_val_check_interval_beyond_an_epoch_exits_2_before_writing(tmp_path, capsys):
@@ -163,25 +133,3 @@ def test_val_check_interval_beyond_an_epoch_exits_2_before_writing(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--val-check-interval" in err and "5 training batches" in err, err
     assert not (tmp_path / "runs").exists()
-
-
-def test_tensorboard_gets_the_csv_scalars(tmp_path):
-    pytest.importorskip("tensorboard")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    status, run_dir = train(
-        tmp_path, "--width", "16", "--max-epochs", "2", "--limit-train-batches", "4", "--tensorboard"
-    )
-    assert status == 0
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    tags = events.Tags()["scalars"]
-    assert {"val/acc", "lr", "train/loss"} <= set(tags)
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for tag in ("lr", "val/acc", "train/loss"):  # per step, per epoch, per step
-        expected = [(int(r["step"]), float(r[tag])) for r in rows if r.get(tag)]
-        got = [(e.step, e.value) for e in events.Scalars(tag)]
-        assert [s for s, _ in got] == [s for s, _ in expected], tag
-        assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-6), tag
-    assert len(events.Scalars("val/acc")) == 2 and len(events.Scalars("lr")) == 8  # per epoch; per step

@@ -33,11 +33,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(a: argparse.Namespace) -> int:
+{%- if cookiecutter.inference %}
     """The exit status of a run: training, or with --test-only the test of a checkpoint (evaluate.py)."""
     if a.test_only:
         from .evaluate import test_only
 
         return test_only(a)
+{%- else %}
+    """The exit status of a training run."""
+{%- endif %}
     return train(a)[0]
 
 

@@ -9,11 +9,13 @@ import math
 import os
 from pathlib import Path
 
+{% if cookiecutter.tables -%}
 from ..data.tasks import parse_task_types
+{% endif -%}
 from ..datasets import {% if cookiecutter.tables or cookiecutter.streaming %}DATASETS, {% endif %}tasks_for
 from . import flags
 from .declared import decorated
-from .environment import has_credentials, is_rank_zero, missing, wandb_mode_env_problem
+from .environment import has_credentials, is_rank_zero, {% if cookiecutter.diagnostics %}missing, {% endif %}wandb_mode_env_problem
 from .reach import flag_reach{% if cookiecutter.tables and cookiecutter.backbones %}, is_backbone{% endif %}
 
 
@@ -101,8 +103,10 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
         problems.append("--nesterov needs --momentum > 0, got --momentum 0")
     if a.lr_schedule in ("exponential", "step") and a.lr_decay >= 1:
         problems.append(f"--lr-decay must be < 1 for --lr-schedule {a.lr_schedule}, got {a.lr_decay:g}")
+{%- if cookiecutter.inference %}
     if a.test_only and not a.resume_ckpt:
         problems.append("--test-only needs --resume CHECKPOINT (the checkpoint to test)")
+{%- endif %}
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
     if a.aug_preview and not any(
@@ -116,11 +120,15 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
         )
     if len(set(a.tasks)) != len(a.tasks):
         problems.append(f"--tasks lists a task twice: {','.join(a.tasks)}")
-    try:
+    try:  # the tasks belong to the dataset
+{%- if cookiecutter.tables %}
         declared = {t.name: t.kind for t in tasks_for(a.dataset, a.tasks)}
         for name, kind in parse_task_types(a.task_types, a.tasks).items():
             if name in declared and declared[name] != kind:
                 problems.append(f"--task-types: task {name!r} of {a.dataset} is {declared[name]}, not {kind}")
+{%- else %}
+        tasks_for(a.dataset, a.tasks)
+{%- endif %}
     except ValueError as e:
         problems.append(str(e))
     if a.batch_size == 1 and a.batchnorm:
@@ -139,8 +147,10 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
             "--benchmark and --deterministic exclude each other (PyTorch ignores determinism for "
             "cuDNN when the autotuner is on)"
         )
+{%- if cookiecutter.diagnostics %}
     if a.tensorboard and missing("tensorboard"):
         problems.append("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
+{%- endif %}
     if problems:
         parser.error(problems[0])
 {%- if cookiecutter.tables %}

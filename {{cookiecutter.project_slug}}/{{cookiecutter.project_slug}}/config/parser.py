@@ -217,7 +217,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 {%- endif %}
     ignored = ignored_flags(args)  # judged on the values given, before `auto` resolves
     args.width = resolve_width(args.model, args.width)  # the resolved value is what config.yaml and W&B hold
+{%- if cookiecutter.inference %}
     if resumed is not None and not args.test_only:  # --test-only may test on other data
+{%- else %}
+    if resumed is not None:
+{%- endif %}
         check_resume(parser, args, resumed)
     check_environment(parser, args)
     if args.print_config:

@@ -24,8 +24,8 @@ class DataOptions:
     download: bool
     image_size: int
     pin_memory: bool
-    task_types: list
 {%- if cookiecutter.tables %}
+    task_types: list
     features: list
 {%- endif %}
 

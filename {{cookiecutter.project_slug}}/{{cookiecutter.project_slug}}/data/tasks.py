@@ -93,6 +93,9 @@ class Classification(TaskKind):
         return BinaryConfusionMatrix() if num_classes == 2 else MulticlassConfusionMatrix(num_classes)
 
 
+{%- if cookiecutter.tables %}
+
+
 class Regression(TaskKind):
     """A number: one output z that learns the standardized target (y − μ)/σ of the training split's μ, σ;
     metrics and predictions are back in the target's own units, z·σ + μ."""
@@ -125,6 +128,11 @@ class Regression(TaskKind):
 
 
 TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (Classification(), Regression())}
+{%- else %}
+
+
+TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (Classification(),)}
+{%- endif %}
 DEFAULT_KIND = Classification.name  # of a Task declared without one, and of checkpoints saved before kinds
 
 
@@ -143,6 +151,9 @@ class Task:
     help: str = ""
     labels: tuple[str, ...] = ()  # class names; empty: the dataset's own (DATASET_CLASSES)
     kind: str = DEFAULT_KIND  # a key of TASK_KINDS
+
+
+{%- if cookiecutter.tables %}
 
 
 def parse_task_types(entries: list[str], tasks: list[str]) -> dict[str, str]:
@@ -172,6 +183,7 @@ def parse_task_types(entries: list[str], tasks: list[str]) -> dict[str, str]:
                 f"--task-types: unknown task type {kind!r} for {name!r} (choose from {', '.join(TASK_KINDS)}, auto)"
             )
     return {n: k for n, k in chosen.items() if k != "auto"}
+{%- endif %}
 
 
 def _same(y):

@@ -1,6 +1,6 @@
 """THE place to add a logger (LOGGERS: one entry), and the project's own: metrics.csv that is
 never lost (RunCSVLogger), Weights & Biases off the training path (BackgroundWandbLogger, which also
-keeps a sweep's parameters as the W&B agent set them), TensorBoard with --tensorboard."""
+keeps a sweep's parameters as the W&B agent set them){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from ..config.agent import under_agent
 from ..config.environment import is_rank_zero
 from ..errors import one_line
 from ..files import atomic_path
+{%- if cookiecutter.diagnostics %}
 
 TENSORBOARD_DIR = "tensorboard"
+{%- endif %}
 
 # Your loggers: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     LOGGERS.append(lambda run_dir: MLFlowLogger(tracking_uri=f"file:{run_dir / 'mlruns'}"))
@@ -42,20 +44,24 @@ class LoggingOptions:
     wandb_tags: list
     wandb_group: str | None
     wandb_log_model: bool
+{%- if cookiecutter.diagnostics %}
     tensorboard: bool
+{%- endif %}
 
 
 def loggers_for(options: LoggingOptions, run_dir: Path, keep_below_step: int | None, wandb_logger) -> list:
     """Every logger of a training run: metrics.csv always (rows at or after `keep_below_step`, the
-    resumed checkpoint's step, are trained again), TensorBoard with --tensorboard, W&B when on, then
+    resumed checkpoint's step, are trained again), {% if cookiecutter.diagnostics %}TensorBoard with --tensorboard, {% endif %}W&B when on, then
     yours (LOGGERS)."""
     loggers: list = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=keep_below_step)]
+{%- if cookiecutter.diagnostics %}
     if options.tensorboard:
         from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(
             TensorBoardLogger(save_dir=str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False)
         )
+{%- endif %}
     if wandb_logger is not None:
         loggers.append(wandb_logger)
     return loggers + [logger for logger in (make(run_dir) for make in LOGGERS) if logger is not None]

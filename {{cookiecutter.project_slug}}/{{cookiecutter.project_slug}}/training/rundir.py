@@ -62,7 +62,7 @@ def claim_run_directory(run_dir: Path, *, overwrite: bool = False, resuming: boo
             lock_or_refuse(run_dir)  # never delete a directory another process is writing
             shutil.rmtree(run_dir)
             release_run_directory()
-        if not resuming:
+        if not (resuming and run_dir.is_dir()):  # resuming a checkpoint from elsewhere starts a run directory
             run_dir.mkdir()  # atomic: of two runs started together with one name, one gets an error
             created = True
         lock_or_refuse(run_dir)

@@ -1,5 +1,5 @@
 """The Trainer from the "Trainer and
-hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm, profiler, validation and logging
+hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm, {% if cookiecutter.diagnostics %}profiler, {% endif %}validation and logging
 intervals, the hardware check before any file is written, and the quiet console."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import lightning as L
 
 from ..errors import SettingError, one_line
 from .monitor import Monitor
+{%- if cookiecutter.diagnostics %}
 
 PROFILE_DIR = "profiler"
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class TrainerOptions:
     precision: str
     accumulate_grad_batches: int
     ddp_timeout: int
+{%- if cookiecutter.diagnostics %}
     profiler: str
+{%- endif %}
     log_every_n_steps: int
     val_check_interval: int | float
     check_val_every_n_epoch: int
@@ -125,7 +129,9 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Moni
         # log_every_n_steps; everything Lightning logs itself is per epoch.
         # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=o.adversarial == "none",
+{%- if cookiecutter.diagnostics %}
         profiler=profiler(o, run_dir),
+{%- endif %}
         log_every_n_steps=o.log_every_n_steps,
         val_check_interval=o.val_check_interval,
         check_val_every_n_epoch=o.check_val_every_n_epoch,
@@ -174,6 +180,9 @@ def _size(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
+{%- if cookiecutter.diagnostics %}
+
+
 def profiler(o: TrainerOptions, run_dir: Path):
     """Lightning's profiler for --profiler; it writes <stage>-profile.txt into <run dir>/profiler/."""
     from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
@@ -182,6 +191,7 @@ def profiler(o: TrainerOptions, run_dir: Path):
     if o.profiler == "none":
         return None
     return kinds[o.profiler](dirpath=run_dir / PROFILE_DIR, filename="profile")
+{%- endif %}
 
 
 def sync_batchnorm(o: TrainerOptions) -> bool:
