@@ -14,6 +14,7 @@ SLUG = {{ cookiecutter.project_slug | tojson }}
 ANSWERS = {
     "sweeps_engine": {{ cookiecutter.sweeps_engine }},
     "inference": {{ cookiecutter.inference }},
+    "fast_wandb": {{ cookiecutter.fast_wandb }},
     "diagnostics": {{ cookiecutter.diagnostics }},
     "tables": {{ cookiecutter.tables }},
     "backbones": {{ cookiecutter.backbones }},
@@ -49,6 +50,11 @@ OWNED = {
         "tests/inference/test_tables_inference.py",  # also tables'
         "tests/inference/test_untrusted_predict_tables.py",  # also tables'
         "benchmarks/bench_predict.py",
+    ],
+    "fast_wandb": [
+        "{pkg}/training/background.py",
+        "tests/training/test_background_wandb.py",
+        "benchmarks/bench_wandb.py",  # also benchmarks'
     ],
     "diagnostics": [
         "{pkg}/analysis",

@@ -19,7 +19,7 @@ def readme_example(readme: str) -> str:
     return block.group(1)
 
 
-FEATURES = ("sweeps_engine", "inference", "diagnostics", "tables", "backbones", "streaming", "benchmarks")
+FEATURES = ("sweeps_engine", "inference", "fast_wandb", "diagnostics", "tables", "backbones", "streaming", "benchmarks")
 
 
 @pytest.mark.parametrize("features", [False, True], ids=["core", "full"])

@@ -134,6 +134,7 @@ FEATURE_FILES = {
         "tests/inference/test_old_checkpoints_inference.py",
         "tests/commands/test_untrusted_outputs_inference.py",
     },
+    "fast_wandb": {"{slug}/training/background.py", "tests/training/test_background_wandb.py"},
     "diagnostics": {
         "{slug}/diagnose.py",
         "{slug}/commands/diagnose.py",
@@ -171,7 +172,6 @@ FEATURE_FILES = {
         "benchmarks/bench_overhead.py",
         "benchmarks/bench_sigterm.py",
         "benchmarks/bench_steps.py",
-        "benchmarks/bench_wandb.py",
     },
 }
 # Tests of two features at once: in a bake that has both.
@@ -186,6 +186,7 @@ TESTS_OF_TWO = {
 BENCHMARKS_OF = {
     "sweeps_engine": {"benchmarks/bench_sweeps.py", "benchmarks/bench_tuning.py", "tests/commands/test_bench_tuning.py"},
     "inference": {"benchmarks/bench_predict.py"},
+    "fast_wandb": {"benchmarks/bench_wandb.py"},
     "tables": {"benchmarks/bench_tables.py"},
     "backbones": {"benchmarks/bench_finetune.py"},
     "streaming": {"benchmarks/bench_streaming.py"},

@@ -56,8 +56,8 @@ def paste(package: Path, name: str, code: str) -> None:
 
 
 # Extension points are the core's: the examples go into a bake of the core alone (every feature no).
-CORE = {f: False for f in ("sweeps_engine", "inference", "diagnostics", "tables", "backbones", "streaming",
-                           "benchmarks")}
+CORE = {f: False for f in ("sweeps_engine", "inference", "fast_wandb", "diagnostics", "tables", "backbones",
+                           "streaming", "benchmarks")}
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
     python benchmarks/bench_wandb.py [--repeats 3] [--synthetic] [train.py flags...]
 
 1. `train.py` with `--wandb-mode disabled`, `--wandb-mode offline` (the project's background W&B
-   logger) and `--wandb-mode offline` with Lightning's plain WandbLogger in its place (every W&B call
+   logger) and `--wandb-mode offline` with the plain SweepWandbLogger in its place (every W&B call
    on the training thread), interleaved, median of --repeats: the whole process, and the part outside
    training (results.json's train_seconds is from the first step to the last). Their differences are
    what W&B adds to a run (its fixed cost: start-up, plots, finish; and its per-step cost), and what
@@ -38,23 +38,12 @@ def timed(argv: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-# train.py with Lightning's own WandbLogger (through the project's sweep-aware subclass) in place of
-# the background logger: the same calls, made on the training thread.
+# train.py with the core's plain SweepWandbLogger in place of the background logger: the same calls,
+# made on the training thread.
 PLAIN = """
 import sys
-from PKG.training import loggers
-
-class Plain(loggers.SweepWandbLogger):
-    def start(self):
-        pass
-
-    def call(self, fn, *args, **kwargs):
-        fn(*args, **kwargs)
-
-    def flush(self):
-        pass
-
-loggers.BackgroundWandbLogger = Plain
+from PKG.training import background
+background.attach = lambda: None  # every run keeps loggers.WANDB_LOGGER, the plain SweepWandbLogger
 from PKG.commands.train import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -1,12 +1,13 @@
 """The optional features this project was baked with (the template's yes/no questions). Each attaches
 to the core through its extension points (training/callbacks.py's CALLBACKS, training/fit.py's
-AFTER_RUN); the core never imports them. train.py calls attach() once, after parsing. A feature of
-your own that hooks into every run goes here too: a module with an attach() function."""
+AFTER_RUN, training/loggers.py's WANDB_LOGGER); the core never imports them. train.py calls attach()
+once, after parsing. A feature of your own that hooks into every run goes here too: a module with an
+attach() function."""
 
 from __future__ import annotations
 
 from importlib import import_module
-{%- if not (cookiecutter.sweeps_engine or cookiecutter.diagnostics) %}
+{%- if not (cookiecutter.sweeps_engine or cookiecutter.diagnostics or cookiecutter.fast_wandb) %}
 
 FEATURES: tuple[str, ...] = ()
 {%- else %}
@@ -19,7 +20,10 @@ FEATURES: tuple[str, ...] = (
 {%- if cookiecutter.diagnostics %}
     "analysis.run",  # every finished run ends with its diagnosis (diagnosis.json, at most 5 lines)
 {%- endif %}
-{%- if cookiecutter.sweeps_engine or cookiecutter.diagnostics %}
+{%- if cookiecutter.fast_wandb %}
+    "training.background",  # W&B logs on a thread of its own, off the training path
+{%- endif %}
+{%- if cookiecutter.sweeps_engine or cookiecutter.diagnostics or cookiecutter.fast_wandb %}
 )
 {%- endif %}
 

@@ -3,6 +3,7 @@ exit status 2 with nothing written; faults during a run end with a message, not 
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -80,6 +81,23 @@ def test_output_dir_that_is_a_file(tmp_path, capsys):
 def test_garbage_wandb_mode_in_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "garbage")
     assert "WANDB_MODE" in refused(tmp_path, capsys, "--wandb-mode", "auto")
+
+
+def test_a_failing_wandb_never_stops_the_run(tmp_path, capsys, monkeypatch):
+    """wandb.init failing (a full disk, a broken install) is one warning line; the run trains and tests,
+    its metrics in metrics.csv."""
+    import wandb
+
+    def broken(**kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(wandb, "init", broken)
+    status, run_dir = train(tmp_path, "--wandb-mode", "offline", "--max-epochs", "2")
+    assert status == 0
+    assert json.loads((run_dir / "results.json").read_text())["wandb_run_id"] is None
+    err = capsys.readouterr().err
+    assert err.count("W&B failed (") == 1 and "no space left on device" in err, err
+    assert "Traceback" not in err and (run_dir / "metrics.csv").read_text().count("val/acc") == 1
 
 
 def test_negative_values_after_a_space_are_values():

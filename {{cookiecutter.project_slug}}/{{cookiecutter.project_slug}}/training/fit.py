@@ -15,7 +15,15 @@ from ..config.environment import is_rank_zero, resolve_mode
 from ..config.views import view
 from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
-from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for, record_in_wandb
+from .loggers import (
+    LoggingOptions,
+    create_wandb_logger,
+    finish_wandb,
+    log_plots,
+    loggers_for,
+    record_in_wandb,
+    wandb_run_id,
+)
 from .monitor import monitor_of
 from .rundir import write_config, write_results
 from .trainer import TrainerOptions, build_trainer
@@ -203,7 +211,7 @@ def diverged(plan: Plan, trainer, e, wandb_logger, mode: str) -> None:
         record_in_wandb(wandb_logger, {monitor.name: monitor.worst}, facts, trainer.global_step)
         results = {
             "run_name": plan.run_name,
-            "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+            "wandb_run_id": wandb_run_id(wandb_logger),
             "wandb_mode": mode,
             monitor.name: monitor.worst,
             "monitor": monitor.name,
@@ -288,10 +296,10 @@ def validate_if_never_validated(trainer, module, dm) -> None:
     best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics))
     name = monitor_of(dict(module.hparams)).name
     if name not in best.best:
-        from .loggers import BackgroundWandbLogger
+        from lightning.pytorch.loggers import WandbLogger
 
         loggers = trainer.loggers
-        trainer.loggers = [g for g in loggers if not isinstance(g, BackgroundWandbLogger)]  # W&B: once, in report
+        trainer.loggers = [g for g in loggers if not isinstance(g, WandbLogger)]  # W&B: once, in report
         try:
             metrics = trainer.validate(module, datamodule=dm, verbose=False)
         finally:
@@ -313,7 +321,7 @@ def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metric
     train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
     results = {
         "run_name": plan.run_name,
-        "wandb_run_id": wandb_logger.experiment.id if wandb_logger else None,
+        "wandb_run_id": wandb_run_id(wandb_logger),
         "wandb_mode": mode,
         **best_epoch,
         **test_metrics,

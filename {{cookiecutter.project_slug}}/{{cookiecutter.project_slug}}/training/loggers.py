@@ -1,14 +1,12 @@
 """THE place to add a logger (LOGGERS: one entry), and the project's own: metrics.csv that is
-never lost (RunCSVLogger), Weights & Biases off the training path (BackgroundWandbLogger, which also
-keeps a sweep's parameters as the W&B agent set them){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
+never lost (RunCSVLogger), Weights & Biases that keeps a sweep's parameters as the W&B agent set them
+(SweepWandbLogger{% if cookiecutter.fast_wandb %}; the fast_wandb feature moves its work to a thread: background.py{% endif %}){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
 
 from __future__ import annotations
 
 import csv
 import os
-import queue
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ import yaml
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.utilities import rank_zero_only
 
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero
@@ -83,7 +80,7 @@ def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: s
     log_model = o.wandb_log_model and mode == "online"
     if o.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
-    logger = BackgroundWandbLogger(
+    logger = WANDB_LOGGER(
         sweep_keys=normalize_sweep_params(),  # under a W&B agent: underscore keys, no "locked" lines
         name=run_name,
         project=o.wandb_project,
@@ -106,7 +103,10 @@ def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: s
             wandb.finish()
             print(f"W&B refused the run ({one_line(e)[:200]}); logging offline instead")
             return create_wandb_logger(o, run_dir, run_name, "offline", resumed, job_type)
-    logger.start()  # wandb.init in the background, while the data loads and training starts
+    logger.start()
+    if logger.failure is not None:  # W&B never stops a run: metrics.csv holds everything
+        print(f"warning: W&B failed ({logger.failure}); the run's metrics are in metrics.csv", file=sys.stderr)
+        return None
     return logger
 
 
@@ -125,10 +125,15 @@ def finish_wandb(wandb_logger, exit_code: int) -> None:
     if wandb_logger is not None and is_rank_zero():
         import wandb
 
-        wandb_logger.flush()  # what the background thread still holds reaches the run first
-        if wandb_logger.failure is None and getattr(wandb_logger, "_worker", None) is not None:
-            wandb_logger.run()  # wandb.init may still be running on the logger's thread: wait for it
+        wandb_logger.flush()  # every call made reaches the run first
+        if wandb_logger.failure is None:
+            wandb_logger.run()
         wandb.finish(exit_code=exit_code)
+
+
+def wandb_run_id(wandb_logger) -> str | None:
+    """The W&B run's id (None: no W&B, or W&B failed)."""
+    return wandb_logger.run().id if wandb_logger is not None and wandb_logger.failure is None else None
 
 
 def record_in_wandb(wandb_logger, metrics: dict, summary: dict, step: int, preempting: bool = False) -> None:
@@ -169,8 +174,13 @@ def normalize_sweep_params() -> set[str]:
 
 
 class SweepWandbLogger(WandbLogger):
-    """WandbLogger that leaves the sweep's parameters alone: W&B ignores updates of keys the sweep
-    locked (they hold the same values, given on the command line) and warns for each one."""
+    """WandbLogger that leaves the sweep's parameters alone (W&B ignores updates of keys the sweep
+    locked, which hold the same values given on the command line, and warns for each one), with the
+    calls a run makes besides logging: start() starts the W&B run, call(fn) runs fn after what was
+    logged before, flush() waits for all of it, run() is the wandb Run; `failure` says why W&B failed.
+    Here every call runs at once, on the training thread{% if cookiecutter.fast_wandb %} (training/background.py runs them on one of its own){% endif %}."""
+
+    failure: str | None = None
 
     def __init__(self, *args, sweep_keys: set[str] = frozenset(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,6 +190,25 @@ class SweepWandbLogger(WandbLogger):
         if self.sweep_keys and isinstance(params, dict):
             params = {k: v for k, v in params.items() if k not in self.sweep_keys}
         super().log_hyperparams(params)
+
+    def start(self) -> None:
+        try:
+            self.experiment  # noqa: B018 - wandb.init
+        except Exception as e:  # noqa: BLE001 - W&B must never stop training: metrics.csv has it all
+            self.failure = one_line(e)[:160]
+
+    def call(self, fn, *args, **kwargs) -> None:
+        fn(*args, **kwargs)
+
+    def flush(self) -> None:
+        pass
+
+    def run(self):
+        return self.experiment
+
+
+# The class of every run's W&B logger{% if cookiecutter.fast_wandb %} (training/background.py's attach() puts its own here){% endif %}.
+WANDB_LOGGER: type[SweepWandbLogger] = SweepWandbLogger
 
 
 # ----------------------------------------------------------------------------- metrics.csv
@@ -230,117 +259,3 @@ class RunCSVLogger(CSVLogger):
         if self._experiment is None:
             self._experiment = _Writer(self.log_dir, self._keep_below_step)
         return self._experiment
-
-
-# ----------------------------------------------------------------------------- W&B off the training path
-# Lightning's WandbLogger, with wandb's work moved off the training loop: wandb.init (seconds: it
-# starts wandb's service) and every call after it (a per-step log costs about as much as a small
-# network's step; plots cost matplotlib's time) run in order on one background thread, while training
-# goes on. flush() waits for all of it; finalize() (end of fit/test) and finish_wandb() call it, so
-# everything reaches the run before it finishes. Hand-written: neither Lightning nor wandb has a
-# non-blocking logger; benchmarks/bench_wandb.py measures it against the plain WandbLogger.
-
-
-class BackgroundWandbLogger(SweepWandbLogger):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_lock = threading.RLock()
-        self._calls: queue.Queue = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self.failure: str | None = None
-
-    @property
-    def experiment(self):
-        if self._experiment is not None or self._worker is None or threading.current_thread() is self._worker:
-            with self._init_lock:  # wandb.init once, whichever thread asks first
-                return super().experiment
-        # wandb.init is still running on the logger's thread. Lightning touches `experiment` when fit
-        # and test set up; waiting there would put wandb's start-up back on the training path, so
-        # hand out a stand-in that waits only when it is used.
-        return _Pending(self)
-
-    def run(self):
-        """The wandb Run, once wandb.init has finished (waits for it)."""
-        with self._init_lock:
-            return super().experiment
-
-    def __getstate__(self) -> dict:
-        # ddp_spawn pickles the loggers: send what was queued, then leave the thread objects behind.
-        self.flush()
-        state = super().__getstate__()
-        for key in ("_init_lock", "_calls", "_worker"):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._init_lock, self._calls, self._worker = threading.RLock(), queue.Queue(), None
-
-    def start(self) -> None:
-        """Start wandb.init in the background; calls made meanwhile wait in the queue."""
-        if self._worker is None and rank_zero_only.rank == 0:
-            self._worker = threading.Thread(target=self._work, name="wandb-logger", daemon=True)
-            self._worker.start()
-
-    def _work(self) -> None:
-        try:
-            self.experiment  # noqa: B018 - wandb.init
-        except Exception as e:  # noqa: BLE001 - W&B must never stop training: metrics.csv has it all
-            self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
-        while True:
-            fn, args, kwargs = self._calls.get()
-            try:
-                if self.failure is None:
-                    fn(*args, **kwargs)
-            except Exception as e:  # noqa: BLE001
-                self.failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
-            finally:
-                self._calls.task_done()
-
-    def _later(self, fn, *args, **kwargs) -> None:
-        self.start()
-        self._calls.put((fn, args, kwargs))
-
-    def call(self, fn, *args, **kwargs) -> None:
-        """Run fn (a plot to draw and log, say) on the logger's thread, after what came before."""
-        self._later(fn, *args, **kwargs)
-
-    def flush(self) -> None:
-        if self._worker is not None:
-            self._calls.join()
-        if self.failure:
-            print(f"warning: W&B failed ({self.failure}); the run's metrics are in metrics.csv", file=sys.stderr)
-            self.failure = None
-
-    @rank_zero_only
-    def log_metrics(self, metrics, step=None) -> None:
-        # Values become floats here: tensors could change (or be on a GPU) by the time they are sent.
-        values = {k: v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
-        self._later(super().log_metrics, values, step)
-
-    @rank_zero_only
-    def log_hyperparams(self, params) -> None:
-        self._later(super().log_hyperparams, params)
-
-    @rank_zero_only
-    def log_table(self, *args, **kwargs) -> None:
-        self._later(super().log_table, *args, **kwargs)
-
-    @rank_zero_only
-    def log_image(self, *args, **kwargs) -> None:
-        self._later(super().log_image, *args, **kwargs)
-
-    @rank_zero_only
-    def finalize(self, status: str) -> None:
-        self.flush()
-        super().finalize(status)
-
-
-class _Pending:
-    """Stands for the wandb Run until wandb.init has finished; any use waits for it."""
-
-    def __init__(self, logger):
-        self._logger = logger
-
-    def __getattr__(self, name: str):
-        return getattr(self._logger.run(), name)
