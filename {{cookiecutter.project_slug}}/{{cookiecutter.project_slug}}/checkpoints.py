@@ -10,15 +10,12 @@ import zipfile
 from pathlib import Path
 
 from .data.tasks import TASK_KINDS, kinds_of
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
 
 # Hyperparameters every checkpoint of this project carries (module.TaskModule saves them).
 REQUIRED = ("model", "input_shape", "task_names", "task_classes")
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
 NAMES = {"best": ("best.ckpt", "last.ckpt"), "last": ("last.ckpt",)}
+PLAIN = (type(None), bool, int, float, str)
 
 
 def find_checkpoint(arg: str, output_dir: str | Path = "runs", prefer: str = "best") -> Path:
@@ -62,7 +59,7 @@ def _what_is(path: Path, error: Exception) -> str:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        return f"a binary file torch cannot read ({str(error).splitlines()[0][:100]})"
+        return f"a binary file torch cannot read ({one_line(error)[:100]})"
     first = text.strip().splitlines()[0][:60] if text.strip() else ""
     return f"a text file starting {first!r}"
 
@@ -107,17 +104,12 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-PLAIN = (type(None), bool, int, float, str)
-
-
 def _plain(value, depth: int = 0) -> bool:
     if isinstance(value, PLAIN):
         return True
-    if depth > 8:
-        return False
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and depth <= 8:
         return all(_plain(v, depth + 1) for v in value)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and depth <= 8:
         return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
     return False
 
@@ -136,21 +128,17 @@ def check_hparams(hp: dict, path: Path) -> None:
                 f"{path}: refused, hyperparameter {key!r} holds a {type(value).__name__}, not a plain value"
             )
     names, classes, shape = hp["task_names"], hp["task_classes"], hp["input_shape"]
+    count = lambda n, top: isinstance(n, int) and not isinstance(n, bool) and 0 < n <= top
+    seqs = isinstance(names, (list, tuple)) and isinstance(classes, (list, tuple))
     checks = {
         "model": isinstance(hp["model"], str) and bool(hp["model"]),
-        "input_shape": isinstance(shape, (list, tuple))
-        and len(shape) == 3
-        and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 16 for n in shape),
+        "input_shape": isinstance(shape, (list, tuple)) and len(shape) == 3 and all(count(n, 1 << 16) for n in shape),
         "task_names": isinstance(names, (list, tuple)) and bool(names) and all(isinstance(n, str) for n in names),
-        "task_classes": isinstance(classes, (list, tuple))
-        and isinstance(names, (list, tuple))
-        and len(classes) == len(names)
-        and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1 << 20 for c in classes),
+        "task_classes": seqs and len(classes) == len(names) and all(count(c, 1 << 20) for c in classes),
     }
     for key in ("width", "depth"):
-        if key in hp and hp[key] is not None and hp[key] != "auto":
-            v = hp[key]
-            checks[key] = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1 << 20
+        if hp.get(key) not in (None, "auto"):
+            checks[key] = count(hp[key], 1 << 20)
     kinds = hp.get("task_kinds") or []  # none saved: every task is classification
     known = isinstance(kinds, (list, tuple)) and {str(k) for k in kinds} <= set(TASK_KINDS)
     checks["task_kinds"] = known and (not checks["task_classes"] or len(kinds) in (0, len(classes)))
@@ -169,13 +157,10 @@ def check_hparams(hp: dict, path: Path) -> None:
 def class_names_of(hp: dict) -> list[list[str]]:
     """Per task, its class names; checkpoints from before names were saved get "0", "1", …."""
     saved = hp.get("task_class_names") or []
-    names = []
-    for t, c in enumerate(hp["task_classes"]):
-        if t < len(saved) and len(saved[t]) == c:
-            names.append([str(n) for n in saved[t]])
-        else:
-            names.append([str(i) for i in range(c)])
-    return names
+    return [
+        [str(n) for n in (saved[t] if t < len(saved) and len(saved[t]) == c else range(c))]
+        for t, c in enumerate(hp["task_classes"])
+    ]
 
 
 def training_state(path: Path) -> dict:

@@ -1,16 +1,15 @@
-"""Every refusal of bad input is a UsageError: the command prints its one line and exits 2, and
-nothing is left half-written. Each concern has its subclass (so a caller or a test can tell them
-apart); the exit-status mapping in commands/ catches the base class only.
-
-Only the standard library: the command line raises these before torch is imported.
-"""
+"""Every refusal of bad input is a UsageError: the command prints its one line and exits 2, and nothing
+is left half-written. A subclass per concern (a caller or a test can tell them apart); commands/
+catch the base class only. Only the standard library: the command line raises these before torch."""
 
 from __future__ import annotations
+
+import sys
+import traceback
 
 
 class UsageError(Exception):
     """Bad input found after parsing (data, checkpoint, files, hardware, settings): one line, exit 2.
-
     `show_cause`: the user's own code raised (their network's builder): its traceback follows the line."""
 
     show_cause = False
@@ -69,9 +68,6 @@ def one_line(e: BaseException) -> str:
 def refuse(prog: str, e: UsageError) -> int:
     """The one mapping of a refusal to the console: `prog: error: <line>` on stderr, exit status 2.
     When the user's own code raised (show_cause), its traceback follows: it is what they need."""
-    import sys
-    import traceback
-
     print(f"{prog}: error: {e}", file=sys.stderr)
     if e.show_cause and e.__cause__ is not None:
         traceback.print_exception(e.__cause__, file=sys.stderr)

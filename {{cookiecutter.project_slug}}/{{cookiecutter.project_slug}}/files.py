@@ -1,10 +1,7 @@
 """Files that are either whole or absent: write-then-rename for every file and folder the project
-writes (results, configs, metrics, caches, predictions, exports, shards), and the removal of the
-temporaries that killed writers leave behind.
-
-Only the standard library. Hand-written: the standard library's os.replace is the primitive, and no
-well-kept library adds the naming of temporaries by process id that lets the next run remove them.
-"""
+writes, the checks of an output path before any work, and the removal of the temporaries that killed
+writers leave behind. Hand-written on os.replace: no well-kept library names temporaries by process
+id, which lets the next run remove them."""
 
 from __future__ import annotations
 
@@ -70,19 +67,15 @@ def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
             raise TargetError(f"{output}: the output {how} the input {source}; write it elsewhere")
 
 
-def temporary_for(path: Path, keep_suffix: bool = False) -> Path:
-    """`.<name>.<pid>.tmp` beside `path`: hidden, and naming the process that writes it (with
-    keep_suffix, the path's suffix follows: readers such as torch.export.load insist on theirs)."""
-    return path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}{path.suffix if keep_suffix else ''}")
-
-
 @contextmanager
 def atomic_path(path: Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write (a file or a folder); on success it replaces `path` in one
     rename, so a reader (or a kill) never sees half of it and the old one stays whole until then.
-    On an exception the temporary is removed and `path` is untouched."""
+    On an exception the temporary is removed and `path` is untouched. The temporary is
+    `.<name>.<pid>.tmp` beside `path`: hidden, and naming its writer (with keep_suffix, the path's
+    suffix follows: readers such as torch.export.load insist on theirs)."""
     path = Path(path)
-    tmp = temporary_for(path, keep_suffix)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}{path.suffix if keep_suffix else ''}")
     _remove(tmp)
     try:
         yield tmp
@@ -94,7 +87,6 @@ def atomic_path(path: Path, keep_suffix: bool = False) -> Iterator[Path]:
 
 
 def write_atomically(path: Path, content: str | bytes) -> None:
-    """Write `content` to `path` through atomic_path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
 {%- if cookiecutter.streaming %}

@@ -24,13 +24,6 @@ def range_of(spec) -> tuple[float, float, bool, bool] | None:
     return float(low), float(high), kind in LOG_VALUES, kind == "int_uniform"
 
 
-def position(value: float, low: float, high: float, log: bool) -> float:
-    """Where `value` lies in [low, high], 0 … 1, on the range's scale."""
-    if log:
-        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
-    return (value - low) / (high - low)
-
-
 def widened(spec: dict, value: float, valid=lambda x: True) -> tuple[dict, str] | None:
     """The spec widened by half its width past the edge `value` is near (less when the flag's
     `valid` refuses the new bound: a quarter, an eighth, or the old bound), and a sentence saying
@@ -41,7 +34,8 @@ def widened(spec: dict, value: float, valid=lambda x: True) -> tuple[dict, str] 
     low, high, log, integer = found
     if not isinstance(value, (int, float)) or isinstance(value, bool) or (log and value <= 0):
         return None
-    at = position(value, low, high, log)
+    # where `value` lies in [low, high], 0 … 1, on the range's scale
+    at = (math.log(value) - math.log(low)) / (math.log(high) - math.log(low)) if log else (value - low) / (high - low)
     if EDGE <= at <= 1 - EDGE:
         return None
     kind = int if integer else float

@@ -1,17 +1,9 @@
 """Staged sweeps that carry their results forward (Ng's order: ε0; then momentum, minibatch size and
-width; then the rest). `next` writes the next stage's sweep file with the best values found so far
-fixed under `value:`.
-
-    python -m {{cookiecutter.project_slug}}.sweeps next --from runs/                     # offline: run directories
-    python -m {{cookiecutter.project_slug}}.sweeps next --from wandb:<entity>/<project>/<sweep id>   # online
-
-The runs are read from local run directories (results.json for the metric, config.yaml for the
-values) or, for `wandb:<sweep path>`, from the W&B API (the sweep's runs, their config and summary).
-The stage the runs searched is the sweep file in sweeps/ whose searched parameters the runs vary
-(online: the sweep's own configuration); the next one is the following file, or --to.
-
-Only the standard library and PyYAML are imported (wandb only for an online --from).
-"""
+width; then the rest). `next` writes the next stage's sweep file with the best values so far fixed
+under `value:`, from local run directories (results.json, config.yaml) or, with `wandb:<sweep path>`,
+the W&B API. The stage the runs searched is the file in sweeps/ whose searched parameters the runs
+vary (online: the sweep's own configuration); the next is the following file, or --to. Only the
+standard library and PyYAML (wandb only for an online --from)."""
 
 from __future__ import annotations
 
@@ -46,9 +38,6 @@ WANDB_PREFIX = "wandb:"
 PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is in its commands/)
 
 
-# ----------------------------------------------------------------------------- reading runs
-
-
 def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
     """(run name, config, metric value) of each finished run under `source` (a run directory or a
     directory of them): config.yaml holds every flag, results.json the best epoch's metrics."""
@@ -79,16 +68,13 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
     return runs
 
 
-class _Refuse:
-    """The parser interface checked_value reports through: here, a SweepError."""
-
+class _Refuse:  # the parser interface checked_value reports through: here, a SweepError
     def error(self, message: str):
         raise SweepError(message)
 
 
 def checked(key, value, origin: Path):
-    name = str(key).replace("-", "_")
-    f = FLAG_BY_NAME.get(name)
+    f = FLAG_BY_NAME.get(str(key).replace("-", "_"))
     return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
 
 
@@ -106,25 +92,22 @@ def run_monitor(source: Path) -> Monitor:
     return monitor_named(names.pop() if names else MONITOR)
 
 
-def wandb_runs(sweep_path: str, metric: str | None) -> tuple[list[tuple[str, dict, float]], dict]:
-    """(run name, config, metric) of the sweep's finished runs from the W&B API, and the sweep's
-    own configuration (metric None: the sweep's own metric.name)."""
+def wandb_runs(sweep_path: str) -> tuple[list[tuple[str, dict, float]], dict]:
+    """(run name, config, value of the sweep's metric) of the sweep's finished runs from the W&B API,
+    and the sweep's own configuration."""
     import wandb
 
     try:
         sweep = wandb.Api(timeout=30).sweep(sweep_path)
-        metric = metric or (dict(sweep.config).get("metric") or {}).get("name", MONITOR)
-        found = [(r.name, dict(r.config), r.summary.get(metric)) for r in sweep.runs if r.state == "finished"]
         config = dict(sweep.config)
+        metric = (config.get("metric") or {}).get("name", MONITOR)
+        found = [(r.name, dict(r.config), r.summary.get(metric)) for r in sweep.runs if r.state == "finished"]
     except Exception as e:  # noqa: BLE001 - no network, no credentials, wrong path: one line
-        raise SweepError(f"argument --from: W&B sweep {sweep_path}: {str(e).splitlines()[0][:200]}") from None
+        raise SweepError(f"argument --from: W&B sweep {sweep_path}: {one_line(e)[:200]}") from None
     runs = [(n, c, float(v)) for n, c, v in found if isinstance(v, (int, float)) and math.isfinite(v)]
     if not runs:
         raise SweepError(f"argument --from: W&B sweep {sweep_path} has no finished run with {metric}")
     return runs, config
-
-
-# ----------------------------------------------------------------------------- stages
 
 
 def load_stage(path: Path) -> dict:
@@ -135,13 +118,6 @@ def load_stage(path: Path) -> dict:
     if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
         raise SweepError(f"{path} is not a W&B sweep file (no parameters:)")
     return sweep
-
-
-def stage_files(stages_dir: Path) -> list[Path]:
-    files = sorted(stages_dir.glob("stage*.yaml"))
-    if not files:
-        raise SweepError(f"argument --stages: no stage*.yaml sweep files in {stages_dir}")
-    return files
 
 
 def tunable(files: list[Path]) -> set[str]:
@@ -159,14 +135,9 @@ def varied(runs: list[tuple[str, dict, float]]) -> set[str]:
     return {k for k in keys if len({json.dumps(c.get(k), sort_keys=True, default=str) for _, c, _ in runs}) > 1}
 
 
-def source_stage(files: list[Path], runs: list[tuple[str, dict, float]], sweep_config: dict | None) -> int:
-    """Index in `files` of the stage the runs searched: the sweep's own parameters when known
-    (online), else the stage whose searched parameters best match those the runs vary."""
+def source_stage(files: list[Path], target: set[str]) -> int:
+    """Index in `files` of the stage whose searched parameters best match `target`, those the runs searched."""
     stages = [load_stage(p) for p in files]
-    if sweep_config:
-        target = searched({"parameters": {k.replace("-", "_"): v for k, v in sweep_config["parameters"].items()}})
-    else:
-        target = varied(runs) & tunable(files)
     if not target:
         raise SweepError(
             "cannot tell which stage the runs searched (they do not differ); name the next stage "
@@ -179,9 +150,6 @@ def source_stage(files: list[Path], runs: list[tuple[str, dict, float]], sweep_c
             "next stage with --to sweeps/<file>.yaml"
         )
     return scores.index(max(scores))
-
-
-# ----------------------------------------------------------------------------- writing the next stage
 
 
 def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
@@ -206,8 +174,6 @@ def edge_check(filled: dict, source: dict | None, best: dict) -> list[str]:
     tenth widens that range in `filled` (searched again, not fixed); returns what it did, in words."""
     if not source:
         return []
-    from ..config.flags import FLAG_BY_NAME
-
     notes = []
     for name, spec in source["parameters"].items():
         name = name.replace("-", "_")
@@ -244,21 +210,25 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     """Write the next stage's sweep file from the runs of `origin`; returns its path."""
     online = origin.startswith(WANDB_PREFIX)
     if online:
-        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :], None)
-        monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
+        runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :])
 {%- if cookiecutter.sweeps_engine %}
     elif origin.startswith(OPTUNA_PREFIX):
         runs, sweep_config = optuna_runs(origin)
-        monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
 {%- endif %}
     else:
         monitor = run_monitor(Path(origin))  # the runs' own: val/acc, or val/rmse for regression
         runs, sweep_config = local_runs(Path(origin), monitor.name), None
+    if sweep_config is not None:
+        monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
     runs_metric = {"name": monitor.name, "goal": monitor.goal}
-    files = stage_files(stages_dir)
+    files = sorted(stages_dir.glob("stage*.yaml"))
+    if not files:
+        raise SweepError(f"argument --stages: no stage*.yaml sweep files in {stages_dir}")
+    # What the runs searched: the sweep's own searched parameters when known (online), else what they vary.
+    ran = {k.replace("-", "_") for k in searched(sweep_config)} if sweep_config else varied(runs) & tunable(files)
     index = None
     if to is None:
-        index = source_stage(files, runs, sweep_config)
+        index = source_stage(files, ran)
         if index + 1 >= len(files):
             raise SweepError(f"the runs come from the last stage ({files[index].name}); name a sweep file with --to")
         to = files[index + 1]
@@ -271,13 +241,8 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     next_sweep = {**next_sweep, "metric": runs_metric}
     best_name, best, value = (max if monitor.mode == "max" else min)(runs, key=lambda r: r[2])
     best = {k.replace("-", "_"): v for k, v in best.items()}
-    # Every parameter the earlier stages searched (the files before `to`), plus what the runs varied.
-    earlier = [p for p in files if p.name < to.name]
-    fixed = set().union(*(searched(load_stage(p)) for p in earlier))
-    if sweep_config:
-        fixed |= {k.replace("-", "_") for k in searched(sweep_config)}
-    else:
-        fixed |= varied(runs) & tunable(files)
+    # Every parameter the earlier stages searched (the files before `to`), plus what the runs searched.
+    fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))
     filled = fill_in(next_sweep, best, fixed)
     searched_by = sweep_config or (load_stage(files[index]) if index is not None else None)
     notes = edge_check(filled, searched_by, best)
@@ -297,42 +262,25 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     return output
 
 
-# ----------------------------------------------------------------------------- command line
-
-
 def build_parser() -> argparse.ArgumentParser:
     prog = f"python -m {PACKAGE}.sweeps"
-    parser = OneLineParser(
-        prog=prog, description="Staged W&B sweeps: carry each stage's best values into the next stage's sweep file."
-    )
+    description = "Staged W&B sweeps: carry each stage's best values into the next stage's sweep file."
+    parser = OneLineParser(prog=prog, description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     nxt = commands.add_parser("next", help="write the next stage's sweep file with the best values so far fixed")
-    nxt.add_argument(
-        "--from",
-        dest="origin",
-        required=True,
-        metavar="RUNS",
-        help="the finished stage's runs: a directory of run directories (e.g. runs/, each with "
+    from_help = (
+        "the finished stage's runs: a directory of run directories (e.g. runs/, each with "
         "results.json and config.yaml), one run directory, wandb:<entity>/<project>/<sweep id> "
         "to read the sweep's runs from the W&B API{% if cookiecutter.sweeps_engine %}, or optuna:<storage URL>#<study> "
-        "for a study that `sweeps run` ran{% endif %}",
+        "for a study that `sweeps run` ran{% endif %}"
     )
-    nxt.add_argument(
-        "--to",
-        type=Path,
-        metavar="SWEEP.yaml",
-        help="the sweep file to fill in (default: the stage after the one the runs searched)",
-    )
-    nxt.add_argument(
-        "--output", type=Path, metavar="FILE.yaml", help="where to write it (default: next to it, <stage>.next.yaml)"
-    )
-    nxt.add_argument(
-        "--stages",
-        type=Path,
-        default=STAGES_DIR,
-        metavar="DIR",
-        help="the folder of the stage files stage*.yaml, in order (default: sweeps)",
-    )
+    nxt.add_argument("--from", dest="origin", required=True, metavar="RUNS", help=from_help)
+    to_help = "the sweep file to fill in (default: the stage after the one the runs searched)"
+    nxt.add_argument("--to", type=Path, metavar="SWEEP.yaml", help=to_help)
+    output_help = "where to write it (default: next to it, <stage>.next.yaml)"
+    nxt.add_argument("--output", type=Path, metavar="FILE.yaml", help=output_help)
+    stages_help = "the folder of the stage files stage*.yaml, in order (default: sweeps)"
+    nxt.add_argument("--stages", type=Path, default=STAGES_DIR, metavar="DIR", help=stages_help)
 {%- if cookiecutter.diagnostics %}
     add_report_and_repeat(commands)  # sweeps_report.py
 {%- endif %}

@@ -1,12 +1,10 @@
-"""A run started by a W&B sweep agent: how it is recognized, the arguments the agent passes that are
-not flags as typed by hand, and the run directory a re-queued run comes back to. Only the standard
-library (config/ imports no torch or wandb).
+"""A run started by a W&B sweep agent: how it is recognized, the arguments it passes that are not
+flags as typed by hand, and the run directory a re-queued run comes back to. Only the standard library.
 
-The agent builds a run's command line from its config with wandb's `create_sweep_command_args`:
-`--name=str(value)` for every key. A run the sweep re-queues (preempted) is passed its whole stored
-config: `--_wandb={...}` (wandb#4237; `---wandb` once underscores become dashes), the values the run
-logged that are not flags (input_shape, param_count, ...), `--flag=None` for unset flags, and lists
-in Python's spelling (`--tasks=['digit']`, `--task_weights=[]`)."""
+The agent passes `--name=str(value)` for every config key (wandb's `create_sweep_command_args`). A run
+the sweep re-queues (preempted) gets its whole stored config: `--_wandb={...}` (wandb#4237; `---wandb`
+once underscores become dashes), logged values that are not flags (input_shape, param_count, ...),
+`--flag=None` for unset flags, and lists in Python's spelling (`--tasks=['digit']`, `--task_weights=[]`)."""
 
 from __future__ import annotations
 
@@ -21,23 +19,9 @@ RUN_ID_ENV = "WANDB_RUN_ID"
 # Keys a run logs to its W&B config that are not flags: what the data determines (TaskModule's
 # hyperparameters beside the flags), the run's facts (callbacks.RunFacts) and wandb's own.
 LOGGED_KEYS = frozenset(
-    {
-        "input_shape",
-        "input_mean",
-        "input_std",
-        "task_names",
-        "task_classes",
-        "task_class_names",
-        "label_frequencies",
-        "task_kinds",
-        "target_mean",
-        "target_std",
-        "steps_per_epoch",
-        "global_batch_size",
-        "param_count",
-        "world_size",
-        "wandb_version",
-    }
+    ("input_shape", "input_mean", "input_std", "task_names", "task_classes", "task_class_names", "task_kinds")
+    + ("label_frequencies", "target_mean", "target_std")
+    + ("steps_per_epoch", "global_batch_size", "param_count", "world_size", "wandb_version")
 )
 
 log = logging.getLogger(__name__)
@@ -98,11 +82,9 @@ def literal_list(text: str) -> list | None:
     flat list (the flag's own parser then reports the value)."""
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        inner = text.strip()[1:-1] if text.strip().endswith("]") else None
-        value = [p.strip().strip("'\"") for p in inner.split(",")] if inner and inner.strip() else None
-        if inner is not None and not inner.strip():
-            value = []
+    except (ValueError, SyntaxError, MemoryError, RecursionError):  # YAML's [digit, large]
+        inner = text.strip()[1:-1].strip() if text.strip().endswith("]") else None
+        value = None if inner is None else [p.strip().strip("'\"") for p in inner.split(",")] if inner else []
     if not isinstance(value, (list, tuple)) or any(isinstance(v, (list, tuple, dict, set)) for v in value):
         return None
     return list(value)

@@ -1,14 +1,11 @@
 """What the registries declare, read from their source files without importing them (they import
 torch; the command line must answer `--help` and bad input in well under a second without it).
 
-Two forms are read: a decorator with a string literal as first argument on a module-level function
-(`@register_model("mlp", width=256)`, `@register_optimizer("sgd")`), giving the name, the function's
-keyword parameters and the decorator's constant keywords; and the string keys of a module-level dict
-literal (`ACTIVATIONS = {"relu": ..., ...}`). Entries registered from code that is already imported
-count too (the registry's module, when imported, is the truth). Hand-written: no library reads
-declarations without executing them. tests/config/test_declared.py holds each reading against the
-imported registry.
-"""
+Two forms: a decorator with a string literal first on a module-level function (`@register_model("mlp",
+width=256)`: the name, the function's keyword parameters, the decorator's constant keywords), and the
+string keys of a module-level dict literal (`ACTIVATIONS = {"relu": ...}`). A registry's module, once
+imported, is the truth. Hand-written: no library reads declarations without executing them;
+tests/training/test_registries.py holds each reading against the imported registry."""
 
 from __future__ import annotations
 
@@ -43,18 +40,13 @@ def decorated(relative: str, decorator: str) -> dict[str, Declared]:
     for node in _tree(relative).body:
         if not isinstance(node, ast.FunctionDef):
             continue
+        args = node.args
+        keywords = None if args.kwarg else tuple(a.arg for a in args.args[1:] + args.kwonlyargs)
         for deco in node.decorator_list:
-            if not (
-                isinstance(deco, ast.Call)
-                and getattr(deco.func, "id", None) == decorator
-                and deco.args
-                and isinstance(deco.args[0], ast.Constant)
-            ):
-                continue
-            args = node.args
-            keywords = None if args.kwarg else tuple(a.arg for a in args.args[1:] + args.kwonlyargs)
-            defaults = {k.arg: k.value.value for k in deco.keywords if isinstance(k.value, ast.Constant)}
-            found[deco.args[0].value] = Declared(deco.args[0].value, node.name, keywords, defaults)
+            ours = isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == decorator and deco.args
+            if ours and isinstance(deco.args[0], ast.Constant):
+                defaults = {k.arg: k.value.value for k in deco.keywords if isinstance(k.value, ast.Constant)}
+                found[deco.args[0].value] = Declared(deco.args[0].value, node.name, keywords, defaults)
     return found
 
 
@@ -64,19 +56,13 @@ def dict_keys(relative: str, name: str) -> tuple[str, ...]:
     keys: list[str] = []
     found = False
     for node in _tree(relative).body:
-        if isinstance(node, ast.AnnAssign):
-            target = node.target
-        else:
-            target = node.targets[0] if isinstance(node, ast.Assign) else None
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        target = node.target if isinstance(node, ast.AnnAssign) else target
         if getattr(target, "id", None) == name and isinstance(node.value, ast.Dict):
             keys += [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
             found = True
-        elif (
-            isinstance(target, ast.Subscript)
-            and getattr(target.value, "id", None) == name
-            and isinstance(target.slice, ast.Constant)
-        ):
-            keys.append(target.slice.value)
+        elif isinstance(target, ast.Subscript) and getattr(target.value, "id", None) == name:
+            keys += [target.slice.value] if isinstance(target.slice, ast.Constant) else []
     if not found:
         raise LookupError(f"{relative} declares no dict {name}")
     return tuple(dict.fromkeys(keys))

@@ -35,16 +35,6 @@ def _base_url() -> str:
     return os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def wandb_mode_env_problem() -> str | None:
     """What is wrong with the WANDB_MODE environment variable, if anything."""
     env = os.environ.get("WANDB_MODE")
@@ -60,11 +50,13 @@ def resolve_mode(mode: str) -> str:
     env = os.environ.get("WANDB_MODE", "").lower()
     if env in ("online", "offline", "disabled"):
         return env
-    if env == "dryrun":
+    if env == "dryrun" or not has_credentials():
         return "offline"
-    if not has_credentials():
-        return "offline"
-    if not _reachable(_base_url()):
+    url = urlparse(_base_url())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=3.0).close()
+    except OSError:
         print(f"W&B: {_base_url()} does not answer; logging offline (upload later with `wandb sync`)")
         return "offline"
     return "online"

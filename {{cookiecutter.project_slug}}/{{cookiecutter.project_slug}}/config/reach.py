@@ -1,10 +1,7 @@
 """The flag-reach policy: the names `--model` accepts and which checklist flags reach each network,
-known without importing torch (declared.py reads networks.py's `@register_model` declarations: the
-names, the per-model default width and the keywords each builder takes).
-
+known without importing torch (declared.py reads networks.py's `@register_model` declarations).
 A builder keyword that is also a flag reaches the trunk: a new architecture knob is a flag in flags.py
-and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name).
-"""
+and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name)."""
 
 from __future__ import annotations
 
@@ -25,24 +22,14 @@ BUILDER_KEYWORDS = ("depth", "width", "rnn_cell", "dropout", "block")
 BLOCK_FLAGS = ("batchnorm", "bn_position", "bn_momentum", "bn_eps", "activation", "leaky_slope", "maxout_pieces")
 # The flags that depend on the network; every other checklist flag applies to every network unchanged.
 NETWORK_FLAGS = (
-    "depth",
-    "width",
-    "rnn_cell",
-    *BLOCK_FLAGS,
-    "dropout",
-    "init",
-{%- if cookiecutter.backbones %}
-    "pretrained",
-{%- endif %}
-    "freeze_backbone",
-    "backbone_lr_ratio",
+    *("depth", "width", "rnn_cell", *BLOCK_FLAGS, "dropout", "init"),
+    *({% if cookiecutter.backbones %}"pretrained", {% endif %}"freeze_backbone", "backbone_lr_ratio"),
 )
 
 
 def knobs() -> tuple[str, ...]:
     """Architecture knobs of your own: keywords of registered builders beyond the built-in ones (each a flag)."""
-    found = {k for d in declared_models().values() for k in d.keywords or () if k not in BUILDER_KEYWORDS}
-    return tuple(sorted(found))
+    return tuple(sorted({k for d in declared_models().values() for k in d.keywords or () if k not in BUILDER_KEYWORDS}))
 
 
 def network_flags() -> tuple[str, ...]:

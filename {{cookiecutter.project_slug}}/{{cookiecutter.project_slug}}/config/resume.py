@@ -13,35 +13,12 @@ from .reach import knobs
 # Flags that must match the checkpoint on --resume; architecture knobs of your own (keywords of your
 # builders in networks.py) are added to these by fixed_on_resume().
 RESUME_FIXED = (
-    "model",
-    "depth",
-    "width",
-    "rnn_cell",
-    "batchnorm",
-    "bn_position",
-    "activation",
-    "maxout_pieces",
-    "dataset",
-    "image_size",
-    "tasks",
-    "val_fraction",
-    "seed",
-    "optimizer",
-    "momentum",
-    "nesterov",
-    "beta2",
-    "eps",
-    "weight_decay",
-    "batch_size",
-    "accumulate_grad_batches",
-{%- if cookiecutter.backbones %}
-    "pretrained",
-{%- endif %}
-    "freeze_backbone",
-    "backbone_lr_ratio",
+    *("model", "depth", "width", "rnn_cell", "batchnorm", "bn_position", "activation", "maxout_pieces"),
+    *("dataset", "image_size", "tasks", "val_fraction", "seed"),
+    *("optimizer", "momentum", "nesterov", "beta2", "eps", "weight_decay", "batch_size", "accumulate_grad_batches"),
+    *({% if cookiecutter.backbones %}"pretrained", {% endif %}"freeze_backbone", "backbone_lr_ratio"),
 {%- if cookiecutter.tables %}
-    "target",
-    "features",
+    *("target", "features"),
 {%- endif %}
 )
 
@@ -65,16 +42,10 @@ def read_resume(resume: str, output_dir: str, flag_names) -> dict:
 
 def incompatible(saved: dict, requested: dict) -> list[str]:
     """The flags whose requested value would not fit the checkpoint's network, data or optimizer state."""
+    norm = lambda v: list(v) if isinstance(v, tuple) else v
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
     return [
-        f"--{k.replace('_', '-')} {_show(requested[k])} (checkpoint: {_show(saved[k])})"
+        f"--{k.replace('_', '-')} {show(requested[k])} (checkpoint: {show(saved[k])})"
         for k in fixed_on_resume()
-        if k in saved and k in requested and _norm(saved[k]) != _norm(requested[k])
+        if k in saved and k in requested and norm(saved[k]) != norm(requested[k])
     ]
-
-
-def _norm(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _show(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

@@ -1,11 +1,11 @@
 """The value types of the flags: each parser takes the string from the command line (or a YAML value
-rendered as a string) and raises argparse.ArgumentTypeError saying what is allowed; argparse prefixes
+rendered as a string) and raises ArgumentTypeError saying what is allowed; argparse prefixes
 the flag. Only the standard library (the parse path imports no torch)."""
 
 from __future__ import annotations
 
-import argparse
 import math
+from argparse import ArgumentTypeError
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +15,9 @@ def _number(kind: type, text: str) -> Any:
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
-        ) from None
+        raise ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
     if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        raise ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -56,7 +54,7 @@ def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = _number(kind, text)
         if allowed is not None and not allowed.contains(value):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+            raise ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
 
     parse.__name__ = kind.__name__
@@ -71,11 +69,9 @@ def parse_bool(text: str | bool) -> bool:
     if isinstance(text, bool):
         return text
     low = str(text).strip().lower()
-    if low in TRUE:
-        return True
-    if low in FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+    if low not in TRUE | FALSE:
+        raise ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
+    return low in TRUE
 
 
 def auto_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -86,8 +82,8 @@ def auto_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
             return "auto"
         try:
             return parse(text)
-        except argparse.ArgumentTypeError as e:
-            raise argparse.ArgumentTypeError(f"{e} (or auto)") from None
+        except ArgumentTypeError as e:
+            raise ArgumentTypeError(f"{e} (or auto)") from None
 
     parse_auto.__name__ = parse.__name__
     return parse_auto
@@ -99,7 +95,7 @@ def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
             return []
         parts = [p.strip() for p in str(text).split(",")]
         if not all(parts):
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+            raise ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
         return [item(p) for p in parts]
 
     parse.__name__ = "list"
@@ -126,7 +122,7 @@ def devices_type(text: str) -> str | int | list[int]:
         return list_type(number_type(int, NON_NEGATIVE))(text)
     value = _number(int, text)
     if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"must be auto, -1, a count >= 1 or a list, got {text!r}")
+        raise ArgumentTypeError(f"must be auto, -1, a count >= 1 or a list, got {text!r}")
     return value
 
 
@@ -134,29 +130,26 @@ def batches_type(text: str) -> int | float:
     """Lightning's limit_*_batches: a fraction in (0, 1] or a number of batches >= 1."""
     value = _number(float, text)
     if value <= 0 or (value > 1 and not value.is_integer()):
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1] or a count >= 1, got {text!r}")
+        raise ArgumentTypeError(f"must be a fraction in (0, 1] or a count >= 1, got {text!r}")
     return int(value) if value > 1 else value
 
 
 def run_name_type(text: str) -> str:
     """A run directory name: one path component, so a run never writes outside --output-dir."""
     if not text or text in (".", "..") or "/" in text or "\\" in text or ".." in text or "\0" in text:
-        raise argparse.ArgumentTypeError(f"must be a plain directory name (no '/', '\\' or '..'), got {text!r}")
+        raise ArgumentTypeError(f"must be a plain directory name (no '/', '\\' or '..'), got {text!r}")
     return text
 
 
 def wandb_project_type(text: str) -> str:
-    bad = sorted(set(text) & set("/\\#?%:"))
-    if not text.strip() or bad or len(text) > 128:
-        raise argparse.ArgumentTypeError(
-            f"a W&B project name has 1-128 characters and none of / \\ # ? % :, got {text!r}"
-        )
+    if not text.strip() or set(text) & set("/\\#?%:") or len(text) > 128:
+        raise ArgumentTypeError(f"a W&B project name has 1-128 characters and none of / \\ # ? % :, got {text!r}")
     return text
 
 
 def wandb_tag_type(text: str) -> str:
     if len(text) > 64:
-        raise argparse.ArgumentTypeError(f"a W&B tag has at most 64 characters, got {len(text)}: {text[:20]!r}…")
+        raise ArgumentTypeError(f"a W&B tag has at most 64 characters, got {len(text)}: {text[:20]!r}…")
     return text
 
 
@@ -178,9 +171,9 @@ def bytes_type(lo: int, hi: int) -> Callable[[str], int]:
                 raise ValueError
             value = float(digits) * SIZE_UNITS[unit]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a size such as 64MB or 1000000 (bytes), got {text!r}") from None
+            raise ArgumentTypeError(f"expected a size such as 64MB or 1000000 (bytes), got {text!r}") from None
         if not (math.isfinite(value) and lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"must be a size in [{lo} B, {hi // 1000**3} GB], got {text!r}")
+            raise ArgumentTypeError(f"must be a size in [{lo} B, {hi // 1000**3} GB], got {text!r}")
         return int(value)
 
     parse.__name__ = "size"

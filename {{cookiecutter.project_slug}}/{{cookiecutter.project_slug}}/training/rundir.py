@@ -32,8 +32,7 @@ def default_run_name(model: str, depth: int, width, optimizer: str, lr: float, b
 def choose_run_directory(output_dir: str, run_name: str | None, default_name: str) -> Path:
     """--run-name, the name rank 0 chose (DDP ranks started later), or `default_name` (-2, -3… if taken)."""
     inherited = None if is_rank_zero() else os.environ.get(RUN_NAME_ENV)
-    name = run_name or inherited or default_name
-    run_dir = Path(output_dir) / name
+    run_dir = Path(output_dir) / (run_name or inherited or default_name)
     if not (run_name or inherited):
         run_dir = unused(run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name
@@ -89,8 +88,7 @@ def lock_or_refuse(run_dir: Path) -> None:
         raise RunDirectoryError(
             f"{run_dir} is being written by another process right now; wait for it to finish or use another --run-name"
         ) from None
-    handle.seek(0)
-    handle.truncate()
+    handle.truncate(0)
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     _LOCKS.append(handle)
