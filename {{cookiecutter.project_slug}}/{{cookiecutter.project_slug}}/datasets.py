@@ -36,13 +36,19 @@ class Dataset:
     load: Callable | None
     tasks: tuple[Task, ...]  # the first is the default primary task; empty: decided by the data
     files: str | None  # folder under --data-dir with the files ("" = --data-dir itself; None = no files)
-    where: str  # where the files go, for error messages ({root} is replaced by --data-dir)
-    source: str  # where a user gets them
-    help: str
+    where: str = ""  # where the files go, for error messages ({root} is replaced by --data-dir)
+    source: str = ""  # where a user gets them
+    help: str = ""
     kind: str = "images"
     sample: Callable[[Path], None] | None = None  # writes a tiny copy of the files in their real format (tests)
     classes: tuple[str, ...] = ()  # the names of the label's classes, for predictions (default: "0", "1", …)
     datamodule: str = "memory:InMemoryDataModule"
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "where", self.where or "{root}/" + str(self.files) + "/")
+        object.__setattr__(self, "help", self.help or self.name)
 
     def folder(self, root: Path) -> Path | None:
         """The folder whose files make the cache signature (None: nothing to cache)."""
@@ -67,35 +73,11 @@ class Dataset:
 DATASETS: dict[str, Dataset] = {}
 
 
-def dataset(
-    name: str,
-    *,
-    tasks,
-    files: str | None,
-    where: str = "",
-    source: str = "",
-    help: str = "",
-    kind: str = "images",
-    sample: Callable[[Path], None] | None = None,
-    classes: tuple[str, ...] = (),
-    datamodule: str = "memory:InMemoryDataModule",
-):
-    """Decorator: register `load` as `--dataset NAME`."""
+def dataset(name: str, **declaration):
+    """Decorator: register `load` as `--dataset NAME`; the keywords are Dataset's fields."""
 
     def register(load: Callable | None) -> Callable | None:
-        DATASETS[name] = Dataset(
-            name,
-            load,
-            tuple(tasks),
-            files,
-            where or "{root}/" + str(files) + "/",
-            source,
-            help or name,
-            kind,
-            sample,
-            tuple(classes),
-            datamodule,
-        )
+        DATASETS[name] = Dataset(name, load, **declaration)
         return load
 
     return register
