@@ -1,16 +1,15 @@
-"""THE place to add a network: one builder per trunk (the part before the heads), registered under
-the name `--model` takes (the README's "Your own network" tells the rest):
+"""THE place to add a network: a builder per trunk (the part before the heads), registered under the
+name `--model` takes; the README's "Your own network" says the rest.
 
     @register_model("mynet", width=64)                # width=…: what --width auto means for it
-    def mynet(input_shape, *, depth, width, block):   # name only the keywords you use
+    def mynet(input_shape, *, depth, width, block):   # input_shape (C, H, W); name only the keywords you use
         ...
         return trunk, features                        # nn.Module mapping [B, C, H, W] → [B, features]
 
-`input_shape` is (C, H, W); the keywords are the flags' values (`depth`, `width`, `rnn_cell`, `dropout`,
-a flag of your own declared in config/flags.py) and `block(layer, units, dims)`, the project's
-Linear/Conv → BN → activation → dropout block with its flags applied (`layer(out_features, bias)`
-makes the Linear, dims=1, or Conv, dims=2). Keep the decorator's first argument a string literal:
-the command line reads the names from this file without importing torch.
+The keywords are the flags' values (`depth`, `width`, `rnn_cell`, `dropout`, flags of your own) and
+`block(layer, units, dims)`: `layer(out, bias)` (Linear dims=1, Conv dims=2) → BN → activation → dropout,
+the flags applied. Keep the decorator's first argument a string literal: the command line reads the
+names from this file without importing torch.
 """
 
 from __future__ import annotations

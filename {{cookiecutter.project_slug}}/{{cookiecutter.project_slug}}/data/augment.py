@@ -66,9 +66,8 @@ def affine(x, angle, translate, scale, shear, mirror) -> torch.Tensor:
     cos, sin = torch.cos(rot), torch.sin(rot)
     # y points down, so a counter-clockwise turn on screen is [[cos, sin], [-sin, cos]].
     m = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)  # [B, 2, 2]
-    shear_m = torch.zeros(b, 2, 2, device=x.device)
-    shear_m[:, 0, 0] = shear_m[:, 1, 1] = 1
-    shear_m[:, 0, 1] = -torch.tan(sx)
+    one, zero = torch.ones_like(sx), torch.zeros_like(sx)
+    shear_m = torch.stack([one, -torch.tan(sx), zero, one], -1).view(b, 2, 2)  # [[1, -tan], [0, 1]]
     m = m @ shear_m * scale.view(b, 1, 1)
     flip = torch.where(mirror, -1.0, 1.0).to(x.device)
     mirror_x = torch.stack([flip, torch.ones_like(flip)], -1)  # [B, 2]: mirroring comes last,
@@ -85,17 +84,13 @@ def affine(x, angle, translate, scale, shear, mirror) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def gaussian_kernels(size: int, sigma: torch.Tensor) -> torch.Tensor:
-    """[B, size] 1-D kernels, torchvision's formula: softmax(−(x/σ)²) on linspace(±(size−1)/(2√2))."""
+def gaussian_blur(x: torch.Tensor, size: int, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with one σ per image (grouped convolutions), reflect padding. The 1-D
+    kernels are torchvision's: softmax(−(x/σ)²) on linspace(±(size−1)/(2√2))."""
+    b, c, h, w = x.shape
     lim = (size - 1) / (2.0 * math.sqrt(2.0))
     pos = torch.linspace(-lim, lim, size, device=sigma.device)
-    return torch.softmax(-((pos.view(1, -1) / sigma.view(-1, 1)) ** 2), dim=1)
-
-
-def gaussian_blur(x: torch.Tensor, size: int, sigma: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur with one σ per image (grouped convolutions), reflect padding."""
-    b, c, h, w = x.shape
-    k = gaussian_kernels(size, sigma).repeat_interleave(c, 0)  # [B·C, size]
+    k = torch.softmax(-((pos.view(1, -1) / sigma.view(-1, 1)) ** 2), dim=1).repeat_interleave(c, 0)  # [B·C, size]
     pad = size // 2
     flat = F.pad(x.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode="reflect")
     flat = F.conv2d(flat, k.view(b * c, 1, 1, size), groups=b * c)  # along x

@@ -31,8 +31,7 @@ class Maxout(nn.Module):
 # name → constructor(width, leaky_slope, pieces). A maxout layer needs `pieces`× wider inputs.
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "relu": lambda units, slope, pieces: nn.ReLU(),
-    # g(z) = max(z, αz); with α = 0 this is exactly ReLU.
-    "leaky-relu": lambda units, slope, pieces: nn.LeakyReLU(slope),
+    "leaky-relu": lambda units, slope, pieces: nn.LeakyReLU(slope),  # g(z) = max(z, αz); α = 0 is ReLU
     "prelu": lambda units, slope, pieces: nn.PReLU(units, init=slope),
     "maxout": lambda units, slope, pieces: Maxout(pieces),
     "elu": lambda units, slope, pieces: nn.ELU(),
@@ -180,7 +179,7 @@ RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # --rnn-cell → th
 
 
 class RowRNN(nn.Module):
-    """Reads an image [B, C, H, W] row by row: a sequence of H steps of C·W features."""
+    """Reads an image [B, C, H, W] row by row (H steps of C·W features) through `depth` recurrent layers."""
 
     def __init__(self, input_shape, depth, width, cell, dropout):
         super().__init__()
