@@ -1,23 +1,15 @@
-"""THE place to add a network: one builder function per trunk, registered under the name `--model` takes.
-
-A builder turns the input shape and the architecture flags into a trunk (the part before the heads):
+"""THE place to add a network: a builder per trunk (the part before the heads), registered under the
+name `--model` takes; the README's "Your own network" says the rest.
 
     @register_model("mynet", width=64)                # width=…: what --width auto means for it
-    def mynet(input_shape, *, depth, width, block):   # name only the keywords you use
+    def mynet(input_shape, *, depth, width, block):   # input_shape (C, H, W); name only the keywords you use
         ...
         return trunk, features                        # nn.Module mapping [B, C, H, W] → [B, features]
 
-`input_shape` is (C, H, W) of the images; the keywords it may name are `depth`, `width`, `rnn_cell`,
-`dropout` (plain values of the flags), any flag of your own (an architecture knob: declare it in
-config/flags.py, name it here; models/build.py passes it by name) and `block`: `block(layer, units,
-dims)` builds the project's building block `Linear/Conv → BN → activation` (BN before or after, no
-bias before BN, maxout, dropout) with the flags already applied, where `layer(out_features, bias)`
-makes the Linear (dims=1) or Conv (dims=2). A trunk built from `block` gets the batch-norm,
-activation and dropout flags; the project adds the input normalization, the heads (one per task,
-output-bias prior), dropout before the heads when the trunk has none, the initialization schemes and
-the L1/L2 penalties. The model summary printed at the start of a run says which flags reach the
-network. Keep the decorator's first argument a string literal: the command line reads the names from
-this file without importing torch.
+The keywords are the flags' values (`depth`, `width`, `rnn_cell`, `dropout`, flags of your own) and
+`block(layer, units, dims)`: `layer(out, bias)` (Linear dims=1, Conv dims=2) → BN → activation → dropout,
+the flags applied. Keep the decorator's first argument a string literal: the command line reads the
+names from this file without importing torch.
 """
 
 from __future__ import annotations
@@ -53,7 +45,6 @@ def register_model(name: str, **defaults) -> Callable:
     return register
 
 
-# ----------------------------------------------------------------------------- the built-in networks
 # Default widths (--width auto), measured: 3 epochs on digits, test accuracy and training seconds on
 # 1 CPU thread: cnn 16/32/64/256: 0.897/0.950/0.975/0.967 in 0.6/0.6/1.9/7.9 s (conv channels grow as
 # width·2^i: 64 matches 256 at a quarter of the time); resnet 16/32/64: 0.621/0.911/0.983 in
@@ -123,5 +114,4 @@ def resnet(input_shape, *, depth, width, block):
     return nn.Sequential(*layers), width
 
 
-# ----------------------------------------------------------------------------- your networks
 # Add yours below (the README's worked example shows one), then: python train.py --model <name>

@@ -1,11 +1,9 @@
-"""Data augmentation (a kind of regularization, GBC16): translate, scale, rotate, mirror, skew,
-blur and change contrast, on image batches in [0, 1], with a fresh random draw for every image.
+"""Data augmentation (a regularizer, GBC16) on image batches in [0, 1], a fresh draw per image.
 
-The operations and their parameters are torchvision v2's (RandomAffine's degrees, translate,
-scale and shear; RandomHorizontalFlip; GaussianBlur; ColorJitter's contrast), and the tests check
-each against torchvision.transforms.v2.functional. They are written here as one batched tensor
-operation each because a v2 transform draws one set of parameters per call: per image that costs
-about 2 ms on an 8×8 digit (123 ms for a minibatch of 64, 80× a training step); this costs ~1 ms.
+The operations and parameters are torchvision v2's (RandomAffine's degrees, translate, scale and shear;
+RandomHorizontalFlip; GaussianBlur; ColorJitter's contrast; the tests check each against
+v2.functional), written as one batched operation each: a v2 transform draws one set of parameters per
+call, and per image that costs 123 ms for a minibatch of 64 8×8 digits (80× a training step), this ~1 ms.
 """
 
 from __future__ import annotations
@@ -28,16 +26,7 @@ class BatchAugment(torch.nn.Module):
     """x [B, C, H, W] in [0, 1] → augmented x; each operation is off at 0."""
 
     def __init__(
-        self,
-        image_size: tuple[int, int],
-        *,
-        translate: float = 0.0,
-        scale: float = 0.0,
-        rotate: float = 0.0,
-        mirror: float = 0.0,
-        skew: float = 0.0,
-        blur: float = 0.0,
-        contrast: float = 0.0,
+        self, image_size, *, translate=0.0, scale=0.0, rotate=0.0, mirror=0.0, skew=0.0, blur=0.0, contrast=0.0
     ):
         super().__init__()
         self.translate, self.scale, self.rotate, self.mirror = translate, scale, rotate, mirror
@@ -65,17 +54,10 @@ class BatchAugment(torch.nn.Module):
         return x
 
 
-def affine(
-    x: torch.Tensor,
-    angle: torch.Tensor,
-    translate: torch.Tensor,
-    scale: torch.Tensor,
-    shear: torch.Tensor,
-    mirror: torch.Tensor,
-) -> torch.Tensor:
-    """Per image: rotate by `angle` degrees (counter-clockwise, as v2.functional.rotate; its
-    affine() counts clockwise), shift by `translate` × (W, H), zoom by `scale`, x-shear by `shear`
-    degrees, then mirror where `mirror`; zero fill, bilinear.
+def affine(x, angle, translate, scale, shear, mirror) -> torch.Tensor:
+    """Per image (tensors [B], translate [B, 2]): rotate by `angle` degrees (counter-clockwise, as
+    v2.functional.rotate; its affine() counts clockwise), shift by `translate` × (W, H), zoom by
+    `scale`, x-shear by `shear` degrees, then mirror where `mirror`; zero fill, bilinear.
 
     Output pixel p (pixel-centred coordinates, origin at the image centre, y down) samples the
     input at M⁻¹(p − t), M = flip · R(angle) · shear · scale, as torchvision's affine does."""
@@ -84,9 +66,8 @@ def affine(
     cos, sin = torch.cos(rot), torch.sin(rot)
     # y points down, so a counter-clockwise turn on screen is [[cos, sin], [-sin, cos]].
     m = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)  # [B, 2, 2]
-    shear_m = torch.zeros(b, 2, 2, device=x.device)
-    shear_m[:, 0, 0] = shear_m[:, 1, 1] = 1
-    shear_m[:, 0, 1] = -torch.tan(sx)
+    one, zero = torch.ones_like(sx), torch.zeros_like(sx)
+    shear_m = torch.stack([one, -torch.tan(sx), zero, one], -1).view(b, 2, 2)  # [[1, -tan], [0, 1]]
     m = m @ shear_m * scale.view(b, 1, 1)
     flip = torch.where(mirror, -1.0, 1.0).to(x.device)
     mirror_x = torch.stack([flip, torch.ones_like(flip)], -1)  # [B, 2]: mirroring comes last,
@@ -103,17 +84,13 @@ def affine(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def gaussian_kernels(size: int, sigma: torch.Tensor) -> torch.Tensor:
-    """[B, size] 1-D kernels, torchvision's formula: softmax(−(x/σ)²) on linspace(±(size−1)/(2√2))."""
+def gaussian_blur(x: torch.Tensor, size: int, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with one σ per image (grouped convolutions), reflect padding. The 1-D
+    kernels are torchvision's: softmax(−(x/σ)²) on linspace(±(size−1)/(2√2))."""
+    b, c, h, w = x.shape
     lim = (size - 1) / (2.0 * math.sqrt(2.0))
     pos = torch.linspace(-lim, lim, size, device=sigma.device)
-    return torch.softmax(-((pos.view(1, -1) / sigma.view(-1, 1)) ** 2), dim=1)
-
-
-def gaussian_blur(x: torch.Tensor, size: int, sigma: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur with one σ per image (grouped convolutions), reflect padding."""
-    b, c, h, w = x.shape
-    k = gaussian_kernels(size, sigma).repeat_interleave(c, 0)  # [B·C, size]
+    k = torch.softmax(-((pos.view(1, -1) / sigma.view(-1, 1)) ** 2), dim=1).repeat_interleave(c, 0)  # [B·C, size]
     pad = size // 2
     flat = F.pad(x.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode="reflect")
     flat = F.conv2d(flat, k.view(b * c, 1, 1, size), groups=b * c)  # along x
@@ -130,9 +107,7 @@ def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class AugmentOptions:
-    """The --aug-* flags (0: off)."""
-
+class AugmentOptions:  # the --aug-* flags (0: off)
     aug_translate: float
     aug_scale: float
     aug_rotate: float
@@ -142,11 +117,9 @@ class AugmentOptions:
     aug_contrast: float
 
     def create(self, image_shape: tuple[int, int]) -> BatchAugment | None:
-        """The augmentation for images of `image_shape` (H, W), or None when every magnitude is 0
-        (one adapter from the flags for every DataModule)."""
-        return create_augmentation(
-            image_shape, **{f.name.removeprefix("aug_"): getattr(self, f.name) for f in fields(self)}
-        )
+        """The augmentation for images of `image_shape` (H, W), or None when every magnitude is 0."""
+        magnitudes = {f.name.removeprefix("aug_"): getattr(self, f.name) for f in fields(self)}
+        return create_augmentation(image_shape, **magnitudes)
 
 
 def create_augmentation(image_size: tuple[int, int], **magnitudes: float) -> BatchAugment | None:

@@ -15,9 +15,6 @@ from ..errors import DataError
 Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
 
 
-# ----------------------------------------------------------------------------- loaders
-
-
 def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, None]:
     # scikit-learn ships these 1,797 8×8 images (pixel values 0..16) inside the package.
     from sklearn.datasets import load_digits as sk_load_digits
@@ -54,19 +51,14 @@ def load_sklearn_table(name: str) -> dict:
 {%- endif %}
 
 
-def _with_timeout(fn, *args, **kwargs):
-    """torchvision downloads with urllib; a socket timeout keeps a dead network from hanging the run."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
 def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
     if download:
-        _with_timeout(cls, str(root), train=train, download=True)
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(30)  # torchvision downloads with urllib: a dead network must not hang the run
+        try:
+            cls(str(root), train=train, download=True)
+        finally:
+            socket.setdefaulttimeout(previous)
     check_files(cls, root, train)
     try:
         ds = cls(str(root), train=train, download=False)
@@ -139,15 +131,7 @@ def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
 
 
 def load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
-    cls = _torchvision_class(name)
-    return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
-
-
-def _torchvision_class(name: str):
     from torchvision import datasets
-
-    if name != "cifar10":
-        return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
 
     class CIFAR10(datasets.CIFAR10):
         # Existence instead of md5 for the extracted batches: the archive's md5 is checked when
@@ -156,10 +140,13 @@ def _torchvision_class(name: str):
         test_list = [[f, None] for f, _ in datasets.CIFAR10.test_list]
         meta = {**datasets.CIFAR10.meta, "md5": None}
 
-    return CIFAR10
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST, "cifar10": CIFAR10}[name]
+    return _torchvision_split(cls, root, True, download), _torchvision_split(cls, root, False, download)
+{%- if cookiecutter.inference %}
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")  # what predict reads
+{%- endif %}
 
 
 def regular_image(path: str) -> bool:
@@ -171,34 +158,27 @@ def regular_image(path: str) -> bool:
 
 
 def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
-    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own
-    class folders, sorted), so a test/ folder is labelled by name, not by position."""
-    # Decoding each file once is unavoidable here; the result is cached as one uint8 tensor.
-    from torchvision import datasets
+    """Decode `folder/<class>/<image>` (once: the result is cached as one uint8 tensor); labels are indices
+    into `classes` (default: the folder's own class folders, sorted), so test/ is labelled by name."""
+    from torchvision.datasets.folder import make_dataset
     from torchvision.transforms import v2
 
+    # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
     found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     names = classes or found
-
-    class Folder(datasets.ImageFolder):
-        def find_classes(self, directory):
-            # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
-            if not found:
-                raise FileNotFoundError(f"no class folders in {directory}")
-            return found, {c: names.index(c) for c in found}
-
     unknown = [c for c in found if c not in names]
     if unknown:
         raise DataError(
             f"--dataset image-folder: {folder} has class folders that the training data lacks: "
             f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"
         )
-    ds = Folder(str(folder), is_valid_file=regular_image)  # scans the class folders; decoding happens below
+    if not found:
+        raise FileNotFoundError(f"no class folders in {folder}")
+    # ImageFolder's scan; a class folder without images raises FileNotFoundError ("files not found").
+    samples = make_dataset(str(folder), {c: names.index(c) for c in found}, is_valid_file=regular_image)
     resize = v2.Compose([v2.PILToTensor(), v2.Resize((image_size, image_size), antialias=True)])
-    if not ds.samples:
-        raise DataError(f"--dataset image-folder: no images in class folders under {folder}")
     images = []
-    for path, _ in ds.samples:
+    for path, _ in samples:
         try:
             images.append(resize(_rgb(path)))
         except (OSError, ValueError) as e:
@@ -206,7 +186,8 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
                 f"--dataset image-folder: {path} cannot be decoded as an image "
                 f"({type(e).__name__}); remove it or replace it"
             ) from None
-    return (torch.stack(images), torch.as_tensor(ds.targets, dtype=torch.long)), names  # [N, 3, S, S] uint8
+    labels = torch.as_tensor([label for _, label in samples], dtype=torch.long)
+    return (torch.stack(images), labels), names  # [N, 3, S, S] uint8
 
 
 def _rgb(path):

@@ -27,11 +27,8 @@ def split_indices(
 
 def label_frequencies(y: torch.Tensor, classes: list[int]) -> list[list[float]]:
     """Per task (column of y [N, T]), the frequency of each of its classes among the N examples."""
-    freqs = []
-    for t, c in enumerate(classes):
-        counts = torch.bincount(y[:, t], minlength=c).double()
-        freqs.append((counts / counts.sum()).tolist())
-    return freqs
+    counts = [torch.bincount(y[:, t], minlength=c).double() for t, c in enumerate(classes)]
+    return [(n / n.sum()).tolist() for n in counts]
 
 
 def channel_statistics(x: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -1,6 +1,5 @@
-"""Building blocks of every network: the project's block (Linear/Conv → BN → activation, dropout),
-activations, the heads, and `Network`, which wraps any trunk (networks.py{% if cookiecutter.backbones %}, torchvision, timm{% endif %}) with the
-input adaptation and one head per task."""
+"""The project's block (Linear/Conv → BN → activation, dropout), the activations, and `Network`: any trunk
+(networks.py{% if cookiecutter.backbones %}, torchvision, timm{% endif %}) with the input adaptation and one head per task."""
 
 from __future__ import annotations
 
@@ -14,10 +13,8 @@ from ..errors import NetworkError
 
 
 class Maxout(nn.Module):
-    """Max over k linear pieces (GBC16): input [B, k·units, ...] → [B, units, ...].
-
-    The preceding Linear/Conv outputs k·units features; unit j is the max over pieces
-    j, units + j, …, (k-1)·units + j (for conv layers: over k channel groups)."""
+    """Max over k linear pieces (GBC16): [B, k·units, ...] → [B, units, ...]; unit j is the max over
+    features j, units + j, …, (k-1)·units + j of the preceding Linear/Conv (conv: k channel groups)."""
 
     def __init__(self, pieces: int):
         super().__init__()
@@ -34,8 +31,7 @@ class Maxout(nn.Module):
 # name → constructor(width, leaky_slope, pieces). A maxout layer needs `pieces`× wider inputs.
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "relu": lambda units, slope, pieces: nn.ReLU(),
-    # g(z) = max(z, αz); with α = 0 this is exactly ReLU.
-    "leaky-relu": lambda units, slope, pieces: nn.LeakyReLU(slope),
+    "leaky-relu": lambda units, slope, pieces: nn.LeakyReLU(slope),  # g(z) = max(z, αz); α = 0 is ReLU
     "prelu": lambda units, slope, pieces: nn.PReLU(units, init=slope),
     "maxout": lambda units, slope, pieces: Maxout(pieces),
     "elu": lambda units, slope, pieces: nn.ELU(),
@@ -44,18 +40,10 @@ ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
     "tanh": lambda units, slope, pieces: nn.Tanh(),
     "sigmoid": lambda units, slope, pieces: nn.Sigmoid(),
 }
-SATURATING = ("tanh", "sigmoid")
-
-
-def create_activation(name: str, units: int, leaky_slope: float = 0.01, maxout_pieces: int = 2) -> nn.Module:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
-    return ACTIVATIONS[name](units, leaky_slope, maxout_pieces)
 
 
 class Block(nn.Sequential):
     """Linear/Conv → BN → activation (pre) or Linear/Conv → activation → BN (post), then dropout.
-
     A layer whose output goes straight into batch norm has no bias: BN's β replaces it."""
 
     def __init__(
@@ -73,13 +61,15 @@ class Block(nn.Sequential):
         maxout_pieces: int = 2,
         dropout: float = 0.0,
     ):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
         pieces = maxout_pieces if activation == "maxout" else 1
         bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
         pre = batchnorm and bn_position == "pre"
         modules = [layer(units * pieces, not pre)]
         if pre:
             modules.append(bn(units * pieces, eps=bn_eps, momentum=bn_momentum))
-        modules.append(create_activation(activation, units, leaky_slope, maxout_pieces))
+        modules.append(ACTIVATIONS[activation](units, leaky_slope, maxout_pieces))
         if batchnorm and bn_position == "post":
             modules.append(bn(units, eps=bn_eps, momentum=bn_momentum))
         if dropout > 0:
@@ -101,12 +91,10 @@ class Heads(nn.Module):
 class Network(nn.Module):
     """adapt the input → input dropout → trunk → features [B, F] → dropout → heads (one per task).
 
-    Inputs are images in [0, 1] as the data gives them; every adaptation a trunk needs lives here,
-    so a checkpoint or an exported network takes the same raw images: grayscale repeated to the
-    trunk's `channels`, images smaller than `size` resized up to it, then standardized with `mean`
-    and `std` (buffers, saved in checkpoints): the training split's per-channel statistics, as the
-    checklist advises{% if cookiecutter.backbones %}, or a pretrained backbone's own{% endif %}. `dropout` > 0 drops features before the
-    heads (for trunks not built from `Block`, whose last block already drops its units)."""
+    It takes images in [0, 1], so checkpoints and exports take the raw images too: grayscale repeated
+    to `channels`, images smaller than `size` resized up, standardized with `mean` and `std` (buffers:
+    the training split's per-channel statistics, as the checklist advises{% if cookiecutter.backbones %}, or a backbone's own{% endif %}).
+    `dropout` drops features before the heads (for trunks not built from `Block`)."""
 
     def __init__(
         self,
@@ -156,27 +144,19 @@ class Network(nn.Module):
         return self
 
 
-# Layers whose matrices are the checklist's weights w. Subclasses count too (a library's own
-# Linear/Conv variants); attention holds its projections as in_proj_weight.
+# Layers whose matrices are the checklist's weights w (subclasses too; attention: in_proj_weight).
 WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
 
 
 def weights(net: nn.Module) -> list[nn.Parameter]:
-    """The checklist's weights w: matrices of Linear, Conv, recurrent and attention layers, in any
-    network. Not biases, not normalization parameters, not activation parameters (prelu's α). These
-    are what L2 decays, L1 penalizes and the initialization schemes fill."""
-    return [
-        p
-        for m in net.modules()
-        if isinstance(m, WEIGHTED)
-        for name, p in m.named_parameters(recurse=False)
-        if "weight" in name
-    ]
+    """The checklist's weights w, which L2 decays, L1 penalizes and the schemes fill: the matrices of
+    WEIGHTED layers; not biases, normalization or activation parameters (prelu's α)."""
+    layers = (m for m in net.modules() if isinstance(m, WEIGHTED))
+    return [p for m in layers for name, p in m.named_parameters(recurse=False) if "weight" in name]
 
 
 def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...], who: str) -> None:
-    """Run a batch of 2 through the trunk: it must give [2, features]. Eval mode, no gradient: no
-    batch-norm statistics change."""
+    """A batch of 2 through the trunk must give [2, features] (eval mode: batch norm's statistics stay)."""
     probe = torch.rand(2, *input_shape)
     was_training = trunk.training
     trunk.eval()
@@ -195,19 +175,16 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
         )
 
 
-# --rnn-cell → the recurrent layer.
-RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # --rnn-cell → the recurrent layer
 
 
 class RowRNN(nn.Module):
-    """Reads an image [B, C, H, W] row by row: a sequence of H steps of C·W features."""
+    """Reads an image [B, C, H, W] row by row (H steps of C·W features) through `depth` recurrent layers."""
 
     def __init__(self, input_shape, depth, width, cell, dropout):
         super().__init__()
         c, h, w = input_shape
-        self.rnn = RNN_CELLS[cell](
-            c * w, width, num_layers=depth, batch_first=True, dropout=dropout if depth > 1 else 0.0
-        )
+        self.rnn = RNN_CELLS[cell](c * w, width, depth, batch_first=True, dropout=dropout if depth > 1 else 0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seq = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, C·W]

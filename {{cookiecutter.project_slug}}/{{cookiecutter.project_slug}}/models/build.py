@@ -13,34 +13,15 @@ from .blocks import Block, Network, check_features
 
 
 def network_from_hparams(hp, models: dict{% if cookiecutter.backbones %}, load_weights: bool = True{% endif %}) -> Network:
-    """The network that a module's hyperparameters (the flags plus what the data determined) describe;
-    `models`: the registry of networks (networks.MODELS)."""
+    """The network that a module's hyperparameters (the flags plus what the data determined) describe."""
     entry = models.get(hp["model"])
-    knobs = [k for k in (entry.keywords or ()) if k not in OFFERED] if entry else []
-    return create_network(
-        hp["model"],
-        tuple(hp["input_shape"]),
-        list(hp["task_classes"]),
-        models=models,
-        depth=hp["depth"],
-        width=hp["width"],
-        rnn_cell=hp["rnn_cell"],
-        input_dropout=hp["input_dropout"],
-        mean=hp["input_mean"],
-        std=hp["input_std"],
+    knobs = [k for k in (entry.keywords or ()) if k in hp] if entry else []  # the builder's own flags too
+    kw = {k: hp[k] for k in ("depth", "width", "rnn_cell", "input_dropout", "dropout", *BLOCK_FLAGS, *knobs)}
+    kw.update(mean=hp["input_mean"], std=hp["input_std"], freeze_backbone=hp.get("freeze_backbone", False))
 {%- if cookiecutter.backbones %}
-        pretrained=hp.get("pretrained", False),
-        image_size=hp.get("image_size", 32),
-        load_weights=load_weights,
+    kw.update(pretrained=hp.get("pretrained", False), image_size=hp.get("image_size", 32), load_weights=load_weights)
 {%- endif %}
-        freeze_backbone=hp.get("freeze_backbone", False),
-        dropout=hp["dropout"],
-        **{k: hp[k] for k in BLOCK_FLAGS},
-        **{k: hp[k] for k in knobs if k in hp},
-    )
-
-
-OFFERED = ("depth", "width", "rnn_cell", "dropout", "block")
+    return create_network(hp["model"], tuple(hp["input_shape"]), list(hp["task_classes"]), models=models, **kw)
 
 
 def create_network(
@@ -85,19 +66,11 @@ def create_network(
     if name not in models:
         raise NetworkError(f"unknown model {name!r} (registered: {', '.join(models)})")
     entry = models[name]
-    block_kw = {k: options.pop(k) for k in BLOCK_FLAGS if k in options}
-    offered = {
-        "depth": depth,
-        "width": width,
-        "rnn_cell": rnn_cell,
-        "dropout": dropout,
-        "block": partial(Block, dropout=dropout, **block_kw),
-        **options,
-    }
+    block = partial(Block, dropout=dropout, **{k: options.pop(k) for k in BLOCK_FLAGS if k in options})
+    offered = dict(depth=depth, width=width, rnn_cell=rnn_cell, dropout=dropout, block=block, **options)
     who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
-    for k in entry.keywords or ():  # an architecture knob not given: its flag's default
-        if k not in offered and k in FLAG_BY_NAME:
-            offered[k] = FLAG_BY_NAME[k].default
+    # An architecture knob not given: its flag's default.
+    offered |= {k: FLAG_BY_NAME[k].default for k in entry.keywords or () if k not in offered and k in FLAG_BY_NAME}
     unknown = [k for k in entry.keywords or () if k not in offered]
     if unknown:
         raise NetworkError(f"{who} takes {unknown[0]!r}, which is not a flag (declare it in config/flags.py)")

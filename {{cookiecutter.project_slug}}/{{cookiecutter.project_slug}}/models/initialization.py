@@ -14,9 +14,7 @@ from .blocks import WEIGHTED
 def fans(weight: torch.Tensor) -> tuple[int, int]:
     """(m, n): inputs and outputs of the layer. Conv: m = in_channels × kernel area; recurrent
     matrices [gates·hidden, inputs] count their rows as outputs (torch.nn.init's convention)."""
-    m = weight.shape[1] * weight[0][0].numel()
-    n = weight.shape[0] * weight[0][0].numel()
-    return m, n
+    return weight.shape[1] * weight[0][0].numel(), weight.shape[0] * weight[0][0].numel()
 
 
 def _uniform(w: torch.Tensor, bound: float) -> None:
@@ -42,9 +40,7 @@ def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1,
     if scheme not in INITS:
         raise ValueError(f"unknown init {scheme!r} (choose from {', '.join([*INITS, 'torch-default'])})")
     with torch.no_grad():
-        for module in net.modules():
-            if not isinstance(module, WEIGHTED):
-                continue
+        for module in (m for m in net.modules() if isinstance(m, WEIGHTED)):
             for name, p in module.named_parameters(recurse=False):
                 if "weight" in name:  # weight, weight_ih_l0, weight_hh_l0, in_proj_weight, …
                     INITS[scheme](p, variance)
