@@ -40,11 +40,14 @@ TUNED = "--max-epochs 60 --batch-size 16 --width 64 --dropout 0.1 --weight-decay
 
 def split(name: str, seed: int):
     """(x_train, y_train, x_test, y_test, kind) exactly as train.py splits the table."""
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+    from {{cookiecutter.project_slug}}.config.views import view
+    from {{cookiecutter.project_slug}}.data.build import DataOptions
     from {{cookiecutter.project_slug}}.data.tables import TableDataModule
     from {{cookiecutter.project_slug}}.datasets import DATASETS
 
-    spec = DATASETS[name]
-    dm = TableDataModule(spec, data_dir="data", tasks=(spec.tasks[0].name,), val_fraction=0.1, seed=seed)
+    a = parse_args(["--dataset", name, "--seed", str(seed), "--wandb-mode", "disabled"])  # train.py's split
+    dm = TableDataModule(DATASETS[name], view(DataOptions, a, pin_memory=False))
     dm.setup()
     flat = lambda s: s.x.view(len(s), -1).double().numpy()  # noqa: E731
     return flat(dm.train_set), dm.train_set.y[:, 0].numpy(), flat(dm.test_set), dm.test_set.y[:, 0].numpy(), dm.kinds[0]

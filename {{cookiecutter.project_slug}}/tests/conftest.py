@@ -98,6 +98,15 @@ def parsed(*argv: str):
     return parse_args(list(argv))
 
 
+def data_options(**values):
+    """The data flags (DataOptions) at their defaults, with `values` instead: what a DataModule that a
+    test builds by hand takes, `ImageDataModule(DATASETS["digits"], data_options(batch_size=8))`."""
+    from {{cookiecutter.project_slug}}.config.views import view
+    from {{cookiecutter.project_slug}}.data.build import DataOptions
+
+    return view(DataOptions, parsed(), **{"pin_memory": False, **values})
+
+
 def assert_bad_input(argv: str, flag: str, capsys) -> None:
     """Bad input: exit status 2 and one line on stderr that names the flag."""
     from {{cookiecutter.project_slug}}.config.parser import parse_args
@@ -133,7 +142,7 @@ def test_images(tmp_path_factory):
     from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
     from {{cookiecutter.project_slug}}.datasets import DATASETS
 
-    dm = ImageDataModule(DATASETS["digits"], seed=0)
+    dm = ImageDataModule(DATASETS["digits"], data_options(seed=0))
     dm.setup()
     x = dm.test_set.x[:N_IMAGES]
     folder = tmp_path_factory.mktemp("images")

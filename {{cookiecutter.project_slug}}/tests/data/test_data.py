@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli, train
+from conftest import data_options, run_cli, train
 from formats import labels, make_cifar, make_image_folder, make_mnist, write_idx
 
 from {{cookiecutter.project_slug}}.checkpoints import class_names_of
@@ -29,7 +29,9 @@ SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32,
 
 def datamodule(dataset, root, **kw):
     tasks = [t.name for t in DATASETS[dataset].tasks]
-    dm = ImageDataModule(DATASETS[dataset], str(root), tasks=tasks, val_fraction=0.25, image_size=16, **kw)
+    dm = ImageDataModule(
+        DATASETS[dataset], data_options(data_dir=str(root), tasks=tasks, val_fraction=0.25, image_size=16, **kw)
+    )
     dm.prepare_data()
     dm.setup()
     return dm
@@ -176,7 +178,7 @@ def test_tasks_must_belong_to_the_dataset(capsys):
 
 def test_a_last_training_batch_of_one_is_dropped():
     # Batch norm cannot normalize one example; only that case drops the last batch.
-    dm = ImageDataModule(DATASETS["digits"], batch_size=431)  # 1,294 training images = 3 × 431 + 1
+    dm = ImageDataModule(DATASETS["digits"], data_options(batch_size=431))  # 1,294 training images = 3 × 431 + 1
     dm.setup()
     assert len(dm.train_set) == 1294
     assert len(dm.train_dataloader()) == 3 and len(dm.val_dataloader()) == 1
@@ -222,7 +224,7 @@ def test_class_names_per_dataset():
     from {{cookiecutter.project_slug}}.datasets import DATASET_CLASSES
 
     assert list(DATASET_CLASSES["fashion-mnist"]) == datasets.FashionMNIST.classes
-    digits = ImageDataModule(DATASETS["digits"], tasks=("digit", "parity", "zero"))
+    digits = ImageDataModule(DATASETS["digits"], data_options(tasks=["digit", "parity", "zero"]))
     assert digits.class_names == [[str(d) for d in range(10)], ["even", "odd"], ["no", "yes"]]
 
 

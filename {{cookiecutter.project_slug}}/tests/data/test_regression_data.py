@@ -5,11 +5,12 @@ prior of a regression head, the embedded tables' columns and splits, and one-lin
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
-from conftest import assert_bad_input, train
+from conftest import assert_bad_input, data_options, train
 
 from {{cookiecutter.project_slug}}.data.tables import TableDataModule
 from {{cookiecutter.project_slug}}.data.targets import infer_kind
@@ -31,15 +32,8 @@ def write_linear(path, n=240, seed=0, noise=0.0):
 
 
 def table(path, tasks, task_types=(), dataset="csv", features=None):
-    dm = TableDataModule(
-        DATASETS[dataset],
-        features=features,
-        task_types=task_types,
-        data_dir=str(path),
-        tasks=tuple(tasks),
-        val_fraction=0.2,
-        seed=0,
-    )
+    options = data_options(features=list(features or []), task_types=list(task_types), data_dir=str(path))
+    dm = TableDataModule(DATASETS[dataset], dataclasses.replace(options, tasks=list(tasks), val_fraction=0.2))
     dm.setup()
     return dm
 

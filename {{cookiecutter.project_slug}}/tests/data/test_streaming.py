@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, train
+from conftest import ROOT, data_options, train
 from PIL import Image
 
 pytest.importorskip("litdata", reason="LitData is the optional [streaming] extra: pip install -e '.[streaming]'")
@@ -70,7 +70,9 @@ def prepared(tmp_path_factory) -> tuple[Path, Path]:
 def test_prepare_stores_the_in_memory_split_statistics_and_names(prepared):
     photos, shards = prepared
     meta = json.loads((shards / "dataset.json").read_text())
-    dm = ImageDataModule(DATASETS["image-folder"], str(photos), tasks=("class",), val_fraction=0.25, image_size=8)
+    dm = ImageDataModule(
+        DATASETS["image-folder"], data_options(data_dir=str(photos), tasks=["class"], val_fraction=0.25, image_size=8)
+    )
     dm.prepare_data()
     dm.setup()
     assert {s: meta["splits"][s]["count"] for s in ("train", "val", "test")} == {"train": 54, "val": 18, "test": 18}

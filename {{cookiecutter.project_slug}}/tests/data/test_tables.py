@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import run_cli, train
+from conftest import data_options, run_cli, train
 
 from {{cookiecutter.project_slug}}.data.tables import TableDataModule
 from {{cookiecutter.project_slug}}.datasets import DATASETS
@@ -32,7 +32,8 @@ def write_table(path, n=300, seed=0):
 
 def table_dm(path, targets, features=None):
     spec = DATASETS["csv"]
-    dm = TableDataModule(spec, features=features, data_dir=str(path), tasks=targets, val_fraction=0.2, seed=0)
+    options = data_options(features=features, data_dir=str(path), tasks=list(targets), val_fraction=0.2)
+    dm = TableDataModule(spec, options)
     dm.setup()
     return dm
 

@@ -7,6 +7,7 @@ import csv
 import json
 
 import pytest
+from conftest import data_options
 from PIL import Image
 
 from {{cookiecutter.project_slug}}.commands.export import main as export
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_an_old_checkpoint_predicts_and_exports(old_run, tmp_path):
-    dm = ImageDataModule(DATASETS["digits"], seed=0)
+    dm = ImageDataModule(DATASETS["digits"], data_options(seed=0))
     dm.setup()
     folder = tmp_path / "images"
     folder.mkdir()

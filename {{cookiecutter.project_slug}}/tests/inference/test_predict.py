@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import N_IMAGES, ROOT, train
+from conftest import N_IMAGES, ROOT, data_options, train
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
@@ -44,7 +44,7 @@ def test_predictions_equal_the_test_argmax(trained, test_images, tmp_path, capsy
     assert list(next(iter(rows.values()))) == ["file", "digit", "digit_prob", "parity", "parity_prob"]
     # trainer.predict through the same predict_step, on the test split as trainer.test sees it.
     model = load_module(trained / "checkpoints" / "best.ckpt")
-    dm = ImageDataModule(DATASETS["digits"], seed=0, tasks=("digit", "parity"), batch_size=64)
+    dm = ImageDataModule(DATASETS["digits"], data_options(seed=0, tasks=["digit", "parity"], batch_size=64))
     dm.setup()
     probs = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).predict(
         model, dataloaders=dm.test_dataloader()
@@ -228,7 +228,7 @@ def test_image_folder_model_adapts_size_and_channels(tmp_path):
     assert predict([str(run_dir), str(photos / "test"), "--output", str(out)]) == 0
     rows = {r["file"]: r for r in read_csv(out)}
     model = load_module(run_dir / "checkpoints" / "best.ckpt")
-    dm = ImageDataModule(DATASETS["image-folder"], tasks=("class",), data_dir=str(photos), image_size=16)
+    dm = ImageDataModule(DATASETS["image-folder"], data_options(tasks=["class"], data_dir=str(photos), image_size=16))
     dm.setup()
     probs = model.predict_step(dm.test_set.batch(range(len(dm.test_set)))[0])[0]
     files = [path for path, _ in ImageFolder(str(photos / "test")).samples]  # the order of the test split

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import assert_bad_input, train
+from conftest import assert_bad_input, data_options, train
 from torch import nn
 
 from {{cookiecutter.project_slug}}.config.parser import parse_args
@@ -138,7 +138,7 @@ def test_torch_default_leaves_pytorch_init():
 
 @pytest.fixture(scope="module")
 def digits_tasks():
-    dm = ImageDataModule(DATASETS["digits"], tasks=("digit", "parity", "zero"))
+    dm = ImageDataModule(DATASETS["digits"], data_options(tasks=["digit", "parity", "zero"]))
     dm.setup("fit")
     return dm
 

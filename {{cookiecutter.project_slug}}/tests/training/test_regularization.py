@@ -8,7 +8,7 @@ import types
 
 import pytest
 import torch
-from conftest import assert_bad_input, parsed, train
+from conftest import assert_bad_input, data_options, parsed, train
 from PIL import Image
 from torch import nn
 from torchvision.transforms import InterpolationMode
@@ -180,7 +180,7 @@ def test_all_operations_off_means_no_augmentation():
 
 
 def digit_images(n: int = 16) -> torch.Tensor:
-    dm = ImageDataModule(DATASETS["digits"])
+    dm = ImageDataModule(DATASETS["digits"], data_options())
     dm.setup()
     return dm.train_set.batch(range(n))[0]
 

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 import wandb_records
-from conftest import ROOT, parsed, run_cli
+from conftest import ROOT, data_options, parsed, run_cli
 
 from {{cookiecutter.project_slug}}.commands.options import build_trainer
 from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
@@ -162,7 +162,7 @@ def test_ddp_has_one_wandb_run_and_trains_adversarially(tmp_path):
     from {{cookiecutter.project_slug}}.training.module import TaskModule
 
     module = TaskModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
-    dm = ImageDataModule(DATASETS["digits"])
+    dm = ImageDataModule(DATASETS["digits"], data_options())
     dm.setup()
     x, y = dm.test_set.batch(range(len(dm.test_set)))
     with torch.no_grad():

@@ -38,9 +38,9 @@ DATA_FLAGS = (
 {%- if cookiecutter.tables %}
     "target",
     "features",
+    "task_types",
 {%- endif %}
     "tasks",
-    "task_types",
     "val_fraction",
     "seed",
 )
@@ -201,6 +201,8 @@ def gather(a: argparse.Namespace) -> dict:
 def gather_table(a: argparse.Namespace) -> dict:
     """A table (a CSV file or an embedded one) read, checked and split as training reads it
     (data/tables.TableDataModule): the same rows in each split, the same kinds and target statistics."""
+    from ..config.views import view
+    from ..data.build import DataOptions
     from ..data.tables import TableDataModule
     from ..datasets import default_tasks
 
@@ -208,16 +210,9 @@ def gather_table(a: argparse.Namespace) -> dict:
     targets = a.tasks or default_tasks(a.dataset, a.target)
     if not targets:
         raise DataError("--dataset csv needs --target COLUMN (the column to predict)")
-    dm = TableDataModule(
-        spec,
-        features=a.features,
-        task_types=a.task_types,
-        data_dir=a.data_dir,
-        tasks=tuple(targets),
-        val_fraction=a.val_fraction,
-        test_fraction=TEST_FRACTION,
-        seed=a.seed,
-    )
+    # The loader flags are train.py's business: prepare only reads the table and splits it.
+    options = view(DataOptions, a, tasks=list(targets), batch_size=1, num_workers=0, pin_memory=False)
+    dm = TableDataModule(spec, options, test_fraction=TEST_FRACTION)
     dm.setup("fit")
     sets = (dm.train_set, dm.val_set, dm.test_set)
     x, y = torch.cat([d.x for d in sets]), torch.cat([d.y for d in sets])

@@ -1,6 +1,7 @@
 """Building the data: the flags a DataModule reads (DataOptions, with AugmentOptions) and the lookup
 of the DataModule that the dataset's declaration names (datasets.py: `datamodule="module:Class"`).
-A new kind of dataset is a DataModule class with `from_options` and a declaration that names it."""
+A new kind of dataset is a DataModule class built as `Class(spec, options, augment)` and a declaration
+that names it."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def datamodule_class(spec) -> type:
 
 def create_datamodule(spec, options: DataOptions, augment: AugmentOptions):
     """The DataModule of the dataset declared by `spec`, set up for fitting (downloaded, decoded, split)."""
-    dm = datamodule_class(spec).from_options(spec, options, augment)
+    dm = datamodule_class(spec)(spec, options, augment)
     dm.prepare_data()
     dm.setup("fit")
     return dm

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,47 +59,17 @@ def _as_batch(batch):
 
 
 class InMemoryDataModule(L.LightningDataModule):
-    def __init__(
-        self,
-        spec,  # the dataset's declaration (datasets.py: Dataset)
-        data_dir: str = "data",
-        tasks: tuple[str, ...] = ("digit",),
-        batch_size: int = 64,
-        num_workers: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = TEST_FRACTION,
-        seed: int = 0,
-        download: bool = False,
-        image_size: int = 32,
-        pin_memory: bool = False,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ):
-        super().__init__()
-        self.spec, dataset = spec, spec.name
-        self.tasks = spec.tasks_named(list(tasks))
-        self.dataset, self.root, self.download, self.image_size = dataset, Path(data_dir), download, image_size
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
-        self.augment = augment  # batch [B, C, H, W] → batch, applied to training batches only
-        self.augment_options: AugmentOptions | None = None  # made into `augment` once the image size is known
-        self.train_set = self.val_set = self.test_set = None
+    """The data of a dataset's declaration (`spec`, datasets.py) as the data flags (`o`) ask; `augment`:
+    the augmentation flags, made into `self.augment` (batch → batch, training batches only) at setup."""
 
-    @classmethod
-    def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> InMemoryDataModule:
-        dm = cls(
-            spec,
-            data_dir=o.data_dir,
-            tasks=o.tasks,
-            batch_size=o.batch_size,
-            num_workers=o.num_workers,
-            val_fraction=o.val_fraction,
-            seed=o.seed,
-            download=o.download,
-            image_size=o.image_size,
-            pin_memory=o.pin_memory,
-        )
-        dm.augment_options = augment
-        return dm
+    def __init__(self, spec, o: DataOptions, augment: AugmentOptions | None = None, test_fraction=TEST_FRACTION):
+        super().__init__()
+        self.spec, self.dataset, self.root, self.tasks = spec, spec.name, Path(o.data_dir), spec.tasks_named(o.tasks)
+        self.batch_size, self.num_workers, self.pin_memory = o.batch_size, o.num_workers, o.pin_memory
+        self.val_fraction, self.test_fraction, self.seed = o.val_fraction, test_fraction, o.seed
+        self.download, self.image_size = o.download, o.image_size
+        self.augment_options, self.augment = augment, None
+        self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
         """Download and decode once per node (local rank 0); the other local ranks wait for the cache."""

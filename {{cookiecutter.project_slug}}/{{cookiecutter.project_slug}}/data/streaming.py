@@ -229,24 +229,10 @@ class StreamingDataModule(InMemoryDataModule):
     """Same interface as the in-memory DataModule (tasks, mean, std, input_shape, label_frequencies,
     class_names, train_set), over LitData shards."""
 
-    def __init__(self, spec, data_dir: str, tasks: list[str], batch_size: int, num_workers: int, seed: int, **kwargs):
-        super().__init__(
-            spec,
-            data_dir=data_dir,
-            tasks=tasks,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            seed=seed,
-            **kwargs,
-        )
-        self.root = data_dir  # a folder or a URL: not a Path
-        self.task_names = list(tasks)
-
-    @classmethod
-    def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> StreamingDataModule:
-        dm = cls(spec, o.data_dir, o.tasks, o.batch_size, o.num_workers, o.seed, pin_memory=o.pin_memory)
-        dm.augment_options = augment
-        return dm
+    def __init__(self, spec, o: DataOptions, augment: AugmentOptions | None = None):
+        super().__init__(spec, o, augment)
+        self.root = o.data_dir  # a folder or a URL: not a Path
+        self.task_names = list(o.tasks)
 
     def prepare_data(self) -> None:
         pass  # prepare wrote everything ahead

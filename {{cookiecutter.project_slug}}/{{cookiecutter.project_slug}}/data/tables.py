@@ -22,6 +22,7 @@ from ..errors import DataError
 from .augment import AugmentOptions
 from .build import DataOptions
 from .memory import InMemoryDataModule, TensorBatches
+from .splits import TEST_FRACTION
 from .targets import (
     as_numbers,
     infer_kind,
@@ -190,19 +191,11 @@ class TableDataModule(InMemoryDataModule):
     loader returns (the embedded tables of datasets.py); same batches, loaders and statistics
     interface, plus each task's kind and the regression targets' training statistics."""
 
-    def __init__(self, spec, features: list[str] | None = None, task_types=(), **kwargs):
-        super().__init__(spec, **kwargs)
-        self.feature_names = list(features or [])  # resolved at setup (default: every other numeric column)
-        self.target_names = list(kwargs.get("tasks") or [])
-        self.task_types = list(task_types or [])
-        self.augment = None  # nothing to augment in a table
-
-    @classmethod
-    def from_options(cls, spec, o: DataOptions, augment: AugmentOptions) -> TableDataModule:
-        dm = super().from_options(spec, o, augment)
-        dm.feature_names, dm.augment_options = list(o.features or []), None  # nothing to augment in a table
-        dm.task_types = list(o.task_types or [])
-        return dm
+    def __init__(self, spec, o: DataOptions, augment: AugmentOptions | None = None, test_fraction=TEST_FRACTION):
+        super().__init__(spec, o, None, test_fraction)  # nothing to augment in a table
+        self.feature_names = list(o.features or [])  # resolved at setup (default: every other numeric column)
+        self.target_names = list(o.tasks or [])
+        self.task_types = list(o.task_types or [])
 
     def prepare_data(self) -> None:
         pass  # a local file or an embedded table: nothing to download or decode ahead
