@@ -2,8 +2,6 @@
 check that it is one of this project's ({% if cookiecutter.inference %}predict.py, export.py, {% endif %}--resume, --test-only and the notebook
 loader share these)."""
 
-from __future__ import annotations
-
 import pickle
 import re
 import zipfile

@@ -15,8 +15,6 @@ target as text or numbers; each task's kind is its Task's `kind`), as breast-can
 {%- endif %}
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

@@ -2,8 +2,6 @@
 is left half-written. A subclass per concern (a caller or a test can tell them apart); commands/
 catch the base class only. Only the standard library: the command line raises these before torch."""
 
-from __future__ import annotations
-
 import sys
 import traceback
 

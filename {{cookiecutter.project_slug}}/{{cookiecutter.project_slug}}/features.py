@@ -4,8 +4,6 @@ AFTER_RUN, training/loggers.py's WANDB_LOGGER); the core never imports them. tra
 once, after parsing. A feature of your own that hooks into every run goes here too: a module with an
 attach() function."""
 
-from __future__ import annotations
-
 from importlib import import_module
 {%- if not (cookiecutter.sweeps_engine or cookiecutter.diagnostics or cookiecutter.fast_wandb) %}
 

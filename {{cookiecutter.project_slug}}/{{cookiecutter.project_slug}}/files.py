@@ -3,8 +3,6 @@ writes, the checks of an output path before any work, and the removal of the tem
 writers leave behind. Hand-written on os.replace: no well-kept library names temporaries by process
 id, which lets the next run remove them."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 import re

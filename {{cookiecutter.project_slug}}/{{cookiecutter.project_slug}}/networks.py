@@ -12,8 +12,6 @@ the flags applied. Keep the decorator's first argument a string literal: the com
 names from this file without importing torch.
 """
 
-from __future__ import annotations
-
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field

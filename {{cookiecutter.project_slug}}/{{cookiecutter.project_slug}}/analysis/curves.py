@@ -1,8 +1,6 @@
 """A run's curves from its metrics.csv: per column, the (step, epoch, value) rows where it was logged.
 Only the standard library: the diagnosis of a finished run needs no torch."""
 
-from __future__ import annotations
-
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -2,8 +2,6 @@
 siblings under the same --output-dir → the rules' findings → diagnosis.json (atomically) and at most
 5 printed lines. The unit statistics (units.py, torch) come from the caller."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -4,8 +4,6 @@ over a scatter of every run, and one Markdown report: the share of diverged/fail
 where they sit, the edge warning, the divergent-ε0 warning, the top runs, and repeated seeds.
 matplotlib draws (Agg, files only)."""
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from pathlib import Path

@@ -4,8 +4,6 @@ the flags to try) or None. Only the standard library.
 
 The thresholds are named constants with where they come from; tests put curves on either side of each."""
 
-from __future__ import annotations
-
 import math
 import statistics
 from dataclasses import asdict, dataclass, field

@@ -2,8 +2,6 @@
 sample of training inputs through the network's weights, analysis/diagnose.py's findings, at most 5
 printed lines and, when W&B is on, the findings as a W&B table."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import torch

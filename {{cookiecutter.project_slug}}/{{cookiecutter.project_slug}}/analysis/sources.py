@@ -3,8 +3,6 @@ from an Optuna study (`optuna:<storage>#<study>`, through optuna's API), as Tria
 they searched (a W&B sweep file's parameters, the study's distributions, or the values the runs vary).
 Standard library, PyYAML and (for a study) optuna."""
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,8 +1,6 @@
 """Saturating and dead units: a sample of training inputs through a network's final weights, with a
 forward hook on each hidden tanh/sigmoid/ReLU module (torch's hooks; nothing else needed)."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 

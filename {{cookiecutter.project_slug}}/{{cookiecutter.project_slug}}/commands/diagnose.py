@@ -4,8 +4,6 @@ in the checklist's order, from its own numbers; writes RUN_DIR/diagnosis.json an
 The unit statistics need the run's data and checkpoint (best.ckpt, else last.ckpt): when either is
 missing, the curves' rules still run and the units are left out (said on stderr)."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import sys

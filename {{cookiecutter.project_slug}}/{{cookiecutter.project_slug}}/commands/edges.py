@@ -3,8 +3,6 @@ stage searched (on that range's scale: log for log distributions) is a sign the 
 range, so the next stage searches it again on a range widened past that edge instead of narrowing
 around it or fixing it. Only the standard library."""
 
-from __future__ import annotations
-
 import math
 
 EDGE = 0.1  # the outer tenth of the range, each side

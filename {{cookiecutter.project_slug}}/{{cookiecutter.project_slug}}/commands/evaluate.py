@@ -1,8 +1,6 @@
 """train.py --test-only --resume CKPT: test a checkpoint on any registered dataset's test split and
 write results.json and plots/confusion_matrix.png into a new run directory, without training."""
 
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path

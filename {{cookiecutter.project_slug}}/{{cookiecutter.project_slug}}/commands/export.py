@@ -2,8 +2,6 @@
 the checkpoint after writing. Inputs: images [B, C, H, W] in [0, 1] (normalization inside); outputs:
 one tensor of logits per task (a regression task: its value in the target's own units)."""
 
-from __future__ import annotations
-
 import argparse
 import importlib.util
 import json

@@ -1,8 +1,6 @@
 """predict.py: a checkpoint's predictions for image files (or a table's rows) into a CSV file, through
 Lightning's Trainer.predict and TaskModule.predict_step (batched, on a GPU when there is one)."""
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys

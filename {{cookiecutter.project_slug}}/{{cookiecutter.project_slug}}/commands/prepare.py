@@ -8,8 +8,6 @@ then written. Everything goes to a temporary folder renamed into place at the en
 interrupt leaves nothing behind.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

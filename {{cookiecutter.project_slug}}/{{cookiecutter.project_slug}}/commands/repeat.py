@@ -3,8 +3,6 @@ N seeds, each a `train.py` process in a new run directory beside it (K at once),
 standard deviation of the validation and test metric, printed and written to RUN_DIR/repeat.md and
 repeat.json: the evidence to adopt a change, which one lucky seed is not."""
 
-from __future__ import annotations
-
 import json
 import os
 import statistics

@@ -1,8 +1,6 @@
 """`sweeps report SOURCE`: the isolation plots and the Markdown report of one stage's runs
 (analysis/report.py), from run directories or `optuna:<storage>#<study>`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from ..analysis.report import REPEAT_FILE, write_report

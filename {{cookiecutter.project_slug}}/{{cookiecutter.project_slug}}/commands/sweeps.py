@@ -5,8 +5,6 @@ the W&B API. The stage the runs searched is the file in sweeps/ whose searched p
 vary (online: the sweep's own configuration); the next is the following file, or --to. Only the
 standard library and PyYAML (wandb only for an online --from)."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import math

@@ -1,8 +1,6 @@
 """`sweeps report` (commands/report.py) and `sweeps repeat` (commands/repeat.py): their command lines.
 commands/sweeps.py builds the parser and dispatches."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from ..errors import SweepError

@@ -1,8 +1,6 @@
 """`sweeps run`: the local engine's command line (search/ runs it). commands/sweeps.py builds the
 parser and dispatches."""
 
-from __future__ import annotations
-
 import argparse
 from pathlib import Path
 

@@ -6,8 +6,6 @@ the sweep re-queues (preempted) gets its whole stored config: `--_wandb={...}` (
 once underscores become dashes), logged values that are not flags (input_shape, param_count, ...),
 `--flag=None` for unset flags, and lists in Python's spelling (`--tasks=['digit']`, `--task_weights=[]`)."""
 
-from __future__ import annotations
-
 import ast
 import logging
 import os

@@ -2,8 +2,6 @@
 belong to one kind of data, what the machine must offer (output folder, W&B), and the checklist's
 advice on valid but doubtful values. Each problem is one line (parser.error: exit status 2)."""
 
-from __future__ import annotations
-
 import argparse
 import math
 import os

@@ -7,8 +7,6 @@ string keys of a module-level dict literal (`ACTIVATIONS = {"relu": ...}`). A re
 imported, is the truth. Hand-written: no library reads declarations without executing them;
 tests/training/test_registries.py holds each reading against the imported registry."""
 
-from __future__ import annotations
-
 import ast
 import sys
 from dataclasses import dataclass, field

@@ -1,8 +1,6 @@
 """Probes of the environment, known before torch is imported: the process's rank, W&B's mode and
 credentials, the optional packages that flags need."""
 
-from __future__ import annotations
-
 import importlib.util
 import netrc
 import os

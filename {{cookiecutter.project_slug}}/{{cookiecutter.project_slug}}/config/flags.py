@@ -7,8 +7,6 @@ Only the standard library is imported here so that `--help` and bad input answer
 a second; torch and Lightning load after parsing succeeds.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any

@@ -1,8 +1,6 @@
 """The command line: argparse over the declarations in flags.py, --config/--print-config, --resume's
 defaults, and one-line errors (exit status 2) for bad input; checks.py judges the values."""
 
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path

@@ -3,8 +3,6 @@ known without importing torch (declared.py reads networks.py's `@register_model`
 A builder keyword that is also a flag reaches the trunk: a new architecture knob is a flag in flags.py
 and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name)."""
 
-from __future__ import annotations
-
 import argparse
 {%- if cookiecutter.backbones %}
 import importlib.util

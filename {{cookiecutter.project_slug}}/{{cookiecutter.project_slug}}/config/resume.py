@@ -4,8 +4,6 @@ run's defaults. Every other flag may change on resume and is honoured: ε0 (the 
 rescaled), the schedule and its length, epochs and steps, regularization strengths, augmentation,
 logging and hardware."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from .reach import knobs

@@ -2,8 +2,6 @@
 rendered as a string) and raises ArgumentTypeError saying what is allowed; argparse prefixes
 the flag. Only the standard library (the parse path imports no torch)."""
 
-from __future__ import annotations
-
 import math
 from argparse import ArgumentTypeError
 from collections.abc import Callable

@@ -4,8 +4,6 @@ it reads (field names are flag names; no defaults: flags.py holds each flag's, o
 back into it: what is resolved on the way (run directory, feature columns, suggested ε0) goes into the
 run's plan, whose config its views read."""
 
-from __future__ import annotations
-
 import argparse
 from collections.abc import Mapping
 from dataclasses import fields

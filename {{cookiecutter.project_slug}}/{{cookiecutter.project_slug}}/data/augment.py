@@ -6,8 +6,6 @@ v2.functional), written as one batched operation each: a v2 transform draws one 
 call, and per image that costs 123 ms for a minibatch of 64 8×8 digits (80× a training step), this ~1 ms.
 """
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path

@@ -3,8 +3,6 @@ of the DataModule that the dataset's declaration names (datasets.py: `datamodule
 A new kind of dataset is a DataModule class built as `Class(spec, options, augment)` and a declaration
 that names it."""
 
-from __future__ import annotations
-
 import importlib
 from dataclasses import dataclass
 

@@ -2,8 +2,6 @@
 `<data-dir>/.tensors/`, rebuilt when a source file changes. A loader's failure becomes one line
 naming the file and what to do."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

@@ -1,8 +1,6 @@
 """The loaders of the built-in datasets (datasets.py declares them): each decodes its files into
 tensors, names a damaged file, and raises DataError with one line for the user."""
 
-from __future__ import annotations
-
 import math
 import os
 import socket

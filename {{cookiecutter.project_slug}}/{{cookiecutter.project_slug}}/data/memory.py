@@ -7,8 +7,6 @@ network standardizes them with the training split's statistics (its first step),
 and adversarial examples work on real pixels.
 """
 
-from __future__ import annotations
-
 import os
 import time
 from dataclasses import replace

@@ -2,8 +2,6 @@
 training split (label frequencies for the output-bias prior), shared by the in-memory DataModules{% if cookiecutter.streaming %} and
 `prepare` (so both paths train on the same examples){% endif %}."""
 
-from __future__ import annotations
-
 import torch
 
 TEST_FRACTION = 0.2  # held out (seeded) when a dataset has no official test split

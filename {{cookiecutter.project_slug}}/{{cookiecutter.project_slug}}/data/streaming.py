@@ -9,8 +9,6 @@ continues mid-epoch. Batches reach the module as in memory (images float in [0, 
 task); augmentation runs on each training batch on the device (on_after_batch_transfer).
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import os

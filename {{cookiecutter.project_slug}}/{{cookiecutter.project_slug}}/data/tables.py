@@ -9,8 +9,6 @@ numbers or strings, sorted (numerically when all are numbers), with the names ke
 Read with the standard library's csv module and NumPy: no pandas dependency for a flat file.
 """
 
-from __future__ import annotations
-
 import csv
 import math
 from pathlib import Path

@@ -6,8 +6,6 @@ regression heads standardize with (and the prior of their output bias).
 Columns are lists of strings (a CSV file) or NumPy arrays (an embedded table): no pandas dependency.
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 from ..errors import DataError

@@ -7,8 +7,6 @@ check `--tasks` and `--task-types` instantly; the label functions map a tensor o
 the task's labels [N].
 """
 
-from __future__ import annotations
-
 import importlib
 import math
 from collections.abc import Callable

@@ -2,8 +2,6 @@
 training data's channels, size and gray levels) or a table's feature columns (read by the same CSV
 reader as training: data/tables.read_csv)."""
 
-from __future__ import annotations
-
 import math
 import os
 from collections.abc import Sequence

@@ -2,8 +2,6 @@
 in the target's own units), and one CSV row per input with the predicted class names or values
 (predict.py, predict_images, predict_csv)."""
 
-from __future__ import annotations
-
 import csv
 import sys
 from collections.abc import Sequence

@@ -5,8 +5,6 @@ on the trunk's features. Pretrained weights are read from the local cache only (
 torchvision, the Hugging Face cache for timm); nothing is ever downloaded here.
 """
 
-from __future__ import annotations
-
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path

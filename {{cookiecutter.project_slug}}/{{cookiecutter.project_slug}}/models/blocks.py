@@ -1,8 +1,6 @@
 """The project's block (Linear/Conv → BN → activation, dropout), the activations, and `Network`: any trunk
 (networks.py{% if cookiecutter.backbones %}, torchvision, timm{% endif %}) with the input adaptation and one head per task."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 import torch
@@ -137,7 +135,7 @@ class Network(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
 
-    def train(self, mode: bool = True) -> Network:
+    def train(self, mode: bool = True) -> "Network":
         super().train(mode)
         if self.freeze_trunk:  # a frozen trunk's batch norm keeps its running statistics too
             self.trunk.eval()

@@ -2,8 +2,6 @@
 torchvision/timm backbone,{% else %},{% endif %}
 plus the input adaptation and one head per task (blocks.Network)."""
 
-from __future__ import annotations
-
 from functools import partial
 
 from ..config.flags import FLAG_BY_NAME

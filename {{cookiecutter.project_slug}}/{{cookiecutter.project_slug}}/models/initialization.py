@@ -1,7 +1,5 @@
 """Parameter initialization: the checklist's formulas for every weight, and the output biases."""
 
-from __future__ import annotations
-
 import math
 from collections.abc import Callable
 

@@ -5,8 +5,6 @@ runner started again continues it. Budget: the study holds --trials counted tria
 pruned, crashed or running); a trial that was running when its runner died is failed, not counted,
 and asked again with the same values."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import math

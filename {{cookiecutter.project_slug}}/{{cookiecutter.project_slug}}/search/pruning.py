@@ -11,8 +11,6 @@ every trial's process (seconds of imports and schema checks per trial, one more 
 connection per trial), where the runner already holds the study: the trial talks to it over a
 pipe, one line each way."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

@@ -2,8 +2,6 @@
 (run name, the flags the trial ran with, its metric) of each completed trial, and the sweep file
 the study was started from (its `parameters:` tell which stage it searched)."""
 
-from __future__ import annotations
-
 import math
 
 from ..errors import SweepError

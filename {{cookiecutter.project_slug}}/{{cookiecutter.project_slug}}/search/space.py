@@ -19,8 +19,6 @@ W&B form                                   → Optuna
 `normal`, `log_normal`, ... (unbounded), nested `parameters:` → refused, one line naming the parameter
 """
 
-from __future__ import annotations
-
 import bisect
 import itertools
 import math

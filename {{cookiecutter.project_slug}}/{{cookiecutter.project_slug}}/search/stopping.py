@@ -17,8 +17,6 @@ follows line for line:
 An iteration is one logged value of the metric: one validation, the step the trial reports.
 """
 
-from __future__ import annotations
-
 import math
 
 import optuna

@@ -2,8 +2,6 @@
 (sqlite:///path.db, postgresql+psycopg2://user@host/db, mysql+pymysql://...) or journal:PATH (Optuna's
 journal file, for a shared file system without a database server)."""
 
-from __future__ import annotations
-
 JOURNAL = "journal:"
 
 

@@ -1,8 +1,6 @@
 """A W&B sweep file read for the local engine: its method, metric, early termination and command,
 each checked, with one line naming what is refused. Only the standard library and PyYAML."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys

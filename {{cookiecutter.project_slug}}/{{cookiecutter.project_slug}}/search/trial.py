@@ -2,8 +2,6 @@
 environment; `attach()` then puts the reporting callback (pruning.py) on the run's Trainer. Outside
 a sweep it does nothing and imports nothing (train.py calls it on every run)."""
 
-from __future__ import annotations
-
 import json
 import os
 

@@ -6,8 +6,6 @@ fit/test) and loggers.finish_wandb() call it, so everything reaches the run befo
 Hand-written: neither Lightning nor wandb has a non-blocking logger{% if cookiecutter.benchmarks %};
 benchmarks/bench_wandb.py measures it against the plain SweepWandbLogger{% endif %}."""
 
-from __future__ import annotations
-
 import queue
 import sys
 import threading

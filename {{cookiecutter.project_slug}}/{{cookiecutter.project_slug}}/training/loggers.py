@@ -2,8 +2,6 @@
 never lost (RunCSVLogger), Weights & Biases that keeps a sweep's parameters as the W&B agent set them
 (SweepWandbLogger{% if cookiecutter.fast_wandb %}; the fast_wandb feature moves its work to a thread: background.py{% endif %}){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
 
-from __future__ import annotations
-
 import csv
 import os
 import sys

@@ -2,8 +2,6 @@
 it), the lock that keeps a second process out, its removal when a run never trained, and the files
 every run writes there (config.yaml, results.json) through files.write_atomically."""
 
-from __future__ import annotations
-
 import fcntl
 import json
 import os
