@@ -9,6 +9,9 @@ import time
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from ..config.flags import FLAG_BY_NAME
 from .monitor import Monitor, epoch_line_keys
@@ -95,16 +98,13 @@ class DivergenceGuard(L.Callback):
 
 class LastCheckpoint(ModelCheckpoint):
     """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps).
-    Lightning's save_last=True rewrites it only when the monitored checkpoint is saved, so this is a
-    second ModelCheckpoint that monitors nothing and keeps one file (written to a temporary file, then
-    renamed: a kill never leaves half a file)."""
+    Lightning's save_last=True rewrites it only when the monitored checkpoint is saved: this is a second
+    ModelCheckpoint that monitors nothing and keeps one file (written, then renamed: never half a file)."""
 
     def __init__(self, dirpath):
         super().__init__(dirpath, "last", monitor=None, enable_version_counter=False, auto_insert_metric_name=False)
 
-    @property
-    def state_key(self) -> str:
-        return "LastCheckpoint"
+    state_key = property(lambda self: "LastCheckpoint")  # not ModelCheckpoint's: best.ckpt's has that
 
     def on_train_end(self, trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)
@@ -121,8 +121,6 @@ class SaveOnInterrupt(L.Callback):
         self.path = path
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        from lightning.pytorch.utilities.exceptions import SIGTERMException
-
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.global_step > 0:
             trainer.save_checkpoint(self.path)
 
@@ -150,10 +148,9 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One plain line per epoch when no progress bar shows (CI, SLURM, nohup): the primary task's metrics
-    of the epoch's training and of the validation that ran in it. A callback's on_train_epoch_end runs
-    before the module's, which computes the training metrics: the line waits for the next epoch's start
-    or the end of training."""
+    """One plain line per epoch when no progress bar shows (CI, SLURM, nohup): the primary task's metrics of
+    the epoch's training and validation. A callback's on_train_epoch_end runs before the module's, which
+    computes the training metrics: the line waits for the next epoch's start or the end of training."""
 
     def __init__(self, monitor: Monitor | None = None):
         self.kind = (monitor or Monitor()).kind
@@ -193,9 +190,6 @@ class RunFacts(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
-        from lightning.pytorch.loggers import WandbLogger
-        from lightning.pytorch.utilities.model_summary import ModelSummary
-
         summary = ModelSummary(pl_module, max_depth=-1)
         facts = {
             "steps_per_epoch": math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches),
@@ -205,14 +199,10 @@ class RunFacts(L.Callback):
         }
         for logger in trainer.loggers:
             logger.log_hyperparams(facts)
-            if isinstance(logger, WandbLogger):
-                # Leaf layers only (no containers), so the counts add up to the total.
-                modules = dict(pl_module.named_modules())
-                rows = [
-                    [name, kind, count]
-                    for name, kind, count in zip(summary.layer_names, summary.layer_types, summary.param_nums)
-                    if count and not any(True for _ in modules[name].children())
-                ]
+            if isinstance(logger, WandbLogger):  # leaf layers only (no containers), so the counts add up
+                leaves = {name for name, m in pl_module.named_modules() if not list(m.children())}
+                layers = zip(summary.layer_names, summary.layer_types, summary.param_nums)
+                rows = [[name, kind, count] for name, kind, count in layers if count and name in leaves]
                 logger.log_table("model/parameters", columns=["layer", "type", "params"], data=rows)
 
     def on_train_end(self, trainer, pl_module) -> None:

@@ -1,7 +1,6 @@
-"""The monitored metric, spelled once: best.ckpt, early stopping, the best-epoch metrics, the epoch
-lines, results.json and every tool that ranks runs (sweeps) read it here. It follows the primary
-task's kind (data/tasks.TASK_KINDS: its `monitor` and `mode`): val/acc (maximized) for classification,
-val/rmse (minimized) for regression. Only the standard library (data/tasks imports no torch)."""
+"""The monitored metric, spelled once: best.ckpt, early stopping, the best-epoch metrics, the epoch lines,
+results.json and every tool that ranks runs read it here. It follows the primary task's kind (its
+`monitor` and `mode` in data/tasks.TASK_KINDS, which imports no torch): val/acc (maximized), val/rmse."""
 
 from __future__ import annotations
 
@@ -32,7 +31,6 @@ class Monitor:
     worst = property(lambda self: WORSTS[self.mode])  # what a diverged or stuck run reports (see WORST)
 
     def better(self, a: float, b: float) -> bool:
-        """Whether value a of the monitored metric is better than b."""
         return a > b if self.mode == "max" else a < b
 
 

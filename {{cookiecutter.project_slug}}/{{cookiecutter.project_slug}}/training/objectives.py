@@ -36,7 +36,7 @@ def l1_penalty(net: nn.Module, lam: float) -> torch.Tensor:
 
 
 def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """Share of entries with |w| < 1e-3: the sparsity that L1 regularization produces."""
+    """Share of entries with |w| < SPARSE: the sparsity that L1 regularization produces."""
     w = torch.cat([t.detach().flatten() for t in tensors])
     return (w.abs() < SPARSE).float().mean()
 
@@ -44,10 +44,9 @@ def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
 def adversarial_examples(
     loss: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, method: str, eps: float, steps: int
 ) -> torch.Tensor:
-    """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`.
-
-    fgsm: one step of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of
-    2.5ε/steps (Madry et al.), each projected back into the ball and the valid range."""
+    """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`. fgsm: one step
+    of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of 2.5ε/steps (Madry et al.),
+    each projected back into the ball and the valid range."""
     if method == "pgd":
         alpha, delta = 2.5 * eps / steps, torch.empty_like(x).uniform_(-eps, eps)
     else:

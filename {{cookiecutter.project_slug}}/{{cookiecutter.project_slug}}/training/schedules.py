@@ -35,20 +35,11 @@ SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
 
 
 def lr_at(
-    k: int,
-    schedule: str,
-    lr: float,
-    *,
-    steps_per_epoch: int,
-    total_steps: int,
-    tau: int | None,
-    final_ratio: float,
-    decay: float,
-    step_epochs: int,
-    warmup_steps: int,
+    k, schedule, lr, *, steps_per_epoch, total_steps, tau, final_ratio, decay, step_epochs, warmup_steps
 ) -> float:
-    """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0; the
-    keywords are the flags' values (schedule_arguments), defaulted in config/flags.py only."""
+    """ε_k of the schedule named `schedule` at optimizer step k (from 0), ε0 = lr, with the optional
+    linear warm-up from 0. The keywords are the flags' values (schedule_arguments; tau None: the last
+    step), defaulted in config/flags.py only, and the run's step counts."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
     tau = max(1, total_steps - 1) if tau is None else tau  # the last step of the run uses exactly ε_τ
@@ -61,22 +52,15 @@ def lr_at(
     return value
 
 
-# The flags of a schedule (hyperparameter name → lr_at's keyword).
-SCHEDULE_FLAGS = {
-    "lr_schedule": "schedule",
-    "lr_tau": "tau",
-    "lr_final_ratio": "final_ratio",
-    "lr_decay": "decay",
-    "lr_step_epochs": "step_epochs",
-    "warmup_steps": "warmup_steps",
-}
+# The flags of a schedule; lr_at's keyword is the flag's name without "lr_".
+SCHEDULE_FLAGS = ("lr_schedule", "lr_tau", "lr_final_ratio", "lr_decay", "lr_step_epochs", "warmup_steps")
 
 
 def schedule_arguments(hp) -> dict:
     """The one adapter from the flags (a run's hyperparameters, a mapping or a namespace) to lr_at's
     keywords, besides the step counts: the module's scheduler and the planned-schedule plot share it."""
     values = hp if isinstance(hp, Mapping) else vars(hp)
-    return {"lr": values["lr"], **{kw: values[flag] for flag, kw in SCHEDULE_FLAGS.items()}}
+    return {"lr": values["lr"], **{flag.removeprefix("lr_"): values[flag] for flag in SCHEDULE_FLAGS}}
 
 
 def lambda_lr(optimizer, lr: float, **schedule_kw):

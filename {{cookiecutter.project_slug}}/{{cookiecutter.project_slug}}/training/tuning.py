@@ -19,9 +19,7 @@ from .schedules import lr_at, schedule_arguments
 
 
 @dataclass(frozen=True)
-class PlanOptions:
-    """The flags that plan a run's schedule: ε0, the schedule's own flags and the run's length."""
-
+class PlanOptions:  # the flags that plan a run's schedule: ε0, the schedule's own flags, the run's length
     lr: float
     lr_schedule: str
     lr_tau: int | None
@@ -37,9 +35,7 @@ class PlanOptions:
 
 
 @dataclass(frozen=True)
-class CliffOptions:
-    """The flags the minibatch cliff test reads."""
-
+class CliffOptions:  # the flags the minibatch cliff test reads
     accelerator: str
     model: str
     optimizer: str
@@ -73,9 +69,7 @@ def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
     """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
     from lightning.pytorch.tuner import Tuner
 
-    finder = Tuner(trainer).lr_find(
-        module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=100, update_attr=False
-    )
+    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10, num_training=100, update_attr=False)
     lrs, losses = finder.results["lr"], finder.results["loss"]
     suggestion = steepest_descent(lrs, losses) or fallback  # None: the loss blew up at once
     with open(run_dir / "lr_find.csv", "w", newline="") as f:
@@ -108,18 +102,12 @@ def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10
     return min(slope, key=slope.__getitem__)
 
 
-def planned_steps(a: PlanOptions, train_size: int) -> tuple[int, int]:
-    """(steps per epoch, total optimizer steps) as Lightning will count them on one device."""
-    batches = math.ceil(train_size / a.batch_size)
-    limit = a.limit_train_batches
+def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
+    # The steps per epoch and in all as Lightning will count them on one device.
+    batches, limit = math.ceil(train_size / a.batch_size), a.limit_train_batches
     batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
     per_epoch = max(1, math.ceil(batches / a.accumulate_grad_batches))
-    total = per_epoch * a.max_epochs
-    return per_epoch, min(total, a.max_steps) if a.max_steps > 0 else total
-
-
-def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
-    per_epoch, total = planned_steps(a, train_size)
+    total = per_epoch * a.max_epochs if a.max_steps <= 0 else min(per_epoch * a.max_epochs, a.max_steps)
     kw = schedule_arguments(asdict(a))
     fig, ax = _pyplot().subplots(figsize=(7, 4))
     ax.plot(range(total), [lr_at(k, steps_per_epoch=per_epoch, total_steps=total, **kw) for k in range(total)])
@@ -209,14 +197,11 @@ def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
                 torch.cuda.synchronize()
 
         try:
-            for _ in range(2):  # warm-up
-                step()
-            return statistics.median(timeit.repeat(step, number=1, repeat=5))
+            return statistics.median(timeit.repeat(step, number=1, repeat=7)[2:])  # the first two: warm-up
         except RuntimeError as e:  # torch.cuda.OutOfMemoryError is one
             if not isinstance(e, torch.cuda.OutOfMemoryError) and "out of memory" not in str(e).lower():
                 raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+            torch.cuda.empty_cache()  # a no-op where CUDA was not used
             print(f"batch size {size}: out of memory; stopping there")
             return None
 
