@@ -5,18 +5,19 @@ plain epoch lines and the run's facts. trainer.callbacks_for puts them all on th
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from ..config.flags import FLAG_BY_NAME
 from .monitor import Monitor, epoch_line_keys
 
-# A stuck run whose ε0 is under a tenth of the default (a decade below where the checklist's tuning
-# starts) most likely moves too slowly to leave its first loss in `patience` steps: the checklist's
-# "too low: it decreases too slowly", not "too high". Above it, a loss that never falls is at chance.
+# A stuck run with ε0 a decade under the default moves too slowly to leave its first loss (the checklist's
+# "too low: it decreases too slowly"); above it, a loss that never falls is at chance ("too high").
 LOW_LR = FLAG_BY_NAME["lr"].default / 10
 
 # Your callbacks: each entry makes one for a run, from the run directory (or returns None to skip it):
@@ -34,17 +35,14 @@ class Diverged(RuntimeError):
 
 
 class DivergenceGuard(L.Callback):
-    """Stop when the training loss is NaN/inf, or above `factor` × its first value for `patience`
-    consecutive steps: the checklist's "when ε0 is too high, the cost function may increase
-    dramatically". Raising (rather than should_stop) keeps the last good checkpoint on disk.
-    Also stuck: at an epoch's end, once `patience` steps have run, a run whose training loss never
-    averaged below its first value over an epoch is at chance (ε0 too high for the loss to blow up,
-    e.g. SGD with momentum and no batch norm), not healthy."""
+    """Stop when the training loss is NaN/inf, or above `factor` × its first value for `patience` steps
+    in a row: the checklist's "when ε0 is too high, the cost function may increase dramatically".
+    Raising (not should_stop) keeps the last good checkpoint. Also stuck: after `patience` steps, an
+    epoch's mean training loss never below the first value is at chance (e.g. SGD, momentum, no BN)."""
 
     def __init__(self, lr: float, factor: float = 10.0, patience: int = 20):
         self.lr, self.factor, self.patience = lr, factor, patience
-        self.first: float | None = None
-        self.above = 0
+        self.first, self.above = None, 0  # the first finite training loss; steps in a row far above it
         self.improved = False  # some epoch's mean training loss was below the first value
         self.steps, self.epoch_sum, self.epoch_steps = 0, 0.0, 0
 
@@ -82,14 +80,11 @@ class DivergenceGuard(L.Callback):
             raise Diverged(self.advice(why, stuck=True), trainer.global_step, mean, "stuck")
 
     def advice(self, why: str, stuck: bool = False) -> str:
-        if stuck and self.lr < LOW_LR:
-            return (
-                f"{why}. The learning rate ε0 = {self.lr:g} is probably too low for the loss to move in "
-                f"{self.steps} steps; run with --find-lr to pick one, or raise --lr."
-            )
+        low = stuck and self.lr < LOW_LR
+        problem = f"too low for the loss to move in {self.steps} steps" if low else "too high"
         return (
-            f"{why}. The learning rate ε0 = {self.lr:g} is probably too high; run with --find-lr to pick one, "
-            "or lower --lr."
+            f"{why}. The learning rate ε0 = {self.lr:g} is probably {problem}; run with --find-lr to pick one, "
+            f"or {'raise' if low else 'lower'} --lr."
         )
 
     def state_dict(self) -> dict:
@@ -102,25 +97,14 @@ class DivergenceGuard(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """last.ckpt = the end of the latest completed epoch, whatever the monitored metric did. Lightning's
-    save_last=True rewrites last.ckpt only when the monitored checkpoint is saved (a finished run's
-    last.ckpt held its best epoch), so this is a second ModelCheckpoint that monitors nothing and
-    keeps one file. It also saves where training ends mid-epoch (--max-steps). Lightning writes
-    checkpoints through a transaction (temporary file, then rename): a kill never leaves half a file."""
+    """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps).
+    Lightning's save_last=True rewrites it only when the monitored checkpoint is saved: this is a second
+    ModelCheckpoint that monitors nothing and keeps one file (written, then renamed: never half a file)."""
 
     def __init__(self, dirpath):
-        super().__init__(
-            dirpath=dirpath,
-            filename="last",
-            monitor=None,
-            save_top_k=1,
-            enable_version_counter=False,
-            auto_insert_metric_name=False,
-        )
+        super().__init__(dirpath, "last", monitor=None, enable_version_counter=False, auto_insert_metric_name=False)
 
-    @property
-    def state_key(self) -> str:
-        return "LastCheckpoint"
+    state_key = property(lambda self: "LastCheckpoint")  # not ModelCheckpoint's: best.ckpt's has that
 
     def on_train_end(self, trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)
@@ -137,8 +121,6 @@ class SaveOnInterrupt(L.Callback):
         self.path = path
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        from lightning.pytorch.utilities.exceptions import SIGTERMException
-
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.global_step > 0:
             trainer.save_checkpoint(self.path)
 
@@ -166,11 +148,9 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One plain line per epoch when no terminal shows a progress bar (CI, SLURM, nohup): the epoch's
-    own training metrics and the validation that ran in it (none shown when it ran none), those of the
-    primary task's kind (the monitored one among them). Lightning runs validation inside the epoch and
-    a callback's on_train_epoch_end before the module's, where the training metrics are computed; so
-    the line is printed when they are all known: when the next epoch starts, or training ends."""
+    """One plain line per epoch when no progress bar shows (CI, SLURM, nohup): the primary task's metrics of
+    the epoch's training and validation. A callback's on_train_epoch_end runs before the module's, which
+    computes the training metrics: the line waits for the next epoch's start or the end of training."""
 
     def __init__(self, monitor: Monitor | None = None):
         self.kind = (monitor or Monitor()).kind
@@ -192,29 +172,24 @@ class EpochLines(L.Callback):
         self._print(trainer)
 
     def _print(self, trainer) -> None:
-        if self.pending is None or not trainer.is_global_zero:
-            self.pending = None
+        pending, self.pending = self.pending, None
+        if pending is None or not trainer.is_global_zero:
             return
-        epoch, took, val = self.pending
-        self.pending = None
+        epoch, took, val = pending
         # The module's on_train_epoch_end has logged this epoch's train/* by now (the next epoch's not yet).
         m = {**{k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}, **val}
         shown = " ".join(f"{k}={m[k]:.4f}" for k in epoch_line_keys(self.kind) if k in m)
-        print(f"epoch {epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", file=sys.stdout, flush=True)
+        print(f"epoch {epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", flush=True)
 
 
 class RunFacts(L.Callback):
-    """Values derived from the flags, logged once as hyperparameters (W&B config), plus the
-    parameter count per layer as a W&B table; and the training time (processes launched, data
-    and model set up: from the first step to the last)."""
+    """Values derived from the flags, logged once as hyperparameters (W&B config), the parameter count
+    per layer as a W&B table, and the training time (from the first step to the last)."""
 
     train_seconds = math.nan
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
-        from lightning.pytorch.loggers import WandbLogger
-        from lightning.pytorch.utilities.model_summary import ModelSummary
-
         summary = ModelSummary(pl_module, max_depth=-1)
         facts = {
             "steps_per_epoch": math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches),
@@ -224,14 +199,10 @@ class RunFacts(L.Callback):
         }
         for logger in trainer.loggers:
             logger.log_hyperparams(facts)
-            if isinstance(logger, WandbLogger):
-                # Leaf layers only (no containers), so the counts add up to the total.
-                modules = dict(pl_module.named_modules())
-                rows = [
-                    [name, kind, count]
-                    for name, kind, count in zip(summary.layer_names, summary.layer_types, summary.param_nums)
-                    if count and not any(True for _ in modules[name].children())
-                ]
+            if isinstance(logger, WandbLogger):  # leaf layers only (no containers), so the counts add up
+                leaves = {name for name, m in pl_module.named_modules() if not list(m.children())}
+                layers = zip(summary.layer_names, summary.layer_types, summary.param_nums)
+                rows = [[name, kind, count] for name, kind, count in layers if count and name in leaves]
                 logger.log_table("model/parameters", columns=["layer", "type", "params"], data=rows)
 
     def on_train_end(self, trainer, pl_module) -> None:

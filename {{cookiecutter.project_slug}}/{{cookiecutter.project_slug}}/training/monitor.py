@@ -1,7 +1,6 @@
-"""The monitored metric, spelled once: best.ckpt, early stopping, the best-epoch metrics, the epoch
-lines, results.json and every tool that ranks runs (sweeps) read it here. It follows the primary
-task's kind (data/tasks.TASK_KINDS: its `monitor` and `mode`): val/acc (maximized) for classification,
-val/rmse (minimized) for regression. Only the standard library (data/tasks imports no torch)."""
+"""The monitored metric, spelled once: best.ckpt, early stopping, the best-epoch metrics, the epoch lines,
+results.json and every tool that ranks runs read it here. It follows the primary task's kind (its
+`monitor` and `mode` in data/tasks.TASK_KINDS, which imports no torch): val/acc (maximized), val/rmse."""
 
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ from ..data.tasks import DEFAULT_KIND, TASK_KINDS, kinds_of
 # A run of the default kind (classification) follows its validation accuracy: higher is better.
 MONITOR, MODE = f"val/{TASK_KINDS[DEFAULT_KIND].monitor}", TASK_KINDS[DEFAULT_KIND].mode
 GOALS = {"max": "maximize", "min": "minimize"}  # a mode as a W&B sweep's metric.goal
-# The value a run that diverged or got stuck reports, so that a sweep ranks it last: 0 for an accuracy
-# (maximized; no run scores lower). A minimized metric (a loss) gets a finite 1e6 instead of inf:
-# W&B's summaries, JSON and a Bayesian model's fit all need a number, and no run that learned anything
-# reports a loss near it. Set WORST yourself if MONITOR names something else.
+# What a diverged or stuck run reports, so that a sweep ranks it last: 0 for an accuracy (maximized). A
+# minimized metric gets a finite 1e6, not inf: W&B's summaries, JSON and a Bayesian model's fit need a
+# number, and no run that learned anything comes near it. Set WORST yourself if MONITOR names another.
 WORSTS = {"max": 0.0, "min": 1e6}
 GOAL, WORST = GOALS[MODE], WORSTS[MODE]
 
@@ -28,22 +26,12 @@ class Monitor:
     mode: str = MODE
     kind: str = DEFAULT_KIND  # the primary task's kind (data/tasks.TASK_KINDS): which metrics the epoch lines show
 
-    @property
-    def goal(self) -> str:
-        return GOALS[self.mode]
-
-    @property
-    def test_name(self) -> str:
-        return "test/" + self.name.split("/", 1)[1]
+    goal = property(lambda self: GOALS[self.mode])
+    test_name = property(lambda self: "test/" + self.name.split("/", 1)[1])
+    worst = property(lambda self: WORSTS[self.mode])  # what a diverged or stuck run reports (see WORST)
 
     def better(self, a: float, b: float) -> bool:
-        """Whether value a of the monitored metric is better than b."""
         return a > b if self.mode == "max" else a < b
-
-    @property
-    def worst(self) -> float:
-        """What a diverged or stuck run reports, so that a sweep ranks it last (see WORST)."""
-        return WORSTS[self.mode]
 
 
 def monitor_for(kind) -> Monitor:

@@ -1,9 +1,6 @@
-"""The regularizers that act on the loss (GBC16 ch. 7): L1 on the weights and adversarial examples.
-Each task's own loss is its kind's (data/tasks.TASK_KINDS).
-
-Plain functions of the network (or of its loss) and plain values, so the LightningModule's training
-step reads as the checklist's: the multitask loss Σ_t w_t L_t, + L1, + the adversarial share.
-"""
+"""The regularizers that act on the loss (GBC16 ch. 7): L1 on the weights and adversarial examples
+(each task's own loss is its kind's, data/tasks.TASK_KINDS). Plain functions, so the module's training
+step reads as the checklist's: the multitask loss Σ_t w_t L_t, + L1, + the adversarial share."""
 
 from __future__ import annotations
 
@@ -39,26 +36,19 @@ def l1_penalty(net: nn.Module, lam: float) -> torch.Tensor:
 
 
 def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """Share of entries with |w| < 1e-3: the sparsity that L1 regularization produces."""
+    """Share of entries with |w| < SPARSE: the sparsity that L1 regularization produces."""
     w = torch.cat([t.detach().flatten() for t in tensors])
     return (w.abs() < SPARSE).float().mean()
 
 
 def adversarial_examples(
-    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    method: str,
-    eps: float,
-    steps: int,
+    loss: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, method: str, eps: float, steps: int
 ) -> torch.Tensor:
-    """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`.
-
-    fgsm: one step of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of
-    2.5ε/steps (Madry et al.), each projected back into the ball and the valid range."""
+    """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`. fgsm: one step
+    of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of 2.5ε/steps (Madry et al.),
+    each projected back into the ball and the valid range."""
     if method == "pgd":
-        steps, alpha = steps, 2.5 * eps / steps
-        delta = torch.empty_like(x).uniform_(-eps, eps)
+        alpha, delta = 2.5 * eps / steps, torch.empty_like(x).uniform_(-eps, eps)
     else:
         steps, alpha, delta = 1, eps, torch.zeros_like(x)
     for _ in range(steps):

@@ -1,16 +1,8 @@
-"""THE place to add an optimizer: one constructor per name, registered under the name `--optimizer`
-takes. A constructor names the flags it reads as keyword parameters (the way networks.py's builders
-do), and gets exactly those:
-
-    @register_optimizer("lion")
-    def lion(params, *, lr, momentum, beta2, weight_decay):
-        return Lion(params, lr=lr, betas=(momentum, beta2), weight_decay=weight_decay)
-
-`--optimizer` lists the registered names (read from this file without importing torch: keep the
-decorator's first argument a string literal). A flag given with an optimizer that does not take it
-is refused (e.g. --nesterov with adam). `momentum` is heavy-ball momentum for sgd/rmsprop and β1 for
-adam/adamw; `beta2` is Adam's β2 and RMSProp's α; weight_decay is coupled (added to the gradient)
-except for adamw (decoupled)."""
+"""THE place to add an optimizer (an example: the README's "Extend"): a constructor registered under its
+`--optimizer` name (a string literal: the command line reads the names without importing torch) whose
+keyword parameters are the flags it takes and gets; a flag given to one that does not take it is refused
+(--nesterov with adam). `momentum` is heavy-ball momentum for sgd/rmsprop and β1 for adam/adamw; `beta2`
+is Adam's β2 and RMSProp's α; weight_decay is coupled (added to the gradient) except for adamw."""
 
 from __future__ import annotations
 

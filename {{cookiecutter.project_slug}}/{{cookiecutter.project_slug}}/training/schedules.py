@@ -1,16 +1,13 @@
 """THE place to add a learning-rate schedule: ε_k as a pure function of the optimizer step k (one
-entry of SCHEDULES), wrapped once for Lightning (lambda_lr). `--lr-schedule` lists the names (read
-from this file without importing it: keep SCHEDULES a dict literal); its help quotes ROBBINS_MONRO in
-config/flags.py, which a test holds to the same names. Only the standard library is imported here
-(torch inside lambda_lr).
-"""
+entry of SCHEDULES), wrapped once for Lightning (lambda_lr). `--lr-schedule` lists the names, read
+from this file without importing it (keep SCHEDULES a dict literal; a test holds config/flags.py's
+ROBBINS_MONRO to the same names). Only the standard library at import (torch inside lambda_lr)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
 
-# ----------------------------------------------------------------------------- schedules
 # Each takes (k, ε0, p) and returns ε_k; p holds steps_per_epoch, tau, final_ratio, decay,
 # step_epochs. n = k // steps_per_epoch is the epoch, counted from 0.
 
@@ -18,16 +15,12 @@ from collections.abc import Callable, Mapping
 def _linear(k: int, lr: float, p: dict) -> float:
     # GBC16 §8.3.1: ε_k = (1 - k/τ)ε0 + (k/τ)ε_τ for k <= τ, ε_τ after.
     tau, lr_tau = p["tau"], p["final_ratio"] * lr
-    if k >= tau:
-        return lr_tau
-    return (1 - k / tau) * lr + (k / tau) * lr_tau
+    return lr_tau if k >= tau else (1 - k / tau) * lr + (k / tau) * lr_tau
 
 
 def _cosine(k: int, lr: float, p: dict) -> float:
     tau, lr_tau = p["tau"], p["final_ratio"] * lr
-    if k >= tau:
-        return lr_tau
-    return lr_tau + (lr - lr_tau) * (1 + math.cos(math.pi * k / tau)) / 2
+    return lr_tau if k >= tau else lr_tau + (lr - lr_tau) * (1 + math.cos(math.pi * k / tau)) / 2
 
 
 SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
@@ -42,52 +35,32 @@ SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
 
 
 def lr_at(
-    k: int,
-    schedule: str,
-    lr: float,
-    *,
-    steps_per_epoch: int,
-    total_steps: int,
-    tau: int | None,
-    final_ratio: float,
-    decay: float,
-    step_epochs: int,
-    warmup_steps: int,
+    k, schedule, lr, *, steps_per_epoch, total_steps, tau, final_ratio, decay, step_epochs, warmup_steps
 ) -> float:
-    """ε_k of `schedule` at optimizer step k (from 0), with the optional linear warm-up from 0; the
-    keywords are the flags' values (schedule_arguments), defaulted in config/flags.py only."""
+    """ε_k of the schedule named `schedule` at optimizer step k (from 0), ε0 = lr, with the optional
+    linear warm-up from 0. The keywords are the flags' values (schedule_arguments; tau None: the last
+    step), defaulted in config/flags.py only, and the run's step counts."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
-    params = {
-        "steps_per_epoch": max(1, steps_per_epoch),
-        # τ defaults to the last step of the run, so that step uses exactly ε_τ.
-        "tau": tau if tau is not None else max(1, total_steps - 1),
-        "final_ratio": final_ratio,
-        "decay": decay,
-        "step_epochs": step_epochs,
-    }
+    tau = max(1, total_steps - 1) if tau is None else tau  # the last step of the run uses exactly ε_τ
+    params = dict(
+        steps_per_epoch=max(1, steps_per_epoch), tau=tau, final_ratio=final_ratio, decay=decay, step_epochs=step_epochs
+    )
     value = SCHEDULES[schedule](k, lr, params)
     if k < warmup_steps:
         value *= k / warmup_steps
     return value
 
 
-# The flags of a schedule (hyperparameter name → lr_at's keyword).
-SCHEDULE_FLAGS = {
-    "lr_schedule": "schedule",
-    "lr_tau": "tau",
-    "lr_final_ratio": "final_ratio",
-    "lr_decay": "decay",
-    "lr_step_epochs": "step_epochs",
-    "warmup_steps": "warmup_steps",
-}
+# The flags of a schedule; lr_at's keyword is the flag's name without "lr_".
+SCHEDULE_FLAGS = ("lr_schedule", "lr_tau", "lr_final_ratio", "lr_decay", "lr_step_epochs", "warmup_steps")
 
 
 def schedule_arguments(hp) -> dict:
     """The one adapter from the flags (a run's hyperparameters, a mapping or a namespace) to lr_at's
     keywords, besides the step counts: the module's scheduler and the planned-schedule plot share it."""
     values = hp if isinstance(hp, Mapping) else vars(hp)
-    return {"lr": values["lr"], **{kw: values[flag] for flag, kw in SCHEDULE_FLAGS.items()}}
+    return {"lr": values["lr"], **{flag.removeprefix("lr_"): values[flag] for flag in SCHEDULE_FLAGS}}
 
 
 def lambda_lr(optimizer, lr: float, **schedule_kw):

@@ -1,12 +1,9 @@
-"""Who sent SIGTERM: the W&B agent that started this run (a stop: Hyperband's early termination,
-"Stop" in the UI) or anyone else (a scheduler preempting the job). Only the standard library.
-
-Python's signal handlers are not told the sender, so under an agent SIGTERM is blocked in every
-thread before any other starts and a thread waits for it with sigwaitinfo, which reports the
-sender's pid; the agent is this process's parent (it starts each run as its child and stops it with
-Popen.terminate). The thread then sends SIGTERM to the process again with the signal unblocked for
-itself only, so the usual handler (Lightning's, during fit) runs on the main thread as before.
-Hand-written: neither Lightning nor wandb tells the two apart."""
+"""Who sent SIGTERM: the W&B agent that started this run (a stop: Hyperband's early termination, "Stop"
+in the UI) or anyone else (a scheduler preempting the job). Hand-written: neither Lightning nor wandb
+tells them apart, and Python's signal handlers are not told the sender. So under an agent, SIGTERM is
+blocked in every thread before any other starts, and a thread waits for it with sigwaitinfo, which
+reports the sender's pid (the agent is the parent: it stops a run with Popen.terminate); the thread then
+sends it again, unblocked for itself only, so the usual handler (Lightning's) runs on the main thread."""
 
 from __future__ import annotations
 
@@ -48,6 +45,4 @@ def unblock_inherited() -> None:
 def stopped_by_agent() -> bool | None:
     """After a SIGTERM: True when every SIGTERM came from the agent (the parent), False when one came
     from elsewhere (preemption), None when the senders were not recorded."""
-    if not _AGENT_PID or not SENDERS:
-        return None
-    return all(pid == _AGENT_PID[0] for pid in SENDERS)
+    return all(pid == _AGENT_PID[0] for pid in SENDERS) if _AGENT_PID and SENDERS else None

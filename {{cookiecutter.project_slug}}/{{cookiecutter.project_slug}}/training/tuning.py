@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import math
 import statistics
-import time
+import timeit
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,9 +19,7 @@ from .schedules import lr_at, schedule_arguments
 
 
 @dataclass(frozen=True)
-class PlanOptions:
-    """The flags that plan a run's schedule: ε0, the schedule's own flags and the run's length."""
-
+class PlanOptions:  # the flags that plan a run's schedule: ε0, the schedule's own flags, the run's length
     lr: float
     lr_schedule: str
     lr_tau: int | None
@@ -37,9 +35,7 @@ class PlanOptions:
 
 
 @dataclass(frozen=True)
-class CliffOptions:
-    """The flags the minibatch cliff test reads."""
-
+class CliffOptions:  # the flags the minibatch cliff test reads
     accelerator: str
     model: str
     optimizer: str
@@ -62,45 +58,40 @@ def _pyplot():
     return plt
 
 
-# ----------------------------------------------------------------------------- LR range test
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
 
 
 def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
     """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
     from lightning.pytorch.tuner import Tuner
 
-    finder = Tuner(trainer).lr_find(
-        module, datamodule=dm, min_lr=1e-6, max_lr=10.0, num_training=100, update_attr=False
-    )
-    suggestion = steepest_descent(finder.results["lr"], finder.results["loss"])
-    if suggestion is None:  # the loss blew up at once: too few finite points for a slope
-        suggestion = fallback
+    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10, num_training=100, update_attr=False)
+    lrs, losses = finder.results["lr"], finder.results["loss"]
+    suggestion = steepest_descent(lrs, losses) or fallback  # None: the loss blew up at once
     with open(run_dir / "lr_find.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["lr", "loss"])
-        writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
-    plt = _pyplot()
+        csv.writer(f).writerows([["lr", "loss"], *zip(lrs, losses)])
+    _pyplot()
     fig = finder.plot(suggest=False)
-    if suggestion in finder.results["lr"]:
-        at = finder.results["lr"].index(suggestion)
-        fig.axes[0].plot(suggestion, finder.results["loss"][at], "o", color="red", markersize=9)
+    if suggestion in lrs:
+        fig.axes[0].plot(suggestion, losses[lrs.index(suggestion)], "o", color="red", markersize=9)
     fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
-    fig.savefig(run_dir / "plots" / "lr_find.png", dpi=100)
-    plt.close(fig)
+    plot = _save(fig, run_dir / "plots" / "lr_find.png")
     print(
-        f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(finder.results['lr'])} minibatches; "
-        f"{run_dir / 'lr_find.csv'}, {run_dir / 'plots' / 'lr_find.png'})"
+        f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(lrs)} minibatches; "
+        f"{run_dir / 'lr_find.csv'}, {plot})"
     )
     return float(suggestion)
 
 
 def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10) -> float | None:
-    """ε where the (smoothed) loss falls fastest per decade of ε.
-
-    By hand because Lightning's suggestion() takes the slope per unit of ε, which on an exponential
-    sweep favours the smallest rates (here it proposed 3e-5 where the loss only starts to move);
-    the range test reads its curve on a log axis. The first points are skipped: the running
-    average of the loss is still warming up there."""
+    """ε where the (smoothed) loss falls fastest per decade of ε (None: too few finite points). By hand:
+    Lightning's suggestion() takes the slope per unit of ε, which on an exponential sweep favours the
+    smallest rates (it proposed 3e-5 where the loss only starts to move). The first points are skipped:
+    the running average of the loss is still warming up there."""
     points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
     if len(points) < 3:
         return None
@@ -111,50 +102,24 @@ def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10
     return min(slope, key=slope.__getitem__)
 
 
-# ----------------------------------------------------------------------------- schedule plot
-
-
-def planned_steps(a: PlanOptions, train_size: int) -> tuple[int, int]:
-    """(steps per epoch, total optimizer steps) as Lightning will count them on one device."""
-    batches = math.ceil(train_size / a.batch_size)
-    limit = a.limit_train_batches
+def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
+    # The steps per epoch and in all as Lightning will count them on one device.
+    batches, limit = math.ceil(train_size / a.batch_size), a.limit_train_batches
     batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
     per_epoch = max(1, math.ceil(batches / a.accumulate_grad_batches))
-    total = per_epoch * a.max_epochs
-    return per_epoch, min(total, a.max_steps) if a.max_steps > 0 else total
-
-
-def schedule_values(a: PlanOptions, steps_per_epoch: int, total: int) -> list[float]:
+    total = per_epoch * a.max_epochs if a.max_steps <= 0 else min(per_epoch * a.max_epochs, a.max_steps)
     kw = schedule_arguments(asdict(a))
-    return [lr_at(k, steps_per_epoch=steps_per_epoch, total_steps=total, **kw) for k in range(total)]
-
-
-def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
-    per_epoch, total = planned_steps(a, train_size)
-    values = schedule_values(a, per_epoch, total)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(range(total), values)
-    ax.set_xlabel(f"optimizer step k ({per_epoch} per epoch)")
-    ax.set_ylabel("ε_k")
+    fig, ax = _pyplot().subplots(figsize=(7, 4))
+    ax.plot(range(total), [lr_at(k, steps_per_epoch=per_epoch, total_steps=total, **kw) for k in range(total)])
+    ax.set(xlabel=f"optimizer step k ({per_epoch} per epoch)", ylabel="ε_k")
     ax.set_title(f"--lr-schedule {a.lr_schedule}, ε0 = {a.lr:g}")
     ax.grid(alpha=0.3)
-    path = run_dir / "plots" / "lr_schedule.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-# ----------------------------------------------------------------------------- batch-size cliff
+    return _save(fig, run_dir / "plots" / "lr_schedule.png")
 
 
 def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int | None:
-    """Index of the cliff: the first size whose time per example exceeds `rise` × the lowest time
-    per example of the smaller sizes (it had been falling or flat, then jumps). None: no cliff.
-
-    A doubling of the batch that more than doubles the per-example cost by half again is not
-    noise of a few percent; 1.5 leaves room for timing jitter of ±20%."""
+    """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest
+    of the smaller sizes (it had been falling or flat, then jumps); 1.5 leaves room for ±20% jitter."""
     per_example = [t / b for t, b in zip(seconds, sizes)]
     for i in range(1, len(sizes)):
         best = min(per_example[:i])
@@ -165,48 +130,38 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int
 
 
 def search_batch_sizes(
-    time_size: Callable[[int], float], start: int, largest: int, passes: int = 3, confirmations: int = 4
+    time_size: Callable[[int], float | None], start: int, largest: int, passes: int = 3, confirmations: int = 4
 ) -> tuple[list[int], list[float]]:
-    """Time sizes start, 2·start, … up to `largest` (or out of memory) and return (sizes, seconds).
+    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size's None).
 
-    On a busy machine a timing can only come out too slow, never too fast, so each size keeps the
-    fastest of its medians: every size is timed in `passes` interleaved passes, and a suspected cliff
-    and every size whose time per example rises is re-timed, `confirmations` times at most; a cliff
-    that disappears when re-timed was another process's work, not a cache."""
-    sizes: list[int] = []
-    size = start
-    while size <= largest:
-        sizes.append(size)
-        size *= 2
-    seconds: list[float] = []
-    for pass_ in range(passes):
-        for i, b in enumerate(sizes[: len(seconds) if pass_ else len(sizes)]):
-            t = time_size(b)
-            if t is None:  # out of memory: this size and the larger ones are out of reach
-                sizes, seconds = sizes[:i], seconds[:i]
-                break
-            if pass_ == 0:
-                seconds.append(t)
-            else:
-                seconds[i] = min(seconds[i], t)
-    for _ in range(confirmations):
-        per_example = [t / b for t, b in zip(seconds, sizes)]
-        # Suspects: every rise of the time per example (it falls as the fixed cost is shared, so a rise
-        # is either the cliff or a slow timing), the cliff and the best size before it.
-        suspects = {
-            i
-            for i in range(1, len(sizes))
-            if per_example[i] > per_example[i - 1] and (i + 1 == len(sizes) or per_example[i] > per_example[i + 1])
-        }
-        cliff = find_cliff(sizes, seconds)
-        if cliff is not None:
-            suspects |= {cliff, per_example.index(min(per_example[:cliff]))}
-        if not suspects:
+    On a busy machine a timing can only come out too slow, so each size keeps its fastest time over
+    `passes` passes; then each rise of the time per example (it falls as the fixed cost is shared: a
+    rise is the cliff or a slow timing), a suspected cliff and the best size before it are re-timed,
+    `confirmations` times at most: a cliff that re-timing removes was another process's work."""
+    sizes, seconds = [], []
+    for b in (start << i for i in range((largest // start).bit_length())):
+        t = time_size(b)
+        if t is None:  # out of memory: this size and the larger ones are out of reach
             break
+        sizes.append(b)
+        seconds.append(t)
+
+    def retime(suspects) -> None:
         for i in suspects:
             t = time_size(sizes[i])
-            if t is not None:
-                seconds[i] = min(seconds[i], t)
+            seconds[i] = seconds[i] if t is None else min(seconds[i], t)
+
+    for _ in range(passes - 1):
+        retime(range(len(sizes)))
+    for _ in range(confirmations):
+        e = [t / b for t, b in zip(seconds, sizes)]
+        suspects = {i for i in range(1, len(e)) if e[i] > e[i - 1] and (i + 1 == len(e) or e[i] > e[i + 1])}
+        cliff = find_cliff(sizes, seconds)
+        if cliff is not None:
+            suspects |= {cliff, e.index(min(e[:cliff]))}
+        if not suspects:
+            break
+        retime(suspects)
     return sizes, seconds
 
 
@@ -220,88 +175,57 @@ def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1) -> int
     return max(b for b, e in zip(sizes[:end], per_example) if e <= slack * best)
 
 
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
-
-
-def time_minibatch(module, optimizer, x: torch.Tensor, y: torch.Tensor, warmup: int = 2, repeats: int = 5) -> float:
-    """Median seconds of one training step (forward, backward, optimizer step) on (x, y)."""
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        losses, _, _ = module.model_step(x, y)
-        sum(losses).backward()
-        optimizer.step()
-        if x.is_cuda:
-            torch.cuda.synchronize()
-
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() and a.accelerator in ("auto", "gpu") else "cpu")
     module = module.to(device).train()
     optimizer = create_optimizer(a.optimizer, module.parameters(), **asdict(a))  # the run's optimizer flags
-    data = dm.train_set
     gen = torch.Generator().manual_seed(a.seed)
     # Batch norm cannot train on a single example: start at 2 when the network has it.
     start = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()) else 1
 
     def time_size(size: int) -> float | None:
+        """Median seconds of a training step (forward, backward, optimizer step) on `size` examples."""
         # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
-        x, y = (t.to(device) for t in data.batch(torch.randint(len(data), (size,), generator=gen)))
-        try:
-            return time_minibatch(module, optimizer, x, y)
-        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
-            if not _is_oom(e):
-                raise
+        indices = torch.randint(len(dm.train_set), (size,), generator=gen)
+        x, y = (t.to(device) for t in dm.train_set.batch(indices))
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            sum(module.model_step(x, y)[0]).backward()
+            optimizer.step()
             if device.type == "cuda":
-                torch.cuda.empty_cache()
+                torch.cuda.synchronize()
+
+        try:
+            return statistics.median(timeit.repeat(step, number=1, repeat=7)[2:])  # the first two: warm-up
+        except RuntimeError as e:  # torch.cuda.OutOfMemoryError is one
+            if not isinstance(e, torch.cuda.OutOfMemoryError) and "out of memory" not in str(e).lower():
+                raise
+            torch.cuda.empty_cache()  # a no-op where CUDA was not used
             print(f"batch size {size}: out of memory; stopping there")
             return None
 
     sizes, seconds = search_batch_sizes(time_size, start, a.find_batch_size_max)
-    best = recommend(sizes, seconds)
-    cliff = find_cliff(sizes, seconds)
+    best, cliff = recommend(sizes, seconds), find_cliff(sizes, seconds)
+    per_example = [t / b for t, b in zip(seconds, sizes)]
     with open(run_dir / "batch_size.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["batch_size", "seconds_per_minibatch", "seconds_per_example", "cliff", "chosen"])
-        for i, (b, t) in enumerate(zip(sizes, seconds)):
-            writer.writerow([b, f"{t:.6g}", f"{t / b:.6g}", int(i == cliff), int(b == best)])
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, ys, label in (
-        (axes[0], seconds, "seconds per minibatch"),
-        (axes[1], [t / b for t, b in zip(seconds, sizes)], "seconds per example"),
-    ):
+        for i, (b, t, e) in enumerate(zip(sizes, seconds, per_example)):
+            writer.writerow([b, f"{t:.6g}", f"{e:.6g}", int(i == cliff), int(b == best)])
+            mark = "  <- cliff" if i == cliff else ""
+            print(f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * e:9.2f} µs/example{mark}")
+    fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4))
+    for ax, ys, label in ((axes[0], seconds, "seconds per minibatch"), (axes[1], per_example, "seconds per example")):
         ax.loglog(sizes, ys, "o-", base=2)
         ax.axvline(best, color="tab:red", linestyle="--", label=f"chosen: {best}")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel(label)
+        ax.set(xlabel="batch size", ylabel=label)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.suptitle(f"Minibatch cliff test on {device.type} ({a.model})")
-    path = run_dir / "plots" / "batch_size.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    for b, t in zip(sizes, seconds):
-        print(
-            f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * t / b:9.2f} µs/example"
-            + ("  <- cliff" if cliff is not None and b == sizes[cliff] else "")
-        )
-    print(
-        f"largest batch size before the cliff: {best}"
-        + ("" if cliff is not None else " (no cliff up to the largest size tried)")
-        + f"  ({run_dir / 'batch_size.csv'}, {path})"
-    )
+    path = _save(fig, run_dir / "plots" / "batch_size.png")
+    none = "" if cliff is not None else " (no cliff up to the largest size tried)"
+    print(f"largest batch size before the cliff: {best}{none}  ({run_dir / 'batch_size.csv'}, {path})")
     return best
 
 
@@ -311,10 +235,7 @@ def plot_confusion_matrix(matrix: torch.Tensor | None, task: str, path: Path) ->
         return None
     from torchmetrics.utilities.plot import plot_confusion_matrix as plot
 
-    plt = _pyplot()
+    _pyplot()
     fig, ax = plot(matrix.cpu())
     ax.set_title(f"test set, task {task}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
