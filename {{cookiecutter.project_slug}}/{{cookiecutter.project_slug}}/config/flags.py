@@ -1,11 +1,7 @@
-"""Every checklist hyperparameter, declared once in FLAGS: type, default, allowed values and
-the checklist's reason (the help text). parser.py turns the declarations into the command line; the
-choices of registered things (networks, datasets, optimizers, schedules, inits, activations) come from
-their registries (declared.py reads those without importing torch).
-
-Only the standard library is imported here so that `--help` and bad input answer in well under
-a second; torch and Lightning load after parsing succeeds.
-"""
+"""Every checklist hyperparameter, declared once in FLAGS: type, default, allowed values and the
+checklist's reason (the help text); parser.py makes the command line of them. Registered names (networks,
+optimizers, schedules, …) are read from their registries' source (declared.py): no torch is imported
+here, so `--help` and bad input answer at once."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,21 +35,9 @@ ACTIVATION_NAMES = dict_keys("models/blocks.py", "ACTIVATIONS")
 RNN_CELLS = dict_keys("models/blocks.py", "RNN_CELLS")
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
-SECTIONS = (
-    "Learning rate",
-    "Optimization algorithm",
-    "Batch normalization",
-    "Architecture",
-    "Parameter initialization",
-    "Regularization",
-    "Activation function",
-    "Data",
-    "Trainer and hardware",
-    "Logging",
-)
-
-
-# ----------------------------------------------------------------------------- declarations
+SECTIONS = ("Learning rate", "Optimization algorithm", "Batch normalization", "Architecture")
+SECTIONS += ("Parameter initialization", "Regularization", "Activation function", "Data")
+SECTIONS += ("Trainer and hardware", "Logging")
 
 
 @dataclass(frozen=True)
@@ -78,17 +62,9 @@ class Flag:
 
 
 def flag(name, section, default, help, kind=None, allowed=None, choices=None, none_ok=False, metavar=None):
-    """Declare a flag. `kind` is float/int/str/bool/list type; `allowed` a Range for numbers."""
-    if choices is not None:
-        parse = str
-    elif kind in (int, float):
-        parse = number_type(kind, allowed)
-    elif kind is None or kind is str or kind is bool:
-        parse = None
-    else:
-        parse = kind
-    if none_ok:
-        parse = optional(parse or str)
+    """Declare a flag. `kind`: int or float (with `allowed`, a Range), str, bool or a parser such as list_type."""
+    parse = number_type(kind, allowed) if kind in (int, float) else None if kind in (None, str, bool) else kind
+    parse = optional(parse or str) if none_ok else parse
     return Flag(name, section, default, help, parse, tuple(choices) if choices else None, metavar)
 
 

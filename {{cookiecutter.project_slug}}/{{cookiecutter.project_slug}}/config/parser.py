@@ -31,8 +31,6 @@ from .reach import resolve_width
 from .resume import incompatible, read_resume
 from .types import parse_bool
 
-# ----------------------------------------------------------------------------- parser
-
 
 class OneLineParser(argparse.ArgumentParser):
     """Bad input: one line naming the flag and what is allowed, exit status 2, no usage dump."""
@@ -75,28 +73,12 @@ def build_parser() -> OneLineParser:
 
 def add_flag(group, f: flags.Flag, **overrides) -> None:
     """The argparse argument of one declared flag (booleans: --flag, --no-flag, --flag=VALUE)."""
+    names = (f.option, "--no-" + f.option[2:]) if f.is_bool else (f.option,)
     if f.is_bool:
-        group.add_argument(
-            f.option,
-            "--no-" + f.option[2:],
-            dest=f.name,
-            action=BoolAction,
-            nargs="?",
-            type=parse_bool,
-            default=overrides.get("default", f.default),
-            metavar="BOOL",
-            help=f.help,
-        )
+        kind = {"action": BoolAction, "nargs": "?", "type": parse_bool, "metavar": "BOOL"}
     else:
-        group.add_argument(
-            f.option,
-            dest=f.name,
-            type=f.type,
-            default=overrides.get("default", f.default),
-            choices=overrides.get("choices", f.choices),
-            metavar=f.metavar,
-            help=f.help,
-        )
+        kind = {"type": f.type, "choices": overrides.get("choices", f.choices), "metavar": f.metavar}
+    group.add_argument(*names, dest=f.name, default=overrides.get("default", f.default), help=f.help, **kind)
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
