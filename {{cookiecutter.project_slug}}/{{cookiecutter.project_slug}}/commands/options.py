@@ -1,6 +1,5 @@
-"""The views of the parsed flags that the commands hand to the code below them (config/views.py), and
-the adapters every command shares: the DataModule, the module and the Trainer of a set of flags, and a
-training run's plan."""
+"""What the commands build from the parsed flags (through views, config/views.py): the DataModule, the
+module, the Trainer and a training run's plan."""
 
 from __future__ import annotations
 

@@ -10,14 +10,13 @@ from ..data.tasks import kinds_of
 from ..errors import DataError, SettingError, UsageError, one_line
 
 
-def option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretrained: bool = True{% endif %}):
-    """The TaskModule of these flags (`config`: every flag's resolved value) on this data."""
+    """The TaskModule of these flags (`config`: every flag's resolved value) on this data. What the data
+    determines is saved with it (so a checkpoint rebuilds the network): the input's shape and statistics,
+    each task's kind and classes, and the training split's target statistics (regression heads learn (y − μ)/σ)."""
     from .module import TaskModule
 
+    n = len(dm.tasks)
     return TaskModule(
 {%- if cookiecutter.backbones %}
         load_pretrained=load_pretrained,
@@ -29,20 +28,11 @@ def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretraine
         task_names=[t.name for t in dm.tasks],
         task_classes=[t.num_classes for t in dm.tasks],
         task_class_names=dm.class_names,
+        task_kinds=[t.kind for t in dm.tasks],
         label_frequencies=dm.label_frequencies(),
-        **target_hparams(dm),
+        target_mean=list(getattr(dm, "target_mean", None) or [0.0] * n),
+        target_std=list(getattr(dm, "target_std", None) or [1.0] * n),
     )
-
-
-def target_hparams(dm) -> dict:
-    """Each task's kind and the training split's target statistics (regression heads learn (y − μ)/σ),
-    saved with the run like the feature statistics so a checkpoint rebuilds and rescales its heads."""
-    n = len(dm.tasks)
-    return {
-        "task_kinds": [t.kind for t in dm.tasks],
-        "target_mean": list(getattr(dm, "target_mean", None) or [0.0] * n),
-        "target_std": list(getattr(dm, "target_std", None) or [1.0] * n),
-    }
 
 
 def allocate_module(config: dict, dm, accelerator: str):
@@ -91,7 +81,7 @@ def available_memory(accelerator: str) -> int | None:
 def network_summary(model: str, module{% if cookiecutter.backbones %}, pretrained: bool = False{% endif %}) -> str:
     """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
     applies, ignored = flag_reach(model{% if cookiecutter.backbones %}, pretrained{% endif %})
-    net = module.net
+    net, option = module.net, lambda name: "--" + name.replace("_", "-")
     adapt = [
         f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
         f"resized to {net.size}×{net.size}" if net.size else "",
@@ -117,12 +107,9 @@ def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_v
             f"--val-fraction {val_fraction:g} leaves no training examples (of "
             f"{len(dm.train_set) + len(dm.val_set)}); lower it"
         )
-    train_batches = math.ceil(len(dm.train_set) / batch_size)
-    val_batches = math.ceil(len(dm.val_set) / batch_size)
-    for flag, limit, batches in (
-        ("--limit-train-batches", limit_train, train_batches),
-        ("--limit-val-batches", limit_val, val_batches),
-    ):
+    limits = {"--limit-train-batches": (limit_train, dm.train_set), "--limit-val-batches": (limit_val, dm.val_set)}
+    for flag, (limit, split) in limits.items():
+        batches = math.ceil(len(split) / batch_size)
         if isinstance(limit, float) and batches and int(limit * batches) == 0:
             raise SettingError(
                 f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction or a count >= 1"
