@@ -25,8 +25,10 @@ def build_datamodule(a: argparse.Namespace):
 def resolved_config(a: argparse.Namespace, dm) -> dict:
     """Every flag's value as this run uses it{% if cookiecutter.tables %}: the data resolves a table's feature columns{% endif %}."""
     config = config_dict(a)
+{%- if cookiecutter.tables %}
     if getattr(dm, "feature_names", None):
         config["features"] = list(dm.feature_names)  # default: every other numeric column; saved, predicted on
+{%- endif %}
     return config
 
 

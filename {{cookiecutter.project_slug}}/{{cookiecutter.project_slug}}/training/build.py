@@ -50,19 +50,17 @@ def allocate_module(config: dict, dm, accelerator: str):
         need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
         free = available_memory(accelerator)
         if free is not None and need > free:
-            raise SettingError(
-                f"the network asked for ({asked}) has {params:,} parameters, about {need / 2**30:.1f} GiB to "
-                f"train, more than the {free / 2**30:.1f} GiB available; use a smaller --width or --depth"
-            )
+            size = f"{params:,} parameters, about {need / 2**30:.1f} GiB to train"
+            why = f"more than the {free / 2**30:.1f} GiB available; use a smaller --width or --depth"
+            raise SettingError(f"the network asked for ({asked}) has {size}, {why}")
     try:
         return build_module(config, dm)
     except (MemoryError, RuntimeError) as e:
         if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
             raise
         size = f"{params:,} parameters" if params else "a network"
-        raise SettingError(
-            f"cannot allocate {size} for {asked} ({one_line(e)[:120]}); use a smaller --width or --depth"
-        ) from None
+        why = one_line(e)[:120]
+        raise SettingError(f"cannot allocate {size} for {asked} ({why}); use a smaller --width or --depth") from None
 
 
 def available_memory(accelerator: str) -> int | None:
@@ -82,20 +80,14 @@ def network_summary(model: str, module{% if cookiecutter.backbones %}, pretraine
     """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
     applies, ignored = flag_reach(model{% if cookiecutter.backbones %}, pretrained{% endif %})
     net, option = module.net, lambda name: "--" + name.replace("_", "-")
-    adapt = [
-        f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
-        f"resized to {net.size}×{net.size}" if net.size else "",
-    ]
-    return "\n".join(
-        [
-            f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
-            f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
-            + "".join(f", {s}" for s in adapt if s),
-            "  flags that apply to it: "
-            + ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
-            + "; and every optimization, schedule, regularization and data flag",
-            "  flags ignored by it: " + (", ".join(option(f) for f in ignored) or "none"),
-        ]
+    adapt = f", {net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else ""
+    adapt += f", resized to {net.size}×{net.size}" if net.size else ""
+    reach = ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
+    return (
+        f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
+        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized{adapt}\n"
+        f"  flags that apply to it: {reach}; and every optimization, schedule, regularization and data flag\n"
+        f"  flags ignored by it: {', '.join(option(f) for f in ignored) or 'none'}"
     )
 
 
@@ -103,17 +95,14 @@ def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_v
     """Data-dependent values the parser cannot judge: a split with no examples, or --limit-*-batches
     that leave no batch at all (Lightning would quietly train or validate on nothing)."""
     if len(dm.train_set) == 0:
-        raise DataError(
-            f"--val-fraction {val_fraction:g} leaves no training examples (of "
-            f"{len(dm.train_set) + len(dm.val_set)}); lower it"
-        )
+        total = len(dm.train_set) + len(dm.val_set)
+        raise DataError(f"--val-fraction {val_fraction:g} leaves no training examples (of {total}); lower it")
     limits = {"--limit-train-batches": (limit_train, dm.train_set), "--limit-val-batches": (limit_val, dm.val_set)}
     for flag, (limit, split) in limits.items():
         batches = math.ceil(len(split) / batch_size)
         if isinstance(limit, float) and batches and int(limit * batches) == 0:
-            raise SettingError(
-                f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction or a count >= 1"
-            )
+            why = "use a larger fraction or a count >= 1"
+            raise SettingError(f"{flag} {limit:g} of {batches} batches rounds to 0 batches; {why}")
 
 
 def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
@@ -122,7 +111,5 @@ def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
     saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])), kinds)
     now = (list(dm.input_shape), [t.num_classes for t in dm.tasks], [t.kind for t in dm.tasks])
     if saved != now:
-        raise UsageError(
-            f"{what} was trained on inputs {saved[0]} with classes per task {saved[1]} ({','.join(saved[2])}); "
-            f"this data gives {now[0]} and {now[1]} ({','.join(now[2])})"
-        )
+        was = f"inputs {saved[0]} with classes per task {saved[1]} ({','.join(saved[2])})"
+        raise UsageError(f"{what} was trained on {was}; this data gives {now[0]} and {now[1]} ({','.join(now[2])})")

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero, resolve_mode
 from ..config.views import view
+from ..data.augment import preview
 from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
 from .callbacks import BestEpochMetrics, Diverged, RunFacts
@@ -73,15 +74,12 @@ def start(plan: Plan, dm, module) -> int:
     status = 1  # an exception that is not a UsageError or an interrupt: a traceback, exit 1
     try:
         status = run_plan(plan, dm, module, wandb_logger, mode, tool)
-        return status
-    except UsageError:
-        status = 2
-        raise
-    except KeyboardInterrupt:
-        status = 130
+    except (UsageError, KeyboardInterrupt) as e:
+        status = 2 if isinstance(e, UsageError) else 130
         raise
     finally:
         finish_wandb(wandb_logger, status)
+    return status
 
 
 def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int:
@@ -114,18 +112,15 @@ def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int
 
 def augmentation_preview(dm, run_dir: Path) -> Path | None:
     """plots/augment.png: 8 training images, each beside 7 augmented copies (None: no augmentation)."""
-    from ..data.augment import preview
-
     if dm.augment is None:
         return None
     return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
 
 
 def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str = "disabled") -> int:
-    """The exit status of a fit that did not finish, with one line saying why and what is kept; other
-    exceptions (bugs) go on to a traceback. Under a W&B agent a diverged or stuck run is a result (exit 0);
-    a SIGTERM is a stop when the agent sent it (exit 0), else a preemption (marked preempting, exit 143:
-    the sweep re-queues it)."""
+    """The exit status of a fit that did not finish, with one line saying why and what is kept (bugs go on to a
+    traceback). Under a W&B agent a diverged or stuck run is a result (exit 0), and so is a SIGTERM the agent
+    sent; another SIGTERM is a preemption (marked preempting, exit 143: the sweep re-queues it)."""
     o, step, last = plan.trainer, trainer.global_step, plan.run_dir / "checkpoints" / "last.ckpt"
     where = f"continue with: python train.py --resume {plan.run_dir}" if last.is_file() else "no checkpoint was written"
     if "overflow" in str(e) and not isinstance(e, Diverged):  # ε0 beyond what float32 holds: the update overflows
@@ -157,18 +152,14 @@ def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str 
         print(f"interrupted at step {step}{' (SIGTERM: preempted)' if sigterm else ''}; {where}", file=sys.stderr)
         return 143 if sigterm else 130
     if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
-        print(
-            f"error: out of memory at step {step} with --batch-size {plan.config['batch_size']} "
-            f"(--precision {o.precision}); lower --batch-size or --width, or run --find-batch-size; {where}",
-            file=sys.stderr,
-        )
+        asked = f"--batch-size {plan.config['batch_size']} (--precision {o.precision})"
+        advice = "lower --batch-size or --width, or run --find-batch-size"
+        print(f"error: out of memory at step {step} with {asked}; {advice}; {where}", file=sys.stderr)
         return 1
     if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
-        raise SettingError(
-            f"--num-nodes {o.num_nodes} --devices {o.devices}: not every process joined within --ddp-timeout "
-            f"{o.ddp_timeout} s ({one_line(e)[:120]}); start the same command on every node with its NODE_RANK, "
-            "MASTER_ADDR and MASTER_PORT"
-        ) from None
+        why = f"not every process joined within --ddp-timeout {o.ddp_timeout} s ({one_line(e)[:120]})"
+        fix = "start the same command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
+        raise SettingError(f"--num-nodes {o.num_nodes} --devices {o.devices}: {why}; {fix}") from None
     raise e
 
 
@@ -238,8 +229,7 @@ def validate_if_never_validated(trainer, module, dm) -> None:
 
 
 def write_run_results(plan: Plan, trainer, wandb_logger, mode: str, values: dict) -> None:
-    """results.json: the run's names, `values`, its length, and the metric best.ckpt followed and its
-    direction (sweeps rank runs by it)."""
+    """results.json: the run, `values`, its length, the metric best.ckpt followed (sweeps rank runs by it)."""
     from .loggers import wandb_run_id
 
     monitor = monitor_of(dict(trainer.lightning_module.hparams))

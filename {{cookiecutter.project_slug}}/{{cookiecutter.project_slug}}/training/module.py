@@ -20,13 +20,10 @@ from .objectives import adversarial_examples, frozen_batchnorm_statistics, l1_pe
 from .optimizers import create_optimizer, parameter_groups
 from .schedules import lambda_lr, schedule_arguments
 
-SPLITS = ("train", "val", "test")
-
 
 class TaskModule(L.LightningModule):
-    """Keyword arguments are the resolved flags plus what the data determines (input_shape,
-    input_mean, input_std, task_names, task_classes, task_kinds, label_frequencies, target_mean,
-    target_std); all are saved as hyperparameters, so a checkpoint rebuilds the same network.{% if cookiecutter.backbones %}
+    """Keyword arguments: the resolved flags plus what the data determines (training/build.build_module),
+    all saved as hyperparameters, so a checkpoint rebuilds the same network.{% if cookiecutter.backbones %}
     `load_pretrained` (not saved): read --pretrained weights from the cache; a checkpoint holds them
     already, so loading one needs no cache.{% endif %}"""
 
@@ -52,9 +49,9 @@ class TaskModule(L.LightningModule):
         self.register_buffer("target_std", torch.tensor(hp.get("target_std") or [1.0] * n), persistent=False)
         self.loss_flags = [{f: hp[f] for f in kind.flags if f in hp} for kind in self.kinds]
         # Per split, per task, its kind's metrics. ModuleDict keys may not be "train" (a Module attribute).
-        task_metrics = lambda c, kind: torch.nn.ModuleDict({name: make(c) for name, make in kind.metrics.items()})
+        metrics = lambda c, kind: torch.nn.ModuleDict({name: make(c) for name, make in kind.metrics.items()})
         self.metrics = torch.nn.ModuleDict(
-            {s + "_": torch.nn.ModuleList(map(task_metrics, hp.task_classes, self.kinds)) for s in SPLITS}
+            {s + "_": torch.nn.ModuleList(map(metrics, hp.task_classes, self.kinds)) for s in ("train", "val", "test")}
         )
         primary, classes = self.kinds[0], hp.task_classes[0]
         # val/adv_<metric>: the primary task's monitored metric (val/adv_acc) on adversarial examples.
@@ -74,10 +71,8 @@ class TaskModule(L.LightningModule):
     def model_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list, list]:
         """Per task: its loss, and the prediction and target its metrics read (TaskKind.loss).
         x: [B, C, H, W] in [0, 1]{% if cookiecutter.tables %} (a table: [B, F, 1, 1]){% endif %}; y: [B, T], one target per task."""
-        parts = [
-            kind.loss(outputs, y[:, t], self.target_mean[t], self.target_std[t], **self.loss_flags[t])
-            for t, (kind, outputs) in enumerate(zip(self.kinds, self(x)))
-        ]
+        tasks = enumerate(zip(self.kinds, self(x), self.target_mean, self.target_std, self.loss_flags))
+        parts = [kind.loss(out, y[:, t], mean, std, **flags) for t, (kind, out, mean, std, flags) in tasks]
         losses, predictions, targets = zip(*parts)
         return list(losses), list(predictions), list(targets)
 
@@ -97,9 +92,7 @@ class TaskModule(L.LightningModule):
         x, y = batch
         losses, predictions, targets = self.model_step(x, y)
         self.update_metrics("train", predictions, targets)
-        total = self.weighted(losses)
-        log = self.losses_log("train", losses)
-        hp = self.hparams
+        total, log, hp = self.weighted(losses), self.losses_log("train", losses), self.hparams
         if hp.adversarial != "none" and hp.adv_weight > 0:
             # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with these problematic
             # examples". Only the clean pass updates batch norm's running μ and σ², once per step.
@@ -231,9 +224,8 @@ class TaskModule(L.LightningModule):
             self.confusion.reset()
 
     def parameter_groups(self) -> list[dict]:
-        """Weights (decayed) and the other parameters; with --backbone-lr-ratio r != 1 the trunk's two
-        groups come last with initial ε r·ε0. LambdaLR scales every group's initial ε by the same
-        ε_k/ε0, so the trunk's ε is r·ε_k at every step. Frozen parameters are left out."""
+        """Weights (decayed) and the other parameters, frozen ones left out; with --backbone-lr-ratio r != 1 the
+        trunk's two groups come last with initial ε r·ε0 (LambdaLR scales each by ε_k/ε0: the trunk's is r·ε_k)."""
         hp = self.hparams
         ratio = hp.get("backbone_lr_ratio", 1.0)
         decayed = {id(w) for w in weights(self.net)}
@@ -241,9 +233,8 @@ class TaskModule(L.LightningModule):
         groups = []
         for part, lr in ((False, hp.lr), (True, ratio * hp.lr)):
             params = [p for p in self.parameters() if p.requires_grad and (id(p) in trunk) == part]
-            split = parameter_groups(
-                [p for p in params if id(p) in decayed], [p for p in params if id(p) not in decayed], hp.weight_decay
-            )
+            decay = [p for p in params if id(p) in decayed]
+            split = parameter_groups(decay, [p for p in params if id(p) not in decayed], hp.weight_decay)
             groups += [{**g, "lr": lr} for g in split if g["params"] or not part]
         return groups
 
@@ -265,9 +256,8 @@ class TaskModule(L.LightningModule):
         return class_names_of(dict(self.hparams))
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
-        """Per task, its kind's predictions (TaskKind.predict: class probabilities [B, C], or a value [B, 1]
-        in the target's units); `batch` is inputs [B, C, H, W] in [0, 1], or a tuple or list whose first
-        item they are, so `trainer.predict` works on the datamodule's loaders too."""
+        """Per task, its kind's predictions (TaskKind.predict: class probabilities [B, C], or a value [B, 1] in
+        the target's units) of inputs [B, C, H, W] in [0, 1], or of a batch's first item (the datamodule's loaders)."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         if len(x) == 0:  # an empty batch (predict.py: every file of it was undecodable)
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]

@@ -133,11 +133,9 @@ class CheckedCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, buffer)  # its size: what the write needed
             folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
             why = os.strerror(e.errno) if e.errno else one_line(e)
-            raise StorageError(
-                f"cannot write the checkpoint {path} ({why}): it needs {_size(buffer.tell())}, "
-                f"{_size(shutil.disk_usage(folder).free)} free in {folder}; the previous checkpoint there is "
-                "intact (free space, then --resume last)"
-            ) from None
+            space = f"it needs {_size(buffer.tell())}, {_size(shutil.disk_usage(folder).free)} free in {folder}"
+            keep = "the previous checkpoint there is intact (free space, then --resume last)"
+            raise StorageError(f"cannot write the checkpoint {path} ({why}): {space}; {keep}") from None
 
 
 def _size(n: int) -> str:
@@ -214,17 +212,13 @@ def check_val_check_interval(o: TrainerOptions, dm) -> None:
     n, limit = len(dm.train_dataloader()), o.limit_train_batches  # batches as Lightning counts them
     n = min(n, limit) if isinstance(limit, int) else int(n * limit)
     if o.val_check_interval > n:
-        raise SettingError(
-            f"argument --val-check-interval: must be at most the {n} training batches of an epoch "
-            f"(or a fraction <= 1), got {o.val_check_interval}"
-        )
-
-
-TIPS = ("litlogger", "was configured so 100%", "Skipping setting a default")
+        bound = f"at most the {n} training batches of an epoch (or a fraction <= 1)"
+        raise SettingError(f"argument --val-check-interval: must be {bound}, got {o.val_check_interval}")
 
 
 def _drop_tips(record: logging.LogRecord) -> bool:
-    return not any(s in record.getMessage() for s in TIPS)
+    message = record.getMessage()
+    return not any(s in message for s in ("litlogger", "was configured so 100%", "Skipping setting a default"))
 
 
 def quiet_lightning() -> None:
