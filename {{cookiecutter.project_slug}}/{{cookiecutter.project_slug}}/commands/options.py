@@ -1,6 +1,5 @@
-"""The views of the parsed flags that the commands hand to the code below them (config/views.py), and
-the adapters every command shares: the DataModule, the module and the Trainer of a set of flags, and a
-training run's plan."""
+"""What the commands build from the parsed flags (through views, config/views.py): the DataModule, the
+module, the Trainer and a training run's plan."""
 
 from __future__ import annotations
 
@@ -26,8 +25,10 @@ def build_datamodule(a: argparse.Namespace):
 def resolved_config(a: argparse.Namespace, dm) -> dict:
     """Every flag's value as this run uses it{% if cookiecutter.tables %}: the data resolves a table's feature columns{% endif %}."""
     config = config_dict(a)
+{%- if cookiecutter.tables %}
     if getattr(dm, "feature_names", None):
         config["features"] = list(dm.feature_names)  # default: every other numeric column; saved, predicted on
+{%- endif %}
     return config
 
 

@@ -1,6 +1,5 @@
-"""`python train.py`: parse the flags (bad input exits 2 before torch is imported or a file is
-written), then build the data, the module and the run's plan from typed views of the flags, and fit
-and test (or --test-only a checkpoint: evaluate.py)."""
+"""`python train.py`: parse the flags (bad input exits 2 before torch is imported or a file is written),
+then build the data, the module and the run's plan, and fit and test{% if cookiecutter.inference %} (or --test-only a checkpoint: evaluate.py){% endif %}."""
 
 from __future__ import annotations
 
@@ -46,11 +45,10 @@ def run(a: argparse.Namespace) -> int:
 
 
 def train(a: argparse.Namespace) -> tuple[int, Path | None]:
-    """Returns (the process exit status, the run directory or None when refused before it existed).
-    Everything that can be judged before training is judged before the run directory exists; bad
-    input found after it was created removes what this run made."""
+    """(The exit status, the run directory or None when refused before it existed.) What can be judged before
+    training is judged before the run directory exists; bad input found after it removes what this run made."""
     from ..features import attach
-    from ..training.trainer import quiet_lightning
+    from ..training.trainer import check_hardware, check_val_check_interval, quiet_lightning
 
     attach()  # the baked-in optional features' hooks (features.py)
     quiet_lightning()
@@ -59,7 +57,6 @@ def train(a: argparse.Namespace) -> tuple[int, Path | None]:
     from ..training.build import allocate_module, check_batches, check_fits_checkpoint
     from ..training.fit import start
     from ..training.rundir import claim_run_directory, owned
-    from ..training.trainer import check_hardware, check_val_check_interval
 
     L.seed_everything(a.seed, workers=True, verbose=False)
     run_dir = None

@@ -10,14 +10,13 @@ from ..data.tasks import kinds_of
 from ..errors import DataError, SettingError, UsageError, one_line
 
 
-def option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretrained: bool = True{% endif %}):
-    """The TaskModule of these flags (`config`: every flag's resolved value) on this data."""
+    """The TaskModule of these flags (`config`: every flag's resolved value) on this data. What the data
+    determines is saved with it (so a checkpoint rebuilds the network): the input's shape and statistics,
+    each task's kind and classes, and the training split's target statistics (regression heads learn (y − μ)/σ)."""
     from .module import TaskModule
 
+    n = len(dm.tasks)
     return TaskModule(
 {%- if cookiecutter.backbones %}
         load_pretrained=load_pretrained,
@@ -29,20 +28,11 @@ def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretraine
         task_names=[t.name for t in dm.tasks],
         task_classes=[t.num_classes for t in dm.tasks],
         task_class_names=dm.class_names,
+        task_kinds=[t.kind for t in dm.tasks],
         label_frequencies=dm.label_frequencies(),
-        **target_hparams(dm),
+        target_mean=list(getattr(dm, "target_mean", None) or [0.0] * n),
+        target_std=list(getattr(dm, "target_std", None) or [1.0] * n),
     )
-
-
-def target_hparams(dm) -> dict:
-    """Each task's kind and the training split's target statistics (regression heads learn (y − μ)/σ),
-    saved with the run like the feature statistics so a checkpoint rebuilds and rescales its heads."""
-    n = len(dm.tasks)
-    return {
-        "task_kinds": [t.kind for t in dm.tasks],
-        "target_mean": list(getattr(dm, "target_mean", None) or [0.0] * n),
-        "target_std": list(getattr(dm, "target_std", None) or [1.0] * n),
-    }
 
 
 def allocate_module(config: dict, dm, accelerator: str):
@@ -60,19 +50,17 @@ def allocate_module(config: dict, dm, accelerator: str):
         need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
         free = available_memory(accelerator)
         if free is not None and need > free:
-            raise SettingError(
-                f"the network asked for ({asked}) has {params:,} parameters, about {need / 2**30:.1f} GiB to "
-                f"train, more than the {free / 2**30:.1f} GiB available; use a smaller --width or --depth"
-            )
+            size = f"{params:,} parameters, about {need / 2**30:.1f} GiB to train"
+            why = f"more than the {free / 2**30:.1f} GiB available; use a smaller --width or --depth"
+            raise SettingError(f"the network asked for ({asked}) has {size}, {why}")
     try:
         return build_module(config, dm)
     except (MemoryError, RuntimeError) as e:
         if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
             raise
         size = f"{params:,} parameters" if params else "a network"
-        raise SettingError(
-            f"cannot allocate {size} for {asked} ({one_line(e)[:120]}); use a smaller --width or --depth"
-        ) from None
+        why = one_line(e)[:120]
+        raise SettingError(f"cannot allocate {size} for {asked} ({why}); use a smaller --width or --depth") from None
 
 
 def available_memory(accelerator: str) -> int | None:
@@ -91,21 +79,15 @@ def available_memory(accelerator: str) -> int | None:
 def network_summary(model: str, module{% if cookiecutter.backbones %}, pretrained: bool = False{% endif %}) -> str:
     """Which of the network-dependent checklist flags reach this network (the rest apply to any network)."""
     applies, ignored = flag_reach(model{% if cookiecutter.backbones %}, pretrained{% endif %})
-    net = module.net
-    adapt = [
-        f"{net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else "",
-        f"resized to {net.size}×{net.size}" if net.size else "",
-    ]
-    return "\n".join(
-        [
-            f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
-            f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized"
-            + "".join(f", {s}" for s in adapt if s),
-            "  flags that apply to it: "
-            + ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
-            + "; and every optimization, schedule, regularization and data flag",
-            "  flags ignored by it: " + (", ".join(option(f) for f in ignored) or "none"),
-        ]
+    net, option = module.net, lambda name: "--" + name.replace("_", "-")
+    adapt = f", {net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else ""
+    adapt += f", resized to {net.size}×{net.size}" if net.size else ""
+    reach = ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
+    return (
+        f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
+        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized{adapt}\n"
+        f"  flags that apply to it: {reach}; and every optimization, schedule, regularization and data flag\n"
+        f"  flags ignored by it: {', '.join(option(f) for f in ignored) or 'none'}"
     )
 
 
@@ -113,20 +95,14 @@ def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_v
     """Data-dependent values the parser cannot judge: a split with no examples, or --limit-*-batches
     that leave no batch at all (Lightning would quietly train or validate on nothing)."""
     if len(dm.train_set) == 0:
-        raise DataError(
-            f"--val-fraction {val_fraction:g} leaves no training examples (of "
-            f"{len(dm.train_set) + len(dm.val_set)}); lower it"
-        )
-    train_batches = math.ceil(len(dm.train_set) / batch_size)
-    val_batches = math.ceil(len(dm.val_set) / batch_size)
-    for flag, limit, batches in (
-        ("--limit-train-batches", limit_train, train_batches),
-        ("--limit-val-batches", limit_val, val_batches),
-    ):
+        total = len(dm.train_set) + len(dm.val_set)
+        raise DataError(f"--val-fraction {val_fraction:g} leaves no training examples (of {total}); lower it")
+    limits = {"--limit-train-batches": (limit_train, dm.train_set), "--limit-val-batches": (limit_val, dm.val_set)}
+    for flag, (limit, split) in limits.items():
+        batches = math.ceil(len(split) / batch_size)
         if isinstance(limit, float) and batches and int(limit * batches) == 0:
-            raise SettingError(
-                f"{flag} {limit:g} of {batches} batches rounds to 0 batches; use a larger fraction or a count >= 1"
-            )
+            why = "use a larger fraction or a count >= 1"
+            raise SettingError(f"{flag} {limit:g} of {batches} batches rounds to 0 batches; {why}")
 
 
 def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
@@ -135,7 +111,5 @@ def check_fits_checkpoint(hparams: dict, dm, what: str) -> None:
     saved = (list(hparams.get("input_shape", [])), list(hparams.get("task_classes", [])), kinds)
     now = (list(dm.input_shape), [t.num_classes for t in dm.tasks], [t.kind for t in dm.tasks])
     if saved != now:
-        raise UsageError(
-            f"{what} was trained on inputs {saved[0]} with classes per task {saved[1]} ({','.join(saved[2])}); "
-            f"this data gives {now[0]} and {now[1]} ({','.join(now[2])})"
-        )
+        was = f"inputs {saved[0]} with classes per task {saved[1]} ({','.join(saved[2])})"
+        raise UsageError(f"{what} was trained on {was}; this data gives {now[0]} and {now[1]} ({','.join(now[2])})")

@@ -1,7 +1,5 @@
-"""One run in its directory: the tools that write files and exit (schedule plot, augmentation preview,
-cliff test, LR range test), or fit and test; results.json; and the exit status of a fit that did not
-finish. What the run resolved on the way (its directory, its flags' final values, the resumed
-checkpoint) arrives as a Plan; nothing is read from the parsed flags here."""
+"""One run in its directory: the tools that write files and exit, or fit and test; results.json; the exit
+status of a fit that did not finish. Everything the run resolved arrives as a Plan, not as parsed flags."""
 
 from __future__ import annotations
 
@@ -10,24 +8,24 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+import torch.distributed as dist
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero, resolve_mode
 from ..config.views import view
+from ..data.augment import preview
 from ..errors import SettingError, UsageError, one_line
 from .build import build_module, network_summary
-from .loggers import (
-    LoggingOptions,
-    create_wandb_logger,
-    finish_wandb,
-    log_plots,
-    loggers_for,
-    record_in_wandb,
-    wandb_run_id,
-)
+from .callbacks import BestEpochMetrics, Diverged, RunFacts
+from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plots, loggers_for, record_in_wandb
 from .monitor import monitor_of
 from .rundir import write_config, write_results
+from .signals import stopped_by_agent
 from .trainer import TrainerOptions, build_trainer
-from .tuning import CliffOptions, PlanOptions
+from .tuning import CliffOptions, PlanOptions, find_batch_size, find_lr, plot_confusion_matrix, plot_lr_schedule
 
 
 @dataclass(frozen=True)
@@ -44,19 +42,15 @@ class Tools:
 
 @dataclass(frozen=True)
 class Plan:
-    """A run as resolved: its directory, every flag's final value (config.yaml, the module's
-    hyperparameters, W&B's config: the one place of each value, ε0 included), and the checkpoint it
-    resumes (with the step it was taken at). The parts below read the config's views."""
+    """A run as resolved: its directory, every flag's final value (the one place of each, ε0 included:
+    config.yaml, the hyperparameters and W&B's config come from it), the checkpoint it resumes and its step."""
 
     run_dir: Path
     config: dict
     resume_ckpt: str | None
     resume_step: int | None
 
-    @property
-    def run_name(self) -> str:
-        return self.run_dir.name
-
+    run_name = property(lambda self: self.run_dir.name)
     trainer = property(lambda self: view(TrainerOptions, self.config))
     logging = property(lambda self: view(LoggingOptions, self.config))
     schedule = property(lambda self: view(PlanOptions, self.config))
@@ -74,34 +68,37 @@ def start(plan: Plan, dm, module) -> int:
     tool = t.plot_lr_schedule or t.aug_preview or t.find_batch_size  # write files, then exit
     if t.aug_preview and len(dm.train_set) == 0:
         raise SettingError("--aug-preview: the training split has no images to preview")
-    wandb_logger = None
-    if mode != "disabled":
-        job = "tool" if tool or t.find_lr else "train"
-        wandb_logger = create_wandb_logger(
-            plan.logging, plan.run_dir, plan.run_name, mode, plan.resume_ckpt is not None, job
-        )
+    job = "tool" if tool or t.find_lr else "train"
+    args = (plan.logging, plan.run_dir, plan.run_name, mode, plan.resume_ckpt is not None, job)
+    wandb_logger = create_wandb_logger(*args) if mode != "disabled" else None
     status = 1  # an exception that is not a UsageError or an interrupt: a traceback, exit 1
     try:
         status = run_plan(plan, dm, module, wandb_logger, mode, tool)
-        return status
-    except UsageError:
-        status = 2
-        raise
-    except KeyboardInterrupt:
-        status = 130
+    except (UsageError, KeyboardInterrupt) as e:
+        status = 2 if isinstance(e, UsageError) else 130
         raise
     finally:
         finish_wandb(wandb_logger, status)
+    return status
 
 
 def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int:
-    t = plan.tools
+    """The tools write their files (their plots also go to W&B) and end the run, but --auto-lr, which trains
+    with the ε0 its range test found."""
+    t, plots = plan.tools, []
+    if t.plot_lr_schedule:
+        plots.append(plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)))
+        print(f"planned schedule: {plots[-1]}")
+    if t.aug_preview:
+        plots.append(augmentation_preview(dm, plan.run_dir))
+        print(f"augmentation preview: {plots[-1]}")
+    if t.find_batch_size:
+        find_batch_size(plan.cliff, plan.run_dir, dm, module)
+        plots.append(plan.run_dir / "plots" / "batch_size.png")
     if tool:
-        log_plots(wandb_logger, run_tools(plan, dm, module))
+        log_plots(wandb_logger, plots)
         return 0
     if t.find_lr or t.auto_lr:
-        from .tuning import find_lr
-
         trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[], monitor=monitor_of(dict(module.hparams)))
         suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
         if t.find_lr:
@@ -115,139 +112,68 @@ def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int
 
 def augmentation_preview(dm, run_dir: Path) -> Path | None:
     """plots/augment.png: 8 training images, each beside 7 augmented copies (None: no augmentation)."""
-    from ..data.augment import preview
-
     if dm.augment is None:
         return None
     return preview(dm.train_set.batch(range(8))[0], dm.augment, run_dir / "plots" / "augment.png")
 
 
-def run_tools(plan: Plan, dm, module) -> list[Path]:
-    """--plot-lr-schedule, --aug-preview, --find-batch-size: write their files; returns the plots."""
-    from .tuning import find_batch_size, plot_lr_schedule
-
-    plots = []
-    if plan.tools.plot_lr_schedule:
-        plots.append(plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)))
-        print(f"planned schedule: {plots[-1]}")
-    if plan.tools.aug_preview:
-        plots.append(augmentation_preview(dm, plan.run_dir))
-        print(f"augmentation preview: {plots[-1]}")
-    if plan.tools.find_batch_size:
-        find_batch_size(plan.cliff, plan.run_dir, dm, module)
-        plots.append(plan.run_dir / "plots" / "batch_size.png")
-    return plots
-
-
 def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str = "disabled") -> int:
-    """The exit status of a fit that did not finish, with one line saying why and what is kept;
-    exceptions that are not one of these (bugs) go on to a traceback. Under a W&B agent a diverged or
-    stuck run is a result (exit 0, see diverged); a SIGTERM is a stop when the agent sent it (exit 0)
-    and a preemption otherwise (marked preempting, exit 143: the sweep re-queues it)."""
-    import torch
-    import torch.distributed as dist
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    from .callbacks import Diverged
-    from .signals import stopped_by_agent
-
-    o, run_dir = plan.trainer, plan.run_dir
-    last = run_dir / "checkpoints" / "last.ckpt"
-    where = f"continue with: python train.py --resume {run_dir}" if last.is_file() else "no checkpoint was written"
+    """The exit status of a fit that did not finish, with one line saying why and what is kept (bugs go on to a
+    traceback). Under a W&B agent a diverged or stuck run is a result (exit 0), and so is a SIGTERM the agent
+    sent; another SIGTERM is a preemption (marked preempting, exit 143: the sweep re-queues it)."""
+    o, step, last = plan.trainer, trainer.global_step, plan.run_dir / "checkpoints" / "last.ckpt"
+    where = f"continue with: python train.py --resume {plan.run_dir}" if last.is_file() else "no checkpoint was written"
     if "overflow" in str(e) and not isinstance(e, Diverged):  # ε0 beyond what float32 holds: the update overflows
-        e = Diverged(
-            f"training diverged: the update overflowed ({one_line(e)}) at step {trainer.global_step}. "
-            f"The learning rate ε0 = {o.lr:g} is far too high; run with --find-lr to pick one, or lower --lr.",
-            trainer.global_step,
-            math.nan,
-            "overflow",
-        )
+        why = f"training diverged: the update overflowed ({one_line(e)}) at step {step}. The learning rate ε0 = "
+        why += f"{o.lr:g} is far too high; run with --find-lr to pick one, or lower --lr."
+        e = Diverged(why, step, math.nan, "overflow")
     if isinstance(e, Diverged):
         keep = f" The last good checkpoint stays in {last}." if last.is_file() else ""
-        if under_agent():
-            diverged(plan, trainer, e, wandb_logger, mode)
-            monitor = monitor_of(dict(trainer.lightning_module.hparams))
-            print(
-                f"warning: {e}{keep} Recorded for the W&B sweep as {monitor.name} = {monitor.worst:g}.", file=sys.stderr
-            )
-            return 0
-        print(f"error: {e}{keep}", file=sys.stderr)
-        return 1
+        if not under_agent():
+            print(f"error: {e}{keep}", file=sys.stderr)
+            return 1
+        # A sweep's result: the monitored metric at its worst (the sweep ranks the run last and its model
+        # learns where not to look) in results.json, the W&B history and summary, with the step, loss and why.
+        m = monitor_of(dict(trainer.lightning_module.hparams))
+        loss = e.loss if math.isfinite(e.loss) else str(e.loss)  # JSON has no NaN or inf
+        facts = {"diverged": True, "diverged_reason": e.reason, "diverged_step": e.step, "diverged_loss": loss}
+        if trainer.is_global_zero:
+            record_in_wandb(wandb_logger, {m.name: m.worst}, facts, step)
+            write_run_results(plan, trainer, wandb_logger, mode, {m.name: m.worst, **facts})
+        print(f"warning: {e}{keep} Recorded for the W&B sweep as {m.name} = {m.worst:g}.", file=sys.stderr)
+        return 0
     if isinstance(e, SystemExit):  # Lightning turns SIGTERM and Ctrl-C into SystemExit after on_exception
         sigterm = isinstance(e, SIGTERMException)
         if under_agent() and (not sigterm or stopped_by_agent() is not False):  # the agent stopping its run
-            print(f"stopped by the W&B sweep at step {trainer.global_step}; {where}", file=sys.stderr)
+            print(f"stopped by the W&B sweep at step {step}; {where}", file=sys.stderr)
             return 0
         if sigterm:  # from a scheduler: W&B re-queues a run marked preempting that exits non-zero
-            record_in_wandb(wandb_logger, {}, {}, trainer.global_step, preempting=True)
-            print(f"interrupted at step {trainer.global_step} (SIGTERM: preempted); {where}", file=sys.stderr)
-            return 143
-        print(f"interrupted at step {trainer.global_step}; {where}", file=sys.stderr)
-        return 130
+            record_in_wandb(wandb_logger, {}, {}, step, preempting=True)
+        print(f"interrupted at step {step}{' (SIGTERM: preempted)' if sigterm else ''}; {where}", file=sys.stderr)
+        return 143 if sigterm else 130
     if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e):
-        print(
-            f"error: out of memory at step {trainer.global_step} with --batch-size {plan.config['batch_size']} "
-            f"(--precision {o.precision}); lower --batch-size or --width, or run --find-batch-size; {where}",
-            file=sys.stderr,
-        )
+        asked = f"--batch-size {plan.config['batch_size']} (--precision {o.precision})"
+        advice = "lower --batch-size or --width, or run --find-batch-size"
+        print(f"error: out of memory at step {step} with {asked}; {advice}; {where}", file=sys.stderr)
         return 1
     if isinstance(e, getattr(dist, "DistError", ())) or "clients joined" in str(e):
-        raise SettingError(
-            f"--num-nodes {o.num_nodes} --devices {o.devices}: not every process joined within "
-            f"--ddp-timeout {o.ddp_timeout} s ({one_line(e)[:120]}); start the same "
-            f"command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
-        ) from None
+        why = f"not every process joined within --ddp-timeout {o.ddp_timeout} s ({one_line(e)[:120]})"
+        fix = "start the same command on every node with its NODE_RANK, MASTER_ADDR and MASTER_PORT"
+        raise SettingError(f"--num-nodes {o.num_nodes} --devices {o.devices}: {why}; {fix}") from None
     raise e
 
 
-def diverged(plan: Plan, trainer, e, wandb_logger, mode: str) -> None:
-    """A diverged or stuck run as a sweep's result: the monitored metric at its worst (a sweep ranks the
-    run last and its model learns where not to look) in results.json, the W&B history and summary,
-    with the step, the loss and why."""
-    loss = e.loss if math.isfinite(e.loss) else str(e.loss)  # JSON has no NaN or inf
-    facts = {"diverged": True, "diverged_reason": e.reason, "diverged_step": e.step, "diverged_loss": loss}
-    monitor = monitor_of(dict(trainer.lightning_module.hparams))
-    if trainer.is_global_zero:
-        record_in_wandb(wandb_logger, {monitor.name: monitor.worst}, facts, trainer.global_step)
-        results = {
-            "run_name": plan.run_name,
-            "wandb_run_id": wandb_run_id(wandb_logger),
-            "wandb_mode": mode,
-            monitor.name: monitor.worst,
-            "monitor": monitor.name,
-            "monitor_mode": monitor.mode,
-            **facts,
-            "epochs": trainer.current_epoch,
-            "steps": trainer.global_step,
-        }
-        write_results(plan.run_dir, results)
-
-
-def log_plan_plots(plan: Plan, dm, wandb_logger) -> None:
-    """Pictures of the plan for W&B: the schedule, the augmentation grid, the range test if it ran. The
-    schedule is drawn on the logger's thread while training runs (matplotlib is slow to start); the
-    grid here, as it draws random numbers from the training run's generator."""
-    from .tuning import plot_lr_schedule
-
-    grid = augmentation_preview(dm, plan.run_dir)
-    plots = lambda: [  # noqa: E731
-        plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)),
-        grid,
-        plan.run_dir / "plots" / "lr_find.png",
-    ]
-    wandb_logger.call(lambda: log_plots(wandb_logger, plots()))
-
-
 def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
-    from .callbacks import Diverged
-
     loggers = loggers_for(plan.logging, plan.run_dir, plan.resume_step, wandb_logger)
     if wandb_logger is not None and plan.tools.wandb_watch != "none":
         wandb_logger.watch(module.net, log=plan.tools.wandb_watch, log_freq=100, log_graph=False)
     if is_rank_zero():
         write_config(plan.run_dir, {**plan.config, "resume": None})  # resume is an action, not a hyperparameter
-        if wandb_logger is not None:
-            log_plan_plots(plan, dm, wandb_logger)
+        if wandb_logger is not None:  # the plan's pictures: the schedule drawn on the logger's thread while
+            # training runs (matplotlib is slow to start), the grid here (it draws from the run's generator)
+            grid, lr_find = augmentation_preview(dm, plan.run_dir), plan.run_dir / "plots" / "lr_find.png"
+            schedule = lambda: plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set))
+            wandb_logger.call(lambda: log_plots(wandb_logger, [schedule(), grid, lr_find]))
     trainer = build_trainer(plan.trainer, plan.run_dir, loggers, monitor_of(dict(module.hparams)))
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=plan.resume_ckpt, weights_only=True)
@@ -261,10 +187,8 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     best_path = trainer.checkpoint_callback.best_model_path if not fast else ""
     ckpt = "best" if best_path and Path(best_path).is_file() else None
     if ckpt is None and not fast and trainer.is_global_zero:
-        print(
-            "no best.ckpt (validation never ran: too few steps or validation examples); testing the last weights",
-            file=sys.stderr,
-        )
+        why = "validation never ran: too few steps or validation examples"
+        print(f"no best.ckpt ({why}); testing the last weights", file=sys.stderr)
     test_metrics = trainer.test(module, datamodule=dm, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
     if trainer.is_global_zero:
         report(plan, trainer, dm, module, wandb_logger, mode, test_metrics, best_path if ckpt else None)
@@ -291,54 +215,46 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
 def validate_if_never_validated(trainer, module, dm) -> None:
     """A run too short for any epoch to validate (--max-steps 20, say) validates its last weights once,
     so it has the monitored metric to be ranked by (BestEpochMetrics takes it)."""
-    from .callbacks import BestEpochMetrics
-
-    best = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics))
     name = monitor_of(dict(module.hparams)).name
-    if name not in best.best:
-        from lightning.pytorch.loggers import WandbLogger
+    if name in next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best:
+        return
+    loggers = trainer.loggers
+    trainer.loggers = [g for g in loggers if not isinstance(g, WandbLogger)]  # W&B: once, in report
+    try:
+        metrics = trainer.validate(module, datamodule=dm, verbose=False)
+    finally:
+        trainer.loggers = loggers
+    if metrics and name in metrics[0] and trainer.is_global_zero:
+        print(f"no epoch validated: the last weights have {name}={metrics[0][name]:.4f}")
 
-        loggers = trainer.loggers
-        trainer.loggers = [g for g in loggers if not isinstance(g, WandbLogger)]  # W&B: once, in report
-        try:
-            metrics = trainer.validate(module, datamodule=dm, verbose=False)
-        finally:
-            trainer.loggers = loggers
-        if metrics and name in metrics[0] and trainer.is_global_zero:
-            print(f"no epoch validated: the last weights have {name}={metrics[0][name]:.4f}")
+
+def write_run_results(plan: Plan, trainer, wandb_logger, mode: str, values: dict) -> None:
+    """results.json: the run, `values`, its length, the metric best.ckpt followed (sweeps rank runs by it)."""
+    from .loggers import wandb_run_id
+
+    monitor = monitor_of(dict(trainer.lightning_module.hparams))
+    names = {"run_name": plan.run_name, "wandb_run_id": wandb_run_id(wandb_logger), "wandb_mode": mode}
+    length = {"epochs": trainer.current_epoch, "steps": trainer.global_step}
+    write_results(plan.run_dir, {**names, **values, **length, "monitor": monitor.name, "monitor_mode": monitor.mode})
 
 
 def report(plan: Plan, trainer, dm, module, wandb_logger, mode: str, test_metrics: dict, best: str | None) -> None:
     """results.json, the confusion matrix for W&B, and the run's last line."""
-    from .callbacks import BestEpochMetrics, RunFacts
-    from .tuning import plot_confusion_matrix
-
-    monitor = monitor_of(dict(module.hparams))
-    if wandb_logger is not None and module.test_confusion is not None:  # a picture for W&B; numbers: results.json
-        confusion, path = module.test_confusion, plan.run_dir / "plots" / "confusion_matrix.png"
+    monitor, confusion = monitor_of(dict(module.hparams)), module.test_confusion
+    if wandb_logger is not None and confusion is not None:  # a picture for W&B; numbers: results.json
+        path = plan.run_dir / "plots" / "confusion_matrix.png"
         wandb_logger.call(lambda: log_plots(wandb_logger, [plot_confusion_matrix(confusion, dm.tasks[0].name, path)]))
-    best_epoch = next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best
-    train_seconds = next(c for c in trainer.callbacks if isinstance(c, RunFacts)).train_seconds
+    callback = lambda kind: next(c for c in trainer.callbacks if isinstance(c, kind))
     results = {
-        "run_name": plan.run_name,
-        "wandb_run_id": wandb_run_id(wandb_logger),
-        "wandb_mode": mode,
-        **best_epoch,
+        **callback(BestEpochMetrics).best,
         **test_metrics,
-        "epochs": trainer.current_epoch,
-        "steps": trainer.global_step,
-        "train_seconds": round(train_seconds, 3),
-        "monitor": monitor.name,  # what best.ckpt followed (sweeps rank runs by it), and its direction
-        "monitor_mode": monitor.mode,
-        "test/confusion_matrix": module.test_confusion.tolist() if module.test_confusion is not None else None,
+        "train_seconds": round(callback(RunFacts).train_seconds, 3),
+        "test/confusion_matrix": confusion.tolist() if confusion is not None else None,
         "tested": "best checkpoint" if best else "last weights",
         "best_checkpoint": best,
     }
-    write_results(plan.run_dir, results)
+    write_run_results(plan, trainer, wandb_logger, mode, results)
     if monitor.name in results:  # the sweep's metric, logged once at the end (a run that never validated has none)
         record_in_wandb(wandb_logger, {monitor.name: results[monitor.name]}, {"diverged": False}, trainer.global_step)
-    shown = monitor.test_name
-    print(
-        f"{shown}={test_metrics.get(shown, math.nan):.4f} test/loss="
-        f"{test_metrics.get('test/loss', math.nan):.4f}; run directory: {plan.run_dir}"
-    )
+    shown, loss = monitor.test_name, test_metrics.get("test/loss", math.nan)
+    print(f"{shown}={test_metrics.get(shown, math.nan):.4f} test/loss={loss:.4f}; run directory: {plan.run_dir}")

@@ -1,7 +1,6 @@
-"""The LightningModule of every kind of task: training, validation and test steps, each logging its own,
-over one shared `model_step` that asks each task's kind (data/tasks.TASK_KINDS) for its loss, prediction and
-target; the checklist's objective (Σ_t w_t L_t, + L1, + the adversarial share: objectives.py), the
-metrics per split and task, and the optimizer's parameter groups."""
+"""The LightningModule of every kind of task: its steps share `model_step`, which asks each task's kind
+(data/tasks.TASK_KINDS) for its loss, prediction and target; the checklist's objective (Σ_t w_t L_t, + L1,
++ the adversarial share: objectives.py), the metrics per split and task, the optimizer's parameter groups."""
 
 from __future__ import annotations
 
@@ -21,13 +20,10 @@ from .objectives import adversarial_examples, frozen_batchnorm_statistics, l1_pe
 from .optimizers import create_optimizer, parameter_groups
 from .schedules import lambda_lr, schedule_arguments
 
-SPLITS = ("train", "val", "test")
-
 
 class TaskModule(L.LightningModule):
-    """Keyword arguments are the resolved flags plus what the data determines (input_shape,
-    input_mean, input_std, task_names, task_classes, task_kinds, label_frequencies, target_mean,
-    target_std); all are saved as hyperparameters, so a checkpoint rebuilds the same network.{% if cookiecutter.backbones %}
+    """Keyword arguments: the resolved flags plus what the data determines (training/build.build_module),
+    all saved as hyperparameters, so a checkpoint rebuilds the same network.{% if cookiecutter.backbones %}
     `load_pretrained` (not saved): read --pretrained weights from the cache; a checkpoint holds them
     already, so loading one needs no cache.{% endif %}"""
 
@@ -48,21 +44,14 @@ class TaskModule(L.LightningModule):
         prior = [k.bias(f) for k, f in zip(self.kinds, hp.label_frequencies)] if hp.output_bias == "prior" else None
         set_output_bias(self.net.heads.outputs, prior)
         self.task_weights = list(hp.task_weights) or [1.0] * n
-        # Each task's training μ, σ (a numeric kind learns (y − μ) / σ; classes: 0, 1). Not persistent:
-        # they live in the hyperparameters, so checkpoints saved before them load unchanged.
+        # Each task's training μ, σ (a numeric kind learns (y − μ) / σ); not persistent: in the hyperparameters.
         self.register_buffer("target_mean", torch.tensor(hp.get("target_mean") or [0.0] * n), persistent=False)
         self.register_buffer("target_std", torch.tensor(hp.get("target_std") or [1.0] * n), persistent=False)
-        # Per task, the flags its kind's loss takes (--regression-loss, --huber-delta), as keywords.
         self.loss_flags = [{f: hp[f] for f in kind.flags if f in hp} for kind in self.kinds]
-        # ModuleDict keys may not be "train" (a Module attribute), hence the trailing underscore.
+        # Per split, per task, its kind's metrics. ModuleDict keys may not be "train" (a Module attribute).
+        metrics = lambda c, kind: torch.nn.ModuleDict({name: make(c) for name, make in kind.metrics.items()})
         self.metrics = torch.nn.ModuleDict(
-            {
-                split + "_": torch.nn.ModuleList(
-                    torch.nn.ModuleDict({name: make(c) for name, make in kind.metrics.items()})
-                    for c, kind in zip(hp.task_classes, self.kinds)
-                )
-                for split in SPLITS
-            }
+            {s + "_": torch.nn.ModuleList(map(metrics, hp.task_classes, self.kinds)) for s in ("train", "val", "test")}
         )
         primary, classes = self.kinds[0], hp.task_classes[0]
         # val/adv_<metric>: the primary task's monitored metric (val/adv_acc) on adversarial examples.
@@ -72,8 +61,7 @@ class TaskModule(L.LightningModule):
         self.last_train_loss = math.nan
 
     def configure_model(self) -> None:
-        # In place (nn.Module.compile): idempotent across fit/test, and the state_dict keys stay the
-        # same, so checkpoints load into an uncompiled network too.
+        # In place (nn.Module.compile): idempotent across fit/test; the state_dict keys stay the same.
         if self.hparams.compile:
             self.net.compile()
 
@@ -83,10 +71,8 @@ class TaskModule(L.LightningModule):
     def model_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list, list]:
         """Per task: its loss, and the prediction and target its metrics read (TaskKind.loss).
         x: [B, C, H, W] in [0, 1]{% if cookiecutter.tables %} (a table: [B, F, 1, 1]){% endif %}; y: [B, T], one target per task."""
-        parts = [
-            kind.loss(outputs, y[:, t], self.target_mean[t], self.target_std[t], **self.loss_flags[t])
-            for t, (kind, outputs) in enumerate(zip(self.kinds, self(x)))
-        ]
+        tasks = enumerate(zip(self.kinds, self(x), self.target_mean, self.target_std, self.loss_flags))
+        parts = [kind.loss(out, y[:, t], mean, std, **flags) for t, (kind, out, mean, std, flags) in tasks]
         losses, predictions, targets = zip(*parts)
         return list(losses), list(predictions), list(targets)
 
@@ -106,13 +92,10 @@ class TaskModule(L.LightningModule):
         x, y = batch
         losses, predictions, targets = self.model_step(x, y)
         self.update_metrics("train", predictions, targets)
-        total = self.weighted(losses)
-        log = self.losses_log("train", losses)
-        hp = self.hparams
+        total, log, hp = self.weighted(losses), self.losses_log("train", losses), self.hparams
         if hp.adversarial != "none" and hp.adv_weight > 0:
-            # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with these
-            # problematic examples". Only the clean forward pass updates batch norm's running μ and σ²
-            # (the test-time statistics), once per step.
+            # (1 − w)·L(clean) + w·L(adversarial): the checklist's "augment the dataset with these problematic
+            # examples". Only the clean pass updates batch norm's running μ and σ², once per step.
             with frozen_batchnorm_statistics(self.net):
                 adv_loss = self.total_loss(self.adversarial_examples(x, y), y)
             total = (1 - hp.adv_weight) * total + hp.adv_weight * adv_loss
@@ -126,21 +109,22 @@ class TaskModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
-        losses, predictions, targets = self.model_step(x, y)
-        self.update_metrics("val", predictions, targets)
-        # Averaged per epoch; sync_dist: under DDP over every rank's shard, not rank 0's alone.
-        self.log_dict(self.losses_log("val", losses), on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        self.evaluation_step("val", x, y)
         if self.adversarial_metric is not None:
             _, predictions, targets = self.model_step(self.adversarial_examples(x, y), y)
             self.adversarial_metric.update(predictions[0].detach(), targets[0])
 
     def test_step(self, batch, batch_idx: int) -> None:
-        x, y = batch
-        losses, predictions, targets = self.model_step(x, y)
-        self.update_metrics("test", predictions, targets)
-        self.log_dict(self.losses_log("test", losses), on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        predictions, targets = self.evaluation_step("test", *batch)
         if self.confusion is not None:
             self.confusion.update(predictions[0].detach(), targets[0])
+
+    def evaluation_step(self, split: str, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
+        """Losses averaged per epoch (sync_dist: under DDP over every rank's shard, not rank 0's alone)."""
+        losses, predictions, targets = self.model_step(x, y)
+        self.update_metrics(split, predictions, targets)
+        self.log_dict(self.losses_log(split, losses), on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        return predictions, targets
 
     def losses_log(self, split: str, losses: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """split/loss of the primary task (it keeps the plain names); with several tasks also
@@ -158,9 +142,8 @@ class TaskModule(L.LightningModule):
                 metric.update(prediction.detach(), target)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """--resume with another --lr: the restored optimizer and schedule hold the old ε0; rescale them
-        so that the schedule continues from this step with the new ε0 (the other flags that may change
-        on resume are read from the hyperparameters of this run, not the checkpoint's)."""
+        """--resume with another --lr: rescale the restored optimizer's and schedule's ε0, so that the
+        schedule continues from this step with the new ε0."""
         old, new = checkpoint.get("hyper_parameters", {}).get("lr"), self.hparams.lr
         if not old or old == new:
             return
@@ -186,15 +169,11 @@ class TaskModule(L.LightningModule):
         about 1 ms a call on CPU (it re-walks its result store), as much as a small network's step."""
         floats = {k: v.item() for k, v in values.items()}  # the one host sync per step
         self.last_train_loss = floats["train/loss"]
-        if self._trainer is None or self.trainer.sanity_checking:
+        if self._trainer is None or self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:
             return
-        if self.global_step % self.trainer.log_every_n_steps:  # --log-every-n-steps
-            return
-        floats["epoch"] = self.current_epoch
-        # ε_k of this step. By hand rather than LearningRateMonitor, which writes one column per
-        # parameter group (lr/pg1, lr/pg2) once weight decay splits them; they share one schedule.
+        # ε_k of this step. Not LearningRateMonitor: it writes one column per parameter group (lr/pg1, …).
         groups = self.trainer.optimizers[0].param_groups
-        floats["lr"] = groups[0]["lr"]
+        floats.update(epoch=self.current_epoch, lr=groups[0]["lr"])
         if len(groups) > 2:  # --backbone-lr-ratio: the trunk's groups come last
             floats["lr-backbone"] = groups[-1]["lr"]
         for logger in self.loggers:
@@ -245,9 +224,8 @@ class TaskModule(L.LightningModule):
             self.confusion.reset()
 
     def parameter_groups(self) -> list[dict]:
-        """Weights (decayed) and the other parameters; with --backbone-lr-ratio r != 1 the trunk's two
-        groups come last with initial ε r·ε0. LambdaLR scales every group's initial ε by the same
-        ε_k/ε0, so the trunk's ε is r·ε_k at every step. Frozen parameters are left out."""
+        """Weights (decayed) and the other parameters, frozen ones left out; with --backbone-lr-ratio r != 1 the
+        trunk's two groups come last with initial ε r·ε0 (LambdaLR scales each by ε_k/ε0: the trunk's is r·ε_k)."""
         hp = self.hparams
         ratio = hp.get("backbone_lr_ratio", 1.0)
         decayed = {id(w) for w in weights(self.net)}
@@ -255,34 +233,20 @@ class TaskModule(L.LightningModule):
         groups = []
         for part, lr in ((False, hp.lr), (True, ratio * hp.lr)):
             params = [p for p in self.parameters() if p.requires_grad and (id(p) in trunk) == part]
-            split = parameter_groups(
-                [p for p in params if id(p) in decayed], [p for p in params if id(p) not in decayed], hp.weight_decay
-            )
+            decay = [p for p in params if id(p) in decayed]
+            split = parameter_groups(decay, [p for p in params if id(p) not in decayed], hp.weight_decay)
             groups += [{**g, "lr": lr} for g in split if g["params"] or not part]
         return groups
 
     def configure_optimizers(self):
-        hp = self.hparams
-        optimizer = create_optimizer(
-            hp.optimizer,
-            self.parameter_groups(),
-            lr=hp.lr,
-            momentum=hp.momentum,
-            nesterov=hp.nesterov,
-            beta2=hp.beta2,
-            eps=hp.eps,
-            weight_decay=hp.weight_decay,  # each group sets its own (parameter_groups); this is their default
-        )
-        trainer = self.trainer
+        hp, trainer = self.hparams, self.trainer
+        # The flags the optimizer takes; --weight-decay is the default each parameter group overrides.
+        optimizer = create_optimizer(hp.optimizer, self.parameter_groups(), **dict(hp))
         total = int(trainer.estimated_stepping_batches)  # also sets up the train loader
-        steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
-        scheduler = lambda_lr(
-            optimizer, steps_per_epoch=steps_per_epoch, total_steps=total, **schedule_arguments(dict(hp))
-        )
+        per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
+        scheduler = lambda_lr(optimizer, steps_per_epoch=per_epoch, total_steps=total, **schedule_arguments(dict(hp)))
         # interval "step": ε changes after every optimizer step k.
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    # ------------------------------------------------------------------------- using a trained model
 
     @property
     def class_names(self) -> list[list[str]]:
@@ -292,9 +256,8 @@ class TaskModule(L.LightningModule):
         return class_names_of(dict(self.hparams))
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> list[torch.Tensor]:
-        """Per task, its kind's predictions (TaskKind.predict: class probabilities [B, C], or a value [B, 1]
-        in the target's units); `batch` is inputs [B, C, H, W] in [0, 1], or a tuple or list whose first
-        item they are, so `trainer.predict` works on the datamodule's loaders too."""
+        """Per task, its kind's predictions (TaskKind.predict: class probabilities [B, C], or a value [B, 1] in
+        the target's units) of inputs [B, C, H, W] in [0, 1], or of a batch's first item (the datamodule's loaders)."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         if len(x) == 0:  # an empty batch (predict.py: every file of it was undecodable)
             return [x.new_zeros(0, c) for c in self.hparams.task_classes]
@@ -303,42 +266,33 @@ class TaskModule(L.LightningModule):
 
 
 def load_module(path, map_location: str | torch.device = "cpu") -> TaskModule:
-    """The TaskModule of a checked checkpoint, in eval mode, uncompiled. Hyperparameters that do not
-    build a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
+    """The TaskModule of a checked checkpoint, in eval mode, uncompiled; hyperparameters that do not build
+    a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
     from ..checkpoints import read_hparams
     from ..errors import CheckpointError, UsageError, one_line
 
     hp = read_hparams(path)  # one line saying what the file is when it is not one of this project's
     if hp["model"] not in MODELS{% if cookiecutter.backbones %} and not is_backbone(hp["model"]){% endif %}:
-        raise CheckpointError(
-            f"{path}: hyperparameter 'model' is {hp['model']!r}, not a network of networks.py ({', '.join(MODELS)})"
-        )
+        why = f"hyperparameter 'model' is {hp['model']!r}, not a network of networks.py ({', '.join(MODELS)})"
+        raise CheckpointError(f"{path}: {why}")
     try:
         model = TaskModule.load_from_checkpoint(path, map_location=map_location, weights_only=True, compile=False)
     except UsageError:
         raise
     except (AttributeError, KeyError) as e:  # a field this version reads that the file lacks
         field = getattr(e, "name", None) or (e.args[0] if e.args else "?")
-        raise CheckpointError(
-            f"{path}: hyperparameter {field!r} is missing (a checkpoint of another version?)"
-        ) from None
+        why = f"hyperparameter {field!r} is missing (a checkpoint of another version?)"
+        raise CheckpointError(f"{path}: {why}") from None
     except RuntimeError as e:  # load_state_dict: the weights do not have the shapes the hyperparameters give
-        raise CheckpointError(f"{path}: {_mismatch(str(e))}") from None
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]  # one line of its report
+        detail = next((line for line in lines[1:] if "size mismatch" in line or "key" in line.lower()), lines[-1])
+        field = "task_classes" if "heads.outputs" in detail else "model, depth or width"
+        raise CheckpointError(f"{path}: the weights do not fit hyperparameter {field} ({detail[:200]})") from None
     except (TypeError, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: its hyperparameters do not build a network here ({one_line(e)[:160]})"
-        ) from None
+        why = one_line(e)[:160]
+        raise CheckpointError(f"{path}: its hyperparameters do not build a network here ({why})") from None
     bad = next((n for n, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
     if bad is not None:
-        raise CheckpointError(
-            f"{path}: weight {bad} holds NaN or inf (saved after training diverged?); use an earlier checkpoint"
-        )
+        why = "holds NaN or inf (saved after training diverged?); use an earlier checkpoint"
+        raise CheckpointError(f"{path}: weight {bad} {why}")
     return model.eval()
-
-
-def _mismatch(message: str) -> str:
-    """One line of load_state_dict's report, naming the hyperparameter that shapes the tensor."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    detail = next((line for line in lines[1:] if "size mismatch" in line or "key" in line.lower()), lines[-1])
-    field = "task_classes" if "heads.outputs" in detail else "model, depth or width"
-    return f"the weights do not fit hyperparameter {field} ({detail[:200]})"

@@ -1,11 +1,12 @@
-"""The Trainer from the "Trainer and
-hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm, {% if cookiecutter.diagnostics %}profiler, {% endif %}validation and logging
-intervals, the hardware check before any file is written, and the quiet console."""
+"""The Trainer from the "Trainer and hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm,
+{% if cookiecutter.diagnostics %}profiler, {% endif %}callbacks, the hardware check before any file is written, and the quiet console."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import shutil
 import sys
 import warnings
 from dataclasses import dataclass
@@ -13,8 +14,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
+from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
 
-from ..errors import SettingError, one_line
+from ..errors import SettingError, StorageError, one_line
+from . import callbacks as cb
 from .monitor import Monitor
 {%- if cookiecutter.diagnostics %}
 
@@ -60,48 +67,23 @@ class TrainerOptions:
 def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: Monitor | None = None) -> list:
     """Every callback of a training run: the project's, early stopping with --early-stopping-patience,
     then yours (callbacks.CALLBACKS). `monitor`: the run's monitored metric (monitor.monitor_of)."""
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
-
-    from .callbacks import (
-        CALLBACKS,
-        BestEpochMetrics,
-        DivergenceGuard,
-        EpochLines,
-        LastCheckpoint,
-        RunFacts,
-        SaveOnInterrupt,
-    )
-
-    monitor = monitor or Monitor()
+    monitor, folder = monitor or Monitor(), run_dir / "checkpoints"
     callbacks = [
         # best.ckpt: the epoch with the best monitored metric. last.ckpt: the end of the latest completed
         # epoch (Lightning's save_last rewrites it only when best.ckpt changes), see LastCheckpoint.
-        ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="best",
-            monitor=monitor.name,
-            mode=monitor.mode,
-            enable_version_counter=False,
-            auto_insert_metric_name=False,
-        ),
-        LastCheckpoint(dirpath=run_dir / "checkpoints"),
-        DivergenceGuard(o.lr),
-        SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
-        BestEpochMetrics(monitor),
-        RunFacts(),
+        ModelCheckpoint(folder, filename="best", monitor=monitor.name, mode=monitor.mode, enable_version_counter=False),
+        cb.LastCheckpoint(dirpath=folder),
+        cb.DivergenceGuard(o.lr),
+        cb.SaveOnInterrupt(folder / "last.ckpt"),
+        cb.BestEpochMetrics(monitor),
+        cb.RunFacts(),
         ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
-        TQDMProgressBar(refresh_rate=10) if interactive else EpochLines(monitor),
+        TQDMProgressBar(refresh_rate=10) if interactive else cb.EpochLines(monitor),
     ]
-    if o.early_stopping_patience:
-        callbacks.append(
-            EarlyStopping(
-                monitor=monitor.name,
-                mode=monitor.mode,
-                patience=o.early_stopping_patience,
-                min_delta=o.early_stopping_min_delta,
-            )
-        )
-    return callbacks + [c for c in (make(run_dir) for make in CALLBACKS) if c is not None]
+    patience, delta = o.early_stopping_patience, o.early_stopping_min_delta
+    if patience:
+        callbacks.append(EarlyStopping(monitor=monitor.name, mode=monitor.mode, patience=patience, min_delta=delta))
+    return callbacks + [c for c in (make(run_dir) for make in cb.CALLBACKS) if c is not None]
 
 
 def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Monitor | None = None) -> L.Trainer:
@@ -125,55 +107,35 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Moni
         logger=loggers,
         callbacks=callbacks_for(o, run_dir, interactive, monitor),
         enable_progress_bar=interactive,
-        # Per-step values (train/loss, lr) reach the loggers from TaskModule.log_step, which keeps Lightning's
-        # log_every_n_steps; everything Lightning logs itself is per epoch.
-        # Validation needs input gradients to build adversarial examples for val/adv_acc.
         inference_mode=o.adversarial == "none",
 {%- if cookiecutter.diagnostics %}
         profiler=profiler(o, run_dir),
 {%- endif %}
-        log_every_n_steps=o.log_every_n_steps,
+        log_every_n_steps=o.log_every_n_steps,  # TaskModule.log_step keeps it; Lightning logs per epoch
         val_check_interval=o.val_check_interval,
         check_val_every_n_epoch=o.check_val_every_n_epoch,
         num_sanity_val_steps=o.num_sanity_val_steps,
         detect_anomaly=o.detect_anomaly,
         benchmark=o.benchmark,
-        plugins=[checked_checkpoint_io()],
+        plugins=[CheckedCheckpointIO()],
     )
 
 
-def checked_checkpoint_io():
+class CheckedCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer (temporary file, then rename: the previous file stays whole),
     with a full disk or a read-only folder as one line naming the file and the space it needs."""
-    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-    class CheckedCheckpointIO(TorchCheckpointIO):
-        def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-            try:
-                super().save_checkpoint(checkpoint, path, storage_options)
-            except OSError as e:
-                raise storage_error(checkpoint, Path(path), e) from None
-
-    return CheckedCheckpointIO()
-
-
-def storage_error(checkpoint: dict, path: Path, e: OSError):
-    import io
-    import shutil
-
-    import torch
-
-    from ..errors import StorageError
-
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)  # its size: what the write needed
-    folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
-    free = shutil.disk_usage(folder).free
-    why = os.strerror(e.errno) if e.errno else one_line(e)
-    return StorageError(
-        f"cannot write the checkpoint {path} ({why}): it needs {_size(buffer.tell())}, {_size(free)} free in "
-        f"{folder}; the previous checkpoint there is intact (free space, then --resume last)"
-    )
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        try:
+            super().save_checkpoint(checkpoint, path, storage_options)
+        except OSError as e:
+            buffer, path = io.BytesIO(), Path(path)
+            torch.save(checkpoint, buffer)  # its size: what the write needed
+            folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
+            why = os.strerror(e.errno) if e.errno else one_line(e)
+            space = f"it needs {_size(buffer.tell())}, {_size(shutil.disk_usage(folder).free)} free in {folder}"
+            keep = "the previous checkpoint there is intact (free space, then --resume last)"
+            raise StorageError(f"cannot write the checkpoint {path} ({why}): {space}; {keep}") from None
 
 
 def _size(n: int) -> str:
@@ -195,19 +157,14 @@ def profiler(o: TrainerOptions, run_dir: Path):
 
 
 def sync_batchnorm(o: TrainerOptions) -> bool:
-    import torch
-
     if o.sync_batchnorm != "auto":
         return o.sync_batchnorm == "true"
-    gpus = torch.cuda.device_count() if o.accelerator in ("auto", "gpu") else 0
-    devices = gpus if o.devices in ("auto", -1) else (len(o.devices) if isinstance(o.devices, list) else o.devices)
-    return o.batchnorm and gpus > 0 and devices * o.num_nodes > 1
+    on_gpus = o.accelerator in ("auto", "gpu") and torch.cuda.device_count() > 0
+    return o.batchnorm and on_gpus and device_count(o) * o.num_nodes > 1
 
 
 def device_count(o: TrainerOptions) -> int:
     """Processes per node that --devices asks for (auto: the GPUs, or 1 process on CPU)."""
-    import torch
-
     if isinstance(o.devices, list):
         return len(o.devices)
     if o.devices in ("auto", -1):
@@ -222,16 +179,10 @@ def strategy(o: TrainerOptions):
     timeout = timedelta(seconds=o.ddp_timeout)
     distributed = o.num_nodes > 1 or device_count(o) > 1
     if o.strategy == "ddp" or (o.strategy == "auto" and distributed):
-        from lightning.pytorch.strategies import DDPStrategy
-
         return DDPStrategy(timeout=timeout)
     if o.strategy == "ddp_spawn":
-        from lightning.pytorch.strategies import DDPStrategy
-
         return DDPStrategy(start_method="spawn", timeout=timeout)
     if o.strategy == "fsdp":
-        from lightning.pytorch.strategies import FSDPStrategy
-
         return FSDPStrategy(timeout=timeout)
     return o.strategy
 
@@ -239,23 +190,13 @@ def strategy(o: TrainerOptions):
 def check_hardware(o: TrainerOptions) -> None:
     """Let Lightning judge --accelerator/--devices/--strategy/--num-nodes/--precision before any file
     is written: a Trainer that is built and thrown away costs milliseconds."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
     quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
     try:
-        L.Trainer(
-            accelerator=o.accelerator,
-            devices=o.devices,
-            strategy=o.strategy,
-            num_nodes=o.num_nodes,
-            precision=o.precision,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+        hardware = {k: getattr(o, k) for k in ("accelerator", "devices", "strategy", "num_nodes", "precision")}
+        off = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+        L.Trainer(**hardware, **off)
     except (MisconfigurationException, ValueError, RuntimeError, TypeError) as e:
         flags = f"--accelerator {o.accelerator} --devices {o.devices} --strategy {o.strategy}"
         raise SettingError(f"{flags}: {one_line(e)}") from None
@@ -263,31 +204,21 @@ def check_hardware(o: TrainerOptions) -> None:
         quiet.setLevel(level)
 
 
-def training_batches(o: TrainerOptions, dm) -> int:
-    """Training batches per epoch as Lightning counts them (loader length, then --limit-train-batches)."""
-    n = len(dm.train_dataloader())
-    limit = o.limit_train_batches
-    return min(n, limit) if isinstance(limit, int) else int(n * limit)
-
-
 def check_val_check_interval(o: TrainerOptions, dm) -> None:
     """A count of batches beyond one epoch would make Lightning fail once fit starts, after the run
     directory exists; the count is known as soon as the data is set up, so refuse it here."""
     if isinstance(o.val_check_interval, float) or o.fast_dev_run:  # fast_dev_run validates after its batch
         return
-    n = training_batches(o, dm)
+    n, limit = len(dm.train_dataloader()), o.limit_train_batches  # batches as Lightning counts them
+    n = min(n, limit) if isinstance(limit, int) else int(n * limit)
     if o.val_check_interval > n:
-        raise SettingError(
-            f"argument --val-check-interval: must be at most the {n} training batches of an epoch "
-            f"(or a fraction <= 1), got {o.val_check_interval}"
-        )
+        bound = f"at most the {n} training batches of an epoch (or a fraction <= 1)"
+        raise SettingError(f"argument --val-check-interval: must be {bound}, got {o.val_check_interval}")
 
 
-class _DropTips(logging.Filter):
-    NOISE = ("litlogger", "was configured so 100%", "Skipping setting a default")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(s in record.getMessage() for s in self.NOISE)
+def _drop_tips(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(s in message for s in ("litlogger", "was configured so 100%", "Skipping setting a default"))
 
 
 def quiet_lightning() -> None:
@@ -296,5 +227,5 @@ def quiet_lightning() -> None:
     # --freeze-backbone keeps the trunk in eval mode on purpose (its batch norm statistics stay fixed).
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if not any(isinstance(f, _DropTips) for f in logger.filters):
-        logger.addFilter(_DropTips())
+    if _drop_tips not in logger.filters:
+        logger.addFilter(_drop_tips)
