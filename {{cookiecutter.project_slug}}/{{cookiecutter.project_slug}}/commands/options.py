@@ -1,8 +1,6 @@
 """What the commands build from the parsed flags (through views, config/views.py): the DataModule, the
 module, the Trainer and a training run's plan."""
 
-from __future__ import annotations
-
 import argparse
 from pathlib import Path
 

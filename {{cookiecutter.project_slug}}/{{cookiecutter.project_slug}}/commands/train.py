@@ -1,8 +1,6 @@
 """`python train.py`: parse the flags (bad input exits 2 before torch is imported or a file is written),
 then build the data, the module and the run's plan, and fit and test{% if cookiecutter.inference %} (or --test-only a checkpoint: evaluate.py){% endif %}."""
 
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path

@@ -1,8 +1,6 @@
 """The module a run trains, built from the resolved flags plus what the data determines, and the
 checks that only the data or the machine can make, all before the run directory exists."""
 
-from __future__ import annotations
-
 import math
 
 from ..config.reach import flag_reach

@@ -1,8 +1,6 @@
 """One run in its directory: the tools that write files and exit, or fit and test; results.json; the exit
 status of a fit that did not finish. Everything the run resolved arrives as a Plan, not as parsed flags."""
 
-from __future__ import annotations
-
 import math
 import sys
 from dataclasses import dataclass, replace

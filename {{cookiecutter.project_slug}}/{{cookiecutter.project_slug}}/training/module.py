@@ -2,8 +2,6 @@
 (data/tasks.TASK_KINDS) for its loss, prediction and target; the checklist's objective (Σ_t w_t L_t, + L1,
 + the adversarial share: objectives.py), the metrics per split and task, the optimizer's parameter groups."""
 
-from __future__ import annotations
-
 import math
 
 import lightning as L

@@ -2,8 +2,6 @@
 results.json and every tool that ranks runs read it here. It follows the primary task's kind (its
 `monitor` and `mode` in data/tasks.TASK_KINDS, which imports no torch): val/acc (maximized), val/rmse."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from ..data.tasks import DEFAULT_KIND, TASK_KINDS, kinds_of

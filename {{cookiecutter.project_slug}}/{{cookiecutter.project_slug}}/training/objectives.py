@@ -2,8 +2,6 @@
 (each task's own loss is its kind's, data/tasks.TASK_KINDS). Plain functions, so the module's training
 step reads as the checklist's: the multitask loss Σ_t w_t L_t, + L1, + the adversarial share."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from contextlib import contextmanager
 

@@ -4,8 +4,6 @@ keyword parameters are the flags it takes and gets; a flag given to one that doe
 (--nesterov with adam). `momentum` is heavy-ball momentum for sgd/rmsprop and β1 for adam/adamw; `beta2`
 is Adam's β2 and RMSProp's α; weight_decay is coupled (added to the gradient) except for adamw."""
 
-from __future__ import annotations
-
 import inspect
 from collections.abc import Callable, Iterable
 

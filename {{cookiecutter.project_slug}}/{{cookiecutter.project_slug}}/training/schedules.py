@@ -3,8 +3,6 @@ entry of SCHEDULES), wrapped once for Lightning (lambda_lr). `--lr-schedule` lis
 from this file without importing it (keep SCHEDULES a dict literal; a test holds config/flags.py's
 ROBBINS_MONRO to the same names). Only the standard library at import (torch inside lambda_lr)."""
 
-from __future__ import annotations
-
 import math
 from collections.abc import Callable, Mapping
 

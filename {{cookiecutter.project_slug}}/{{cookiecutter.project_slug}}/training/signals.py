@@ -5,8 +5,6 @@ blocked in every thread before any other starts, and a thread waits for it with 
 reports the sender's pid (the agent is the parent: it stops a run with Popen.terminate); the thread then
 sends it again, unblocked for itself only, so the usual handler (Lightning's) runs on the main thread."""
 
-from __future__ import annotations
-
 import os
 import signal
 import threading

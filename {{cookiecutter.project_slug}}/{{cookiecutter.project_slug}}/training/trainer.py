@@ -1,8 +1,6 @@
 """The Trainer from the "Trainer and hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm,
 {% if cookiecutter.diagnostics %}profiler, {% endif %}callbacks, the hardware check before any file is written, and the quiet console."""
 
-from __future__ import annotations
-
 import io
 import logging
 import os
