@@ -1,5 +1,4 @@
-"""THE place to add a callback (CALLBACKS: one entry), and those Lightning lacks; trainer.callbacks_for
-puts them all on the Trainer."""
+"""THE place to add a callback (CALLBACKS: one entry), and those Lightning lacks; trainer.callbacks_for adds all."""
 
 from __future__ import annotations
 
@@ -104,8 +103,7 @@ class LastCheckpoint(ModelCheckpoint):
 
 
 class SaveOnInterrupt(L.Callback):
-    """Ctrl-C or SIGTERM (preemption): last.ckpt where training stands, mid-epoch included, for --resume last.
-    Other exceptions (a diverged run) keep the last good checkpoint."""
+    """Ctrl-C or SIGTERM (preemption): last.ckpt where training stands, for --resume last (not on other errors)."""
 
     def __init__(self, path):
         self.path = path
@@ -123,11 +121,9 @@ class BestEpochMetrics(L.Callback):
         self.best: dict[str, float] = {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         value, best = metrics.get(self.monitor.name), self.best.get(self.monitor.name)
-        if value is not None and (best is None or self.monitor.better(value, best)):
+        if not trainer.sanity_checking and value is not None and (best is None or self.monitor.better(value, best)):
             self.best = metrics
 
     def state_dict(self) -> dict:

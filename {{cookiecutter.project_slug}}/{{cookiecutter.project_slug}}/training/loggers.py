@@ -25,7 +25,6 @@ TENSORBOARD_DIR = "tensorboard"
 # Your loggers: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     LOGGERS.append(lambda run_dir: MLFlowLogger(tracking_uri=f"file:{run_dir / 'mlruns'}"))
 LOGGERS: list = []
-SWEEP_PARAM_PATH = "WANDB_SWEEP_PARAM_PATH"  # wandb.env.SWEEP_PARAM_PATH
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ def normalize_sweep_params() -> set[str]:
     WANDB_SWEEP_PARAM_PATH ({name: {value: v}}) that wandb.init loads into the config and locks: its dashed keys
     (`batch-size`) become underscores here, before wandb.init reads it, so the config holds one key per flag."""
     try:
-        path = Path(os.environ[SWEEP_PARAM_PATH])
+        path = Path(os.environ["WANDB_SWEEP_PARAM_PATH"])  # wandb.env.SWEEP_PARAM_PATH
         data = yaml.safe_load(path.read_text()) or {}
     except (KeyError, OSError, yaml.YAMLError, UnicodeDecodeError):
         return set()  # no agent; or a bad file, which wandb.init reports itself

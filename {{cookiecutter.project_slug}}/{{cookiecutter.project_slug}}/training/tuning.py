@@ -8,7 +8,6 @@ import csv
 import math
 import statistics
 import timeit
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -120,10 +119,8 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int
     return None
 
 
-def search_batch_sizes(
-    time_size: Callable[[int], float | None], start: int, largest: int, passes: int = 3, confirmations: int = 4
-) -> tuple[list[int], list[float]]:
-    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size's None).
+def search_batch_sizes(time_size, start: int, largest: int, passes: int = 3, confirmations: int = 4) -> tuple:
+    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size(size) is None).
     A busy machine only makes a timing slower: each size keeps its fastest of `passes`; then each rise of the
     time per example (the cliff or a slow timing), a cliff and the best size before it are re-timed, up to
     `confirmations` times: a cliff that re-timing removes was another process's work."""
@@ -135,8 +132,8 @@ def search_batch_sizes(
         seconds.append(t)
 
     def retime(suspects) -> None:
-        for i in suspects:  # None: out of memory this time
-            seconds[i] = min(seconds[i], time_size(sizes[i]) or math.inf)
+        for i in suspects:
+            seconds[i] = min(seconds[i], time_size(sizes[i]) or math.inf)  # None: out of memory this time
 
     for _ in range(passes - 1):
         retime(range(len(sizes)))
