@@ -1,6 +1,4 @@
-"""THE place to add a callback (CALLBACKS: one entry), and the callbacks Lightning lacks: the
-divergence guard, last.ckpt at every epoch's end, the save on an interrupt, the best-epoch metrics,
-plain epoch lines and the run's facts. trainer.callbacks_for puts them all on the Trainer."""
+"""THE place to add a callback (CALLBACKS: one entry), and those Lightning lacks; trainer.callbacks_for adds all."""
 
 from __future__ import annotations
 
@@ -16,8 +14,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from ..config.flags import FLAG_BY_NAME
 from .monitor import Monitor, epoch_line_keys
 
-# A stuck run with ε0 a decade under the default moves too slowly to leave its first loss (the checklist's
-# "too low: it decreases too slowly"); above it, a loss that never falls is at chance ("too high").
+# A stuck run with ε0 under a tenth of the default is "too low: it decreases too slowly"; above it, "too high".
 LOW_LR = FLAG_BY_NAME["lr"].default / 10
 
 # Your callbacks: each entry makes one for a run, from the run directory (or returns None to skip it):
@@ -26,8 +23,7 @@ CALLBACKS: list = []
 
 
 class Diverged(RuntimeError):
-    """Raised inside fit so that no checkpoint is written after the loss blew up; holds the step, the
-    training loss there and why (diverged, stuck; fit.stopped adds overflow)."""
+    """Raised inside fit so that no checkpoint follows a blown-up loss; reason: diverged, stuck (or overflow)."""
 
     def __init__(self, message: str, step: int = 0, loss: float = math.nan, reason: str = "diverged"):
         super().__init__(message)
@@ -35,10 +31,9 @@ class Diverged(RuntimeError):
 
 
 class DivergenceGuard(L.Callback):
-    """Stop when the training loss is NaN/inf, or above `factor` × its first value for `patience` steps
-    in a row: the checklist's "when ε0 is too high, the cost function may increase dramatically".
-    Raising (not should_stop) keeps the last good checkpoint. Also stuck: after `patience` steps, an
-    epoch's mean training loss never below the first value is at chance (e.g. SGD, momentum, no BN)."""
+    """Stop on a NaN/inf training loss, or one above `factor` × its first value for `patience` steps: the
+    checklist's "when ε0 is too high, the cost function may increase dramatically"; or when stuck, no epoch's
+    mean below the first value after `patience` steps. Raising (not should_stop) keeps the last good checkpoint."""
 
     def __init__(self, lr: float, factor: float = 10.0, patience: int = 20):
         self.lr, self.factor, self.patience = lr, factor, patience
@@ -51,17 +46,14 @@ class DivergenceGuard(L.Callback):
         if self.first is None and math.isfinite(loss):
             self.first = loss
         self.steps, self.epoch_sum, self.epoch_steps = self.steps + 1, self.epoch_sum + loss, self.epoch_steps + 1
+        self.above = self.above + 1 if math.isfinite(loss) and loss > self.factor * self.first else 0
         if not math.isfinite(loss):
-            why = f"the training loss became {loss} at step {trainer.global_step}"
+            why = f"became {loss} at step {trainer.global_step}"
+        elif self.above >= self.patience:
+            why = f"stayed above {self.factor:g}× its first value ({self.first:.3g}) for {self.patience} steps"
         else:
-            self.above = self.above + 1 if loss > self.factor * self.first else 0
-            if self.above < self.patience:
-                return
-            why = (
-                f"the training loss stayed above {self.factor:g}× its first value ({self.first:.3g}) for "
-                f"{self.patience} steps"
-            )
-        raise Diverged(self.advice(f"training diverged: {why}"), trainer.global_step, loss)
+            return
+        raise Diverged(self.advice(f"training diverged: the training loss {why}"), trainer.global_step, loss)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.epoch_sum, self.epoch_steps = 0.0, 0
@@ -70,9 +62,8 @@ class DivergenceGuard(L.Callback):
         if self.improved or self.first is None or not self.epoch_steps:
             return
         mean = self.epoch_sum / self.epoch_steps
-        if mean < self.first:
-            self.improved = True
-        elif self.steps >= self.patience:
+        self.improved = mean < self.first
+        if not self.improved and self.steps >= self.patience:
             why = (
                 f"training is stuck: after {self.steps} steps the training loss averaged over epoch "
                 f"{trainer.current_epoch + 1} ({mean:.3g}) is not below its first value ({self.first:.3g})"
@@ -97,9 +88,8 @@ class DivergenceGuard(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps).
-    Lightning's save_last=True rewrites it only when the monitored checkpoint is saved: this is a second
-    ModelCheckpoint that monitors nothing and keeps one file (written, then renamed: never half a file)."""
+    """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps): a
+    ModelCheckpoint monitoring nothing, as save_last=True rewrites it only when the monitored one is saved."""
 
     def __init__(self, dirpath):
         super().__init__(dirpath, "last", monitor=None, enable_version_counter=False, auto_insert_metric_name=False)
@@ -113,9 +103,7 @@ class LastCheckpoint(ModelCheckpoint):
 
 
 class SaveOnInterrupt(L.Callback):
-    """Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption): write last.ckpt where training stands,
-    mid-epoch included, so that --resume last continues from there. Other exceptions (a diverged
-    run) keep the last good checkpoint instead."""
+    """Ctrl-C or SIGTERM (preemption): last.ckpt where training stands, for --resume last (not on other errors)."""
 
     def __init__(self, path):
         self.path = path
@@ -128,16 +116,14 @@ class SaveOnInterrupt(L.Callback):
 class BestEpochMetrics(L.Callback):
     """The validation metrics of the epoch with the best monitored metric (the epoch of best.ckpt)."""
 
-    def __init__(self, monitor: Monitor | None = None):
-        self.monitor = monitor or Monitor()
+    def __init__(self, monitor: Monitor):
+        self.monitor = monitor
         self.best: dict[str, float] = {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         value, best = metrics.get(self.monitor.name), self.best.get(self.monitor.name)
-        if value is not None and (best is None or self.monitor.better(value, best)):
+        if not trainer.sanity_checking and value is not None and (best is None or self.monitor.better(value, best)):
             self.best = metrics
 
     def state_dict(self) -> dict:
@@ -148,12 +134,11 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One plain line per epoch when no progress bar shows (CI, SLURM, nohup): the primary task's metrics of
-    the epoch's training and validation. A callback's on_train_epoch_end runs before the module's, which
-    computes the training metrics: the line waits for the next epoch's start or the end of training."""
+    """One line of the primary task's metrics per epoch when no progress bar shows (CI, SLURM, nohup). It waits
+    for the next epoch or the end of training: the module's on_train_epoch_end (train/*) runs after ours."""
 
-    def __init__(self, monitor: Monitor | None = None):
-        self.kind = (monitor or Monitor()).kind
+    def __init__(self, monitor: Monitor):
+        self.kind = monitor.kind
         self.pending: tuple[int, float, dict] | None = None  # (epoch, seconds, its validation metrics)
         self.start, self.val = time.perf_counter(), {}  # a resumed epoch starts without on_train_epoch_start
 
@@ -175,8 +160,7 @@ class EpochLines(L.Callback):
         pending, self.pending = self.pending, None
         if pending is None or not trainer.is_global_zero:
             return
-        epoch, took, val = pending
-        # The module's on_train_epoch_end has logged this epoch's train/* by now (the next epoch's not yet).
+        epoch, took, val = pending  # train/* of this epoch are logged by now (the next epoch's not yet)
         m = {**{k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}, **val}
         shown = " ".join(f"{k}={m[k]:.4f}" for k in epoch_line_keys(self.kind) if k in m)
         print(f"epoch {epoch + 1}/{trainer.max_epochs} {shown} ({took:.1f}s)", flush=True)

@@ -1,13 +1,12 @@
-"""THE place to add a logger (LOGGERS: one entry), and the project's own: metrics.csv that is
-never lost (RunCSVLogger), Weights & Biases that keeps a sweep's parameters as the W&B agent set them
-(SweepWandbLogger{% if cookiecutter.fast_wandb %}; the fast_wandb feature moves its work to a thread: background.py{% endif %}){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
+"""THE place to add a logger (LOGGERS: one entry), and the project's own: metrics.csv that is never lost
+(RunCSVLogger), W&B that keeps a sweep agent's parameters (SweepWandbLogger{% if cookiecutter.fast_wandb %};
+the fast_wandb feature moves its work to a thread: background.py{% endif %}){% if cookiecutter.diagnostics %}, TensorBoard with --tensorboard{% endif %}."""
 
 import csv
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from lightning.fabric.loggers.logger import rank_zero_experiment
@@ -26,13 +25,10 @@ TENSORBOARD_DIR = "tensorboard"
 # Your loggers: each entry makes one for a run, from the run directory (or returns None to skip it):
 #     LOGGERS.append(lambda run_dir: MLFlowLogger(tracking_uri=f"file:{run_dir / 'mlruns'}"))
 LOGGERS: list = []
-SWEEP_PARAM_PATH = "WANDB_SWEEP_PARAM_PATH"  # wandb.env.SWEEP_PARAM_PATH
 
 
 @dataclass(frozen=True)
-class LoggingOptions:
-    """The Logging flags a logger reads."""
-
+class LoggingOptions:  # the Logging flags a logger reads
     wandb_mode: str
     wandb_project: str
     wandb_entity: str | None
@@ -45,9 +41,8 @@ class LoggingOptions:
 
 
 def loggers_for(options: LoggingOptions, run_dir: Path, keep_below_step: int | None, wandb_logger) -> list:
-    """Every logger of a training run: metrics.csv always (rows at or after `keep_below_step`, the
-    resumed checkpoint's step, are trained again), {% if cookiecutter.diagnostics %}TensorBoard with --tensorboard, {% endif %}W&B when on, then
-    yours (LOGGERS)."""
+    """Every logger of a run: metrics.csv (rows from `keep_below_step`, the resumed checkpoint's step, are trained
+    again), {% if cookiecutter.diagnostics %}TensorBoard with --tensorboard, {% endif %}W&B when on, then yours (LOGGERS)."""
     loggers: list = [RunCSVLogger(save_dir=str(run_dir), keep_below_step=keep_below_step)]
 {%- if cookiecutter.diagnostics %}
     if options.tensorboard:
@@ -57,25 +52,15 @@ def loggers_for(options: LoggingOptions, run_dir: Path, keep_below_step: int | N
             TensorBoardLogger(save_dir=str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False)
         )
 {%- endif %}
-    if wandb_logger is not None:
-        loggers.append(wandb_logger)
-    return loggers + [logger for logger in (make(run_dir) for make in LOGGERS) if logger is not None]
-
-
-# ----------------------------------------------------------------------------- W&B
-
-
-def previous_run_id(run_dir: Path) -> str | None:
-    """The id of the W&B run this run directory logged to (folders end in -<id>)."""
-    runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
-    return runs[-1].name.rsplit("-", 1)[-1] if runs else None
+    loggers += [wandb_logger, *(make(run_dir) for make in LOGGERS)]
+    return [logger for logger in loggers if logger is not None]
 
 
 def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: str, resumed: bool, job_type: str):
-    """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run."""
-    run_id = previous_run_id(run_dir) if resumed else None
-    agent_run_id = os.environ.get("WANDB_RUN_ID") if under_agent() else None  # the run the sweep created
-    log_model = o.wandb_log_model and mode == "online"
+    """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run (the newest
+    wandb/*run-*-<id> folder), a sweep agent's run continues the run the sweep created."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime) if resumed else []
+    run_id = runs[-1].name.rsplit("-", 1)[-1] if runs else None
     if o.wandb_log_model and mode != "online":
         print(f"W&B is {mode}: checkpoints are not uploaded as artifacts; they stay in {run_dir / 'checkpoints'}")
     logger = WANDB_LOGGER(
@@ -87,9 +72,9 @@ def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: s
         tags=o.wandb_tags or None,
         save_dir=str(run_dir),
         mode=mode,
-        id=run_id or agent_run_id,
+        id=run_id or (os.environ.get("WANDB_RUN_ID") if under_agent() else None),
         resume="allow" if run_id else None,
-        log_model=log_model,
+        log_model=o.wandb_log_model and mode == "online",
         job_type=job_type,
     )
     if mode == "online" and o.wandb_mode == "auto":
@@ -152,31 +137,27 @@ def record_in_wandb(wandb_logger, metrics: dict, summary: dict, step: int, preem
 
 
 def normalize_sweep_params() -> set[str]:
-    """A run started by a W&B sweep agent: the agent writes its parameters to the YAML file named by
-    WANDB_SWEEP_PARAM_PATH ({name: {value: v}}), which wandb.init loads into the config and locks. Its
-    dashed keys (`batch-size`) are renamed to underscores here, before wandb.init reads the file, so
-    the config holds one key per flag; returns the (underscore) names the sweep sets. No agent: empty."""
-    path = os.environ.get(SWEEP_PARAM_PATH)
-    if not path or not Path(path).is_file():
-        return set()
+    """The names a W&B sweep agent sets (none without one). The agent writes them to the YAML file named by
+    WANDB_SWEEP_PARAM_PATH ({name: {value: v}}) that wandb.init loads into the config and locks: its dashed keys
+    (`batch-size`) become underscores here, before wandb.init reads it, so the config holds one key per flag."""
     try:
-        data: dict[str, Any] = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return set()  # wandb.init reports the file itself
+        path = Path(os.environ["WANDB_SWEEP_PARAM_PATH"])  # wandb.env.SWEEP_PARAM_PATH
+        data = yaml.safe_load(path.read_text()) or {}
+    except (KeyError, OSError, yaml.YAMLError, UnicodeDecodeError):
+        return set()  # no agent; or a bad file, which wandb.init reports itself
     if not isinstance(data, dict):
         return set()
     renamed = {(k.replace("-", "_") if k != "wandb_version" else k): v for k, v in data.items()}
     if list(renamed) != list(data):
-        Path(path).write_text(yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True))
+        path.write_text(yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True))
     return {k for k in renamed if k != "wandb_version"}
 
 
 class SweepWandbLogger(WandbLogger):
-    """WandbLogger that leaves the sweep's parameters alone (W&B ignores updates of keys the sweep
-    locked, which hold the same values given on the command line, and warns for each one), with the
-    calls a run makes besides logging: start() starts the W&B run, call(fn) runs fn after what was
-    logged before, flush() waits for all of it, run() is the wandb Run; `failure` says why W&B failed.
-    Here every call runs at once, on the training thread{% if cookiecutter.fast_wandb %} (training/background.py runs them on one of its own){% endif %}."""
+    """WandbLogger that leaves the sweep's (locked) parameters alone: W&B would warn for each update. start()
+    starts the W&B run, call(fn) runs fn after what was logged before, flush() waits for all of it, run() is
+    the wandb Run, `failure` says why W&B failed. Here all runs at once, on the training thread{% if cookiecutter.fast_wandb %}
+    (background.py's subclass runs them on a thread of its own){% endif %}."""
 
     failure: str | None = None
 
@@ -209,37 +190,30 @@ class SweepWandbLogger(WandbLogger):
 WANDB_LOGGER: type[SweepWandbLogger] = SweepWandbLogger
 
 
-# ----------------------------------------------------------------------------- metrics.csv
-# Lightning's CSVLogger with a writer that never deletes or truncates metrics.csv in place. Lightning's
-# writer removes an existing file when it starts and rewrites the file in place when new columns
-# appear; a kill in between loses rows. Here a resumed run keeps the rows before its checkpoint's step,
-# and every rewrite goes through atomic_path.
-
-
 class _Writer(ExperimentWriter):
+    """Never deletes or truncates metrics.csv in place: Lightning's writer removes the file when it starts and
+    rewrites it in place when columns appear (a kill in between loses rows). Here a resumed run keeps the rows
+    before its checkpoint's step, and every rewrite goes through atomic_path."""
+
     def __init__(self, log_dir: str, keep_below_step: int | None):
         self._keep_below_step = keep_below_step
         super().__init__(log_dir)
 
     def _check_log_dir_exists(self) -> None:  # Lightning deletes metrics.csv here
-        path = Path(self.metrics_file_path)
-        if not path.is_file():
+        if not os.path.isfile(self.metrics_file_path):
             return
-        with open(path, newline="") as f:
+        with open(self.metrics_file_path, newline="") as f:
             reader = csv.DictReader(f)
-            rows = list(reader)
-            self.metrics_keys = list(reader.fieldnames or [])
+            rows, self.metrics_keys = list(reader), list(reader.fieldnames or [])
         if self._keep_below_step is not None:
             kept = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) < self._keep_below_step]
             if len(kept) != len(rows):
-                self._write_all(kept, self.metrics_keys)
+                self._rewrite_with_new_header(self.metrics_keys, kept)
 
-    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
-        with open(self.metrics_file_path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        self._write_all(rows, fieldnames)
-
-    def _write_all(self, rows: list[dict], fieldnames: list[str]) -> None:
+    def _rewrite_with_new_header(self, fieldnames: list[str], rows: list[dict] | None = None) -> None:
+        if rows is None:
+            with open(self.metrics_file_path, newline="") as f:
+                rows = list(csv.DictReader(f))
         with atomic_path(Path(self.metrics_file_path)) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fieldnames)
             writer.writeheader()

@@ -8,7 +8,6 @@ import csv
 import math
 import statistics
 import timeit
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
     finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10, num_training=100, update_attr=False)
     lrs, losses = finder.results["lr"], finder.results["loss"]
     suggestion = steepest_descent(lrs, losses) or fallback  # None: the loss blew up at once
-    with open(run_dir / "lr_find.csv", "w", newline="") as f:
+    with open(table := run_dir / "lr_find.csv", "w", newline="") as f:
         csv.writer(f).writerows([["lr", "loss"], *zip(lrs, losses)])
     _pyplot()
     fig = finder.plot(suggest=False)
@@ -80,30 +79,22 @@ def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
         fig.axes[0].plot(suggestion, losses[lrs.index(suggestion)], "o", color="red", markersize=9)
     fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
     plot = _save(fig, run_dir / "plots" / "lr_find.png")
-    print(
-        f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(lrs)} minibatches; "
-        f"{run_dir / 'lr_find.csv'}, {plot})"
-    )
+    print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(lrs)} minibatches; {table}, {plot})")
     return float(suggestion)
 
 
 def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10) -> float | None:
-    """ε where the (smoothed) loss falls fastest per decade of ε (None: too few finite points). By hand:
-    Lightning's suggestion() takes the slope per unit of ε, which on an exponential sweep favours the
-    smallest rates (it proposed 3e-5 where the loss only starts to move). The first points are skipped:
-    the running average of the loss is still warming up there."""
+    """ε where the (smoothed) loss falls fastest per decade of ε (None: too few finite points), skipping the
+    first points (the loss's running average warms up there). By hand: Lightning's suggestion() takes the slope
+    per unit of ε, which on an exponential sweep favours the smallest rates (3e-5 where the loss starts to move)."""
     points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
-    if len(points) < 3:
-        return None
-    slope = {
-        points[i][0]: (points[i + 1][1] - points[i - 1][1]) / math.log(points[i + 1][0] / points[i - 1][0])
-        for i in range(1, len(points) - 1)
-    }  # Δloss per Δlog ε, central differences
-    return min(slope, key=slope.__getitem__)
+    # Δloss per Δlog ε at each point, by central differences.
+    slope = {b[0]: (c[1] - a[1]) / math.log(c[0] / a[0]) for a, b, c in zip(points, points[1:], points[2:])}
+    return min(slope, key=slope.__getitem__) if slope else None
 
 
 def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
-    # The steps per epoch and in all as Lightning will count them on one device.
+    """plots/lr_schedule.png: ε_k over the run's steps, counted as Lightning will on one device."""
     batches, limit = math.ceil(train_size / a.batch_size), a.limit_train_batches
     batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
     per_epoch = max(1, math.ceil(batches / a.accumulate_grad_batches))
@@ -118,46 +109,38 @@ def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
 
 
 def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int | None:
-    """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest
-    of the smaller sizes (it had been falling or flat, then jumps); 1.5 leaves room for ±20% jitter."""
+    """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest of the
+    smaller sizes (1.5 leaves room for ±20% jitter) and stays there: the next size does not get back to the best."""
     per_example = [t / b for t, b in zip(seconds, sizes)]
     for i in range(1, len(sizes)):
         best = min(per_example[:i])
-        # A cache cliff persists: the next size (when there is one) does not get back to the best.
         if per_example[i] > rise * best and (i + 1 == len(sizes) or per_example[i + 1] > best):
             return i
     return None
 
 
-def search_batch_sizes(
-    time_size: Callable[[int], float | None], start: int, largest: int, passes: int = 3, confirmations: int = 4
-) -> tuple[list[int], list[float]]:
-    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size's None).
-
-    On a busy machine a timing can only come out too slow, so each size keeps its fastest time over
-    `passes` passes; then each rise of the time per example (it falls as the fixed cost is shared: a
-    rise is the cliff or a slow timing), a suspected cliff and the best size before it are re-timed,
-    `confirmations` times at most: a cliff that re-timing removes was another process's work."""
+def search_batch_sizes(time_size, start: int, largest: int, passes: int = 3, confirmations: int = 4) -> tuple:
+    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size(size) is None).
+    A busy machine only makes a timing slower: each size keeps its fastest of `passes`; then each rise of the
+    time per example (the cliff or a slow timing), a cliff and the best size before it are re-timed, up to
+    `confirmations` times: a cliff that re-timing removes was another process's work."""
     sizes, seconds = [], []
     for b in (start << i for i in range((largest // start).bit_length())):
-        t = time_size(b)
-        if t is None:  # out of memory: this size and the larger ones are out of reach
+        if (t := time_size(b)) is None:  # out of memory: this size and the larger ones are out of reach
             break
         sizes.append(b)
         seconds.append(t)
 
     def retime(suspects) -> None:
         for i in suspects:
-            t = time_size(sizes[i])
-            seconds[i] = seconds[i] if t is None else min(seconds[i], t)
+            seconds[i] = min(seconds[i], time_size(sizes[i]) or math.inf)  # None: out of memory this time
 
     for _ in range(passes - 1):
         retime(range(len(sizes)))
     for _ in range(confirmations):
         e = [t / b for t, b in zip(seconds, sizes)]
         suspects = {i for i in range(1, len(e)) if e[i] > e[i - 1] and (i + 1 == len(e) or e[i] > e[i + 1])}
-        cliff = find_cliff(sizes, seconds)
-        if cliff is not None:
+        if cliff := find_cliff(sizes, seconds):  # never index 0
             suspects |= {cliff, e.index(min(e[:cliff]))}
         if not suspects:
             break
@@ -168,11 +151,9 @@ def search_batch_sizes(
 def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1) -> int:
     """The largest size before the cliff whose time per example is within `slack` (10%) of the best
     before the cliff: past the best, a larger minibatch only costs time (the slow start of a cliff)."""
-    cliff = find_cliff(sizes, seconds)
-    end = len(sizes) if cliff is None else cliff
+    end = find_cliff(sizes, seconds) or len(sizes)  # a cliff is never index 0
     per_example = [t / b for t, b in zip(seconds[:end], sizes[:end])]
-    best = min(per_example)
-    return max(b for b, e in zip(sizes[:end], per_example) if e <= slack * best)
+    return max(b for b, e in zip(sizes, per_example) if e <= slack * min(per_example))
 
 
 def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
@@ -184,8 +165,7 @@ def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
     start = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()) else 1
 
     def time_size(size: int) -> float | None:
-        """Median seconds of a training step (forward, backward, optimizer step) on `size` examples."""
-        # Sizes above the training set draw examples with replacement: timing needs shapes, not novelty.
+        """Median seconds of a training step on `size` examples, drawn with replacement (timing needs shapes)."""
         indices = torch.randint(len(dm.train_set), (size,), generator=gen)
         x, y = (t.to(device) for t in dm.train_set.batch(indices))
 
