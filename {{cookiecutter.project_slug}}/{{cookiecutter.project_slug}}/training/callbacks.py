@@ -1,7 +1,5 @@
 """THE place to add a callback (CALLBACKS: one entry), and those Lightning lacks; trainer.callbacks_for adds all."""
 
-from __future__ import annotations
-
 import math
 import time
 

@@ -2,8 +2,6 @@
 the minibatch-size cliff test (hand-written: Lightning's batch-size scaler finds what fits in
 memory but does not time the minibatches, which is what the checklist's cliff test needs)."""
 
-from __future__ import annotations
-
 import csv
 import math
 import statistics
