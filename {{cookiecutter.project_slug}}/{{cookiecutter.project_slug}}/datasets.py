@@ -41,12 +41,11 @@ class Dataset:
         object.__setattr__(self, "help", self.help or self.name)
 
     def tasks_named(self, names: list[str]) -> tuple[Task, ...]:
-        """The declared tasks by name; datasets whose tasks come from the data check them later."""
-        if not self.tasks:
-            return ()
+        """The declared tasks by name; datasets whose tasks come from the data (none declared) check them later."""
         by_name = {t.name: t for t in self.tasks}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
+        if not by_name:
+            return ()
+        if unknown := [n for n in names if n not in by_name]:
             raise ValueError(f"--tasks: {self.name} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
         return tuple(by_name[n] for n in names)
 
@@ -86,15 +85,11 @@ def among(classes: tuple[int, ...], y):
     return sum((y == c).long() for c in classes)
 
 
-def loader(function: str, *args) -> Callable:
-    """`function` of data/loaders.py with `args` first, imported when it runs (torch loads then)."""
+def from_loaders(function: str, *args):
+    """Call `function` of data/loaders.py, imported only now: it imports torch."""
+    from .data import loaders
 
-    def load(root, download, image_size):
-        from .data import loaders
-
-        return getattr(loaders, function)(*args, root, download, image_size)
-
-    return load
+    return getattr(loaders, function)(*args)
 
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -112,7 +107,7 @@ dataset(
     where="inside scikit-learn",
     source="scikit-learn",
     help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
-)(loader("load_digits"))
+)(partial(from_loaders, "load_digits"))
 
 dataset(
     "mnist",
@@ -122,7 +117,7 @@ dataset(
     where="{root}/MNIST/raw/ (the four idx files)",
     source="http://yann.lecun.com/exdb/mnist/",
     help="torchvision's MNIST (needs --download once)",
-)(loader("load_torchvision", "mnist"))
+)(partial(from_loaders, "load_torchvision", "mnist"))
 
 dataset(
     "fashion-mnist",
@@ -135,7 +130,7 @@ dataset(
     where="{root}/FashionMNIST/raw/ (the four idx files)",
     source="https://github.com/zalandoresearch/fashion-mnist",
     help="torchvision's Fashion-MNIST (needs --download once)",
-)(loader("load_torchvision", "fashion-mnist"))
+)(partial(from_loaders, "load_torchvision", "fashion-mnist"))
 
 dataset(
     "cifar10",
@@ -148,7 +143,7 @@ dataset(
     where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
     source="https://www.cs.toronto.edu/~kriz/cifar.html",
     help="torchvision's CIFAR-10 (needs --download once)",
-)(loader("load_torchvision", "cifar10"))
+)(partial(from_loaders, "load_torchvision", "cifar10"))
 
 dataset(
     "image-folder",
@@ -157,7 +152,7 @@ dataset(
     where="{root}/<class name>/<image files>",
     source="your own images, one folder per class",
     help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
-)(loader("load_image_folder"))
+)(partial(from_loaders, "load_image_folder"))
 DATASET_CLASSES = {n: d.classes for n, d in DATASETS.items() if d.classes}  # the built-ins' label class names
 {%- if cookiecutter.tables %}
 

@@ -13,13 +13,11 @@ import torch.nn.functional as F
 class BatchAugment(torch.nn.Module):
     """x [B, C, H, W] in [0, 1] → augmented x; each operation is off at 0."""
 
-    def __init__(
-        self, image_size, *, translate=0.0, scale=0.0, rotate=0.0, mirror=0.0, skew=0.0, blur=0.0, contrast=0.0
-    ):
+    def __init__(self, size, *, translate=0.0, scale=0.0, rotate=0.0, mirror=0.0, skew=0.0, blur=0.0, contrast=0.0):
         super().__init__()
         self.translate, self.scale, self.rotate, self.mirror = translate, scale, rotate, mirror
         self.skew, self.blur, self.contrast = skew, blur, contrast
-        size = min(2 * math.ceil(3 * blur) + 1, 2 * (min(image_size) - 1) - 1)  # ±3σ, within reflect padding
+        size = min(2 * math.ceil(3 * blur) + 1, 2 * (min(size) - 1) - 1)  # ±3σ, within reflect padding
         self.kernel_size = max(3, size | 1)  # odd
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,9 +77,8 @@ def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend each image with the mean of its grayscale version: factor·x + (1 − factor)·mean."""
     rgb = torch.tensor([0.2989, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)  # torchvision's grayscale weights
     gray = x if x.shape[1] == 1 else (x * rgb).sum(1, True)
-    mean = gray.mean(dim=(1, 2, 3), keepdim=True)
     f = factor.view(-1, 1, 1, 1)
-    return (f * x + (1 - f) * mean).clamp(0, 1)
+    return (f * x + (1 - f) * gray.mean(dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
 
 
 @dataclass(frozen=True)

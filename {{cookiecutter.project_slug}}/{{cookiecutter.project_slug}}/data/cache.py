@@ -74,7 +74,6 @@ def write_cache(cache: Path, content: dict) -> None:
             torch.save(content, tmp)
     except OSError as e:
         print(
-            f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}); "
-            "the files are decoded again on every run",
+            f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}): decoding each run",
             file=sys.stderr,
         )

@@ -3,6 +3,7 @@ tensors, names a damaged file, and raises DataError with one line for the user."
 
 import math
 import os
+import pickle
 import socket
 from pathlib import Path
 
@@ -100,8 +101,6 @@ def check_files(cls, root: Path, train: bool) -> None:
 
 def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
     """The CIFAR batch file that does not unpickle (called only after loading failed)."""
-    import pickle
-
     folder = Path(root) / getattr(cls, "base_folder", "")
     for name, _ in (cls.train_list if train else cls.test_list) if hasattr(cls, "train_list") else []:
         if not (folder / name).is_file():

@@ -42,10 +42,6 @@ class TensorBatches(Dataset):
     __getitems__ = batch  # the DataLoader fetches a whole minibatch with one call
 
 
-def _as_batch(batch):
-    return batch  # __getitems__ already stacked it (a module-level function: workers pickle it)
-
-
 class InMemoryDataModule(L.LightningDataModule):
     """A declaration's data (`spec`, datasets.py) as the data flags `o` ask; the --aug-* flags `augment` at setup."""
 
@@ -118,7 +114,7 @@ class InMemoryDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            collate_fn=_as_batch,
+            collate_fn=tuple,  # __getitems__ already stacked the batch (a builtin: workers pickle it)
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -15,12 +15,11 @@ def accuracy(num_classes: int):
 
 
 class TaskKind:
-    """A kind of task: all that differs between kinds, one subclass each, registered in TASK_KINDS
-    (`--task-types` offers its name). Training, testing, prediction and export ask a task's kind:
-
-    loss(outputs [B, k], target [B], mean, std, **flags) → (loss, prediction, target): the head's loss
-    and what its metrics read. target: a class index, or a number in the target's units; mean, std:
-    the task's training statistics (classes: 0, 1); flags: the values of the flags named in `flags`.
+    """A kind of task: all that differs between kinds, one subclass each, registered in TASK_KINDS (`--task-types`
+    offers its name). Training, testing, prediction and export ask a task's kind:
+    loss(outputs [B, k], target [B], mean, std, **flags) → (loss, prediction, target): the head's loss and what its
+    metrics read. target: a class index, or a number in the target's units; mean, std: the task's training statistics
+    (classes: 0, 1); flags: the values of the flags named in `flags`.
     predict(outputs, mean, std): what predict.py reports, class probabilities [B, C] or values [B, 1]."""
 
     name: str
