@@ -1,27 +1,19 @@
 """Every dataset, declared once: `--dataset` choices, `--tasks`, the cache, the tests and the README follow.
-
-A declaration is a loader function decorated with `@dataset(...)`: its tasks (what to predict), the
-folder under `--data-dir` that holds its files (the cache is rebuilt when a file there changes) and
-where a user gets them. Add your own at the end of this file (the README shows a worked example).
-
-This module imports no torch (the command line reads it to check `--dataset` and `--tasks` at
-once); loaders import torch inside. A loader is `load(root, download, image_size)` and returns
-`(train, test)`: each a pair (images [N, C, H, W] uint8 or float in [0, 1], class labels [N] int64),
-test None when the dataset has no official test split (a seeded share is then held out).
+A declaration is a loader `load(root, download, image_size)` → (train, test), each a pair (images [N, C, H, W]
+uint8 or float in [0, 1], class labels [N] int64; test None: a seeded share is held out), under `@dataset(...)`.
+No torch at import: the command line reads this file. Add yours at the end (README: "Add your own dataset").
 {%- if cookiecutter.tables %} A table
 (kind="table", datamodule="tables:TableDataModule") declared with a loader is embedded: `load()` takes
 no argument and returns its columns, {name: NumPy array} (features as numbers, a classification
 target as text or numbers; each task's kind is its Task's `kind`), as breast-cancer, wine and diabetes do.
-{%- endif %}
-"""
+{%- endif %}"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from .data.tasks import CIFAR_TASKS, DATASET_CLASSES, DIGIT_TASKS, FASHION_TASKS, FOLDER_TASKS, Task, parity, same  # noqa: F401
-
-# ----------------------------------------------------------------------------- declarations
+from .data.tasks import Task, same
 
 
 @dataclass(frozen=True)
@@ -48,23 +40,13 @@ class Dataset:
         object.__setattr__(self, "where", self.where or "{root}/" + str(self.files) + "/")
         object.__setattr__(self, "help", self.help or self.name)
 
-    def folder(self, root: Path) -> Path | None:
-        """The folder whose files make the cache signature (None: nothing to cache)."""
-        return None if self.files is None else (root / self.files if self.files else root)
-
-    def where_in(self, root: Path) -> str:
-        return self.where.replace("{root}", str(root))
-
     def tasks_named(self, names: list[str]) -> tuple[Task, ...]:
-        """The declared tasks by name; datasets whose tasks come from the data check them later."""
-        if not self.tasks:
-            return ()
+        """The declared tasks by name; datasets whose tasks come from the data (none declared) check them later."""
         by_name = {t.name: t for t in self.tasks}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise ValueError(
-                f"--tasks: dataset {self.name} has no task {unknown[0]!r} (choose from {', '.join(by_name)})"
-            )
+        if not by_name:
+            return ()
+        if unknown := [n for n in names if n not in by_name]:
+            raise ValueError(f"--tasks: {self.name} has no task {unknown[0]!r} (choose from {', '.join(by_name)})")
         return tuple(by_name[n] for n in names)
 
 
@@ -87,90 +69,91 @@ def default_tasks(name: str{% if cookiecutter.tables %}, target: str | None = No
     if DATASETS[name].kind == "table" and not DATASETS[name].tasks:
         return [target] if target else []
 {%- endif %}
-    tasks = DATASETS[name].tasks
-    return [tasks[0].name] if tasks else []
+    return [t.name for t in DATASETS[name].tasks[:1]]
 
 
 def tasks_for(dataset: str, names: list[str]) -> tuple[Task, ...]:
-    """The declared tasks of `dataset` by name (Dataset.tasks_named)."""
     return DATASETS[dataset].tasks_named(names)
 
 
-# ----------------------------------------------------------------------------- built-in datasets
+def parity(y):
+    return y % 2
 
 
-@dataset(
+def among(classes: tuple[int, ...], y):
+    """A binary task's labels: 1 where the class label is one of `classes`, else 0."""
+    return sum((y == c).long() for c in classes)
+
+
+def from_loaders(function: str, *args):
+    """Call `function` of data/loaders.py, imported only now: it imports torch."""
+    from .data import loaders
+
+    return getattr(loaders, function)(*args)
+
+
+DIGITS = tuple(str(d) for d in range(10))
+DIGIT_TASKS = (
+    Task("digit", 10, same, "which digit (10 classes)"),
+    Task("parity", 2, parity, "odd (1) or even (0)", ("even", "odd")),
+    Task("zero", 2, partial(among, (0,)), "is it a 0: the imbalanced binary case (about 10% positives)", ("no", "yes")),
+)
+
+dataset(
     "digits",
-    classes=DATASET_CLASSES["digits"],
+    classes=DIGITS,
     tasks=DIGIT_TASKS,
     files=None,
     where="inside scikit-learn",
     source="scikit-learn",
     help="scikit-learn's 8×8 handwritten digits (1,797 images), embedded, no network needed",
-)
-def digits(root, download, image_size):
-    from .data.loaders import load_digits
+)(partial(from_loaders, "load_digits"))
 
-    return load_digits(root, download, image_size)
-
-
-@dataset(
+dataset(
     "mnist",
-    classes=DATASET_CLASSES["mnist"],
+    classes=DIGITS,
     tasks=DIGIT_TASKS,
     files="MNIST",
     where="{root}/MNIST/raw/ (the four idx files)",
     source="http://yann.lecun.com/exdb/mnist/",
     help="torchvision's MNIST (needs --download once)",
-)
-def mnist(root, download, image_size):
-    from .data.loaders import load_torchvision
+)(partial(from_loaders, "load_torchvision", "mnist"))
 
-    return load_torchvision("mnist", root, download)
-
-
-@dataset(
+dataset(
     "fashion-mnist",
-    classes=DATASET_CLASSES["fashion-mnist"],
-    tasks=FASHION_TASKS,
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    tasks=(
+        Task("item", 10, same, "which article of clothing (10 classes)"),
+        Task("footwear", 2, partial(among, (5, 7, 9)), "sandal, sneaker or ankle boot (30%)", ("no", "yes")),
+    ),
     files="FashionMNIST",
     where="{root}/FashionMNIST/raw/ (the four idx files)",
     source="https://github.com/zalandoresearch/fashion-mnist",
     help="torchvision's Fashion-MNIST (needs --download once)",
-)
-def fashion_mnist(root, download, image_size):
-    from .data.loaders import load_torchvision
+)(partial(from_loaders, "load_torchvision", "fashion-mnist"))
 
-    return load_torchvision("fashion-mnist", root, download)
-
-
-@dataset(
+dataset(
     "cifar10",
-    classes=DATASET_CLASSES["cifar10"],
-    tasks=CIFAR_TASKS,
+    classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    tasks=(
+        Task("class", 10, same, "which of the 10 classes"),
+        Task("vehicle", 2, partial(among, (0, 1, 8, 9)), "airplane, automobile, ship or truck", ("animal", "vehicle")),
+    ),
     files="cifar-10-batches-py",
     where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
     source="https://www.cs.toronto.edu/~kriz/cifar.html",
     help="torchvision's CIFAR-10 (needs --download once)",
-)
-def cifar10(root, download, image_size):
-    from .data.loaders import load_torchvision
+)(partial(from_loaders, "load_torchvision", "cifar10"))
 
-    return load_torchvision("cifar10", root, download)
-
-
-@dataset(
+dataset(
     "image-folder",
-    tasks=FOLDER_TASKS,
+    tasks=(Task("class", 0, same, "which class folder"),),  # 0 classes: as many as the folder has class folders
     files="",
     where="{root}/<class name>/<image files>",
     source="your own images, one folder per class",
     help="your own images, one folder per class under --data-dir (or train/ and test/ of those)",
-)
-def image_folder(root, download, image_size):
-    from .data.loaders import load_image_folder
-
-    return load_image_folder(root, download, image_size)
+)(partial(from_loaders, "load_image_folder"))
+DATASET_CLASSES = {n: d.classes for n, d in DATASETS.items() if d.classes}  # the built-ins' label class names
 {%- if cookiecutter.tables %}
 
 
@@ -242,5 +225,4 @@ dataset(
 {%- endif %}
 
 
-# ----------------------------------------------------------------------------- your datasets
 # Add yours below: see "Add your own dataset" in README.md.

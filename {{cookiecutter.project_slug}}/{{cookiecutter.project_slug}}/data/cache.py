@@ -13,9 +13,7 @@ from .loaders import Split
 
 
 def _signature(root: Path) -> list:
-    """Names, sizes and times of the source files: the cache is rebuilt when any changes."""
-    if not root.exists():
-        return []
+    """Names, sizes and times of the source files (none: root is missing): the cache is rebuilt when any changes."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and ".tensors" not in p.parts)
     return [[str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)] for p in files]
 
@@ -25,13 +23,10 @@ def cache_path(dataset: str, root: Path, image_size: int) -> Path:
 
 
 def load_cached(spec, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
-    """Decode once, then read the decoded tensors from `<data-dir>/.tensors/`. `spec`: the dataset's
-    declaration (datasets.py), which names its loader and its files."""
-    dataset = spec.name
-    source = spec.folder(root)  # the declaration says where its files are
-    if source is None:  # nothing to cache (digits: inside scikit-learn)
+    """Decode once with `spec`'s loader (its declaration), then read the tensors from `<data-dir>/.tensors/`."""
+    if spec.files is None:  # nothing to cache (digits: inside scikit-learn)
         return spec.load(root, download, image_size)
-    cache = cache_path(dataset, root, image_size)
+    source, cache = root / spec.files, cache_path(spec.name, root, image_size)
     signature = _signature(source)
     remove_stale_temporaries(cache.parent)
     if cache.is_file() and signature:
@@ -40,43 +35,34 @@ def load_cached(spec, root: Path, download: bool, image_size: int) -> tuple[Spli
             if saved["signature"] == signature:
                 return saved["train"], saved.get("test")
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt from the source files
-            print(
-                f"warning: the decoded-data cache {cache} is unreadable ({type(e).__name__}); rebuilding it",
-                file=sys.stderr,
-            )
-    train, test = _decode(spec, dataset, root, download, image_size)
+            print(f"warning: decoded-data cache {cache} unreadable ({type(e).__name__}): rebuilding", file=sys.stderr)
+    train, test = _decode(spec, root, download, image_size)
     write_cache(cache, {"signature": _signature(source), "train": train, "test": test})
     return train, test
 
 
-def _decode(spec, dataset: str, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
+def _decode(spec, root: Path, download: bool, image_size: int) -> tuple[Split, Split | None]:
     """The declaration's loader, with its failures as one line (DataError)."""
+    dataset, where = spec.name, spec.where.replace("{root}", str(root))
     try:
         return spec.load(root, download, image_size)
     except DataError:
         raise
-    except (FileNotFoundError, RuntimeError) as e:
+    except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
         message = one_line(e)
-        if "not found" in message.lower() or isinstance(e, FileNotFoundError):
+        corrupt = f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format"
+        if isinstance(e, FileNotFoundError) or (isinstance(e, RuntimeError) and "not found" in message.lower()):
             hint = "point --data-dir at it" if dataset == "image-folder" else "run with --download"
             raise DataError(
-                f"--dataset {dataset}: files not found; expected {spec.where_in(root)}. "
-                f"Get them from {spec.source} or {hint}."
+                f"--dataset {dataset}: files not found; expected {where}. Get them from {spec.source} or {hint}."
             ) from None
+        if not isinstance(e, RuntimeError):
+            raise DataError(f"{corrupt} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         if download:
             raise DataError(
-                f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the "
-                f"files to {spec.where_in(root)} instead."
+                f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the files to {where}."
             ) from None
-        raise DataError(
-            f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
-            f"({message}); delete it and run with --download."
-        ) from None
-    except Exception as e:  # noqa: BLE001 - any decoding failure of a user's file
-        raise DataError(
-            f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format "
-            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-        ) from None
+        raise DataError(f"{corrupt} ({message}); delete it and run with --download.") from None
 
 
 def write_cache(cache: Path, content: dict) -> None:
@@ -88,7 +74,6 @@ def write_cache(cache: Path, content: dict) -> None:
             torch.save(content, tmp)
     except OSError as e:
         print(
-            f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}); "
-            "the files are decoded again on every run",
+            f"warning: cannot write the decoded-data cache under {cache.parent} ({e.strerror or e}): decoding each run",
             file=sys.stderr,
         )

@@ -3,6 +3,7 @@ tensors, names a damaged file, and raises DataError with one line for the user."
 
 import math
 import os
+import pickle
 import socket
 from pathlib import Path
 
@@ -14,7 +15,7 @@ Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or floa
 
 
 def load_digits(root: Path, download: bool, image_size: int) -> tuple[Split, None]:
-    # scikit-learn ships these 1,797 8×8 images (pixel values 0..16) inside the package.
+    """scikit-learn's 1,797 8×8 images (pixel values 0..16), shipped inside the package."""
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()
@@ -65,41 +66,29 @@ def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
         if culprit is None:
             raise
         raise DataError(
-            f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it "
-            "and run with --download, or copy a good file there"
+            f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it, run with --download"
         ) from None
     x = torch.as_tensor(ds.data)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # → [N, C, H, W] uint8
     y = torch.as_tensor(ds.targets, dtype=torch.long)
-    split = "train" if train else "test"
+    split = f"{cls.__name__} {'train' if train else 'test'} split under {root}"
     if len(x) != len(y):
-        raise DataError(
-            f"{cls.__name__} {split} split: {len(x)} images but {len(y)} labels under {root}; the "
-            "image and label files do not belong together"
-        )
+        raise DataError(f"{split}: {len(x)} images but {len(y)} labels; the image and label files do not match")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= 10):
-        raise DataError(
-            f"{cls.__name__} {split} split: labels must be 0-9, found {int(y.min())}..{int(y.max())} under {root}"
-        )
+        raise DataError(f"{split}: labels must be 0-9, found {int(y.min())}..{int(y.max())}")
     return x.contiguous(), y
 
 
-IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dimensions), labels (1 dimension): the idx format's magic numbers
-
-
 def check_files(cls, root: Path, train: bool) -> None:
-    """MNIST-format idx files: the magic number and the size that the header announces, so a damaged
-    file is named (torchvision's reader fails without saying which file)."""
+    """Name a damaged MNIST-format idx file (magic number, header size): torchvision's reader says not which."""
     if not hasattr(cls, "resources") or not hasattr(cls, "raw_folder"):
         return
-    raw = Path(root) / cls.__name__ / "raw"
-    prefix = "train" if train else "t10k"
-    for kind, dims in (("images-idx3-ubyte", 3), ("labels-idx1-ubyte", 1)):
-        path = raw / f"{prefix}-{kind}"
+    for kind, dims, magic in (("images-idx3-ubyte", 3, 2051), ("labels-idx1-ubyte", 1, 2049)):
+        path = Path(root) / cls.__name__ / "raw" / f"{'train' if train else 't10k'}-{kind}"
         if not path.is_file():
             continue  # missing files: torchvision's own message, turned into "files not found"
         data = path.read_bytes()
-        if len(data) < 4 + 4 * dims or int.from_bytes(data[:4], "big") != IDX_MAGIC[dims]:
+        if len(data) < 4 + 4 * dims or int.from_bytes(data[:4], "big") != magic:
             raise DataError(f"{path} is not an idx{dims} file (wrong magic number); delete it and run with --download")
         shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
         expected = 4 + 4 * dims + math.prod(shape)
@@ -112,8 +101,6 @@ def check_files(cls, root: Path, train: bool) -> None:
 
 def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
     """The CIFAR batch file that does not unpickle (called only after loading failed)."""
-    import pickle
-
     folder = Path(root) / getattr(cls, "base_folder", "")
     for name, _ in (cls.train_list if train else cls.test_list) if hasattr(cls, "train_list") else []:
         if not (folder / name).is_file():
@@ -128,12 +115,12 @@ def _first_unreadable(cls, root: Path, train: bool) -> Path | None:
     return None
 
 
-def load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
+def load_torchvision(name: str, root: Path, download: bool, image_size: int) -> tuple[Split, Split]:
     from torchvision import datasets
 
     class CIFAR10(datasets.CIFAR10):
-        # Existence instead of md5 for the extracted batches: the archive's md5 is checked when
-        # it is downloaded, and a damaged batch still fails to unpickle (one clear error).
+        # Existence, not md5, of the extracted batches: the archive's md5 is checked when downloaded,
+        # and a damaged batch still fails to unpickle (one clear error).
         train_list = [[f, None] for f, _ in datasets.CIFAR10.train_list]
         test_list = [[f, None] for f, _ in datasets.CIFAR10.test_list]
         meta = {**datasets.CIFAR10.meta, "md5": None}
@@ -148,20 +135,18 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def regular_image(path: str) -> bool:
-    """torchvision's ImageFolder test (its image suffixes), on regular files only: a pipe or device
-    named x.png would block its reader forever."""
+    """ImageFolder's test (its image suffixes) on regular files only: a pipe named x.png would block forever."""
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
     return path.lower().endswith(IMG_EXTENSIONS) and os.path.isfile(path)
 
 
 def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
-    """Decode `folder/<class>/<image>` (once: the result is cached as one uint8 tensor); labels are indices
-    into `classes` (default: the folder's own class folders, sorted), so test/ is labelled by name."""
+    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own class
+    folders, sorted), so test/ is labelled by name. Hidden folders (.tensors, .ipynb_checkpoints) are no class."""
     from torchvision.datasets.folder import make_dataset
     from torchvision.transforms import v2
 
-    # Hidden folders (our .tensors cache, .ipynb_checkpoints) are not classes.
     found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     names = classes or found
     unknown = [c for c in found if c not in names]
@@ -181,8 +166,7 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
             images.append(resize(_rgb(path)))
         except (OSError, ValueError) as e:
             raise DataError(
-                f"--dataset image-folder: {path} cannot be decoded as an image "
-                f"({type(e).__name__}); remove it or replace it"
+                f"--dataset image-folder: {path} is not a readable image ({type(e).__name__}); replace it or delete it"
             ) from None
     labels = torch.as_tensor([label for _, label in samples], dtype=torch.long)
     return (torch.stack(images), labels), names  # [N, 3, S, S] uint8

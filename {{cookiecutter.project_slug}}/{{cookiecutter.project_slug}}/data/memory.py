@@ -1,31 +1,22 @@
-"""The in-memory DataModule: image datasets held as tensors (the base of other kinds' DataModules too,
-which share its interface: tasks, mean, std, input_shape, class_names, label_frequencies, train_set).
-
-Files are decoded once (cache.py) into uint8 tensors and served as whole minibatches by tensor
-indexing: no per-sample PIL round trip. Images reach the network in their valid range [0, 1]; the
-network standardizes them with the training split's statistics (its first step), so augmentation
-and adversarial examples work on real pixels.
-"""
+"""The in-memory DataModule, base of the other kinds' (tasks, mean, std, input_shape, class_names, label_frequencies,
+train_set): files decoded once (cache.py) into uint8 tensors, served as whole minibatches by tensor indexing, in [0, 1]
+(the network standardizes them, so augmentation and adversarial examples work on real pixels)."""
 
 import os
 import time
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..config.environment import is_local_rank_zero
 from .augment import AugmentOptions
 from .build import DataOptions
 from .cache import cache_path, load_cached
-from .loaders import Split
 from .splits import TEST_FRACTION, channel_statistics, label_frequencies, split_indices
-from .tasks import class_names
-
-
-def is_local_rank_zero() -> bool:
-    return os.environ.get("LOCAL_RANK", "0") == "0"
 
 
 class TensorBatches(Dataset):
@@ -51,22 +42,15 @@ class TensorBatches(Dataset):
     __getitems__ = batch  # the DataLoader fetches a whole minibatch with one call
 
 
-def _as_batch(batch):
-    # __getitems__ already returns the stacked batch (a module-level function: workers pickle it).
-    return batch
-
-
 class InMemoryDataModule(L.LightningDataModule):
-    """The data of a dataset's declaration (`spec`, datasets.py) as the data flags (`o`) ask; `augment`:
-    the augmentation flags, made into `self.augment` (batch → batch, training batches only) at setup."""
+    """A declaration's data (`spec`, datasets.py) as the data flags `o` ask; the --aug-* flags `augment` at setup."""
 
     def __init__(self, spec, o: DataOptions, augment: AugmentOptions | None = None, test_fraction=TEST_FRACTION):
         super().__init__()
         self.spec, self.dataset, self.root, self.tasks = spec, spec.name, Path(o.data_dir), spec.tasks_named(o.tasks)
         self.batch_size, self.num_workers, self.pin_memory = o.batch_size, o.num_workers, o.pin_memory
         self.val_fraction, self.test_fraction, self.seed = o.val_fraction, test_fraction, o.seed
-        self.download, self.image_size = o.download, o.image_size
-        self.augment_options, self.augment = augment, None
+        self.download, self.image_size, self.augment_options, self.augment = o.download, o.image_size, augment, None
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -77,28 +61,21 @@ class InMemoryDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        (x, label), test = self._wait_for_data()
+        if not is_local_rank_zero():  # wait for local rank 0's cache
+            deadline, cache = time.monotonic() + 1800, cache_path(self.dataset, self.root, self.image_size)
+            while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
+                time.sleep(2)
+        (x, label), test = load_cached(self.spec, self.root, False, self.image_size)
         train, val, held_out = split_indices(len(x), test is not None, self.val_fraction, self.seed, self.test_fraction)
-        if test is None:  # no official test split: a seeded share is held out
-            test = (x[held_out], label[held_out])
-        # Tasks with num_classes 0 take the dataset's own class count (image folders).
-        classes = int(max(label.max(), test[1].max())) + 1
+        test = test or (x[held_out], label[held_out])  # no official test split: a seeded share is held out
+        classes = int(max(label.max(), test[1].max())) + 1  # for tasks of num_classes 0 (image folders)
         self.tasks = tuple(replace(t, num_classes=classes) if t.num_classes == 0 else t for t in self.tasks)
         self.train_set = TensorBatches(x[train], self._labels(label[train]))
         self.val_set = TensorBatches(x[val], self._labels(label[val]))
         self.test_set = TensorBatches(test[0], self._labels(test[1]))
-        # Per-channel statistics of the training split only.
-        self.mean, self.std = channel_statistics(self.train_set.x)
+        self.mean, self.std = channel_statistics(self.train_set.x)  # of the training split only
         if self.augment_options is not None:
             self.augment = self.augment_options.create(self.input_shape[1:])
-
-    def _wait_for_data(self) -> tuple[Split, Split | None]:
-        if not is_local_rank_zero():
-            deadline = time.monotonic() + 1800
-            cache = cache_path(self.dataset, self.root, self.image_size)
-            while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
-                time.sleep(2)
-        return load_cached(self.spec, self.root, False, self.image_size)
 
     def _labels(self, label: torch.Tensor) -> torch.Tensor:
         return torch.stack([t.from_label(label) for t in self.tasks], dim=1)  # [N, T]
@@ -107,21 +84,15 @@ class InMemoryDataModule(L.LightningDataModule):
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_set.x.shape[1:])
 
-    @property
+    @cached_property
     def class_names(self) -> list[list[str]]:
-        """Per task, the name of each class (what a prediction reports); a subclass may set its own."""
-        if getattr(self, "_class_names", None) is not None:
-            return self._class_names
+        """Per task, the name of each class (what a prediction reports); a subclass may assign its own."""
         if self.dataset == "image-folder":  # the class folders, sorted as ImageFolder numbers them
             root = self.root / "train" if (self.root / "train").is_dir() else self.root
             labels = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
         else:
             labels = self.spec.classes or [str(i) for i in range(max(t.num_classes for t in self.tasks))]
-        return [class_names(t, labels) for t in self.tasks]
-
-    @class_names.setter
-    def class_names(self, names: list[list[str]]) -> None:
-        self._class_names = names
+        return [list(t.labels or labels) for t in self.tasks]  # a task's own labels, else the dataset's
 
     def label_frequencies(self) -> list[list[float]]:
         """Per task, the class frequencies of the training split (for the output-bias prior)."""
@@ -132,20 +103,18 @@ class InMemoryDataModule(L.LightningDataModule):
         # there are some (in parallel with training), else here on the device (a GPU when used).
         if self.augment is None or self.num_workers > 0 or self.trainer is None or not self.trainer.training:
             return batch
-        x, y = batch
-        return self.augment(x), y
+        return self.augment(batch[0]), batch[1]
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
         return DataLoader(
             data,
             batch_size=self.batch_size,
             shuffle=shuffle,
-            # Batch norm cannot train on a minibatch of one example; drop such a last batch only.
-            drop_last=shuffle and len(data) % self.batch_size == 1,
+            drop_last=shuffle and len(data) % self.batch_size == 1,  # batch norm cannot train on 1 example
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            collate_fn=_as_batch,
+            collate_fn=tuple,  # __getitems__ already stacked the batch (a builtin: workers pickle it)
         )
 
     def train_dataloader(self) -> DataLoader:

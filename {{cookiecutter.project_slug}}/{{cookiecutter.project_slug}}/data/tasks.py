@@ -1,21 +1,11 @@
 """What a dataset can be asked to predict: THE place for a kind of task (TASK_KINDS: its loss, metrics,
-monitored metric, output-bias prior, target units and predictions, one entry per kind) and the tasks of
-the built-in datasets for multitask heads (datasets.py declares which dataset has which).
+monitored metric, output-bias prior, target units and predictions, one entry per kind) and `Task`, one
+target (datasets.py declares each dataset's). Plain Python at import (torch loads inside the methods
+that compute) so that the command line checks `--tasks` and `--task-types` instantly."""
 
-Plain Python at import (torch loads inside the methods that compute) so that the command line can
-check `--tasks` and `--task-types` instantly; the label functions map a tensor of class labels [N] to
-the task's labels [N].
-"""
-
-import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-
-
-def torchmetric(name: str, **options) -> Callable:
-    """A metric constructor (given the number of classes) of torchmetrics.<name>(**options)."""
-    return lambda num_classes: getattr(importlib.import_module("torchmetrics"), name)(**options)
 
 
 def accuracy(num_classes: int):
@@ -25,12 +15,11 @@ def accuracy(num_classes: int):
 
 
 class TaskKind:
-    """A kind of task: all that differs between kinds, one subclass each, registered in TASK_KINDS
-    (`--task-types` offers its name). Training, testing, prediction and export ask a task's kind:
-
-    loss(outputs [B, k], target [B], mean, std, **flags) → (loss, prediction, target): the head's loss
-    and what its metrics read. target: a class index, or a number in the target's units; mean, std:
-    the task's training statistics (classes: 0, 1); flags: the values of the flags named in `flags`.
+    """A kind of task: all that differs between kinds, one subclass each, registered in TASK_KINDS (`--task-types`
+    offers its name). Training, testing, prediction and export ask a task's kind:
+    loss(outputs [B, k], target [B], mean, std, **flags) → (loss, prediction, target): the head's loss and what its
+    metrics read. target: a class index, or a number in the target's units; mean, std: the task's training statistics
+    (classes: 0, 1); flags: the values of the flags named in `flags`.
     predict(outputs, mean, std): what predict.py reports, class probabilities [B, C] or values [B, 1]."""
 
     name: str
@@ -50,7 +39,6 @@ class TaskKind:
 
     def confusion(self, num_classes: int):
         """The test split's confusion matrix (a torchmetrics Metric), for a kind that has one."""
-        return None
 
 
 class Classification(TaskKind):
@@ -60,8 +48,7 @@ class Classification(TaskKind):
     metrics = {"acc": accuracy}
 
     def loss(self, logits, target, mean, std):
-        """Cross-entropy over C logits, or binary cross-entropy on one logit; the metrics read the logits
-        ([B, C], or [B] for a binary head) and the class indices."""
+        """Cross-entropy over C logits, or binary cross-entropy on one logit; the metrics read the logits."""
         import torch.nn.functional as F
 
         target = target.long()
@@ -92,6 +79,13 @@ class Classification(TaskKind):
 
 
 {%- if cookiecutter.tables %}
+
+
+def torchmetric(name: str, **options) -> Callable:
+    """A metric constructor (given the number of classes) of torchmetrics.<name>(**options)."""
+    import importlib
+
+    return lambda num_classes: getattr(importlib.import_module("torchmetrics"), name)(**options)
 
 
 class Regression(TaskKind):
@@ -145,10 +139,14 @@ class Task:
 
     name: str
     num_classes: int  # 2 means a binary head: one logit, σ(b) = p; a number (Regression): 1
-    from_label: Callable
+    from_label: Callable  # class labels [N] → the task's labels [N]
     help: str = ""
-    labels: tuple[str, ...] = ()  # class names; empty: the dataset's own (DATASET_CLASSES)
+    labels: tuple[str, ...] = ()  # class names; empty: the dataset's own (Dataset.classes)
     kind: str = DEFAULT_KIND  # a key of TASK_KINDS
+
+
+def same(y):
+    return y  # the task predicts the dataset's class label itself
 
 
 {%- if cookiecutter.tables %}
@@ -182,69 +180,3 @@ def parse_task_types(entries: list[str], tasks: list[str]) -> dict[str, str]:
             )
     return {n: k for n, k in chosen.items() if k != "auto"}
 {%- endif %}
-
-
-def _same(y):
-    return y
-
-
-def _parity(y):
-    return y % 2
-
-
-def _is_zero(y):
-    return (y == 0).long()
-
-
-def _footwear(y):
-    return ((y == 5) | (y == 7) | (y == 9)).long()  # sandal, sneaker, ankle boot
-
-
-def _vehicle(y):
-    return ((y == 0) | (y == 1) | (y == 8) | (y == 9)).long()  # airplane, automobile, ship, truck
-
-
-DIGIT_TASKS = (
-    Task("digit", 10, _same, "which digit (10 classes)"),
-    Task("parity", 2, _parity, "odd (1) or even (0)", ("even", "odd")),
-    Task("zero", 2, _is_zero, "is it a 0: the imbalanced binary case (about 10% positives)", ("no", "yes")),
-)
-
-FASHION_TASKS = (
-    Task("item", 10, _same, "which article of clothing (10 classes)"),
-    Task("footwear", 2, _footwear, "sandal, sneaker or ankle boot (30%)", ("no", "yes")),
-)
-CIFAR_TASKS = (
-    Task("class", 10, _same, "which of the 10 classes"),
-    Task("vehicle", 2, _vehicle, "vehicle (airplane, automobile, ship, truck) or animal", ("animal", "vehicle")),
-)
-# num_classes 0: as many classes as the folder has class folders.
-FOLDER_TASKS = (Task("class", 0, _same, "which class folder"),)
-
-same, parity = _same, _parity  # for your own declarations in datasets.py
-
-
-# The class names of each dataset's own label (torchvision's `classes`; CIFAR-10's batches.meta).
-# Image folders name their classes by their folders (memory.py).
-DATASET_CLASSES: dict[str, tuple[str, ...]] = {
-    "digits": tuple(str(d) for d in range(10)),
-    "mnist": tuple(str(d) for d in range(10)),
-    "fashion-mnist": (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-}
-
-
-def class_names(task: Task, dataset_classes: tuple[str, ...] | list[str]) -> list[str]:
-    """The task's class names: its own labels, else the dataset's (for tasks that predict the label itself)."""
-    return list(task.labels or dataset_classes)

@@ -2,6 +2,7 @@
 (networks.py{% if cookiecutter.backbones %}, torchvision, timm{% endif %}) with the input adaptation and one head per task."""
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -11,16 +12,14 @@ from ..errors import NetworkError
 
 
 class Maxout(nn.Module):
-    """Max over k linear pieces (GBC16): [B, k·units, ...] → [B, units, ...]; unit j is the max over
-    features j, units + j, …, (k-1)·units + j of the preceding Linear/Conv (conv: k channel groups)."""
+    """Max over k linear pieces (GBC16): [B, k·units, …] → [B, units, …], unit j the max of features j, units + j, …"""
 
     def __init__(self, pieces: int):
         super().__init__()
         self.pieces = pieces
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c = x.shape[:2]
-        return x.view(b, self.pieces, c // self.pieces, *x.shape[2:]).amax(dim=1)
+        return x.unflatten(1, (self.pieces, -1)).amax(dim=1)
 
     def extra_repr(self) -> str:
         return f"pieces={self.pieces}"
@@ -62,17 +61,16 @@ class Block(nn.Sequential):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
         pieces = maxout_pieces if activation == "maxout" else 1
-        bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        bn = partial(nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d, eps=bn_eps, momentum=bn_momentum)
         pre = batchnorm and bn_position == "pre"
-        modules = [layer(units * pieces, not pre)]
-        if pre:
-            modules.append(bn(units * pieces, eps=bn_eps, momentum=bn_momentum))
-        modules.append(ACTIVATIONS[activation](units, leaky_slope, maxout_pieces))
-        if batchnorm and bn_position == "post":
-            modules.append(bn(units, eps=bn_eps, momentum=bn_momentum))
-        if dropout > 0:
-            modules.append(nn.Dropout(dropout))
-        super().__init__(*modules)
+        modules = (
+            layer(units * pieces, not pre),
+            bn(units * pieces) if pre else None,
+            ACTIVATIONS[activation](units, leaky_slope, maxout_pieces),
+            bn(units) if batchnorm and bn_position == "post" else None,
+            nn.Dropout(dropout) if dropout > 0 else None,
+        )
+        super().__init__(*(m for m in modules if m is not None))
 
 
 class Heads(nn.Module):
@@ -87,12 +85,10 @@ class Heads(nn.Module):
 
 
 class Network(nn.Module):
-    """adapt the input → input dropout → trunk → features [B, F] → dropout → heads (one per task).
-
-    It takes images in [0, 1], so checkpoints and exports take the raw images too: grayscale repeated
-    to `channels`, images smaller than `size` resized up, standardized with `mean` and `std` (buffers:
-    the training split's per-channel statistics, as the checklist advises{% if cookiecutter.backbones %}, or a backbone's own{% endif %}).
-    `dropout` drops features before the heads (for trunks not built from `Block`)."""
+    """adapt the input → input dropout → trunk → features [B, F] → dropout (for trunks not built from `Block`) → heads.
+    It takes images in [0, 1], so checkpoints and exports take the raw images too: grayscale repeated to `channels`,
+    images smaller than `size` resized up, standardized with `mean` and `std` (buffers: the training split's
+    per-channel statistics, as the checklist advises{% if cookiecutter.backbones %}, or a backbone's own{% endif %})."""
 
     def __init__(
         self,
@@ -121,8 +117,7 @@ class Network(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.heads = Heads(features, classes_per_task)
         if freeze_trunk:
-            self.trunk.requires_grad_(False)
-            self.trunk.eval()  # Lightning keeps the modes modules are built with (and restores them after validation)
+            self.trunk.requires_grad_(False).eval()  # Lightning keeps a module's built mode, also after validation
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""
@@ -155,12 +150,10 @@ def weights(net: nn.Module) -> list[nn.Parameter]:
 
 def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...], who: str) -> None:
     """A batch of 2 through the trunk must give [2, features] (eval mode: batch norm's statistics stay)."""
-    probe = torch.rand(2, *input_shape)
-    was_training = trunk.training
-    trunk.eval()
+    probe, was_training = torch.rand(2, *input_shape), trunk.training
     try:
         with torch.no_grad():
-            out = trunk(probe)
+            out = trunk.eval()(probe)
     except Exception as e:
         raise NetworkError(f"{who} raised {type(e).__name__} on a batch of shape {list(probe.shape)}: {e}") from e
     finally:
@@ -168,8 +161,7 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
     shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if shape != [2, features]:
         raise NetworkError(
-            f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected "
-            f"[2, {features}] ([batch, features], features as it declared)"
+            f"{who} returned features of shape {shape} for input {list(probe.shape)}, expected [2, {features}]"
         )
 
 
@@ -181,10 +173,9 @@ class RowRNN(nn.Module):
 
     def __init__(self, input_shape, depth, width, cell, dropout):
         super().__init__()
-        c, h, w = input_shape
+        c, _, w = input_shape
         self.rnn = RNN_CELLS[cell](c * w, width, depth, batch_first=True, dropout=dropout if depth > 1 else 0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq = x.permute(0, 2, 1, 3).flatten(2)  # [B, H, C·W]
-        out, _ = self.rnn(seq)
+        out, _ = self.rnn(x.permute(0, 2, 1, 3).flatten(2))  # the rows as steps: [B, H, C·W]
         return out[:, -1]  # the state after the last row: [B, width]
