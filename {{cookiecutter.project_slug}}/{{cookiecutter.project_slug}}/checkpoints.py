@@ -1,5 +1,4 @@
-"""Checkpoints: find one (`last`, a run directory or a file), read it without running code from it, and check
-it is this project's ({% if cookiecutter.inference %}predict.py, export.py, {% endif %}--resume, --test-only and the notebook loader share these)."""
+"""Checkpoints: find one (`last`, a run directory, a file), read it without running code, check it is this project's."""
 
 import pickle
 import re
@@ -11,7 +10,6 @@ from .errors import CheckpointError, one_line
 
 REQUIRED = ("model", "input_shape", "task_names", "task_classes")  # every checkpoint's (TaskModule saves them)
 NAMES = {"best": ("best.ckpt", "last.ckpt"), "last": ("last.ckpt",)}
-PLAIN = (type(None), bool, int, float, str)
 
 
 def find_checkpoint(arg: str, output_dir: str | Path = "runs", prefer: str = "best") -> Path:
@@ -79,9 +77,8 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         kind = f"a {type(ckpt).__name__}" if not isinstance(ckpt, dict) else f"a dict of {', '.join(list(ckpt)[:4])}"
         raise CheckpointError(f"{path}: a PyTorch file holding {kind}, not a Lightning checkpoint of this project")
-    hp = ckpt.get("hyper_parameters")
-    if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED):
-        raise CheckpointError(f"{path}: a Lightning checkpoint without this project's hyperparameters {REQUIRED}")
+    if not isinstance(hp := ckpt.get("hyper_parameters"), dict) or any(k not in hp for k in REQUIRED):
+        raise CheckpointError(f"{path}: a Lightning checkpoint without this project's hyper_parameters {REQUIRED}")
     check_hparams(hp, path)
     return ckpt
 
@@ -91,7 +88,7 @@ def _plain(value, depth: int = 0) -> bool:
         return depth <= 8 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return depth <= 8 and all(_plain(v, depth + 1) for v in value)
-    return isinstance(value, PLAIN)
+    return isinstance(value, (type(None), bool, int, float, str))
 
 
 def check_hparams(hp: dict, path: Path) -> None:
@@ -130,10 +127,8 @@ def check_hparams(hp: dict, path: Path) -> None:
 def class_names_of(hp: dict) -> list[list[str]]:
     """Per task, its class names; checkpoints from before names were saved get "0", "1", …."""
     saved = hp.get("task_class_names") or []
-    return [
-        [str(n) for n in (saved[t] if t < len(saved) and len(saved[t]) == c else range(c))]
-        for t, c in enumerate(hp["task_classes"])
-    ]
+    names = lambda t, c: saved[t] if t < len(saved) and len(saved[t]) == c else range(c)
+    return [[str(n) for n in names(t, c)] for t, c in enumerate(hp["task_classes"])]
 
 
 def training_state(path: Path) -> dict:

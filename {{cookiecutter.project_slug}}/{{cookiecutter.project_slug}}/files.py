@@ -21,8 +21,7 @@ class TargetError(UsageError):
 
 
 def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
-    """Before any work: `path` can be written through atomic_path as a file (or a folder), or TargetError
-    says why. An empty folder is not in the way; the parent must be writable (the temporary goes beside it)."""
+    """Before any work: `path` can be written through atomic_path as a file (or folder), else TargetError says why."""
     path = Path(path)
     full = Path(os.path.abspath(path))
     if pseudo := next((p for p in PSEUDO if Path(p) in (full, *full.parents)), None):
@@ -45,8 +44,7 @@ def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Pat
 
 
 def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
-    """Refuse an output that is, contains or (with `inside`: inputs a command scans) lies inside an input:
-    replacing it would delete what the command reads, or the next scan read it. Resolved: links do not hide it."""
+    """Refuse an output that is, contains or (`inside`) lies inside an input: it would delete or be read as one."""
     out = Path(output).resolve()
     for source in inputs:
         src = Path(source).resolve()
@@ -93,9 +91,8 @@ def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None =
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this id exists (one we may not signal counts: it is someone's)."""
     try:
-        with contextlib.suppress(PermissionError):
+        with contextlib.suppress(PermissionError):  # a process we may not signal exists: it is someone's
             os.kill(pid, 0)
     except ProcessLookupError:
         return False

@@ -1,7 +1,6 @@
-"""Staged sweeps that carry their results forward (Ng's order: ε0; then momentum, minibatch size and width; then the
-rest). `next` writes the next stage's sweep file with the best values so far fixed under `value:`, from run directories
-or, with `wandb:<sweep path>`, the W&B API. The runs' stage is the file in sweeps/ searching what they vary (online:
-the sweep's own configuration); the next is the following file, or --to. No torch (wandb only for an online --from)."""
+"""Staged sweeps carrying results forward (Ng's order: ε0; then momentum, minibatch size and width; then the rest):
+`next` fills the next stage's sweep file with the best values so far, from run directories or `wandb:<sweep>` (the W&B
+API). The runs' stage is the file in sweeps/ searching what they vary (online: the sweep's); the next follows it."""
 
 import argparse
 import contextlib
@@ -107,11 +106,6 @@ def load_stage(path: Path) -> dict:
     return sweep
 
 
-def tunable(files: list[Path]) -> set[str]:
-    """The hyperparameters any stage file names (not run names, paths or W&B settings; max_epochs is the run length)."""
-    return set().union(*(load_stage(p)["parameters"] for p in files)) - {"max_epochs"}
-
-
 def searched(sweep: dict) -> set[str]:
     """Parameters a sweep searches (not fixed with `value:`)."""
     return {k for k, spec in sweep["parameters"].items() if isinstance(spec, dict) and "value" not in spec}
@@ -180,8 +174,7 @@ def header(next_file: Path, origin: str, best_name: str, metric: str, value: flo
 
 
 def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Path = STAGES_DIR) -> Path:
-    """Write the next stage's sweep file from the runs of `origin`; returns its path. Fixed: what the runs searched
-    (online: the sweep's searched parameters; else what they vary) and what the stages before `to` searched."""
+    """Write the next stage's sweep file from the runs of `origin`; returns its path."""
     online = origin.startswith(WANDB_PREFIX)
     if online:
         runs, sweep_config = wandb_runs(origin[len(WANDB_PREFIX) :])
@@ -195,10 +188,12 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     if sweep_config is not None:
         monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
     runs_metric = {"name": monitor.name, "goal": monitor.goal}
-    files = sorted(stages_dir.glob("stage*.yaml"))
-    if not files:
+    if not (files := sorted(stages_dir.glob("stage*.yaml"))):
         raise SweepError(f"argument --stages: no stage*.yaml sweep files in {stages_dir}")
-    ran = {k.replace("-", "_") for k in searched(sweep_config)} if sweep_config else varied(runs) & tunable(files)
+    if sweep_config:  # online: what the sweep searched
+        ran = {k.replace("-", "_") for k in searched(sweep_config)}
+    else:  # what the runs vary among what the stage files name (not run names, paths; max_epochs is the run length)
+        ran = varied(runs) & set().union(*(load_stage(p)["parameters"] for p in files)) - {"max_epochs"}
     index = None
     if to is None:
         index = source_stage(files, ran)
@@ -212,7 +207,7 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
         raise SweepError(f"argument --to: {to} optimizes {metric}; the runs' results.json hold {runs_metric}")
     best_name, best, value = (max if monitor.mode == "max" else min)(runs, key=lambda r: r[2])
     best = {k.replace("-", "_"): v for k, v in best.items()}
-    fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))
+    fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))  # + the earlier stages'
     filled = fill_in({**next_sweep, "metric": runs_metric}, best, fixed)
     notes = edge_check(filled, sweep_config or (load_stage(files[index]) if index is not None else None), best)
     shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}

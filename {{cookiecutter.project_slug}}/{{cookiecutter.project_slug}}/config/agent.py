@@ -1,7 +1,6 @@
-"""A run started by a W&B sweep agent: how it is recognized, its arguments that are not flags as typed by hand, and
-the run directory a re-queued run comes back to. The agent passes `--name=str(value)` per config key; a re-queued
-(preempted) run gets its whole stored config: `--_wandb={...}` (wandb#4237; `---wandb` once dashed), logged values
-that are not flags (input_shape, ...), `--flag=None` when unset, lists in Python's spelling (`--tasks=['digit']`)."""
+"""A run started by a W&B sweep agent: how it is recognized, its arguments that are not flags as typed, and the run
+directory a re-queued run returns to. The agent passes `--key=str(value)`; a re-queued (preempted) run gets its stored
+config: `--_wandb={...}` (wandb#4237), logged non-flags, `--flag=None` when unset, lists as `--tasks=['digit']`."""
 
 import ast
 import logging
@@ -9,8 +8,7 @@ import os
 from pathlib import Path
 
 SWEEP_ENV = ("WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH")  # wandb agent sets both; wandb's Agent() alone the second
-# Keys a run logs to its W&B config that are not flags: what the data determines (TaskModule's
-# hyperparameters beside the flags), the run's facts (callbacks.RunFacts) and wandb's own.
+# Logged to a run's W&B config, not flags: what the data determines (TaskModule), callbacks.RunFacts, wandb's own.
 LOGGED_KEYS = frozenset(
     ("input_shape", "input_mean", "input_std", "task_names", "task_classes", "task_class_names", "task_kinds")
     + ("label_frequencies", "target_mean", "target_std")
@@ -21,7 +19,6 @@ log = logging.getLogger(__name__)
 
 
 def under_agent() -> bool:
-    """Whether a W&B sweep agent started this process."""
     return any(os.environ.get(k) for k in SWEEP_ENV)
 
 
@@ -60,8 +57,7 @@ def agent_argv(argv: list[str], flags_by_option: dict, is_list: set[str]) -> lis
 
 
 def literal_list(text: str) -> list | None:
-    """`['digit', 'large']`, `[1, 0.5]`, `[]`, or YAML's `[digit, large]` → the items; None if not a
-    flat list (the flag's own parser then reports the value)."""
+    """`['digit', 'large']`, `[1, 0.5]`, `[]` or YAML's `[digit, large]` → the items; None if not a flat list."""
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):  # YAML's [digit, large]

@@ -3,7 +3,6 @@ without importing torch, so `--help` and bad input answer in well under a second
 truth. Hand-written: no library reads declarations without running them (tests/training/test_registries.py checks)."""
 
 import ast
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,8 +52,3 @@ def dict_keys(relative: str, name: str) -> tuple[str, ...]:
     if not found:
         raise LookupError(f"{relative} declares no dict {name}")
     return tuple(dict.fromkeys(keys))
-
-
-def imported(module: str) -> object | None:
-    """The package module `module` (e.g. "networks") if something already imported it, else None."""
-    return sys.modules.get(f"{PACKAGE.name}.{module}")

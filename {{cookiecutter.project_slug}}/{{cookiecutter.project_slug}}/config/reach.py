@@ -1,13 +1,13 @@
-"""The names `--model` accepts and which checklist flags reach each network, without importing torch (declared.py
-reads networks.py). A builder keyword that is also a flag reaches the trunk: a new architecture knob is a flag in
-flags.py and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name)."""
+"""The names `--model` accepts and which flags reach each network, without torch. A builder keyword that is also a
+flag reaches the trunk: a new architecture knob is a flag in flags.py and a keyword in networks.py, nothing else."""
 
 import argparse
 {%- if cookiecutter.backbones %}
 import importlib.util
 {%- endif %}
+import sys
 
-from .declared import Declared, decorated, imported
+from .declared import PACKAGE, Declared, decorated
 {%- if cookiecutter.backbones %}
 
 BACKBONE_PREFIXES = ("torchvision:", "timm:")
@@ -31,7 +31,7 @@ def knobs() -> tuple[str, ...]:
 def declared_models() -> dict[str, Declared]:
     """name → Declared, from networks.py's source plus anything already registered at run time."""
     found = dict(decorated("networks.py", "register_model"))
-    if (networks := imported("networks")) is not None:  # imported, its registry is the truth (names added at run time)
+    if networks := sys.modules.get(f"{PACKAGE.name}.networks"):  # imported: its registry is the truth
         for name, entry in networks.MODELS.items():
             found[name] = Declared(name, entry.function.__name__, entry.keywords, entry.defaults)
     return found

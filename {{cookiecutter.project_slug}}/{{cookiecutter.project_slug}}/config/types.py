@@ -1,16 +1,13 @@
-"""The value types of the flags: each parser takes the command line's string (or a YAML value as a string) and
-raises ArgumentTypeError saying what is allowed; argparse prefixes the flag. Only the standard library."""
+"""The flags' value types: each parses a string (typed, or a YAML value) or raises ArgumentTypeError saying why."""
 
 import functools
 import math
 from argparse import ArgumentTypeError
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """Allowed interval of a number; `lo_open`/`hi_open` exclude the end points."""
 
     lo: float | None = None

@@ -1,5 +1,4 @@
-"""The run directory: its name, its atomic creation, the lock that keeps a second process out, its removal when
-a run never trained, and config.yaml and results.json."""
+"""The run directory: its name, atomic creation, the lock keeping out a second process, removal if never trained."""
 
 import fcntl
 import itertools
