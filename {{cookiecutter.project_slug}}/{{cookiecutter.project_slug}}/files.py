@@ -1,5 +1,5 @@
-"""Files whole or absent: write-then-rename for all the project writes, output-path checks before any work, and
-removal of temporaries dead writers left. On os.replace: no library names temporaries by pid for the next run."""
+"""Files whole or absent: write-then-rename for all the project writes, output-path checks, removal of temporaries
+dead writers left. Hand-written on os.replace: no library names temporaries by pid, so the next run can remove them."""
 
 import contextlib
 import os
@@ -44,7 +44,7 @@ def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Pat
 
 
 def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
-    """Refuse an output that is, contains or (`inside`) lies inside an input: it would delete or be read as one."""
+    """Refuse an output that is, contains or (`inside`) lies inside an input: it would delete it, or a scan read it."""
     out = Path(output).resolve()
     for source in inputs:
         src = Path(source).resolve()
@@ -56,7 +56,7 @@ def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
 @contextmanager
 def atomic_path(path: Path, keep_suffix: bool = False) -> Iterator[Path]:
     """A temporary path to write (file or folder) replacing `path` in one rename on success, removed on an error:
-    no reader or kill sees half. `.<name>.<pid>.tmp` names its writer (keep_suffix: + the suffix, for torch.export)."""
+    no reader or kill sees half. `.<name>.<pid>.tmp` names its writer (keep_suffix adds `path`'s, for torch.export)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}{path.suffix if keep_suffix else ''}")
     _remove(tmp)
