@@ -1,7 +1,5 @@
-"""Files that are either whole or absent: write-then-rename for every file and folder the project
-writes, the checks of an output path before any work, and the removal of the temporaries that killed
-writers leave behind. Hand-written on os.replace: no well-kept library names temporaries by process
-id, which lets the next run remove them."""
+"""Files whole or absent: write-then-rename for all the project writes, output-path checks, removal of temporaries
+dead writers left. Hand-written on os.replace: no library names temporaries by pid, so the next run can remove them."""
 
 import contextlib
 import os
@@ -15,9 +13,7 @@ from pathlib import Path
 from .errors import UsageError
 
 SUFFIX = ".tmp"
-
-# Pseudo-file systems: writing there is never what a user means (and /proc answers in odd ways).
-PSEUDO = ("/proc", "/sys", "/dev")
+PSEUDO = ("/proc", "/sys", "/dev")  # writing there is never what a user means (and /proc answers oddly)
 
 
 class TargetError(UsageError):
@@ -25,14 +21,10 @@ class TargetError(UsageError):
 
 
 def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
-    """Before any work: `path` can be written through atomic_path, as a file (or, with folder, a
-    folder): not under /proc, /sys or /dev, no directory where a file goes (or the reverse), nothing in
-    the way without `overwrite` (an empty folder is not in the way), and a parent that exists, is a
-    folder and is writable (the temporary goes beside it). Raises TargetError naming path and reason."""
+    """Before any work: `path` can be written through atomic_path as a file (or folder), else TargetError says why."""
     path = Path(path)
     full = Path(os.path.abspath(path))
-    pseudo = next((p for p in PSEUDO if full == Path(p) or Path(p) in full.parents), None)
-    if pseudo:
+    if pseudo := next((p for p in PSEUDO if Path(p) in (full, *full.parents)), None):
         raise TargetError(f"{path}: under {pseudo}, not a place for output files")
     if path.exists() or path.is_symlink():
         mode = os.stat(path).st_mode if path.exists() else 0
@@ -44,19 +36,15 @@ def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Pat
         if not overwrite and not (folder and not any(path.iterdir())):
             raise TargetError(f"{path}: exists; pass --overwrite to replace it")
     parent = full.parent
-    if not parent.exists():
-        raise TargetError(f"{path}: the folder {parent} does not exist")
     if not parent.is_dir():
-        raise TargetError(f"{path}: {parent} is not a folder")
+        raise TargetError(f"{path}: {parent} {'is not a folder' if parent.exists() else 'does not exist'}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise TargetError(f"{path}: permission denied (cannot write in {parent})")
     return path
 
 
 def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
-    """An output that is, contains or (with `inside`: for inputs a command scans) lies inside one of
-    `inputs` is refused: replacing it would delete what the command reads, or the next scan would read
-    it. Paths compared resolved: links and `..` do not hide it."""
+    """Refuse an output that is, contains or (`inside`) lies inside an input: it would delete it, or a scan read it."""
     out = Path(output).resolve()
     for source in inputs:
         src = Path(source).resolve()
@@ -67,11 +55,8 @@ def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
 
 @contextmanager
 def atomic_path(path: Path, keep_suffix: bool = False) -> Iterator[Path]:
-    """Yield a temporary path to write (a file or a folder); on success it replaces `path` in one
-    rename, so a reader (or a kill) never sees half of it and the old one stays whole until then.
-    On an exception the temporary is removed and `path` is untouched. The temporary is
-    `.<name>.<pid>.tmp` beside `path`: hidden, and naming its writer (with keep_suffix, the path's
-    suffix follows: readers such as torch.export.load insist on theirs)."""
+    """A temporary path to write (file or folder) replacing `path` in one rename on success, removed on an error:
+    no reader or kill sees half. `.<name>.<pid>.tmp` names its writer (keep_suffix adds `path`'s, for torch.export)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}{path.suffix if keep_suffix else ''}")
     _remove(tmp)
@@ -96,32 +81,26 @@ LITDATA_TEMPORARIES = ("litdata-node-*-items-*.pkl", re.compile(r"^litdata-node-
 
 
 def remove_stale_temporaries(folder: Path, kind: tuple[str, re.Pattern] | None = None) -> None:
-    """Temporaries in `folder` whose process no longer exists (killed while writing): ours
-    (`.<name>.<pid>.tmp`, files and folders), or with `kind` (a glob, a regex whose group is the pid)
-    another writer's{% if cookiecutter.streaming %}, such as LITDATA_TEMPORARIES{% endif %}."""
-    if not Path(folder).is_dir():
-        return
+    """Remove temporaries in `folder` whose writer died: ours (`.<name>.<pid>.tmp`), or with `kind` (a glob,
+    a regex whose group is the pid) another writer's{% if cookiecutter.streaming %}, such as LITDATA_TEMPORARIES{% endif %}."""
     glob, pattern = kind or (f".*{SUFFIX}*", re.compile(rf"^\..*\.(\d+){re.escape(SUFFIX)}"))
     for tmp in Path(folder).glob(glob):
-        found = pattern.match(tmp.name)
-        if found and not alive(int(found.group(1))):
+        if (found := pattern.match(tmp.name)) and not alive(int(found.group(1))):
             with contextlib.suppress(OSError):  # a read-only folder: what it holds stays (space only)
                 _remove(tmp)
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this id exists (one we may not signal counts: it is someone's)."""
     try:
-        os.kill(pid, 0)
+        with contextlib.suppress(PermissionError):  # a process we may not signal exists: it is someone's
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
     return True
 
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
+    else:
         path.unlink(missing_ok=True)

@@ -1,11 +1,9 @@
-"""Staged sweeps that carry their results forward (Ng's order: ε0; then momentum, minibatch size and
-width; then the rest). `next` writes the next stage's sweep file with the best values so far fixed
-under `value:`, from local run directories (results.json, config.yaml) or, with `wandb:<sweep path>`,
-the W&B API. The stage the runs searched is the file in sweeps/ whose searched parameters the runs
-vary (online: the sweep's own configuration); the next is the following file, or --to. Only the
-standard library and PyYAML (wandb only for an online --from)."""
+"""Staged sweeps carrying results forward (Ng's order: ε0; then momentum, minibatch size and width; then the rest):
+`next` fills the next stage's sweep file with the best values so far, from run directories or `wandb:<sweep>` (the W&B
+API). The runs' stage is the file in sweeps/ searching what they vary (online: the sweep's); the next follows it."""
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -37,12 +35,10 @@ PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is 
 
 
 def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
-    """(run name, config, metric value) of each finished run under `source` (a run directory or a
-    directory of them): config.yaml holds every flag, results.json the best epoch's metrics."""
-    if not source.exists():
-        raise SweepError(f"argument --from: {source} does not exist")
+    """(run name, config, metric value) of each finished run in `source`, a run directory or a folder of them."""
     if not source.is_dir():
-        raise SweepError(f"argument --from: {source} is not a folder (a run directory or a folder of them)")
+        what = "is not a folder (a run directory or a folder of them)" if source.exists() else "does not exist"
+        raise SweepError(f"argument --from: {source} {what}")
     dirs = [source] if (source / "results.json").is_file() else sorted(p for p in source.iterdir() if p.is_dir())
     runs = []
     for d in dirs:
@@ -57,8 +53,9 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
         if not isinstance(results_dict, dict):
             raise SweepError(f"argument --from: {results} holds a JSON {type(results_dict).__name__}, not an object")
         value = results_dict.get(metric)
-        if isinstance(values, dict):  # each flag's value as train.py would parse it (config/parser.checked_value)
-            values = {k: checked(k, v, config) for k, v in values.items()}
+        if isinstance(values, dict):  # each flag's value as train.py would parse it
+            flags, where = {k: FLAG_BY_NAME.get(str(k).replace("-", "_")) for k in values}, f"in {config}"
+            values = {k: checked_value(flags[k], v, where, _Refuse()) if flags[k] else v for k, v in values.items()}
         if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(values, dict):
             runs.append((d.name, values, float(value)))
     if not runs:
@@ -71,28 +68,19 @@ class _Refuse:  # the parser interface checked_value reports through: here, a Sw
         raise SweepError(message)
 
 
-def checked(key, value, origin: Path):
-    f = FLAG_BY_NAME.get(str(key).replace("-", "_"))
-    return checked_value(f, value, f"in {origin}", _Refuse()) if f is not None else value
-
-
 def run_monitor(source: Path) -> Monitor:
-    """The monitored metric the runs under `source` followed (results.json's `monitor`: val/rmse for
-    a regression primary task; runs written before it followed val/acc)."""
+    """The metric the runs in `source` monitored (results.json's `monitor`; older runs followed val/acc)."""
     names = set()
     for results in [source / "results.json", *source.glob("*/results.json")]:
-        try:
+        with contextlib.suppress(OSError, ValueError, RecursionError, AttributeError):  # ValueError: bad JSON or text
             names.add(json.loads(results.read_text()).get("monitor", MONITOR))
-        except (OSError, ValueError, RecursionError, AttributeError):  # ValueError: bad JSON or text
-            continue
     if len(names) > 1:
         raise SweepError(f"argument --from: the runs in {source} follow different metrics ({', '.join(sorted(names))})")
     return monitor_named(names.pop() if names else MONITOR)
 
 
 def wandb_runs(sweep_path: str) -> tuple[list[tuple[str, dict, float]], dict]:
-    """(run name, config, value of the sweep's metric) of the sweep's finished runs from the W&B API,
-    and the sweep's own configuration."""
+    """(run name, config, metric value) of the sweep's finished runs from the W&B API, and the sweep's config."""
     import wandb
 
     try:
@@ -118,13 +106,8 @@ def load_stage(path: Path) -> dict:
     return sweep
 
 
-def tunable(files: list[Path]) -> set[str]:
-    """The hyperparameters any stage file names (not run names, paths or W&B settings)."""
-    return set().union(*(load_stage(p)["parameters"] for p in files)) - {"max_epochs"}
-
-
 def searched(sweep: dict) -> set[str]:
-    """Parameters a sweep searches (not fixed with `value:`); max_epochs is the run length, not tuned."""
+    """Parameters a sweep searches (not fixed with `value:`)."""
     return {k for k, spec in sweep["parameters"].items() if isinstance(spec, dict) and "value" not in spec}
 
 
@@ -135,18 +118,11 @@ def varied(runs: list[tuple[str, dict, float]]) -> set[str]:
 
 def source_stage(files: list[Path], target: set[str]) -> int:
     """Index in `files` of the stage whose searched parameters best match `target`, those the runs searched."""
-    stages = [load_stage(p) for p in files]
     if not target:
-        raise SweepError(
-            "cannot tell which stage the runs searched (they do not differ); name the next stage "
-            "with --to sweeps/<file>.yaml"
-        )
-    scores = [len(target & searched(s)) / len(target | searched(s)) for s in stages]
+        raise SweepError("the runs do not differ: cannot tell their stage; name the next with --to sweeps/<file>.yaml")
+    scores = [len(target & searched(s)) / len(target | searched(s)) for s in map(load_stage, files)]
     if max(scores) == 0:
-        raise SweepError(
-            f"the runs vary {', '.join(sorted(target))}, which no stage in sweeps/ searches; name the "
-            "next stage with --to sweeps/<file>.yaml"
-        )
+        raise SweepError(f"no stage in sweeps/ searches the runs' {', '.join(sorted(target))}; name the next with --to")
     return scores.index(max(scores))
 
 
@@ -154,11 +130,8 @@ def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
     """The next stage with each parameter of `fixed` set to the best run's value. One the next stage
     searches again on a log scale (stage 2's ε0) is searched in the decade around the best value."""
     params = dict(next_sweep["parameters"])
-    for name in sorted(fixed):
-        if name not in best or name == "max_epochs":
-            continue
-        spec = params.get(name)
-        value = best[name]
+    for name in sorted((fixed & best.keys()) - {"max_epochs"}):
+        spec, value = params.get(name), best[name]
         number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if isinstance(spec, dict) and spec.get("distribution") == "log_uniform_values" and number and value > 0:
             params[name] = {**spec, "min": best[name] / math.sqrt(10), "max": best[name] * math.sqrt(10)}
@@ -170,16 +143,13 @@ def fill_in(next_sweep: dict, best: dict, fixed: set[str]) -> dict:
 def edge_check(filled: dict, source: dict | None, best: dict) -> list[str]:
     """The playbook's edge check on each range the source stage searched: a best value in its outer
     tenth widens that range in `filled` (searched again, not fixed); returns what it did, in words."""
-    if not source:
-        return []
     notes = []
-    for name, spec in source["parameters"].items():
+    for name, spec in (source["parameters"] if source else {}).items():
         name = name.replace("-", "_")
         flag = FLAG_BY_NAME.get(name)
         if name not in best or not isinstance(spec, dict) or flag is None or flag.type is None:
             continue
-        found = widened(spec, best[name], lambda x, f=flag: valid(f.type, x))
-        if found is not None:
+        if (found := widened(spec, best[name], lambda x, f=flag: valid(f.type, x))) is not None:
             filled["parameters"][name] = found[0]
             notes.append(f"{name}: {found[1]}")
             print(f"edge check: {name}: {found[1]}")
@@ -194,14 +164,13 @@ def valid(parse, x) -> bool:
     return True
 
 
-def header(next_file: Path, origin: str, best_name: str, metric: str, value: float, fixed: dict) -> str:
-    lines = [
-        f"# {next_file.name}, filled in by `python -m {PACKAGE}.sweeps next --from {origin}`:",
-        f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:",
-    ]
+def header(next_file: Path, origin: str, best_name: str, metric: str, value: float, fixed: dict, notes: list) -> str:
+    lines = [f"# edge check: {note}" for note in notes]
+    lines.append(f"# {next_file.name}, filled in by `python -m {PACKAGE}.sweeps next --from {origin}`:")
+    lines.append(f"# best run {best_name} ({metric} = {value:.4f}); fixed from the earlier stages:")
     lines += [f"#   {k}: {json.dumps(v, default=str)}" for k, v in fixed.items()]
-    original = [line for line in next_file.read_text().splitlines() if line.startswith("#")]
-    return "\n".join(lines + ["#", *original]) + "\n"
+    lines += ["#", *(line for line in next_file.read_text().splitlines() if line.startswith("#"))]
+    return "\n".join(lines) + "\n"
 
 
 def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Path = STAGES_DIR) -> Path:
@@ -219,11 +188,12 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     if sweep_config is not None:
         monitor = monitor_named((sweep_config.get("metric") or {}).get("name", MONITOR))
     runs_metric = {"name": monitor.name, "goal": monitor.goal}
-    files = sorted(stages_dir.glob("stage*.yaml"))
-    if not files:
+    if not (files := sorted(stages_dir.glob("stage*.yaml"))):
         raise SweepError(f"argument --stages: no stage*.yaml sweep files in {stages_dir}")
-    # What the runs searched: the sweep's own searched parameters when known (online), else what they vary.
-    ran = {k.replace("-", "_") for k in searched(sweep_config)} if sweep_config else varied(runs) & tunable(files)
+    if sweep_config:  # online: what the sweep searched
+        ran = {k.replace("-", "_") for k in searched(sweep_config)}
+    else:  # what the runs vary among what the stage files name (not run names, paths; max_epochs is the run length)
+        ran = varied(runs) & set().union(*(load_stage(p)["parameters"] for p in files)) - {"max_epochs"}
     index = None
     if to is None:
         index = source_stage(files, ran)
@@ -233,17 +203,13 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     elif not to.is_file():
         raise SweepError(f"argument --to: {to} does not exist")
     next_sweep = load_stage(to)
-    metric = next_sweep.get("metric", DEFAULT_METRIC)
-    if metric not in (DEFAULT_METRIC, runs_metric):  # the shipped files' val/acc becomes the runs' metric
+    if (metric := next_sweep.get("metric", DEFAULT_METRIC)) not in (DEFAULT_METRIC, runs_metric):  # shipped: val/acc
         raise SweepError(f"argument --to: {to} optimizes {metric}; the runs' results.json hold {runs_metric}")
-    next_sweep = {**next_sweep, "metric": runs_metric}
     best_name, best, value = (max if monitor.mode == "max" else min)(runs, key=lambda r: r[2])
     best = {k.replace("-", "_"): v for k, v in best.items()}
-    # Every parameter the earlier stages searched (the files before `to`), plus what the runs searched.
-    fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))
-    filled = fill_in(next_sweep, best, fixed)
-    searched_by = sweep_config or (load_stage(files[index]) if index is not None else None)
-    notes = edge_check(filled, searched_by, best)
+    fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))  # + the earlier stages'
+    filled = fill_in({**next_sweep, "metric": runs_metric}, best, fixed)
+    notes = edge_check(filled, sweep_config or (load_stage(files[index]) if index is not None else None), best)
     shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}
     output = output or to.with_name(to.stem + ".next.yaml")
     try:  # rewriting <stage>.next.yaml is what the command is for; never a stage file or a run's file
@@ -253,30 +219,24 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
         check_apart(output, [to, *files] if online else [to, *files, origin], inside=False)
     except (TargetError, OSError) as e:
         raise SweepError(f"argument --output: {one_line(e)}") from None
-    text = header(to, origin, best_name, monitor.name, value, shown)
-    text = "".join(f"# edge check: {note}\n" for note in notes) + text
-    text += yaml.safe_dump(filled, sort_keys=False, allow_unicode=True)
-    write_atomically(output, text)
+    text = header(to, origin, best_name, monitor.name, value, shown, notes)
+    write_atomically(output, text + yaml.safe_dump(filled, sort_keys=False, allow_unicode=True))
     return output
 
 
 def build_parser() -> argparse.ArgumentParser:
-    prog = f"python -m {PACKAGE}.sweeps"
     description = "Staged W&B sweeps: carry each stage's best values into the next stage's sweep file."
-    parser = OneLineParser(prog=prog, description=description)
+    parser = OneLineParser(prog=f"python -m {PACKAGE}.sweeps", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     nxt = commands.add_parser("next", help="write the next stage's sweep file with the best values so far fixed")
     from_help = (
-        "the finished stage's runs: a directory of run directories (e.g. runs/, each with "
-        "results.json and config.yaml), one run directory, wandb:<entity>/<project>/<sweep id> "
-        "to read the sweep's runs from the W&B API{% if cookiecutter.sweeps_engine %}, or optuna:<storage URL>#<study> "
-        "for a study that `sweeps run` ran{% endif %}"
+        "the finished stage's runs: a folder of run directories (e.g. runs/, each with results.json and config.yaml), "
+        "one run directory, or wandb:<entity>/<project>/<sweep id> (the W&B API){% if cookiecutter.sweeps_engine %}, or "
+        "optuna:<storage URL>#<study> (a study that `sweeps run` ran){% endif %}"
     )
     nxt.add_argument("--from", dest="origin", required=True, metavar="RUNS", help=from_help)
-    to_help = "the sweep file to fill in (default: the stage after the one the runs searched)"
-    nxt.add_argument("--to", type=Path, metavar="SWEEP.yaml", help=to_help)
-    output_help = "where to write it (default: next to it, <stage>.next.yaml)"
-    nxt.add_argument("--output", type=Path, metavar="FILE.yaml", help=output_help)
+    nxt.add_argument("--to", type=Path, metavar="SWEEP.yaml", help="the sweep file to fill in (default: next stage)")
+    nxt.add_argument("--output", type=Path, metavar="FILE.yaml", help="where to write it (default: <stage>.next.yaml)")
     stages_help = "the folder of the stage files stage*.yaml, in order (default: sweeps)"
     nxt.add_argument("--stages", type=Path, default=STAGES_DIR, metavar="DIR", help=stages_help)
 {%- if cookiecutter.diagnostics %}

@@ -1,14 +1,8 @@
-"""What the registries declare, read from their source files without importing them (they import
-torch; the command line must answer `--help` and bad input in well under a second without it).
-
-Two forms: a decorator with a string literal first on a module-level function (`@register_model("mlp",
-width=256)`: the name, the function's keyword parameters, the decorator's constant keywords), and the
-string keys of a module-level dict literal (`ACTIVATIONS = {"relu": ...}`). A registry's module, once
-imported, is the truth. Hand-written: no library reads declarations without executing them;
-tests/training/test_registries.py holds each reading against the imported registry."""
+"""What the registries declare (`@register_model("mlp", width=256)` functions, dict literals' keys), read from source
+without importing torch, so `--help` and bad input answer in well under a second; once imported, a registry is the
+truth. Hand-written: no library reads declarations without running them (tests/training/test_registries.py checks)."""
 
 import ast
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,18 +22,14 @@ class Declared:
 
 @cache
 def _tree(relative: str) -> ast.Module:
-    path = PACKAGE / relative
-    return ast.parse(path.read_text(), str(path))
+    return ast.parse((PACKAGE / relative).read_text(), str(PACKAGE / relative))
 
 
 def decorated(relative: str, decorator: str) -> dict[str, Declared]:
     """name → Declared for every `@decorator("name", ...)` function in the package file `relative`."""
     found = {}
-    for node in _tree(relative).body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        args = node.args
-        keywords = None if args.kwarg else tuple(a.arg for a in args.args[1:] + args.kwonlyargs)
+    for node in (n for n in _tree(relative).body if isinstance(n, ast.FunctionDef)):
+        keywords = None if node.args.kwarg else tuple(a.arg for a in node.args.args[1:] + node.args.kwonlyargs)
         for deco in node.decorator_list:
             ours = isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == decorator and deco.args
             if ours and isinstance(deco.args[0], ast.Constant):
@@ -49,10 +39,8 @@ def decorated(relative: str, decorator: str) -> dict[str, Declared]:
 
 
 def dict_keys(relative: str, name: str) -> tuple[str, ...]:
-    """The string keys of the module-level dict literal `name` in the package file `relative`, then
-    those added below it by `name["key"] = ...` (an entry of your own appended to the file)."""
-    keys: list[str] = []
-    found = False
+    """The string keys of the module-level dict literal `name` in `relative`, then those `name["key"] = ...` adds."""
+    keys, found = [], False
     for node in _tree(relative).body:
         target = node.targets[0] if isinstance(node, ast.Assign) else None
         target = node.target if isinstance(node, ast.AnnAssign) else target
@@ -64,8 +52,3 @@ def dict_keys(relative: str, name: str) -> tuple[str, ...]:
     if not found:
         raise LookupError(f"{relative} declares no dict {name}")
     return tuple(dict.fromkeys(keys))
-
-
-def imported(module: str) -> object | None:
-    """The package module `module` (e.g. "networks") if something already imported it, else None."""
-    return sys.modules.get(f"{PACKAGE.name}.{module}")

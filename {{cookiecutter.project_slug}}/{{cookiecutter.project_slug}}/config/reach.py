@@ -1,21 +1,19 @@
-"""The flag-reach policy: the names `--model` accepts and which checklist flags reach each network,
-known without importing torch (declared.py reads networks.py's `@register_model` declarations).
-A builder keyword that is also a flag reaches the trunk: a new architecture knob is a flag in flags.py
-and a keyword of the builder in networks.py, nothing else (models/build.py passes it by name)."""
+"""The names `--model` accepts and which flags reach each network, without torch. A builder keyword that is also a
+flag reaches the trunk: a new architecture knob is a flag in flags.py and a keyword in networks.py, nothing else."""
 
 import argparse
 {%- if cookiecutter.backbones %}
 import importlib.util
 {%- endif %}
+import sys
 
-from .declared import Declared, decorated, imported
+from .declared import PACKAGE, Declared, decorated
 {%- if cookiecutter.backbones %}
 
 BACKBONE_PREFIXES = ("torchvision:", "timm:")
 {%- endif %}
 
-# The built-in keywords a builder may take (networks.py documents them; any other keyword must be a
-# flag: an architecture knob of your own). `block` carries the block flags.
+# A builder's built-in keywords (networks.py documents them; any other must be a flag). `block` carries BLOCK_FLAGS.
 BUILDER_KEYWORDS = ("depth", "width", "rnn_cell", "dropout", "block")
 BLOCK_FLAGS = ("batchnorm", "bn_position", "bn_momentum", "bn_eps", "activation", "leaky_slope", "maxout_pieces")
 # The flags that depend on the network; every other checklist flag applies to every network unchanged.
@@ -30,16 +28,10 @@ def knobs() -> tuple[str, ...]:
     return tuple(sorted({k for d in declared_models().values() for k in d.keywords or () if k not in BUILDER_KEYWORDS}))
 
 
-def network_flags() -> tuple[str, ...]:
-    """NETWORK_FLAGS and the knobs: the flags whose reach depends on the network."""
-    return (*NETWORK_FLAGS, *knobs())
-
-
 def declared_models() -> dict[str, Declared]:
     """name → Declared, from networks.py's source plus anything already registered at run time."""
     found = dict(decorated("networks.py", "register_model"))
-    networks = imported("networks")
-    if networks is not None:  # imported: its registry is the truth (it may hold names added at run time)
+    if networks := sys.modules.get(f"{PACKAGE.name}.networks"):  # imported: its registry is the truth
         for name, entry in networks.MODELS.items():
             found[name] = Declared(name, entry.function.__name__, entry.keywords, entry.defaults)
     return found
@@ -81,24 +73,21 @@ def resolve_width(model: str, width: str | int, fallback: int = 256) -> str | in
 
 
 def flag_reach(model: str{% if cookiecutter.backbones %}, pretrained: bool = False{% endif %}) -> tuple[dict[str, str], list[str]]:
-    """(flags that apply → where, flags ignored) for this network, among network_flags()."""
-    applies: dict[str, str] = {}
+    """(flags that apply → where, flags ignored) for this network, among NETWORK_FLAGS and the knobs."""
+    network_flags = (*NETWORK_FLAGS, *knobs())
 {%- if cookiecutter.backbones %}
     if is_backbone(model):
-        applies["dropout"] = "before the heads"
+        applies = {"dropout": "before the heads"}
         applies["init"] = "heads only (loaded weights are kept)" if pretrained else "trunk and heads"
         applies["pretrained"] = "loads the backbone's weights"
         applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the backbone"
-        return applies, [f for f in network_flags() if f not in applies]
+        return applies, [f for f in network_flags if f not in applies]
 {%- endif %}
     declared = declared_models().get(model)
     keywords = set(BUILDER_KEYWORDS if declared is None or declared.keywords is None else declared.keywords)
-    for name in ("depth", "width", "rnn_cell", *knobs()):
-        if name in keywords:
-            applies[name] = "trunk"
+    applies = {name: "trunk" for name in ("depth", "width", "rnn_cell", *knobs()) if name in keywords}
     if "block" in keywords:
         applies.update(dict.fromkeys(BLOCK_FLAGS, "trunk's blocks"))
     applies["dropout"] = "trunk's blocks" if "block" in keywords or "dropout" in keywords else "before the heads"
-    applies["init"] = "trunk and heads"
-    applies["freeze_backbone"] = applies["backbone_lr_ratio"] = "the trunk"
-    return applies, [f for f in network_flags() if f not in applies]
+    applies |= {"init": "trunk and heads", "freeze_backbone": "the trunk", "backbone_lr_ratio": "the trunk"}
+    return applies, [f for f in network_flags if f not in applies]

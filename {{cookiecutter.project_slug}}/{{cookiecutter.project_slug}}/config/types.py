@@ -1,26 +1,13 @@
-"""The value types of the flags: each parser takes the string from the command line (or a YAML value
-rendered as a string) and raises ArgumentTypeError saying what is allowed; argparse prefixes
-the flag. Only the standard library (the parse path imports no torch)."""
+"""The flags' value types: each parses a string (typed, or a YAML value) or raises ArgumentTypeError saying why."""
 
+import functools
 import math
 from argparse import ArgumentTypeError
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-def _number(kind: type, text: str) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-    if kind is float and not math.isfinite(value):
-        raise ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """Allowed interval of a number; `lo_open`/`hi_open` exclude the end points."""
 
     lo: float | None = None
@@ -29,17 +16,15 @@ class Range:
     hi_open: bool = False
 
     def contains(self, v: float) -> bool:
-        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
-            return False
-        return not (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi))
+        above_lo = self.lo is None or (v > self.lo if self.lo_open else v >= self.lo)
+        return above_lo and (self.hi is None or (v < self.hi if self.hi_open else v <= self.hi))
 
     def __str__(self) -> str:
         if self.hi is None:
             return f"{'>' if self.lo_open else '>='} {self.lo:g}"
         if self.lo is None:
             return f"{'<' if self.hi_open else '<='} {self.hi:g}"
-        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
-        return f"in {left}{self.lo:g}, {self.hi:g}{right}"
+        return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
 
 
 POSITIVE = Range(0, lo_open=True)
@@ -48,43 +33,51 @@ PROBABILITY = Range(0, 1, hi_open=True)  # a drop probability p < 1
 UNIT = Range(0, 1, lo_open=True, hi_open=True)
 
 
-def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        value = _number(kind, text)
-        if allowed is not None and not allowed.contains(value):
-            raise ArgumentTypeError(f"must be {allowed}, got {text!r}")
-        return value
+def _number(kind: type, text: str, allowed: Range | None = None) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if allowed is not None and not allowed.contains(value):
+        raise ArgumentTypeError(f"must be {allowed}, got {text!r}")
+    return value
 
-    parse.__name__ = kind.__name__
+
+def number_type(kind: type, allowed: Range | None) -> Callable[[str], Any]:
+    parse = functools.partial(_number, kind, allowed=allowed)
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
 
 
-TRUE = {"true", "1", "yes", "y", "on"}
-FALSE = {"false", "0", "no", "n", "off"}
+BOOLS = dict.fromkeys(("true", "1", "yes", "y", "on"), True) | dict.fromkeys(("false", "0", "no", "n", "off"), False)
 
 
 def parse_bool(text: str | bool) -> bool:
     if isinstance(text, bool):
         return text
-    low = str(text).strip().lower()
-    if low not in TRUE | FALSE:
+    if (value := BOOLS.get(str(text).strip().lower())) is None:
         raise ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
-    return low in TRUE
+    return value
+
+
+def _words_or(parse: Callable[[str], Any], words: dict, hint: str = "") -> Callable[[str], Any]:
+    def parse_words(text: str) -> Any:
+        if (word := str(text).strip().lower()) in words:
+            return words[word]
+        try:
+            return parse(text)
+        except ArgumentTypeError as e:
+            raise ArgumentTypeError(f"{e}{hint}") from None
+
+    parse_words.__name__ = parse.__name__
+    return parse_words
 
 
 def auto_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """`auto`, or a value of `parse` (e.g. --width auto: the registered network's own default)."""
-
-    def parse_auto(text: str) -> Any:
-        if str(text).strip().lower() == "auto":
-            return "auto"
-        try:
-            return parse(text)
-        except ArgumentTypeError as e:
-            raise ArgumentTypeError(f"{e} (or auto)") from None
-
-    parse_auto.__name__ = parse.__name__
-    return parse_auto
+    return _words_or(parse, {"auto": "auto"}, " (or auto)")
 
 
 def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
@@ -102,14 +95,7 @@ def list_type(item: Callable[[str], Any]) -> Callable[[str], list]:
 
 def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """Accept `none`/`null` (and an empty string) as None, e.g. `--lr-tau none`."""
-
-    def parse_optional(text: str) -> Any:
-        if str(text).strip().lower() in {"", "none", "null"}:
-            return None
-        return parse(text)
-
-    parse_optional.__name__ = parse.__name__
-    return parse_optional
+    return _words_or(parse, dict.fromkeys(("", "none", "null")))
 
 
 def devices_type(text: str) -> str | int | list[int]:

@@ -1,8 +1,7 @@
-"""The run directory: its name, its creation (atomic: of two runs started with one name, one gets
-it), the lock that keeps a second process out, its removal when a run never trained, and the files
-every run writes there (config.yaml, results.json) through files.write_atomically."""
+"""The run directory: its name, atomic creation, the lock keeping out a second process, removal if never trained."""
 
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -29,51 +28,41 @@ def default_run_name(model: str, depth: int, width, optimizer: str, lr: float, b
 
 def choose_run_directory(output_dir: str, run_name: str | None, default_name: str) -> Path:
     """--run-name, the name rank 0 chose (DDP ranks started later), or `default_name` (-2, -3… if taken)."""
-    inherited = None if is_rank_zero() else os.environ.get(RUN_NAME_ENV)
-    run_dir = Path(output_dir) / (run_name or inherited or default_name)
-    if not (run_name or inherited):
-        run_dir = unused(run_dir)
+    chosen = run_name or (None if is_rank_zero() else os.environ.get(RUN_NAME_ENV))
+    run_dir = Path(output_dir) / chosen if chosen else unused(Path(output_dir) / default_name)
     os.environ[RUN_NAME_ENV] = run_dir.name
     return run_dir
 
 
 def unused(run_dir: Path) -> Path:
     """`run_dir`, or `<run_dir>-2`, `-3`… the first that does not exist."""
-    candidate, suffix = run_dir, 1
-    while candidate.exists():
-        suffix += 1
-        candidate = run_dir.with_name(f"{run_dir.name}-{suffix}")
-    return candidate
+    candidates = itertools.chain([run_dir], (run_dir.with_name(f"{run_dir.name}-{n}") for n in itertools.count(2)))
+    return next(c for c in candidates if not c.exists())
 
 
 def claim_run_directory(run_dir: Path, *, overwrite: bool = False, resuming: bool = False) -> bool:
-    """Make `run_dir` this run's own: created here (a name taken meanwhile is refused), or, when
-    resuming or with --overwrite, locked so no second process writes it. Returns whether it was
-    created. DDP ranks other than 0 belong to rank 0's job and take no lock."""
+    """Make `run_dir` this run's own: created unless resuming, then locked; whether it was created (rank 0 only)."""
     if not is_rank_zero():
         return False
-    created = False
     try:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         if overwrite and not resuming and run_dir.is_dir():
             lock_or_refuse(run_dir)  # never delete a directory another process is writing
             shutil.rmtree(run_dir)
             release_run_directory()
-        if not (resuming and run_dir.is_dir()):  # resuming a checkpoint from elsewhere starts a run directory
+        created = not (resuming and run_dir.is_dir())  # resuming a checkpoint from elsewhere starts a run directory
+        if created:
             run_dir.mkdir()  # atomic: of two runs started together with one name, one gets an error
-            created = True
         lock_or_refuse(run_dir)
         for folder in (run_dir, run_dir / "checkpoints"):  # what a run killed while writing left (resuming)
             remove_stale_temporaries(folder)
     except FileExistsError:
         raise RunDirectoryError(
-            f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with "
-            f"--resume {run_dir}, choose another --run-name, or replace it with --overwrite"
+            f"--run-name: {run_dir} already holds a run (started meanwhile?); continue it with --resume {run_dir}, "
+            "choose another --run-name, or replace it with --overwrite"
         ) from None
     except OSError as e:
-        raise RunDirectoryError(
-            f"--output-dir: cannot create the run directory {run_dir} ({e.strerror or type(e).__name__})"
-        ) from None
+        raise RunDirectoryError(f"--output-dir: cannot create {run_dir} ({e.strerror or type(e).__name__})") from None
     return created
 
 
@@ -83,12 +72,9 @@ def lock_or_refuse(run_dir: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RunDirectoryError(
-            f"{run_dir} is being written by another process right now; wait for it to finish or use another --run-name"
-        ) from None
+        raise RunDirectoryError(f"{run_dir}: another process is writing it; wait or use another --run-name") from None
     handle.truncate(0)
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+    print(os.getpid(), file=handle, flush=True)
     _LOCKS.append(handle)
 
 
@@ -100,9 +86,7 @@ def release_run_directory() -> None:
 
 @contextmanager
 def owned(run_dir: Path, created: bool) -> Iterator[Path]:
-    """The run's time in its directory: bad input found meanwhile removes a directory this run created
-    and never trained in (no checkpoints/), so a refused run leaves nothing behind; the lock is
-    released at the end whatever happens."""
+    """The run's time in its directory: a refused run removes a directory it created and never trained in; unlocks."""
     try:
         yield run_dir
     except UsageError:
