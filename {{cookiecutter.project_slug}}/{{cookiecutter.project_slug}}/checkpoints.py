@@ -135,6 +135,6 @@ def training_state(path: Path) -> dict:
     """What --resume needs: hyperparameters, step and epoch (a file of weights without training state is refused)."""
     ckpt = load_checkpoint(path)
     if "global_step" not in ckpt:
-        raise CheckpointError(f"{path}: weights only, no training state (global_step); test or predict with it")
+        raise CheckpointError(f"{path}: weights only, no training state (global_step){% if cookiecutter.inference %}; test or predict with it{% else %} to resume{% endif %}")
     state = {"hparams": dict(ckpt["hyper_parameters"]), "global_step": int(ckpt["global_step"])}
     return {**state, "epoch": int(ckpt.get("epoch", 0))}
