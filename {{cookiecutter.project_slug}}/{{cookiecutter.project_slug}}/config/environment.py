@@ -16,10 +16,6 @@ def is_rank_zero() -> bool:
     return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
-def is_local_rank_zero() -> bool:
-    return os.environ.get("LOCAL_RANK", "0") == "0"
-
-
 def has_credentials() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True

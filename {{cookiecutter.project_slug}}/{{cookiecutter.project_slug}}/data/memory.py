@@ -12,11 +12,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..config.environment import is_local_rank_zero
 from .augment import AugmentOptions
 from .build import DataOptions
 from .cache import cache_path, load_cached
 from .splits import TEST_FRACTION, channel_statistics, label_frequencies, split_indices
+
+
+def is_local_rank_zero() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0"
 
 
 class TensorBatches(Dataset):
