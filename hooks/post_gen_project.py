@@ -139,8 +139,12 @@ Created {os.getcwd()} (features: {", ".join(chosen) or "core only"})
 Next steps:
   cd {os.path.basename(os.getcwd())}
   python -m venv .venv && . .venv/bin/activate
-  pip install -e '.[dev]'
+  pip install -e '.[{{ cookiecutter.__install_extras }}]'   # no GPU? README.md, Quick start: PyTorch's CPU build
+{%- if cookiecutter.default_dataset == "digits" %}
   python train.py            # trains on the embedded digits data; W&B offline without credentials
+{%- else %}
+  python train.py --download # {{ cookiecutter.default_dataset }}: downloads once into data/; W&B offline without credentials
+{%- endif %}
   python train.py --help     # every checklist hyperparameter, grouped by section
   pytest                     # the project's own tests (pytest -m slow: the longer training tests)
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import figure
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 PYTHONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]
@@ -364,7 +365,7 @@ def run_suite(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, floa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["core", "full"])
-def test_generated_project_passes_its_own_tests(cookies, name, capsys):
+def test_generated_project_passes_its_own_tests(cookies, name):
     """The bake's whole suite as its README says to run it (plain `pytest`); the core bake's package is
     at most 5,000 lines. Its lines and the suite's time are printed (a figure, not a timed assertion)."""
     root = Path(cookies.bake(extra_context={**ANSWERS[name], "project_name": f"{name} bake"}).project_path)
@@ -372,32 +373,29 @@ def test_generated_project_passes_its_own_tests(cookies, name, capsys):
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert re.search(r"\d+ passed", tests.stdout)
     lines = package_lines(root)
-    with capsys.disabled():
-        print(f"\n[{name} bake] package: {lines} lines of Python; pytest: {seconds:.0f} s "
-              f"({tests.stdout.strip().splitlines()[-1]})")
+    figure(f"[{name} bake] package: {lines} lines of Python; pytest: {seconds:.0f} s "
+           f"({tests.stdout.strip().splitlines()[-1]})")
 
 
 @pytest.mark.slow
-def test_the_full_bake_passes_its_slow_tests(cookies, capsys):
+def test_the_full_bake_passes_its_slow_tests(cookies):
     """The training tests behind the `slow` marker (the generated CI runs them as `pytest -m slow`)."""
     root = Path(cookies.bake(extra_context={**FULL, "project_name": "slow bake"}).project_path)
     tests, seconds = run_suite(root, "-m", "slow")
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
-    with capsys.disabled():
-        print(f"\n[full bake] pytest -m slow: {seconds:.0f} s ({tests.stdout.strip().splitlines()[-1]})")
+    figure(f"[full bake] pytest -m slow: {seconds:.0f} s ({tests.stdout.strip().splitlines()[-1]})")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("feature", FEATURES)
-def test_each_feature_alone_passes_its_tests(cookies, feature, capsys):
+def test_each_feature_alone_passes_its_tests(cookies, feature):
     """A bake with only this feature: its whole suite (plain `pytest`: the core's tests and the feature's)."""
     root = Path(cookies.bake(extra_context={**ANSWERS[f"only-{feature}"], "project_name": f"only {feature}"})
                 .project_path)
     tests, seconds = run_suite(root)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
-    with capsys.disabled():
-        print(f"\n[only {feature}] package: {package_lines(root)} lines; pytest: {seconds:.0f} s "
-              f"({tests.stdout.strip().splitlines()[-1]})")
+    figure(f"[only {feature}] package: {package_lines(root)} lines; pytest: {seconds:.0f} s "
+           f"({tests.stdout.strip().splitlines()[-1]})")
 
 
 def test_non_embedded_default_dataset_asks_for_its_files(cookies, tmp_path):
@@ -463,6 +461,18 @@ def test_readme_commands_match_ci():
     assert [name for name, _ in blocks] == ["train-command", "test-command"]
     assert all("\n" not in cmd for _, cmd in blocks), "each README command is one line"
     assert "bash .ci/run" not in blocks[1][1]
+
+
+def test_one_install_path(cookies):
+    """The template README's first command installs what the default bake's README installs (its one
+    install line), and the generated CI installs the same."""
+    root = Path(cookies.bake(extra_context={"project_name": "install path"}).project_path)
+    install = re.compile(r"pip install -e '(\.\[[a-z,]+\])'")
+    generated = install.findall((root / "README.md").read_text())
+    assert len(generated) == 1, generated  # stated once
+    first = install.findall((TEMPLATE / "README.md").read_text().split("<!-- train-command -->")[1])[0]
+    assert first == generated[0] and {"dev"} <= set(first[2:-1].split(","))
+    assert install.findall((root / ".github" / "workflows" / "ci.yml").read_text()) == generated
 
 
 def version(v: str) -> tuple[int, ...]:
