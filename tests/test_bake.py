@@ -463,6 +463,16 @@ def test_readme_commands_match_ci():
     assert "bash .ci/run" not in blocks[1][1]
 
 
+def test_the_template_readme_tree_names_every_part_of_the_full_bake(cookies):
+    """"What you get" names every top-level file and folder of the full bake and of its package."""
+    root = Path(cookies.bake(extra_context={**FULL, "project_name": "lightning project"}).project_path)
+    tree = (TEMPLATE / "README.md").read_text().split("## What you get", 1)[1].split("\n## ", 1)[0]
+    package = root / "lightning_project"
+    parts = [p.name + ("/" if p.is_dir() else "") for p in [*root.iterdir(), *package.iterdir()]]
+    missing = [p for p in parts if not p.startswith((".", "__")) and p != "__init__.py" and p not in tree]
+    assert not missing, missing
+
+
 def test_one_install_path(cookies):
     """The template README's first command installs what the default bake's README installs (its one
     install line), and the generated CI installs the same."""
