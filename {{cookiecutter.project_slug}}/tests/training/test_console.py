@@ -35,8 +35,10 @@ def test_a_run_prints_the_network_one_line_per_epoch_and_the_result(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("network: --model "), lines
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"], lines
-    assert lines[-1].startswith("test/acc=") and lines[-1].endswith(f"; run directory: {run_dir}"), lines
-    others = [line for line in lines[1:-1] if not line.startswith("epoch ")]
+    (end,) = [i for i, line in enumerate(lines) if line.startswith("test/acc=")]
+    assert lines[end].endswith(f"; run directory: {run_dir}"), lines
+    assert all(line.startswith("diagnosis") for line in lines[end + 1 :]), lines  # a baked diagnosis follows
+    others = [line for line in lines[1:end] if not line.startswith("epoch ")]
     assert all(line.startswith("  ") for line in others), others  # the network's own lines, indented
     assert "wandb: " in result.stderr, "W&B ran and spoke for itself"
     console = result.stdout + result.stderr
