@@ -99,6 +99,7 @@ CORE_FILES = {
     "tests/checkpoints/test_old_checkpoints.py",
     "tests/models/test_models.py",
     "tests/models/test_networks.py",
+    "tests/training/test_console.py",
     "tests/training/test_faults.py",
     "tests/training/test_optim.py",
     "tests/training/test_registries.py",

@@ -33,7 +33,7 @@ def evaluate(a: argparse.Namespace) -> tuple[int, Path | None]:
     from ..training.rundir import claim_run_directory, owned
     from ..training.trainer import quiet_lightning
 
-    quiet_lightning()
+    quiet_lightning(a.verbose)
     ckpt = Path(a.resume_ckpt)
     try:
         dm = checked_data(a, ckpt)

@@ -49,7 +49,7 @@ def train(a: argparse.Namespace) -> tuple[int, Path | None]:
     from ..training.trainer import check_hardware, check_val_check_interval, quiet_lightning
 
     attach()  # the baked-in optional features' hooks (features.py)
-    quiet_lightning()
+    quiet_lightning(a.verbose)
     import lightning as L
 
     from ..training.build import allocate_module, check_batches, check_fits_checkpoint

@@ -298,6 +298,9 @@ FLAGS: list[Flag] = [
          run_name_type, none_ok=True, metavar="NAME"),
     flag("overwrite", LOG, False, "Replace an existing run directory of the same --run-name (its files are deleted "
          "when the new run starts). Without it, a taken name is an error: use --resume or another name."),
+    flag("verbose", LOG, False, "Also show on the console what goes to <run dir>/train.log: Lightning's info lines "
+         "(devices, the model summary per layer, the loops' messages). Off: the network, one line per epoch (or "
+         "the progress bar), the result and the run directory, and warnings."),
     flag("wandb_mode", LOG, "auto", "auto = online when W&B credentials are present and the server answers, offline "
          "otherwise (never hangs without network).", choices=("auto", "online", "offline", "disabled")),
     flag("wandb_project", LOG, {{ cookiecutter.wandb_project | tojson }}, "W&B project.", wandb_project_type),

@@ -22,7 +22,7 @@ from .loggers import LoggingOptions, create_wandb_logger, finish_wandb, log_plot
 from .monitor import monitor_of
 from .rundir import write_config, write_results
 from .signals import stopped_by_agent
-from .trainer import TrainerOptions, build_trainer
+from .trainer import TrainerOptions, build_trainer, log_file
 from .tuning import CliffOptions, PlanOptions, find_batch_size, find_lr, plot_confusion_matrix, plot_lr_schedule
 
 
@@ -71,7 +71,8 @@ def start(plan: Plan, dm, module) -> int:
     wandb_logger = create_wandb_logger(*args) if mode != "disabled" else None
     status = 1  # an exception that is not a UsageError or an interrupt: a traceback, exit 1
     try:
-        status = run_plan(plan, dm, module, wandb_logger, mode, tool)
+        with log_file(plan.run_dir / "train.log" if is_rank_zero() else None):
+            status = run_plan(plan, dm, module, wandb_logger, mode, tool)
     except (UsageError, KeyboardInterrupt) as e:
         status = 2 if isinstance(e, UsageError) else 130
         raise
@@ -97,8 +98,7 @@ def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int
         log_plots(wandb_logger, plots)
         return 0
     if t.find_lr or t.auto_lr:
-        trainer = build_trainer(plan.trainer, plan.run_dir, loggers=[], monitor=monitor_of(dict(module.hparams)))
-        suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, trainer)
+        suggestion = find_lr(plan.config["lr"], plan.run_dir, dm, module, plan.trainer)
         if t.find_lr:
             log_plots(wandb_logger, [plan.run_dir / "plots" / "lr_find.png"])
             return 0
@@ -183,7 +183,7 @@ def fit_and_test(plan: Plan, dm, module, wandb_logger, mode: str) -> int:
     validate_if_never_validated(trainer, module, dm)
     fast = plan.trainer.fast_dev_run
     best_path = trainer.checkpoint_callback.best_model_path if not fast else ""
-    ckpt = "best" if best_path and Path(best_path).is_file() else None
+    ckpt = best_path if best_path and Path(best_path).is_file() else None  # by path: "best" makes Lightning warn
     if ckpt is None and not fast and trainer.is_global_zero:
         why = "validation never ran: too few steps or validation examples"
         print(f"no best.ckpt ({why}); testing the last weights", file=sys.stderr)

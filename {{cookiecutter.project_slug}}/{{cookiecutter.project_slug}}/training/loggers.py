@@ -164,6 +164,7 @@ class SweepWandbLogger(WandbLogger):
     def __init__(self, *args, sweep_keys: set[str] = frozenset(), **kwargs):
         super().__init__(*args, **kwargs)
         self.sweep_keys = set(sweep_keys)
+        self._wandb_init.pop("anonymous", None)  # Lightning passes anonymous=None: W&B warns of any value given
 
     def log_hyperparams(self, params) -> None:
         if self.sweep_keys and isinstance(params, dict):

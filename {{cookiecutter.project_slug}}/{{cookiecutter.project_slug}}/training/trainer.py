@@ -1,5 +1,5 @@
 """The Trainer from the "Trainer and hardware" flags: strategy (DDP with --ddp-timeout), SyncBatchNorm,
-{% if cookiecutter.diagnostics %}profiler, {% endif %}callbacks, the hardware check before any file is written, and the quiet console."""
+{% if cookiecutter.diagnostics %}profiler, {% endif %}callbacks, the hardware check before any file is written, and the console policy (quiet_lightning)."""
 
 import io
 import logging
@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -75,7 +76,7 @@ def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: 
         cb.SaveOnInterrupt(folder / "last.ckpt"),
         cb.BestEpochMetrics(monitor),
         cb.RunFacts(),
-        ModelSummary(max_depth=4),  # parameter count per layer and in total, printed at the start
+        ModelSummary(max_depth=4),  # parameter count per layer and in total: train.log (log_file)
         TQDMProgressBar(refresh_rate=10) if interactive else cb.EpochLines(monitor),
     ]
     patience, delta = o.early_stopping_patience, o.early_stopping_min_delta
@@ -214,16 +215,47 @@ def check_val_check_interval(o: TrainerOptions, dm) -> None:
         raise SettingError(f"argument --val-check-interval: must be {bound}, got {o.val_check_interval}")
 
 
-def _drop_tips(record: logging.LogRecord) -> bool:
-    message = record.getMessage()
-    return not any(s in message for s in ("litlogger", "was configured so 100%", "Skipping setting a default"))
+# Python warnings that are known noise (a regex each), kept off the console; every other warning reaches it.
+KNOWN_NOISE = (
+    "does not have many workers",  # --num-workers 0 is the default on purpose: the data is in memory
+    "exists and is not empty",  # the run directory is this run's own (rundir.claim_run_directory)
+    "LeafSpec",  # a deprecation inside torch's pytree, not in this project's code
+    r"module\(s\) in eval mode at the start of training",  # --freeze-backbone keeps the trunk's BN statistics
+)
+# Lightning's info lines dropped from the console and train.log alike: its advertising, its restatements of the flags,
+# and what its LR finder says of the temporary checkpoint it saves whole and loads weights-only (tuning.find_lr).
+DROPPED = ("litlogger", "Skipping setting a default", "was configured so", "`weights_only` was not set")
+LIGHTNING_LOGGERS = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
 
 
-def quiet_lightning() -> None:
-    """Keep the console to what a user acts on: drop Lightning's advertising and restatements."""
-    warnings.filterwarnings("ignore", message=r".*(does not have many workers|exists and is not empty|LeafSpec).*")
-    # --freeze-backbone keeps the trunk in eval mode on purpose (its batch norm statistics stay fixed).
-    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
-    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if _drop_tips not in logger.filters:
-        logger.addFilter(_drop_tips)
+def _keep(record: logging.LogRecord) -> bool:
+    return not any(s in record.getMessage() for s in DROPPED)
+
+
+def quiet_lightning(verbose: bool = False) -> None:
+    """The console policy of every command: Lightning's info lines (devices, the model summary, the loops' news)
+    go to the run's train.log (log_file), to the console only with --verbose; real warnings always reach it."""
+    for pattern in KNOWN_NOISE:
+        warnings.filterwarnings("ignore", message=f".*{pattern}")
+    for handler in [h for logger in LIGHTNING_LOGGERS for h in logger.handlers if type(h) is logging.StreamHandler]:
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)  # Lightning's own console handler
+        if _keep not in handler.filters:
+            handler.addFilter(_keep)
+
+
+@contextmanager
+def log_file(path: Path | None):
+    """Lightning's info lines, the model summary included, into `path` (<run dir>/train.log) while the run lasts
+    (None, on ranks other than 0: nowhere)."""
+    handler = logging.FileHandler(path, encoding="utf-8") if path is not None else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    handler.addFilter(_keep)
+    for logger in LIGHTNING_LOGGERS:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in LIGHTNING_LOGGERS:
+            logger.removeHandler(handler)
+        handler.close()

@@ -4,15 +4,20 @@ memory but does not time the minibatches, which is what the checklist's cliff te
 
 import csv
 import math
+import os
 import statistics
 import timeit
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 from .optimizers import create_optimizer
 from .schedules import lr_at, schedule_arguments
+from .trainer import TrainerOptions, build_trainer
+
+RANGE_TEST_STEPS, DIVERGED = 100, 4.0  # the LR range test's minibatches; it stops once the loss passes 4× its low
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,18 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
-    """Lightning's LR finder over the first minibatches; saves lr_find.csv and plots/lr_find.png."""
+def find_lr(fallback: float, run_dir: Path, dm, module, o: TrainerOptions) -> float:
+    """Lightning's LR finder on the run's Trainer but for its length: RANGE_TEST_STEPS minibatches, over as many
+    epochs as that takes; saves lr_find.csv and plots/lr_find.png. Lightning reloads the model from its temporary
+    checkpoint with torch.load's default: forced weights-only here (patch.dict restores both variables)."""
     from lightning.pytorch.tuner import Tuner
 
-    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=1e-6, max_lr=10, num_training=100, update_attr=False)
+    n = RANGE_TEST_STEPS  # as many epochs are enough: an epoch makes at least one step
+    trainer = build_trainer(replace(o, max_epochs=n, max_steps=n, limit_train_batches=1.0), run_dir, [])
+    with mock.patch.dict(os.environ, TORCH_FORCE_WEIGHTS_ONLY_LOAD="1"):
+        os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+        kw = dict(min_lr=1e-6, max_lr=10, num_training=n, early_stop_threshold=DIVERGED, update_attr=False)
+        finder = Tuner(trainer).lr_find(module, datamodule=dm, **kw)
     lrs, losses = finder.results["lr"], finder.results["loss"]
     suggestion = steepest_descent(lrs, losses) or fallback  # None: the loss blew up at once
     with open(table := run_dir / "lr_find.csv", "w", newline="") as f:
@@ -77,7 +89,9 @@ def find_lr(fallback: float, run_dir: Path, dm, module, trainer) -> float:
         fig.axes[0].plot(suggestion, losses[lrs.index(suggestion)], "o", color="red", markersize=9)
     fig.axes[0].set_title(f"LR range test: suggested ε0 = {suggestion:.3g}")
     plot = _save(fig, run_dir / "plots" / "lr_find.png")
-    print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(lrs)} minibatches; {table}, {plot})")
+    end = f", stopped at ε = {lrs[-1]:.3g}: the loss diverged (over {DIVERGED:g}× its lowest)"
+    end = end if len(lrs) < RANGE_TEST_STEPS else ""
+    print(f"suggested ε0 (--lr): {suggestion:.3g}  (range test over {len(lrs)} minibatches{end}; {table}, {plot})")
     return float(suggestion)
 
 
