@@ -32,6 +32,7 @@ ALLOWED = (
     r"  flags (that apply to|ignored by) it: .*",
     r"epoch \d+/20 train/acc=\S+ val/loss=\S+ val/acc=\S+ \(\S+\)",
     r"test/acc=\S+ test/loss=\S+; run directory: runs/\S+",
+    r"W&B: offline run, upload it with: wandb sync runs/\S+",
 )
 
 

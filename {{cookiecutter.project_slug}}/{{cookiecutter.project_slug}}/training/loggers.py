@@ -109,9 +109,11 @@ def finish_wandb(wandb_logger, exit_code: int) -> None:
         import wandb
 
         wandb_logger.flush()  # every call made reaches the run first
-        if wandb_logger.failure is None:
-            wandb_logger.run()
+        run = wandb_logger.run() if wandb_logger.failure is None else None
         wandb.finish(exit_code=exit_code)
+        if run is not None:
+            where = Path(os.path.relpath(Path(run.dir).parent))
+            print(f"W&B: offline run, upload it with: wandb sync {where}" if run.offline else f"W&B: {run.url}")
 
 
 def wandb_run_id(wandb_logger) -> str | None:

@@ -85,22 +85,19 @@ def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: 
     return callbacks + [c for c in (make(run_dir) for make in cb.CALLBACKS) if c is not None]
 
 
+# The flags that are Trainer arguments of the same name, passed as they are (TaskModule.log_step keeps
+# --log-every-n-steps for the per-step values; Lightning logs per epoch).
+TRAINER_ARGS = ("max_epochs", "max_steps", "deterministic", "fast_dev_run", "limit_train_batches", "limit_val_batches")
+TRAINER_ARGS += ("accelerator", "devices", "num_nodes", "precision", "accumulate_grad_batches", "log_every_n_steps")
+TRAINER_ARGS += ("val_check_interval", "check_val_every_n_epoch", "num_sanity_val_steps", "detect_anomaly", "benchmark")
+
+
 def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Monitor | None = None) -> L.Trainer:
     interactive = sys.stderr.isatty()
     return L.Trainer(
         default_root_dir=run_dir,
-        max_epochs=o.max_epochs,
-        max_steps=o.max_steps,
-        deterministic=o.deterministic,
-        fast_dev_run=o.fast_dev_run,
-        limit_train_batches=o.limit_train_batches,
-        limit_val_batches=o.limit_val_batches,
-        accelerator=o.accelerator,
-        devices=o.devices,
+        **{name: getattr(o, name) for name in TRAINER_ARGS},
         strategy=strategy(o),
-        num_nodes=o.num_nodes,
-        precision=o.precision,
-        accumulate_grad_batches=o.accumulate_grad_batches,
         sync_batchnorm=sync_batchnorm(o),
         gradient_clip_val=o.gradient_clip_val or None,
         logger=loggers,
@@ -110,12 +107,6 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Moni
 {%- if cookiecutter.diagnostics %}
         profiler=profiler(o, run_dir),
 {%- endif %}
-        log_every_n_steps=o.log_every_n_steps,  # TaskModule.log_step keeps it; Lightning logs per epoch
-        val_check_interval=o.val_check_interval,
-        check_val_every_n_epoch=o.check_val_every_n_epoch,
-        num_sanity_val_steps=o.num_sanity_val_steps,
-        detect_anomaly=o.detect_anomaly,
-        benchmark=o.benchmark,
         plugins=[CheckedCheckpointIO()],
     )
 
@@ -237,6 +228,8 @@ def quiet_lightning(verbose: bool = False) -> None:
     go to the run's train.log (log_file), to the console only with --verbose; real warnings always reach it."""
     for pattern in KNOWN_NOISE:
         warnings.filterwarnings("ignore", message=f".*{pattern}")
+    if not verbose:  # W&B's banner and summary; finish_wandb says in one line where the run is (your setting wins)
+        os.environ.setdefault("WANDB_SILENT", "true")
     for handler in [h for logger in LIGHTNING_LOGGERS for h in logger.handlers if type(h) is logging.StreamHandler]:
         handler.setLevel(logging.INFO if verbose else logging.WARNING)  # Lightning's own console handler
         if _keep not in handler.filters:
