@@ -20,7 +20,7 @@ from torch import nn
 from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.config.reach import declared_models
-from {{cookiecutter.project_slug}}.models.blocks import Network, weights
+from {{cookiecutter.project_slug}}.models.blocks import WEIGHTED, Network, weights
 from {{cookiecutter.project_slug}}.networks import MODELS, register_model
 from {{cookiecutter.project_slug}}.training.module import TaskModule
 
@@ -79,9 +79,9 @@ def test_registry_init_formula_on_every_layer(model):
     for w in found:
         if w.numel() >= 1000:  # sample variance within 6 standard errors √(2/N)
             assert w.var().item() == pytest.approx(0.04, rel=6 * math.sqrt(2 / w.numel()))
-    for name, p in module.net.trunk.named_parameters():
-        if "bias" in name:
-            assert torch.all(p == 0.25), name
+    for layer in (m for m in module.net.trunk.modules() if isinstance(m, WEIGHTED)):  # not a norm's β of its own
+        for name, p in layer.named_parameters(recurse=False):
+            assert "bias" not in name or torch.all(p == 0.25), name
 
 
 @pytest.mark.slow
