@@ -17,7 +17,8 @@ import torch
 from conftest import ROOT, assert_bad_input, train
 from torch import nn
 
-from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
+from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module, make_plan
+from {{cookiecutter.project_slug}}.config.environment import RUN_NAME_ENV
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.config.reach import declared_models
 from {{cookiecutter.project_slug}}.models.blocks import WEIGHTED, Network, weights
@@ -238,10 +239,24 @@ def test_width_auto_is_each_networks_default():
     assert parse_args(["--model", "cnn", "--width", "8"]).width == 8
 
 
-def test_a_trunk_without_the_block_gets_dropout_before_the_heads(monkeypatch):
-    def plain_trunk(input_shape, *, width):
-        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width)), width
+def plain_trunk(input_shape, *, width):
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width)), width
 
+
+def test_run_names_carry_the_dataset_and_the_flags_that_reach_the_network(monkeypatch, tmp_path):
+    monkeypatch.setitem(MODELS, "plain", MODELS["mlp"])
+    register_model("plain")(plain_trunk)  # no depth: no -d in its runs' names
+    monkeypatch.setenv(RUN_NAME_ENV, "")  # restored afterwards: choosing a name sets it
+
+    def name(*argv: str) -> str:
+        return make_plan(parse_args(["--output-dir", str(tmp_path), *argv]), {}).run_name
+
+    assert re.fullmatch(r"digits-mlp-d2-w256-adam-lr0\.003-bs64-\d{8}-\d{6}", name())
+    plain = name("--model", "plain", "--width", "8", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "32")
+    assert re.fullmatch(r"digits-plain-w8-sgd-lr0\.1-bs32-\d{8}-\d{6}", plain)
+
+
+def test_a_trunk_without_the_block_gets_dropout_before_the_heads(monkeypatch):
     monkeypatch.setitem(MODELS, "plain", MODELS["mlp"])
     register_model("plain")(plain_trunk)
     module, _ = module_for("--model", "plain", "--width", "8", "--dropout", "0.3")

@@ -45,7 +45,7 @@ def test_images_tags_group_and_name(tmp_path):
     result = offline(tmp_path, "--max-epochs", "1", "--aug-rotate", "10", "--wandb-tags", "a,b", "--wandb-group", "g1")
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
-    assert run_dir.name.startswith("mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
+    assert run_dir.name.startswith("digits-mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
     path = wandb_records.find_run_file(run_dir)
     run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
     assert list(run.tags) == ["a", "b"] and run.run_group == "g1" and run.display_name == run_dir.name
