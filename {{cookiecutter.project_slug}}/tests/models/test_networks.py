@@ -149,6 +149,7 @@ def test_registry_summary_names_the_flags_that_reach_it(model, tmp_path, capsys)
     status, _ = train(tmp_path, "--model", model, "--width", "8", "--fast-dev-run")
     out = capsys.readouterr().out
     assert status == 0 and f"network: --model {model}: trunk" in out
+    assert "input: raw images in [0, 1], standardized" in out
     uses_block = MODELS[model].keywords is None or "block" in MODELS[model].keywords
     assert ("--batchnorm (trunk's blocks)" in out) == uses_block
 
