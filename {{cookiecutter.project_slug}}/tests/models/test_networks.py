@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_bad_input, train
+from conftest import HANG, ROOT, assert_bad_input, train
 from torch import nn
 
 from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module, make_plan
@@ -138,7 +138,7 @@ def test_the_readme_example_trains_in_a_fresh_project(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG,
     )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert int(re.search(r"(\d+) passed", tests.stdout).group(1)) >= 30
