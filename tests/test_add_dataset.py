@@ -34,6 +34,7 @@ def test_readme_example_dataset_trains_in_a_baked_project(cookies, tmp_path, fea
     assert "my-digits" in run("train.py", "--help").stdout
     missing = run("train.py", "--dataset", "my-digits", "--data-dir", str(tmp_path / "none"))
     assert missing.returncode == 2 and "my-digits/" in missing.stderr and "Traceback" not in missing.stderr
+    assert "--download" not in missing.stderr  # its loader cannot download: not offered
     # The user's files, written here in the format the README describes.
     rng = np.random.default_rng(1)
     (tmp_path / "data" / "my-digits").mkdir(parents=True)

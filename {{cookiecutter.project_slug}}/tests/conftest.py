@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Fast flags shared by the training tests: CPU, no W&B unless a test asks for it.
 FAST = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--max-epochs", "1"]
+# A deadline that only guards against a hang: tests wait for the event they need, never for a machine's speed.
+HANG = 1800
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +61,7 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path, timeout: float = HANG) -> subprocess.CompletedProcess:
     """`python train.py ARGS` in a fresh process (exit status, stdout and stderr as a user sees them)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not any(a.startswith("--dataset") for a in args):
@@ -71,6 +74,54 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
         text=True,
         timeout=timeout,
     )
+
+
+# train.py held at one optimizer step until SIGTERM has landed: a stop exactly there, on a busy machine or an idle one.
+PAUSED_TRAIN = """
+import runpy, sys, time
+from pathlib import Path
+from {{cookiecutter.project_slug}}.training.module import TaskModule
+
+step, marker, sys.argv[0] = int(sys.argv.pop(1)), Path(sys.argv.pop(1)), sys.argv.pop(1)
+step_once = TaskModule.training_step
+
+
+def training_step(self, batch, batch_idx):
+    if self.global_step == step and not marker.exists():
+        marker.touch()
+        while not self.trainer.received_sigterm:
+            time.sleep(0.05)
+    return step_once(self, batch, batch_idx)
+
+
+TaskModule.training_step = training_step
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def start_train(cwd: Path, *args: str, env: dict | None = None, pause_at: int | None = None) -> subprocess.Popen:
+    """`python train.py ARGS` in the background. With `pause_at`, the run waits before that optimizer step
+    (`cwd/paused-<step>` then exists) until it has received SIGTERM: the test sends it there, and the run
+    stops after that step."""
+    marker = str(cwd / f"paused-{pause_at}")
+    paused = [] if pause_at is None else ["-c", PAUSED_TRAIN, str(pause_at), marker]
+    return subprocess.Popen(
+        [sys.executable, *paused, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(process: subprocess.Popen, done) -> None:
+    """Until `done()` (the state the test needs); the process ending first fails with its stderr."""
+    deadline = time.monotonic() + HANG
+    while not done():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, f"nothing happened in {HANG} s: hung?"
+        time.sleep(0.05)
 
 
 def train(tmp_path: Path, *args: str) -> tuple[int, Path]:

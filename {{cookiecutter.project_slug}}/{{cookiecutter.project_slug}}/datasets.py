@@ -31,6 +31,7 @@ class Dataset:
     help: str = ""
     kind: str = "images"
     sample: Callable[[Path], None] | None = None  # writes a tiny copy of the files in their real format (tests)
+    download: bool = False  # its loader fetches the files when given --download (torchvision's); else it is ignored
     classes: tuple[str, ...] = ()  # the names of the label's classes, for predictions (default: "0", "1", …)
     datamodule: str = "memory:InMemoryDataModule"
 
@@ -116,6 +117,7 @@ dataset(
     files="MNIST",
     where="{root}/MNIST/raw/ (the four idx files)",
     source="http://yann.lecun.com/exdb/mnist/",
+    download=True,
     help="torchvision's MNIST (needs --download once)",
 )(partial(from_loaders, "load_torchvision", "mnist"))
 
@@ -129,6 +131,7 @@ dataset(
     files="FashionMNIST",
     where="{root}/FashionMNIST/raw/ (the four idx files)",
     source="https://github.com/zalandoresearch/fashion-mnist",
+    download=True,
     help="torchvision's Fashion-MNIST (needs --download once)",
 )(partial(from_loaders, "load_torchvision", "fashion-mnist"))
 
@@ -142,6 +145,7 @@ dataset(
     files="cifar-10-batches-py",
     where="{root}/cifar-10-batches-py/ (data_batch_1…5, test_batch, batches.meta)",
     source="https://www.cs.toronto.edu/~kriz/cifar.html",
+    download=True,
     help="torchvision's CIFAR-10 (needs --download once)",
 )(partial(from_loaders, "load_torchvision", "cifar10"))
 

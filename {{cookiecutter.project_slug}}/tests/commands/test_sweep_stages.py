@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import HANG, ROOT
 
 from {{cookiecutter.project_slug}}.commands.edges import widened
 from {{cookiecutter.project_slug}}.commands.sweeps import main
@@ -112,7 +112,7 @@ def test_next_from_the_command_line_writes_a_sweep_file(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"wrote {out}; start it with: wandb sweep {out}"
@@ -199,7 +199,7 @@ def test_agent_dashed_parameters_become_underscore_keys_without_lock_noise(tmp_p
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "locked" not in done.stdout + done.stderr

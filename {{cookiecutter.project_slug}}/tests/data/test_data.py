@@ -139,8 +139,14 @@ def test_missing_files_say_where_and_how(dataset, expected, tmp_path, capsys):
     assert run_in_process(tmp_path, "--dataset", dataset, "--data-dir", str(tmp_path / "nowhere")) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "files not found" in lines[0]
-    assert ("--download" in lines[0]) == (dataset != "image-folder")
+    assert ("--download" in lines[0]) == DATASETS[dataset].download  # offered only where the loader can download
     assert not (tmp_path / "runs").exists()
+
+
+def test_download_for_a_dataset_that_cannot_is_one_warning(tmp_path, capsys):
+    assert run_in_process(tmp_path, "--dataset", "digits", "--download", "--fast-dev-run") == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "--download" in line]
+    assert warnings == ["warning: --download does not apply to --dataset digits (its files: scikit-learn); ignored"]
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, data_options, train
+from conftest import HANG, ROOT, data_options, train
 from PIL import Image
 
 pytest.importorskip("litdata", reason="LitData is the optional [streaming] extra: pip install -e '.[streaming]'")
@@ -139,7 +139,7 @@ def record(shards: Path, ids: Path, *args: str, kill_after: int = 0) -> subproce
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG,
     )
 
 

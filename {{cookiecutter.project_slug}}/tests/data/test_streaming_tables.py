@@ -24,7 +24,7 @@ def run_prepare(*args: str) -> int:
         return e.code
 
 
-def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path):
+def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path, capsys):
     table = write_table(tmp_path / "t.csv", n=200)
     assert (
         run_prepare(
@@ -61,6 +61,7 @@ def test_a_table_streams_with_its_stored_statistics_and_class_names(tmp_path):
         "16",
     )
     assert status == 0 and "test/species/acc" in json.loads((run / "results.json").read_text())
+    assert "input: a table's 3 feature columns, standardized" in capsys.readouterr().out  # streamed, still a table
 
 
 @pytest.mark.slow

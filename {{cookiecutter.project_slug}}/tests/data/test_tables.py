@@ -115,12 +115,11 @@ def test_image_only_flags_are_one_warning_each_and_harmless(tmp_path, capsys):
         "16",
     )
     assert status == 0
-    warnings = [
-        line
-        for line in capsys.readouterr().err.splitlines()
-        if "ignored with --dataset csv" in line or "trains --model mlp" in line
-    ]
+    out, err = capsys.readouterr()
+    ours = ("ignored with --dataset csv", "trains --model mlp")
+    warnings = [line for line in err.splitlines() if any(text in line for text in ours)]
     assert len(warnings) == 3, warnings
+    assert "input: a table's 4 feature columns, standardized" in out  # id, a, b, c: not raw images
 
 
 @pytest.mark.parametrize(

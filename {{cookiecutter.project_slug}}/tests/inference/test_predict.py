@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import N_IMAGES, ROOT, data_options, train
+from conftest import HANG, N_IMAGES, ROOT, data_options, train
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
 from {{cookiecutter.project_slug}}.data.memory import ImageDataModule
@@ -122,7 +122,7 @@ def test_predict_script_in_a_fresh_process(trained, test_images, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(read_csv(tmp_path / "p.csv")) == N_IMAGES

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, refused, train
+from conftest import HANG, ROOT, refused, train
 from PIL import Image
 
 from {{cookiecutter.project_slug}}.commands.predict import main as predict
@@ -39,7 +39,7 @@ def test_a_fifo_or_device_among_the_images_never_blocks(image_ckpt, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = [sys.executable, str(ROOT / "predict.py"), str(image_ckpt), "--accelerator", "cpu"]
     done = subprocess.run(
-        [*run, str(folder), "--output", str(tmp_path / "p.csv")], env=env, capture_output=True, text=True, timeout=120
+        [*run, str(folder), "--output", str(tmp_path / "p.csv")], env=env, capture_output=True, text=True, timeout=HANG
     )
     assert done.returncode == 0, done.stderr
     assert [r["file"] for r in predictions(tmp_path / "p.csv")] == [str(folder / "good.png")]

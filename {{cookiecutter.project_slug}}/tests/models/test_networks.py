@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_bad_input, train
+from conftest import HANG, ROOT, assert_bad_input, train
 from torch import nn
 
-from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module
+from {{cookiecutter.project_slug}}.commands.options import build_datamodule, build_module, make_plan
+from {{cookiecutter.project_slug}}.config.environment import RUN_NAME_ENV
 from {{cookiecutter.project_slug}}.config.parser import parse_args
 from {{cookiecutter.project_slug}}.config.reach import declared_models
-from {{cookiecutter.project_slug}}.models.blocks import Network, weights
+from {{cookiecutter.project_slug}}.models.blocks import WEIGHTED, Network, weights
 from {{cookiecutter.project_slug}}.networks import MODELS, register_model
 from {{cookiecutter.project_slug}}.training.module import TaskModule
 
@@ -79,9 +80,9 @@ def test_registry_init_formula_on_every_layer(model):
     for w in found:
         if w.numel() >= 1000:  # sample variance within 6 standard errors √(2/N)
             assert w.var().item() == pytest.approx(0.04, rel=6 * math.sqrt(2 / w.numel()))
-    for name, p in module.net.trunk.named_parameters():
-        if "bias" in name:
-            assert torch.all(p == 0.25), name
+    for layer in (m for m in module.net.trunk.modules() if isinstance(m, WEIGHTED)):  # not a norm's β of its own
+        for name, p in layer.named_parameters(recurse=False):
+            assert "bias" not in name or torch.all(p == 0.25), name
 
 
 @pytest.mark.slow
@@ -137,7 +138,7 @@ def test_the_readme_example_trains_in_a_fresh_project(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG,
     )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert int(re.search(r"(\d+) passed", tests.stdout).group(1)) >= 30
@@ -148,6 +149,7 @@ def test_registry_summary_names_the_flags_that_reach_it(model, tmp_path, capsys)
     status, _ = train(tmp_path, "--model", model, "--width", "8", "--fast-dev-run")
     out = capsys.readouterr().out
     assert status == 0 and f"network: --model {model}: trunk" in out
+    assert "input: raw images in [0, 1], standardized" in out
     uses_block = MODELS[model].keywords is None or "block" in MODELS[model].keywords
     assert ("--batchnorm (trunk's blocks)" in out) == uses_block
 
@@ -238,10 +240,24 @@ def test_width_auto_is_each_networks_default():
     assert parse_args(["--model", "cnn", "--width", "8"]).width == 8
 
 
-def test_a_trunk_without_the_block_gets_dropout_before_the_heads(monkeypatch):
-    def plain_trunk(input_shape, *, width):
-        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width)), width
+def plain_trunk(input_shape, *, width):
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width)), width
 
+
+def test_run_names_carry_the_dataset_and_the_flags_that_reach_the_network(monkeypatch, tmp_path):
+    monkeypatch.setitem(MODELS, "plain", MODELS["mlp"])
+    register_model("plain")(plain_trunk)  # no depth: no -d in its runs' names
+    monkeypatch.setenv(RUN_NAME_ENV, "")  # restored afterwards: choosing a name sets it
+
+    def name(*argv: str) -> str:
+        return make_plan(parse_args(["--output-dir", str(tmp_path), *argv]), {}).run_name
+
+    assert re.fullmatch(r"digits-mlp-d2-w256-adam-lr0\.003-bs64-\d{8}-\d{6}", name())
+    plain = name("--model", "plain", "--width", "8", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "32")
+    assert re.fullmatch(r"digits-plain-w8-sgd-lr0\.1-bs32-\d{8}-\d{6}", plain)
+
+
+def test_a_trunk_without_the_block_gets_dropout_before_the_heads(monkeypatch):
     monkeypatch.setitem(MODELS, "plain", MODELS["mlp"])
     register_model("plain")(plain_trunk)
     module, _ = module_for("--model", "plain", "--width", "8", "--dropout", "0.3")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import HANG, ROOT
 
 optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
 
@@ -186,12 +186,12 @@ def test_a_killed_runner_resumes_the_study(tmp_path, sig):
     ]
     env = {**os.environ, "FAKE_SLEEP_ONCE": str(marker)}
     runner = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not marker.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + HANG
+    while not marker.exists() and runner.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker.exists(), "the first trial never started"
     runner.send_signal(sig)
-    status = runner.wait(timeout=120)
+    status = runner.wait(timeout=HANG)
     killed = study_of(runs, "random").trials[0]
     if sig == signal.SIGKILL:  # no goodbye: the trial stays RUNNING in the study
         assert killed.state.name == "RUNNING"

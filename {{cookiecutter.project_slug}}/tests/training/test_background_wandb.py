@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from conftest import HANG
 from lightning.pytorch.loggers import WandbLogger
 
 from {{cookiecutter.project_slug}}.training import background, loggers
@@ -32,7 +33,7 @@ def test_attach_makes_it_every_runs_wandb_logger(monkeypatch):
 def test_a_call_returns_before_wandb_does_it_and_calls_keep_their_order(logger):
     gate = threading.Event()
     logger.start()
-    logger.call(lambda: logger.done.append(("gate opened", gate.wait(timeout=60))))
+    logger.call(lambda: logger.done.append(("gate opened", gate.wait(timeout=HANG))))
     logger.log_metrics({"train/loss": 1.0}, step=0)  # queued behind the gate: it has not run yet
     logger.call(lambda: logger.done.append("last"))
     assert (0, {"train/loss": 1.0}) not in logger.done

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, train
+from conftest import HANG, ROOT, train
 from formats import labels, make_cifar, make_image_folder, make_mnist, write_idx
 from test_run_state import refused
 
@@ -170,7 +170,7 @@ def test_missing_second_node_times_out_with_one_line(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and "--ddp-timeout 3" in result.stderr.strip().splitlines()[-1]

@@ -7,16 +7,13 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 import torch
 import yaml
-from conftest import FAST, ROOT, parsed, train
+from conftest import FAST, HANG, parsed, start_train, train, wait_until
 
 from {{cookiecutter.project_slug}}.training.schedules import lr_at, schedule_arguments
 
@@ -203,34 +200,13 @@ def test_runs_without_a_best_checkpoint_test_the_last_weights(flags, tmp_path, c
 
 
 def _sigterm_when_checkpointed(tmp_path, env: dict) -> subprocess.CompletedProcess:
-    flags = [
-        "--output-dir",
-        str(tmp_path / "runs"),
-        "--wandb-mode",
-        "disabled",
-        "--accelerator",
-        "cpu",
-        "--dataset",
-        "digits",
-        "--run-name",
-        "r",
-        "--max-epochs",
-        "200",
-    ]
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *flags],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    """SIGTERM from this process (the parent) in the second epoch, after the first epoch's last.ckpt."""
+    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "disabled", "--accelerator", "cpu"]
+    flags += ["--dataset", "digits", "--run-name", "r", "--max-epochs", "2"]
+    process = start_train(tmp_path, *flags, env=env, pause_at=30)
+    wait_until(process, (tmp_path / "paused-30").exists)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=HANG)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

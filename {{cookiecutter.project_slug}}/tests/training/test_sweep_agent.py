@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import wandb_records
-from conftest import FAST, ROOT, train
+from conftest import FAST, HANG, ROOT, start_train, train, wait_until
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
 from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
@@ -31,7 +30,7 @@ DIVERGE = ["--lr", "1e300", "--optimizer", "sgd", "--no-batchnorm"]  # NaN at th
 STUCK = ["--lr", "0.7", "--optimizer", "sgd", "--momentum", "0.9", "--no-batchnorm", "--max-epochs", "2"]
 
 
-def wandb_run(run_dir: Path, timeout: float = 30) -> dict:
+def wandb_run(run_dir: Path, timeout: float = HANG) -> dict:
     """The offline W&B run of `run_dir`: exit code, preempting, summary and history of MONITOR (waits
     for the exit record: wandb-core writes it just after wandb.finish returns)."""
     deadline = time.monotonic() + timeout
@@ -245,45 +244,28 @@ def test_six_diverging_runs_leave_wandbs_agent_running_and_each_ranks_last(tmp_p
 # ----------------------------------------------------------------------------- stop and preemption
 
 
-def _start(tmp_path, env: dict, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *FAST[:2], "--dataset", "digits", *TINY, *flags],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _when_checkpointed(process: subprocess.Popen, last: Path) -> None:
-    deadline = time.monotonic() + 300
-    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert process.poll() is None, process.communicate()[1][-2000:]
-
-
 @pytest.mark.slow
 def test_a_preemption_is_requeued_into_its_own_run_and_a_stop_by_the_agent_finishes_it(tmp_path):
     env = {"WANDB_SWEEP_ID": "sw1", "WANDB_RUN_ID": "pre1", "WANDB_MODE": "offline"}
-    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--max-epochs", "300"]
+    flags = [*FAST[:2], "--dataset", "digits", *TINY, "--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline"]
+    flags += ["--max-epochs", "3"]  # 21 steps each: stopped in the second epoch, then in the third
     run_dir = tmp_path / "runs" / "wandb-pre1"  # named by the W&B run id
     last = run_dir / "checkpoints" / "last.ckpt"
-    process = _start(tmp_path, env, *flags)
-    _when_checkpointed(process, last)
+    process = start_train(tmp_path, *flags, env=env, pause_at=30)
+    wait_until(process, (tmp_path / "paused-30").exists)
     subprocess.run(["kill", "-TERM", str(process.pid)], check=True)  # a sender that is not the parent
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=HANG)
     assert process.returncode == 143 and "preempted" in err and "Traceback" not in err, err[-2000:]
     first = wandb_run(run_dir)
     assert first["preempting"] and first["exit_code"] == 143 and first["id"] == "pre1"
     step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     # The sweep re-queues it (same run id, same arguments): it continues its own run directory and W&B run.
     written = last.stat().st_mtime_ns
-    again = _start(tmp_path, env, *flags)
-    while last.stat().st_mtime_ns == written and again.poll() is None:
-        time.sleep(0.05)
+    again = start_train(tmp_path, *flags, env=env, pause_at=50)
+    wait_until(again, (tmp_path / "paused-50").exists)
+    assert last.stat().st_mtime_ns != written  # the second epoch's end, written by the re-queued run
     again.send_signal(signal.SIGTERM)  # from this process, its parent: as wandb's agent stops a run
-    _, err = again.communicate(timeout=120)
+    _, err = again.communicate(timeout=HANG)
     assert again.returncode == 0 and "stopped by the W&B sweep" in err, err[-2000:]
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] > step
     assert sorted(p.name[-4:] for p in (run_dir / "wandb").glob("offline-run-*")) == ["pre1", "pre1"]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import torch
-from conftest import FAST, ROOT, train
+from conftest import FAST, HANG, ROOT, train
 
 FLOAT = r"([0-9.]+)"
 
@@ -91,7 +91,7 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_stays(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG,
     )
     err = done.stderr.splitlines()
     failing = next(i for i, line in enumerate(err) if line.startswith("failing: "))

@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 import wandb_records
-from conftest import ROOT, data_options, parsed, run_cli
+from conftest import HANG, ROOT, data_options, parsed, run_cli, start_train, wait_until
 
 from {{cookiecutter.project_slug}}.commands.options import build_trainer
 from {{cookiecutter.project_slug}}.config.flags import FLAG_BY_NAME
@@ -45,7 +44,7 @@ def test_images_tags_group_and_name(tmp_path):
     result = offline(tmp_path, "--max-epochs", "1", "--aug-rotate", "10", "--wandb-tags", "a,b", "--wandb-group", "g1")
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
-    assert run_dir.name.startswith("mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
+    assert run_dir.name.startswith("digits-mlp-d2-w256-adam-lr0.003-bs64-")  # readable default name
     path = wandb_records.find_run_file(run_dir)
     run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
     assert list(run.tags) == ["a", "b"] and run.run_group == "g1" and run.display_name == run_dir.name
@@ -202,64 +201,30 @@ def test_slurm_environment_sets_world_size_and_ranks(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_leaves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
-    flags = [
-        "--output-dir",
-        str(tmp_path / "runs"),
-        "--wandb-mode",
-        "offline",
-        "--accelerator",
-        "cpu",
-        "--dataset",
-        "digits",
-        "--run-name",
-        "r",
-        "--lr-tau",
-        "600",
-        "--max-epochs",
-        "40",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *flags],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 120
-    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # somewhere inside a later epoch
+    """SIGTERM inside the second epoch (the run waits there for it), then --resume last to the end."""
+    epochs, per_epoch, tau, stop = 3, 21, 45, 30  # 21 steps per epoch (digits, batch 64); τ after the stop
+    flags = ["--output-dir", str(tmp_path / "runs"), "--wandb-mode", "offline", "--accelerator", "cpu"]
+    flags += ["--dataset", "digits", "--run-name", "r", "--lr-tau", str(tau), "--max-epochs", str(epochs)]
+    process = start_train(tmp_path, *flags, pause_at=stop)
+    wait_until(process, (tmp_path / f"paused-{stop}").exists)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=HANG)
     assert process.returncode == 143, err[-2000:]
     assert "interrupted at step" in err and "Traceback" not in err
-    stopped = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
-    assert 0 < stopped < 40 * 21
+    last = tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == stop + 1  # where it stood
     first_id = wandb_records.find_run_file(tmp_path / "runs" / "r").stem
-    result = run_cli(
-        "--resume",
-        "last",
-        "--output-dir",
-        str(tmp_path / "runs"),
-        "--wandb-mode",
-        "offline",
-        "--accelerator",
-        "cpu",
-        cwd=tmp_path,
-    )
+    result = run_cli(*flags[:6], "--resume", "last", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())
-    assert results["epochs"] == 40 and results["steps"] == 40 * 21
+    assert results["epochs"] == epochs and results["steps"] == epochs * per_epoch
     assert f"run-{results['wandb_run_id']}" == first_id
     with open(tmp_path / "runs" / "r" / "metrics.csv") as f:
         lrs = [(int(r["step"]), float(r["lr"])) for r in csv.DictReader(f) if r["lr"]]
-    assert [k for k, _ in lrs] == list(range(40 * 21)), "every step once, across the interruption"
-    kw = schedule_arguments(parsed("--lr-tau", "600"))
+    assert [k for k, _ in lrs] == list(range(epochs * per_epoch)), "every step once, across the interruption"
+    kw = schedule_arguments(parsed("--lr-tau", str(tau)))
     for k, value in lrs:
-        assert value == pytest.approx(lr_at(k, steps_per_epoch=21, total_steps=840, **kw))
+        assert value == pytest.approx(lr_at(k, steps_per_epoch=per_epoch, total_steps=epochs * per_epoch, **kw))
 
 
 @pytest.mark.slow
@@ -297,7 +262,7 @@ def test_compile_runs_on_cpu(tmp_path):
         "--output-dir",
         str(tmp_path / "runs"),
         cwd=tmp_path,
-        timeout=600,
+        timeout=HANG,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -49,9 +49,12 @@ def build_trainer(a: argparse.Namespace, run_dir: Path, loggers: list):
 
 
 def make_plan(a: argparse.Namespace, config: dict):
+    from ..config.reach import flag_reach
     from ..training.fit import Plan
     from ..training.rundir import choose_run_directory, default_run_name
 
-    default = default_run_name(a.model, a.depth, a.width, a.optimizer, a.lr, a.batch_size)
+    applies, _ = flag_reach(a.model{% if cookiecutter.backbones %}, a.pretrained{% endif %})
+    shape = {f: getattr(a, f) for f in ("depth", "width") if f in applies}
+    default = default_run_name(a.dataset, a.model, shape, a.optimizer, a.lr, a.batch_size)
     run_dir = choose_run_directory(a.output_dir, a.run_name, default)
     return Plan(run_dir, config, a.resume_ckpt, a.resume_state["step"] if a.resume_state else None)

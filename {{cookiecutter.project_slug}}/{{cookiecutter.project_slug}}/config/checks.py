@@ -10,7 +10,7 @@ from pathlib import Path
 {% if cookiecutter.tables -%}
 from ..data.tasks import parse_task_types
 {% endif -%}
-from ..datasets import {% if cookiecutter.tables or cookiecutter.streaming %}DATASETS, {% endif %}tasks_for
+from ..datasets import DATASETS, tasks_for
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, {% if cookiecutter.diagnostics %}missing, {% endif %}wandb_mode_env_problem
@@ -63,6 +63,8 @@ def advice(a: argparse.Namespace) -> list[str]:
             f"--aug-mirror {a.aug_mirror:g} on {a.dataset}: mirroring a digit changes its meaning "
             "(a mirrored 2 is no 2)"
         )
+    if a.download and not (spec := DATASETS[a.dataset]).download:  # a warning: --config files carry it anywhere
+        lines.append(f"--download does not apply to --dataset {a.dataset} (its files: {spec.source}); ignored")
     if a.activation in ("tanh", "sigmoid"):
         lines.append(
             f"--activation {a.activation}: functions that saturate at both ends like sigmoid and tanh "

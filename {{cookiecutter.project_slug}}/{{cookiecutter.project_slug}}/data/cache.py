@@ -52,17 +52,18 @@ def _decode(spec, root: Path, download: bool, image_size: int) -> tuple[Split, S
         message = one_line(e)
         corrupt = f"--dataset {dataset}: a file under {root} is corrupt or not in the expected format"
         if isinstance(e, FileNotFoundError) or (isinstance(e, RuntimeError) and "not found" in message.lower()):
-            hint = "point --data-dir at it" if dataset == "image-folder" else "run with --download"
+            hint = "run with --download" if spec.download else "point --data-dir at them"
             raise DataError(
                 f"--dataset {dataset}: files not found; expected {where}. Get them from {spec.source} or {hint}."
             ) from None
         if not isinstance(e, RuntimeError):
             raise DataError(f"{corrupt} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-        if download:
+        if download and spec.download:
             raise DataError(
                 f"--dataset {dataset}: could not download to {root} ({message}); no network? Copy the files to {where}."
             ) from None
-        raise DataError(f"{corrupt} ({message}); delete it and run with --download.") from None
+        fix = "delete it and run with --download" if spec.download else f"replace it (from {spec.source})"
+        raise DataError(f"{corrupt} ({message}); {fix}.") from None
 
 
 def write_cache(cache: Path, content: dict) -> None:

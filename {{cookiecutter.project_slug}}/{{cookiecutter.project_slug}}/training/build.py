@@ -81,9 +81,11 @@ def network_summary(model: str, module{% if cookiecutter.backbones %}, pretraine
     adapt = f", {net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else ""
     adapt += f", resized to {net.size}×{net.size}" if net.size else ""
     reach = ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
+    columns, *pixels = module.hparams.input_shape  # a table's rows are F×1×1 (data/tables.py), streamed or not
+    raw = f"a table's {columns} feature columns" if list(pixels) == [1, 1] else "raw images in [0, 1]"
     return (
         f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
-        f"{len(net.heads.outputs)} head(s); input: raw images in [0, 1], standardized{adapt}\n"
+        f"{len(net.heads.outputs)} head(s); input: {raw}, standardized{adapt}\n"
         f"  flags that apply to it: {reach}; and every optimization, schedule, regularization and data flag\n"
         f"  flags ignored by it: {', '.join(option(f) for f in ignored) or 'none'}"
     )

@@ -19,11 +19,14 @@ from ..files import remove_stale_temporaries, write_atomically
 _LOCKS: list = []  # open lock files: held until the run ends (the OS releases them even on SIGKILL)
 
 
-def default_run_name(model: str, depth: int, width, optimizer: str, lr: float, batch_size: int) -> str:
+def default_run_name(dataset: str, model: str, shape: dict, optimizer: str, lr: float, batch_size: int) -> str:
+    """`<dataset>-<model>[-d<depth>][-w<width>]-<optimizer>-lr<ε0>-bs<batch>-<time>`; `shape`: --depth and --width
+    where they reach the network (config/reach.py), so a network that ignores --depth gets no `-d`."""
 {%- if cookiecutter.backbones %}
     model = model.replace(":", "-")  # torchvision:resnet18 → a portable directory name
 {%- endif %}
-    return f"{model}-d{depth}-w{width}-{optimizer}-lr{lr:g}-bs{batch_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    size = (f"{flag[0]}{value}" for flag, value in shape.items())
+    return "-".join([dataset, model, *size, optimizer, f"lr{lr:g}", f"bs{batch_size}", time.strftime("%Y%m%d-%H%M%S")])
 
 
 def choose_run_directory(output_dir: str, run_name: str | None, default_name: str) -> Path:
