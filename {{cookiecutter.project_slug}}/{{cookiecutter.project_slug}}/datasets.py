@@ -18,9 +18,8 @@ from .data.tasks import Task, same
 
 @dataclass(frozen=True)
 class Dataset:
-    """One `--dataset` choice. `kind`: images (decoded into memory){% if cookiecutter.tables %}, table (a CSV file){% endif %}{% if cookiecutter.streaming %}, streaming (LitData shards){% endif %}
-    or a kind of yours; `datamodule`: the DataModule that serves it, "<module under data/>:<class>"
-    (a name, so that this file imports no torch)."""
+    """One `--dataset` choice. `kind`: images (decoded into memory){% if cookiecutter.tables %}, table (a CSV file){% endif %}{% if cookiecutter.streaming %}, streaming (LitData shards){% endif %} or
+    yours; `datamodule`: the DataModule that serves it, "<module under data/>:<class>" (a name: no torch here)."""
 
     name: str
     load: Callable | None

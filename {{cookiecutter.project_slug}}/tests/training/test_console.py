@@ -37,10 +37,11 @@ def test_a_run_prints_the_network_one_line_per_epoch_and_the_result(tmp_path):
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"], lines
     (end,) = [i for i, line in enumerate(lines) if line.startswith("test/acc=")]
     assert lines[end].endswith(f"; run directory: {run_dir}"), lines
-    # W&B: one line saying where its run is (its own banner and summary are silenced), then a baked diagnosis.
+    # A baked diagnosis, then W&B's one line saying where its run is (its own banner and summary are silenced).
+    *diagnosis, last = lines[end + 1 :]
     wandb_line = f"W&B: offline run, upload it with: wandb sync {(run_dir / 'wandb').relative_to(tmp_path)}"
-    assert lines[end + 1].startswith(wandb_line) and (tmp_path / lines[end + 1].split()[-1]).is_dir(), lines
-    assert all(line.startswith("diagnosis") for line in lines[end + 2 :]), lines
+    assert last.startswith(wandb_line) and (tmp_path / last.split()[-1]).is_dir(), lines
+    assert all(line.startswith("diagnosis") for line in diagnosis), lines
     others = [line for line in lines[1:end] if not line.startswith("epoch ")]
     assert all(line.startswith("  ") for line in others), others  # the network's own lines, indented
     assert "wandb: " not in result.stderr, result.stderr

@@ -1,8 +1,7 @@
-"""The report of one sweep stage: per searched hyperparameter an isolation plot (the best metric per
-bucket of its values, the best over every other searched one: the tuning playbook's fair comparison)
-over a scatter of every run, and one Markdown report: the share of diverged/failed/pruned runs and
-where they sit, the edge warning, the divergent-ε0 warning, the top runs, and repeated seeds.
-matplotlib draws (Agg, files only)."""
+"""The report of one sweep stage: per searched hyperparameter an isolation plot (the best metric per bucket of its
+values, the best over every other searched one: the tuning playbook's fair comparison) over a scatter of every run, and
+one Markdown report: the share of diverged/failed/pruned runs and where they sit, the edge warning, the divergent-ε0
+warning, the top runs, and repeated seeds. matplotlib draws (Agg, files only)."""
 
 import math
 from dataclasses import dataclass

@@ -1,7 +1,6 @@
-"""The tuning playbook's edge check for `sweeps next`: a best value in the outer tenth of the range its
-stage searched (on that range's scale: log for log distributions) is a sign the best lies beyond the
-range, so the next stage searches it again on a range widened past that edge instead of narrowing
-around it or fixing it. Only the standard library."""
+"""The tuning playbook's edge check for `sweeps next`: a best value in the outer tenth of the range its stage searched
+(on that range's scale: log for log distributions) is a sign the best lies beyond the range, so the next stage searches
+it again on a range widened past that edge instead of narrowing around it or fixing it. Only the standard library."""
 
 import math
 

@@ -22,12 +22,14 @@ def build_datamodule(a: argparse.Namespace):
 
 def resolved_config(a: argparse.Namespace, dm) -> dict:
     """Every flag's value as this run uses it{% if cookiecutter.tables %}: the data resolves a table's feature columns{% endif %}."""
-    config = config_dict(a)
 {%- if cookiecutter.tables %}
+    config = config_dict(a)
     if getattr(dm, "feature_names", None):
         config["features"] = list(dm.feature_names)  # default: every other numeric column; saved, predicted on
-{%- endif %}
     return config
+{%- else %}
+    return config_dict(a)
+{%- endif %}
 
 
 def build_module(a: argparse.Namespace, dm):

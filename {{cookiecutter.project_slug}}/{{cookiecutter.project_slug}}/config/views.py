@@ -1,8 +1,7 @@
-"""Typed views of the flags: each consumer below commands/ declares, as a frozen dataclass, the flags
-it reads (field names are flag names; no defaults: flags.py holds each flag's, once), and is handed
-`view(ThatClass, args)`. No module below commands/ receives the whole namespace, and nothing is written
-back into it: what is resolved on the way (run directory, feature columns, suggested ε0) goes into the
-run's plan, whose config its views read."""
+"""Typed views of the flags: each consumer below commands/ declares, as a frozen dataclass, the flags it reads (field
+names are flag names; no defaults: flags.py holds each flag's, once), and is handed `view(ThatClass, args)`. No module
+below commands/ receives the whole namespace, and nothing is written back into it: what is resolved on the way (run
+directory, feature columns, suggested ε0) goes into the run's plan, whose config its views read."""
 
 import argparse
 from collections.abc import Mapping

@@ -10,9 +10,7 @@ from .augment import AugmentOptions
 
 
 @dataclass(frozen=True)
-class DataOptions:
-    """The data flags (field names are flag names) and what the run resolved: pin_memory."""
-
+class DataOptions:  # the data flags (field names are flag names) and what the run resolved: pin_memory
     dataset: str
     data_dir: str
     tasks: list

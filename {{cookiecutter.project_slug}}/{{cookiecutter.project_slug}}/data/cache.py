@@ -1,6 +1,5 @@
-"""The decoded-data cache: a dataset's files are decoded once into uint8 tensors and kept under
-`<data-dir>/.tensors/`, rebuilt when a source file changes. A loader's failure becomes one line
-naming the file and what to do."""
+"""The decoded-data cache: a dataset's files are decoded once into uint8 tensors and kept under `<data-dir>/.tensors/`,
+rebuilt when a source file changes. A loader's failure becomes one line naming the file and what to do."""
 
 import sys
 from pathlib import Path

@@ -1,6 +1,5 @@
-"""A user's inputs, read as the network saw its training inputs: image files (converted to the
-training data's channels, size and gray levels) or a table's feature columns (read by the same CSV
-reader as training: data/tables.read_csv)."""
+"""A user's inputs, read as the network saw its training inputs: image files (converted to the training data's channels,
+size and gray levels) or a table's feature columns (read by the same CSV reader as training: data/tables.read_csv)."""
 
 import math
 import os

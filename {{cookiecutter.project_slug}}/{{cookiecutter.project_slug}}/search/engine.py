@@ -1,9 +1,8 @@
-"""`sweeps run`: a W&B sweep file executed with Optuna. Each trial is an ordinary `train.py` run in
-its own process and run directory, started with the flags the W&B agent would pass; the study lives
-in an Optuna storage, so runners on many machines (same --storage, same --study) share it, and a
-runner started again continues it. Budget: the study holds --trials counted trials (finished,
-pruned, crashed or running); a trial that was running when its runner died is failed, not counted,
-and asked again with the same values."""
+"""`sweeps run`: a W&B sweep file executed with Optuna. Each trial is an ordinary `train.py` run in its own process and
+run directory, started with the flags the W&B agent would pass; the study lives in an Optuna storage, so runners on many
+machines (same --storage, same --study) share it, and a runner started again continues it. Budget: the study holds
+--trials counted trials (finished, pruned, crashed or running); a trial that was running when its runner died is failed,
+not counted, and asked again with the same values."""
 
 import contextlib
 import json

@@ -34,9 +34,8 @@ CHOICE_TYPES = (type(None), bool, int, float, str)
 
 @dataclass(frozen=True)
 class Param:
-    """One searched parameter: its Optuna distribution's arguments (kind: float, int or categorical),
-    and how a sampled value becomes the flag's value (q: rounded to a multiple; weights: a weighted
-    choice read from a uniform number)."""
+    """One searched parameter: its Optuna distribution's arguments (kind: float, int or categorical), and how a sampled
+    value becomes the flag's value (q: rounded to a multiple; weights: a weighted choice read from a uniform number)."""
 
     name: str
     kind: str

@@ -27,9 +27,7 @@ from .tuning import CliffOptions, PlanOptions, find_batch_size, find_lr, plot_co
 
 
 @dataclass(frozen=True)
-class Tools:
-    """The tool flags: each writes its files and ends the run (--auto-lr trains after its range test)."""
-
+class Tools:  # the tool flags: each writes its files and ends the run (--auto-lr trains after its range test)
     plot_lr_schedule: bool
     aug_preview: bool
     find_batch_size: bool

@@ -29,9 +29,7 @@ PROFILE_DIR = "profiler"
 
 
 @dataclass(frozen=True)
-class TrainerOptions:
-    """The flags the Trainer and its callbacks read (field names are flag names)."""
-
+class TrainerOptions:  # the flags the Trainer and its callbacks read (field names are flag names)
     max_epochs: int
     max_steps: int
     deterministic: bool
@@ -219,8 +217,7 @@ DROPPED = ("litlogger", "Skipping setting a default", "was configured so", "`wei
 LIGHTNING_LOGGERS = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
 
 
-def _keep(record: logging.LogRecord) -> bool:
-    return not any(s in record.getMessage() for s in DROPPED)
+_keep = lambda record: not any(s in record.getMessage() for s in DROPPED)  # noqa: E731 - a logging filter
 
 
 def quiet_lightning(verbose: bool = False) -> None:
