@@ -124,3 +124,22 @@ def test_the_registry_tests_pass_with_every_extension(extended):
                 "-k", "nadam or inverse-step or widecnn or f1 or callback or logger or registries or source")
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert int(re.search(r"(\d+) passed", tests.stdout).group(1)) >= 8
+
+
+# A network the README allows that takes neither `block` nor `dropout` (its --dropout goes before the heads).
+PLAIN_NETWORK = '''
+@register_model("plain", width=8)
+def plain(input_shape, *, width):
+    """A trunk of its own: --batchnorm, --bn-* and the activation flags do not reach it."""
+    c, h, w = input_shape
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, width), nn.ReLU()), width
+'''
+
+
+def test_the_registry_tests_pass_unedited_on_a_network_without_block(cookies):
+    root = Path(cookies.bake(extra_context=CORE).project_path)
+    networks = root / root.name / "networks.py"
+    networks.write_text(networks.read_text() + "\n\n" + PLAIN_NETWORK)
+    tests = run(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/models", "-k", "plain")
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert int(re.search(r"(\d+) passed", tests.stdout).group(1)) >= 5, tests.stdout[-2000:]
