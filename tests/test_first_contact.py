@@ -57,9 +57,11 @@ def test_the_first_command_installs_bakes_trains_and_says_only_that(tmp_path):
     # A user's shell: no virtual environment active, no W&B settings, nothing on PYTHONPATH.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "VIRTUAL_ENV", "PYTHONPATH"))}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "venv" not in p) or env["PATH"]
+    env["PYTHONUNBUFFERED"] = "1"  # the run's stdout and stderr reach the one stream in the order they were written
+    # One stream in the order it was written: what follows the network line is the run's own console.
     done = subprocess.run(["bash", "-c", readme_command("train-command")], cwd=clone, env=env,
-                          capture_output=True, text=True, timeout=3600)
-    out = done.stdout + done.stderr
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3600)
+    out = done.stdout
     assert done.returncode == 0, out[-4000:]
     assert not [n for n in NOISE if n in out], [n for n in NOISE if n in out]
     run = out[out.index("network: --model mlp"):].splitlines()
