@@ -474,6 +474,14 @@ def test_the_template_readme_tree_names_every_part_of_the_full_bake(cookies):
     assert not missing, missing
 
 
+def test_the_install_line_names_every_extra_of_the_bake(baked):
+    """In every bake the README's one install line holds exactly the extras its pyproject declares."""
+    root, _ = baked
+    (line,) = re.findall(r"pip install -e '\.\[([a-z,]+)\]'", (root / "README.md").read_text())
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(line.split(",")) == set(extras), (line, sorted(extras))
+
+
 def test_one_install_path(cookies):
     """The template README's first command installs what the default bake's README installs (its one
     install line), and the generated CI installs the same."""
@@ -484,6 +492,8 @@ def test_one_install_path(cookies):
     first = install.findall((TEMPLATE / "README.md").read_text().split("<!-- train-command -->")[1])[0]
     assert first == generated[0] and {"dev"} <= set(first[2:-1].split(","))
     assert install.findall((root / ".github" / "workflows" / "ci.yml").read_text()) == generated
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(first[2:-1].split(",")) == set(extras)  # every extra the bake declares, and only those
 
 
 def version(v: str) -> tuple[int, ...]:
