@@ -387,15 +387,38 @@ def test_the_full_bake_passes_its_slow_tests(cookies):
     figure(f"[full bake] pytest -m slow: {seconds:.0f} s ({tests.stdout.strip().splitlines()[-1]})")
 
 
+def tests_the_feature_changes(root: Path, core: Path) -> list[str]:
+    """The test files of a bake that its core bake (same name) lacks or renders differently: the
+    feature's own tests and the core tests it extends. Every test of the core runs in the core bake and
+    in the full bake already; a shared test helper that differs (conftest, formats) means all of them."""
+    def texts(base: Path) -> dict[str, str]:
+        return {p.relative_to(base).as_posix(): p.read_text() for p in (base / "tests").rglob("*.py")}
+
+    mine, cores = texts(root), texts(core)
+    changed = sorted(f for f, text in mine.items() if cores.get(f) != text)
+    if any(not Path(f).name.startswith("test_") for f in changed):
+        return ["tests"]
+    return changed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("feature", FEATURES)
 def test_each_feature_alone_passes_its_tests(cookies, feature):
-    """A bake with only this feature: its whole suite (plain `pytest`: the core's tests and the feature's)."""
-    root = Path(cookies.bake(extra_context={**ANSWERS[f"only-{feature}"], "project_name": f"only {feature}"})
-                .project_path)
-    tests, seconds = run_suite(root)
+    """A bake with only this feature passes the tests it adds or changes (the core's others run in the
+    core and full bakes), and its package imports with this feature alone attached."""
+    name = {"project_name": f"only {feature}"}
+    root = Path(cookies.bake(extra_context={**ANSWERS[f"only-{feature}"], **name}).project_path)
+    core = Path(cookies.bake(extra_context={**CORE, **name}).project_path)
+    chosen = tests_the_feature_changes(root, core)
+    if not chosen:  # a feature without tests of its own (the benchmarks' scripts): they compile
+        tests = subprocess.run([sys.executable, "-m", "compileall", "-q", "benchmarks"], cwd=root,
+                               capture_output=True, text=True)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        return
+    tests, seconds = run_suite(root, *chosen)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
-    figure(f"[only {feature}] package: {package_lines(root)} lines; pytest: {seconds:.0f} s "
+    what = "its whole suite (a shared test helper differs)" if chosen == ["tests"] else f"the {len(chosen)} test files it adds or changes"
+    figure(f"[only {feature}] package: {package_lines(root)} lines; pytest over {what}: {seconds:.0f} s "
            f"({tests.stdout.strip().splitlines()[-1]})")
 
 
