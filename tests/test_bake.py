@@ -233,9 +233,10 @@ def files_of(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not skip & set(p.parts)}
 
 
-@pytest.fixture(params=list(ANSWERS.values()), ids=list(ANSWERS))
-def baked(request, cookies):
-    result = cookies.bake(extra_context=request.param)
+@pytest.fixture(scope="session", params=list(ANSWERS.values()), ids=list(ANSWERS))
+def baked(request, cookies_session):
+    """One bake per answer set, shared by the tests that only read it (each worker bakes it once)."""
+    result = cookies_session.bake(extra_context=request.param)
     assert result.exit_code == 0, result.exception
     return Path(result.project_path), result.context
 
@@ -387,7 +388,7 @@ def test_the_full_bake_passes_its_slow_tests(cookies):
     figure(f"[full bake] pytest -m slow: {seconds:.0f} s ({tests.stdout.strip().splitlines()[-1]})")
 
 
-def tests_the_feature_changes(root: Path, core: Path) -> list[str]:
+def changed_tests(root: Path, core: Path) -> list[str]:
     """The test files of a bake that its core bake (same name) lacks or renders differently: the
     feature's own tests and the core tests it extends. Every test of the core runs in the core bake and
     in the full bake already; a shared test helper that differs (conftest, formats) means all of them."""
@@ -409,7 +410,7 @@ def test_each_feature_alone_passes_its_tests(cookies, feature):
     name = {"project_name": f"only {feature}"}
     root = Path(cookies.bake(extra_context={**ANSWERS[f"only-{feature}"], **name}).project_path)
     core = Path(cookies.bake(extra_context={**CORE, **name}).project_path)
-    chosen = tests_the_feature_changes(root, core)
+    chosen = changed_tests(root, core)
     if not chosen:  # a feature without tests of its own (the benchmarks' scripts): they compile
         tests = subprocess.run([sys.executable, "-m", "compileall", "-q", "benchmarks"], cwd=root,
                                capture_output=True, text=True)
