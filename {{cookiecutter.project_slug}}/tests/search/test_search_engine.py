@@ -359,3 +359,103 @@ def test_two_workers_share_a_postgresql_study(tmp_path):
     finally:
         subprocess.run(stop, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_restarted_runner_with_a_fixed_seed_draws_new_values(tmp_path):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}}, "random")
+    for trials in (2, 4):  # the second start continues the study with the same --seed
+        assert main(["run", str(sweep), "--trials", str(trials), "--output-dir", str(runs), "--seed", "0"]) == 0
+    values = [t.params["lr"] for t in study_of(runs, "random").trials]
+    assert len(values) == 4 and len(set(values)) == 4, values  # before: trial 2 = trial 0's ε0
+
+
+@pytest.mark.slow
+def test_a_runner_killed_after_its_trial_wrote_results_does_not_run_it_again(tmp_path):
+    runs, marker = tmp_path / "runs", tmp_path / "slept"
+    sweep = sweep_file(tmp_path, ALL_FORMS, "random")
+    command = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "run", str(sweep), "--trials", "2"]
+    env = {**os.environ, "FAKE_SLEEP_AFTER_ONCE": str(marker)}
+    runner = subprocess.Popen([*command, "--output-dir", str(runs)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    wait_for(marker, HANG)
+    runner.kill()  # trial 0 wrote results.json; its runner dies before telling the study
+    runner.wait(timeout=HANG)
+    assert study_of(runs, "random").trials[0].state.name == "RUNNING"
+    assert main(["run", str(sweep), "--trials", "2", "--output-dir", str(runs)]) == 0
+    study = study_of(runs, "random")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]  # recorded, not failed and re-run
+    value = json.loads((runs / "random-0000" / "results.json").read_text())["val/acc"]
+    assert study.trials[0].value == pytest.approx(value)
+    assert_each_ran_once(runs, study, 2)
+
+
+def on_host(host: str, argv: list) -> list:
+    """argv run under its own hostname: a UTS namespace, as if on another machine (only the storage is shared)."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-u", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -u (a UTS namespace per runner) needs root and util-linux")
+    return ["unshare", "-u", "sh", "-c", 'hostname "$0" && exec "$@"', host, *argv]
+
+
+class Lines:
+    """A process's stdout lines with the time each arrived."""
+
+    def __init__(self, process: subprocess.Popen):
+        import threading
+
+        self.lines: list[tuple[float, str]] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend((time.monotonic(), x) for x in process.stdout))
+        self.thread.start()
+
+    def first(self, text: str) -> float | None:
+        return next((t for t, line in list(self.lines) if text in line), None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["start together", "one machine dies"])
+def test_runners_on_two_machines_share_a_postgresql_study(tmp_path, case):
+    """Two runners under two hostnames on one fresh PostgreSQL study: both start (the schema is created once
+    though both race to create it); a runner killed with its trial (its machine died) is noticed by the other
+    within about 2 x --heartbeat, its trial failed and run again with the same values, its lock removed, and
+    the study ends with exactly --trials complete trials, each run once."""
+    url, stop, home = start_postgres()
+    try:
+        runs, trials, beat = tmp_path / "runs", 4, 1
+        sweep = sweep_file(tmp_path, {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}})
+        argv = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "run", str(sweep), "--trials", str(trials)]
+        argv += ["--output-dir", str(runs), "--storage", url, "--study", "many", "--heartbeat", str(beat)]
+        env = {**os.environ, "FAKE_SLEEP": "1.5"}
+        start = {"cwd": ROOT, "env": env, "stdout": subprocess.PIPE, "text": True, "start_new_session": True}
+        a, b = (subprocess.Popen(on_host(h, argv), **start) for h in ("machine-a", "machine-b"))
+        out_a, out_b = Lines(a), Lines(b)
+        if case == "one machine dies":
+            deadline = time.monotonic() + HANG
+            while out_a.first("started") is None and a.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert out_a.first("started") is not None, out_a.lines
+            os.killpg(a.pid, signal.SIGKILL)  # the runner and its trial, as when the machine goes down
+            killed = time.monotonic()
+            a.wait(timeout=HANG)
+        assert b.wait(timeout=HANG) == 0, out_b.lines
+        a.wait(timeout=HANG)
+        out_a.thread.join(), out_b.thread.join()
+        study = optuna.load_study(study_name="many", storage=url)
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        assert len(complete) == trials
+        assert_each_ran_once(runs, study, trials)
+        hosts = {t.user_attrs["runner"].rpartition(":")[0] for t in complete}
+        if case == "start together":
+            assert a.returncode == 0, out_a.lines
+            assert hosts == {"machine-a", "machine-b"} and [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+        else:
+            failed = [t for t in study.trials if t.state.name == "FAIL"]
+            assert len(failed) == 1 and failed[0].user_attrs["runner"].startswith("machine-a:")
+            retried = [t for t in complete if t.system_attrs.get("failed_trial") == failed[0].number]
+            assert len(retried) == 1 and retried[0].params == failed[0].params  # the same values, run again
+            assert retried[0].user_attrs["runner"].startswith("machine-b:")
+            assert not (Path(failed[0].user_attrs["run_dir"]) / ".lock").exists()  # the dead run's lock is gone
+            noticed = out_b.first(f"trial {failed[0].number} was running when its runner")
+            assert noticed is not None and noticed - killed < 2 * beat + 1.0, noticed - killed
+            print(f"noticed {noticed - killed:.2f} s after the kill (--heartbeat {beat})")
+    finally:
+        subprocess.run(stop, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
