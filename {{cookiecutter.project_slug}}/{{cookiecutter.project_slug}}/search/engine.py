@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import SweepError
 from ..files import alive
-from .space import Param, Space, distributions
+from .space import Space, distributions
 from .storage import open_storage
 from .sweepfile import Sweep, command_line
 from .trial import trial_environment
@@ -80,12 +80,6 @@ def make_sampler(sweep: Sweep, space: Space, seed: int | None, quasi_random: boo
     if sweep.method == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
-
-
-def grid_space(space: Space) -> Space:
-    """A grid takes every value once: a weighted choice is a plain one there (as in W&B)."""
-    params = {n: Param(n, "categorical", choices=p.choices) if p.weights else p for n, p in space.params.items()}
-    return Space(params, space.constants)
 
 
 def not_counted(trials) -> set[int]:
@@ -184,7 +178,7 @@ def open_study(sweep: Sweep, o: Options, url: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = grid_space(sweep.space) if sweep.method == "grid" else sweep.space
+    space = sweep.space
     from .stopping import WandbHyperband
 
     pruner = WandbHyperband(**sweep.hyperband, skip=not_counted) if sweep.hyperband else optuna.pruners.NopPruner()
