@@ -218,7 +218,10 @@ def test_next_reads_an_optuna_study_and_the_run_directories_it_wrote(tmp_path, m
     monkeypatch.chdir(ROOT)
     for origin in (f"optuna:sqlite:///{runs / 'sweeps.db'}#s1", str(runs)):
         out = tmp_path / "next.yaml"
+        capsys.readouterr()
         assert main(["next", "--from", origin, "--output", str(out)]) == 0
+        said = capsys.readouterr().out  # the next stage runs where this one ran: locally
+        assert f"start it with: python -m {{cookiecutter.project_slug}}.sweeps run {out} --trials N" in said, said
         text = out.read_text()
         first, second = text.splitlines()[:2]
         assert first.startswith("# stage2_momentum_batch_width.yaml") and origin in first  # the stage after stage 1
@@ -294,6 +297,7 @@ def test_hyperband_prunes_real_trials_with_two_workers(tmp_path):
     for t in pruned:
         results = json.loads((Path(t.user_attrs["run_dir"]) / "results.json").read_text())
         assert results["epochs"] < 3 and max(t.intermediate_values) == t.user_attrs["pruned_at"] < 3  # stopped early
+        assert results["pruned"] is True and results["pruned_at"] == t.user_attrs["pruned_at"]  # `sweeps report`
     full = [t for t in trials if t.state.name == "COMPLETE" and t.number != diverged.number]
     assert full and all(max(t.intermediate_values) == 3 for t in full)
     for t in full:
@@ -459,3 +463,12 @@ def test_runners_on_two_machines_share_a_postgresql_study(tmp_path, case):
     finally:
         subprocess.run(stop, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_best_trial_line_shows_the_values_the_trials_ran_with(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"width": {"values": [8, 16]}, "lr": {"values": [0.01, 0.1]}}, "grid")
+    assert main(["run", str(sweep), "--trials", "4", "--output-dir", str(runs), "--", "--width", "64"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "best trial" in last and "'width': 64" in last and "'width': 8" not in last, last  # after `--` wins
+    assert {t.user_attrs["config"]["width"] for t in study_of(runs, "grid").trials} == {64}

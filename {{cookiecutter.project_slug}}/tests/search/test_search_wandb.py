@@ -25,7 +25,7 @@ TOLERANCE = 0.015  # a share's standard error at 20,000 draws is at most 0.0035:
 def local_draws(spec: dict, n: int = N, seed: int = 0) -> list:
     """What `sweeps run` passes for the parameter: Optuna's RandomSampler's draw, through Space.flags."""
     space = parse_space({"x": spec})
-    (name, dist), = distributions(space).items()
+    ((name, dist),) = distributions(space).items()
     sampler = optuna.samplers.RandomSampler(seed=seed)
     return [space.flags({name: sampler.sample_independent(None, None, name, dist)})["x"] for _ in range(n)]
 

@@ -269,7 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         path = next_stage(args.origin, args.to, args.output, args.stages)
     except SweepError as e:
         return refuse(f"{parser.prog} {args.command}", e)
+{%- if cookiecutter.sweeps_engine %}
+    local = args.origin.startswith(OPTUNA_PREFIX) or (Path(args.origin) / "sweeps.db").is_file()  # `sweeps run`'s
+    start = f"python -m {PACKAGE}.sweeps run {path} --trials N" if local else f"wandb sweep {path}"
+    print(f"wrote {path}; start it with: {start}")
+{%- else %}
     print(f"wrote {path}; start it with: wandb sweep {path}")
+{%- endif %}
     return 0
 
 

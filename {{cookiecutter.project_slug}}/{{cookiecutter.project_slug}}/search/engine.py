@@ -361,6 +361,20 @@ def metric_value(run_dir: Path, metric: str) -> tuple[float | None, bool, int | 
     return (float(value) if ok else None), bool(results.get("diverged")), results.get("pruned_at")
 
 
+def used(study, trial, run_dir: Path) -> None:
+    """The trial's `config` as it ran: the flags after `--` override the file's values (config.yaml says)."""
+    import yaml
+
+    try:
+        ran = yaml.safe_load((run_dir / "config.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        return
+    config = trial.user_attrs.get("config") or {}
+    if isinstance(ran, dict) and isinstance(config, dict):
+        config = {k: ran.get(k.replace("-", "_"), v) for k, v in config.items()}
+        study._storage.set_trial_user_attr(trial._trial_id, "config", config)
+
+
 def mark_pruned(run_dir: Path, step: int) -> None:
     """results.json says the run was pruned (`sweeps report`, and a runner recovering the trial, read it)."""
     from ..files import write_atomically
@@ -378,6 +392,7 @@ def finish(study, sweep: Sweep, r: Running) -> str:
     rc = r.process.returncode
     close_pipes(r)
     study._storage.set_trial_user_attr(r.trial._trial_id, "wall_s", round(time.perf_counter() - r.started, 3))
+    used(study, r.trial, r.run_dir)
     value, diverged, _ = metric_value(r.run_dir, sweep.metric)
     if r.pruned_at is not None and rc == 0:
         mark_pruned(r.run_dir, r.pruned_at)
