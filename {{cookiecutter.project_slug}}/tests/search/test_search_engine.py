@@ -6,6 +6,7 @@ Hyperband prunes with two workers on SQLite, and two workers share a real Postgr
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -298,6 +299,8 @@ def test_hyperband_prunes_real_trials_with_two_workers(tmp_path):
         results = json.loads((Path(t.user_attrs["run_dir"]) / "results.json").read_text())
         assert results["epochs"] < 3 and max(t.intermediate_values) == t.user_attrs["pruned_at"] < 3  # stopped early
         assert results["pruned"] is True and results["pruned_at"] == t.user_attrs["pruned_at"]  # `sweeps report`
+    logs = [log.read_text() for log in (runs / "grid-logs").glob("*.log")]
+    assert len(logs) == 6 and not any("ModelCheckpoint" in log for log in logs)  # no warning from Lightning
     full = [t for t in trials if t.state.name == "COMPLETE" and t.number != diverged.number]
     assert full and all(max(t.intermediate_values) == 3 for t in full)
     for t in full:
@@ -472,3 +475,20 @@ def test_the_best_trial_line_shows_the_values_the_trials_ran_with(tmp_path, caps
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert "best trial" in last and "'width': 64" in last and "'width': 8" not in last, last  # after `--` wins
     assert {t.user_attrs["config"]["width"] for t in study_of(runs, "grid").trials} == {64}
+
+
+def test_next_from_run_directories_checks_the_edge_on_the_range_the_runs_searched(tmp_path, monkeypatch, capsys):
+    stage2 = yaml.safe_load((ROOT / "sweeps" / "stage2_momentum_batch_width.yaml").read_text())
+    params = {**stage2["parameters"], "lr": {"distribution": "log_uniform_values", "min": 0.00536, "max": 0.0536}}
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, params, "random")  # a stage 2 filled in by `sweeps next`: its own ε0 range
+    assert main(["run", str(sweep), "--trials", "4", "--output-dir", str(runs), "--seed", "1"]) == 0
+    assert yaml.safe_load((runs / "random-0000" / "sweep.yaml").read_text())["parameters"]["lr"]["min"] == 0.00536
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    assert main(["next", "--from", str(runs), "--output", str(tmp_path / "next.yaml")]) == 0
+    said = capsys.readouterr().out
+    assert "[0.0003, 0.003]" not in said  # the shipped stage 2's range, which these runs did not search
+    best = max(study_of(runs, "random").trials, key=lambda t: t.value).user_attrs["config"]["lr"]
+    edge = not 0.1 < math.log(best / 0.00536) / math.log(10) < 0.9  # in the outer tenth of the searched range
+    assert ("edge check: lr: best" in said) == edge and (not edge or "[0.00536, 0.0536]" in said), said

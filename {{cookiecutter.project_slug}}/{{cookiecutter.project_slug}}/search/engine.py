@@ -21,8 +21,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from ..errors import SweepError
-from ..files import alive
+from ..files import alive, write_atomically
 from .space import Space, distributions
 from .storage import open_storage
 from .sweepfile import Sweep, command_line
@@ -363,8 +365,6 @@ def metric_value(run_dir: Path, metric: str) -> tuple[float | None, bool, int | 
 
 def used(study, trial, run_dir: Path) -> None:
     """The trial's `config` as it ran: the flags after `--` override the file's values (config.yaml says)."""
-    import yaml
-
     try:
         ran = yaml.safe_load((run_dir / "config.yaml").read_text())
     except (OSError, ValueError, yaml.YAMLError, RecursionError):
@@ -377,8 +377,6 @@ def used(study, trial, run_dir: Path) -> None:
 
 def mark_pruned(run_dir: Path, step: int) -> None:
     """results.json says the run was pruned (`sweeps report`, and a runner recovering the trial, read it)."""
-    from ..files import write_atomically
-
     with contextlib.suppress(OSError, ValueError):
         results = json.loads((run_dir / "results.json").read_text())
         if isinstance(results, dict):
@@ -393,6 +391,9 @@ def finish(study, sweep: Sweep, r: Running) -> str:
     close_pipes(r)
     study._storage.set_trial_user_attr(r.trial._trial_id, "wall_s", round(time.perf_counter() - r.started, 3))
     used(study, r.trial, r.run_dir)
+    if r.run_dir.is_dir():  # the sweep file the run was part of (`sweeps next --from DIR` reads its ranges)
+        with contextlib.suppress(OSError):
+            write_atomically(r.run_dir / "sweep.yaml", yaml.safe_dump(sweep.config, sort_keys=False))
     value, diverged, _ = metric_value(r.run_dir, sweep.metric)
     if r.pruned_at is not None and rc == 0:
         mark_pruned(r.run_dir, r.pruned_at)
