@@ -165,3 +165,30 @@ def test_a_grid_that_multiplies_past_the_limit_is_refused():
 def test_a_fixed_output_dir_is_refused_in_one_line(tmp_path):
     with pytest.raises(SweepError, match="output_dir is set by `sweeps run --output-dir`"):
         load_sweep(sweep_file(tmp_path, "random", {"lr": {"values": [0.1]}, "output_dir": {"value": "elsewhere"}}))
+
+
+def test_under_wandbs_bayes_a_run_ended_by_the_guard_ranks_last():
+    """A diverged or stuck run logs good epochs, then the metric's worst (training/fit.py), and its W&B run
+    ends failed though the process exits 0 (training/loggers.py; tests/training/test_sweep_agent.py checks the
+    exit record): W&B's bayes, which takes a finished run's best value over its history, imputes the worst
+    for a failed one. Checked with W&B's own code."""
+    pytest.importorskip("sweeps.bayes_search", reason="W&B's sweep engine (pip install sweeps) is not installed")
+    from sweeps.bayes_search import _construct_gp_data
+    from sweeps.run import RunState, SweepRun
+
+    config = {
+        "method": "bayes",
+        "metric": {"name": "val/acc", "goal": "maximize", "impute": "worst"},  # W&B's default impute
+        "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 10}},
+    }
+
+    def run(lr, history, state):
+        rows = [{"val/acc": v} for v in history]
+        return SweepRun(config={"lr": {"value": lr}}, sampledHistory=rows, summaryMetrics=rows[-1], state=state)
+
+    good = run(0.01, [0.5, 0.8], RunState.finished)
+    for state, rank in ((RunState.finished, 0.9), (RunState.failed, 0.0)):  # before: finished; now: failed
+        diverged = run(5.0, [0.6, 0.9, 0.0], state)  # two good epochs, then the guard: the worst value
+        y = -_construct_gp_data([good, diverged], config)[3]  # W&B minimizes -y for a maximized metric
+        assert y.tolist() == pytest.approx([0.8, rank])
+    assert rank < 0.8  # failed: ranked last, below every finished run
