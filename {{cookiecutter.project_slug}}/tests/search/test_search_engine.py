@@ -492,3 +492,13 @@ def test_next_from_run_directories_checks_the_edge_on_the_range_the_runs_searche
     best = max(study_of(runs, "random").trials, key=lambda t: t.value).user_attrs["config"]["lr"]
     edge = not 0.1 < math.log(best / 0.00536) / math.log(10) < 0.9  # in the outer tenth of the searched range
     assert ("edge check: lr: best" in said) == edge and (not edge or "[0.00536, 0.0536]" in said), said
+
+
+def test_a_study_name_is_never_a_path(tmp_path):
+    runs = tmp_path / "out" / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"values": [0.01]}}, "random")
+    study = "../../esc" + "x" * 300  # a long one too: a file name has at most 255 bytes
+    assert main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--study", study]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "random.yaml"]  # nothing above --output-dir
+    logs = [p for p in runs.iterdir() if p.name.endswith("-logs")]
+    assert len(logs) == 1 and logs[0].name == f"esc{'x' * 97}-logs" and len(list(logs[0].iterdir())) == 1

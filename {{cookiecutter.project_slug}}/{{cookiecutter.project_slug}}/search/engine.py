@@ -251,9 +251,13 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
         pass
 
 
+def safe_name(study_name: str) -> str:
+    """The study's name as a file name: never a path (`../x` → `x`), at most 100 characters."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in study_name).strip("-.")[:100] or "trial"
+
+
 def run_name(study_name: str, number: int) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in study_name).strip("-.") or "trial"
-    return f"{safe}-{number:04d}"
+    return f"{safe_name(study_name)}-{number:04d}"
 
 
 def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: list[str]) -> Running | None:
@@ -270,7 +274,7 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
     flags = space.flags(trial.params)
     name = run_name(study.study_name, trial.number)
     run_dir = o.output_dir / name
-    log = o.output_dir / f"{study.study_name}-logs" / f"{name}.log"
+    log = o.output_dir / f"{safe_name(study.study_name)}-logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     for key, value in (("runner", RUNNER), ("config", flags), ("run_dir", str(run_dir.resolve()))):
         trial.set_user_attr(key, value)
