@@ -502,3 +502,14 @@ def test_a_study_name_is_never_a_path(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "random.yaml"]  # nothing above --output-dir
     logs = [p for p in runs.iterdir() if p.name.endswith("-logs")]
     assert len(logs) == 1 and logs[0].name == f"esc{'x' * 97}-logs" and len(list(logs[0].iterdir())) == 1
+
+
+def test_the_runners_of_a_study_beat_with_one_heartbeat(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"values": [0.01, 0.1]}}, "random")
+    assert main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--heartbeat", "5"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(sweep), "--trials", "2", "--output-dir", str(runs), "--heartbeat", "1"]) == 2
+    err = capsys.readouterr().err  # 1 s would take the others' live trials (beating every 2.5 s) for dead ones
+    assert len(err.strip().splitlines()) == 1 and "--heartbeat 5" in err
+    assert len(study_of(runs, "random").trials) == 1

@@ -212,6 +212,11 @@ def open_study(sweep: Sweep, o: Options, url: str):
         study.set_user_attr("metric", sweep.metric)
     elif known.get("parameters") != sweep.config.get("parameters"):
         raise SweepError(f"--study {o.study} in {url} was started from another sweep file (other parameters)")
+    beat = study.user_attrs.get("heartbeat")  # one for all runners: a shorter one would fail the others' live trials
+    if beat is None:
+        study.set_user_attr("heartbeat", o.heartbeat)
+    elif beat != o.heartbeat:
+        raise SweepError(f"argument --heartbeat: the runners of --study {o.study} beat with --heartbeat {beat}; use it")
     return study, space
 
 
@@ -266,6 +271,8 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
     from optuna.trial import TrialState
 
     trial = study.ask(fixed_distributions=distributions(space))
+    if is_heartbeat_enabled(study._storage):  # at once: a runner dying from here on leaves no trial running for ever
+        study._storage.record_heartbeat(trial._trial_id)
     ahead = [t for t in counted(study) if t.number < trial.number]
     if len(ahead) >= o.trials:  # runners raced for the last places: this one is beyond the budget
         study._storage.set_trial_user_attr(trial._trial_id, "not_counted", "beyond the budget")
@@ -289,9 +296,6 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
         **slot_environment(slot, o.workers, devices),
         **trial_environment(child_reports, child_answers, sweep.metric, sweep.hyperband is not None),
     }
-    storage = study._storage
-    if is_heartbeat_enabled(storage):
-        storage.record_heartbeat(trial._trial_id)
     with open(log, "w") as out:
         process = subprocess.Popen(
             command,
