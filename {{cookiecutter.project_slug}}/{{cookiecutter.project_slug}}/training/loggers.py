@@ -103,8 +103,8 @@ def log_plots(wandb_logger, plots: list[Path | None]) -> None:
 
 
 def finish_wandb(wandb_logger, exit_code: int) -> None:
-    """End the W&B run with the process's exit status (a plain wandb.finish() records 0, "finished"), or 1 for a diverged
-    run (exit 0 under an agent): a failed run, which W&B's bayes ranks last, as it would not one with good epochs."""
+    """End the W&B run with the process's exit status (a plain wandb.finish() records 0, "finished"), or 1 for a
+    diverged run (exit 0 under an agent): failed, which W&B's bayes ranks last (a finished one: by its best epoch)."""
     if wandb_logger is not None and is_rank_zero():
         import wandb
 
