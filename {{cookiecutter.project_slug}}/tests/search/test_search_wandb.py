@@ -109,21 +109,24 @@ GRID = {
     "b": {"distribution": "q_uniform", "min": 0.3, "max": 0.9, "q": 0.1},
     "c": {"distribution": "int_uniform", "min": 1, "max": 3},
     "d": {"values": [[1, 2], [3]]},
+    "e": {"distribution": "q_uniform", "min": 0.31, "max": 0.6, "q": 0.1},  # W&B passes 0.31, not 0.3
 }
 
 
 def test_grid_points_are_wandbs(tmp_path):
-    space = parse_space(GRID)
-    grid = space.grid()
-    assert grid["a"] == [0, 0.25] and grid["c"] == [1, 2, 3]
+    sweep = load_sweep(sweep_file(tmp_path, "grid", GRID))
+    grid = sweep.space.grid()
+    assert grid["a"] == [0, 0.25] and grid["c"] == [1, 2, 3] and grid["e"] == [0.31, 0.41, 0.51]
+    assert [sweep.space.flags({**{k: v[-1] for k, v in grid.items()}})[k] for k in "ade"] == [0.25, [3], 0.51]
     import numpy as np
 
     assert grid["b"] == pytest.approx(np.arange(0.3, 0.9, 0.1).tolist())  # W&B's rule (7 points: float steps)
-    size = len(grid["a"]) * len(grid["b"]) * len(grid["c"]) * len(grid["d"])
+    size = len(grid["a"]) * len(grid["b"]) * len(grid["c"]) * len(grid["d"]) * len(grid["e"])
+    assert size == 2 * 7 * 3 * 2 * 3
     theirs = wandb_grid(GRID)
     if theirs is not None:
         assert len(theirs) == size
-        for name in ("a", "b", "c"):
+        for name in ("a", "b", "c", "e"):
             assert sorted({r[name] for r in theirs}) == pytest.approx(sorted(grid[name]))
         assert sorted({json.dumps(r["d"]) for r in theirs}) == sorted(grid["d"])
 

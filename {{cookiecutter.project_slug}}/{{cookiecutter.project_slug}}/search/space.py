@@ -94,7 +94,8 @@ class Param:
             return list(self.choices)
         if self.kind == "int":
             return list(range(int(self.low), int(self.high) + 1))
-        return [quantize(self.low + i * self.q, self.q) for i in range(n)]
+        points = [float(f"{self.low + i * self.q:.12g}") for i in range(n)]  # np.arange's, less float noise
+        return [int(v) if float(self.q).is_integer() and v.is_integer() else v for v in points]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ class Space:
     def flags(self, sampled: dict) -> dict:
         """The flag values of one trial: constants, then each searched parameter's value."""
         return {**self.constants, **{n: p.flag_value(sampled[n]) for n, p in self.params.items()}}
+
+    def for_grid(self) -> "Space":
+        """As W&B's grid takes it: a q_uniform range becomes a choice among its points, passed as they are."""
+        points = {n: Param(n, "categorical", choices=tuple(p.grid())) for n, p in self.params.items() if p.q and not p.log}
+        params = {**self.params, **points}
+        return Space(params, self.constants)
 
     def grid(self) -> dict[str, list]:
         values = {n: p.grid() for n, p in self.params.items()}

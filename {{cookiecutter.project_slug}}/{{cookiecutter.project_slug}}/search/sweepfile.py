@@ -108,6 +108,7 @@ def load_sweep(path: Path) -> Sweep:
             raise SweepError(f"{path}: parameter {name}: probabilities are not allowed in a grid search")
         if method == "grid":
             p.grid_size()  # a continuous range: refused here, before any trial
+    space = space.for_grid() if method == "grid" else space
     if {"output_dir", "output-dir"} & {*space.params, *space.constants}:  # the runner's --output-dir places the runs
         raise SweepError(
             f"{path}: output_dir is set by `sweeps run --output-dir` (where the study's runs and logs go); "
