@@ -109,8 +109,8 @@ class Space:
 
     def for_grid(self) -> "Space":
         """As W&B's grid takes it: a q_uniform range becomes a choice among its points, passed as they are."""
-        points = {n: Param(n, "categorical", choices=tuple(p.grid())) for n, p in self.params.items() if p.q and not p.log}
-        params = {**self.params, **points}
+        ranges = [p for p in self.params.values() if p.q and not p.log]
+        params = {**self.params, **{p.name: Param(p.name, "categorical", choices=tuple(p.grid())) for p in ranges}}
         return Space(params, self.constants)
 
     def grid(self) -> dict[str, list]:
