@@ -149,7 +149,8 @@ def recover(study, sweep: Sweep) -> None:
         runner = str(t.user_attrs.get("runner", ""))
         name, _, pid = runner.rpartition(":")
         if name == host and pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
-            settle(study, sweep, t, f"its runner ({runner}) stopped")
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # another runner did it
+                settle(study, sweep, t, f"its runner ({runner}) stopped")
     storage = study._storage
     if is_heartbeat_enabled(storage):
         for trial_id in storage._get_stale_trial_ids(study._study_id):  # what fail_stale_trials will fail
@@ -271,7 +272,8 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
     from optuna.trial import TrialState
 
     trial = study.ask(fixed_distributions=distributions(space))
-    if is_heartbeat_enabled(study._storage):  # at once: a runner dying from here on leaves no trial running for ever
+    beating = is_heartbeat_enabled(study._storage)
+    if beating:  # at once: a runner dying from here on leaves no trial running for ever
         study._storage.record_heartbeat(trial._trial_id)
     ahead = [t for t in counted(study) if t.number < trial.number]
     if len(ahead) >= o.trials:  # runners raced for the last places: this one is beyond the budget
@@ -283,7 +285,7 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
     run_dir = o.output_dir / name
     log = o.output_dir / f"{safe_name(study.study_name)}-logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    for key, value in (("runner", RUNNER), ("config", flags), ("run_dir", str(run_dir.resolve()))):
+    for key, value in (("runner", RUNNER), ("config", flags), ("run_dir", str(run_dir.resolve())), ("beating", beating)):
         trial.set_user_attr(key, value)
     extra = ["--output-dir", str(o.output_dir), "--run-name", name]
     if not any(a.split("=")[0] in ("--wandb-group", "--wandb_group") for a in o.train_args):
@@ -480,7 +482,7 @@ def run_sweep(sweep: Sweep, o: Options) -> int:
                     r = launch(study, sweep, space, o, free, devices)
                     full = r is None
                     running += [r] if r else []
-            if not running and not (beating and others_running(study)):
+            if not running and not (beating and others_running(study, full)):
                 break
             serve(running, POLL)
             if beating and time.monotonic() - beat > o.heartbeat / 2:  # a dead runner is noticed within 2 beats
@@ -499,9 +501,13 @@ def run_sweep(sweep: Sweep, o: Options) -> int:
     return 0
 
 
-def others_running(study) -> bool:
-    """Trials of other runners still running or queued: this runner stays to take them over if those die."""
-    return any(t.state.name in ("RUNNING", "WAITING") for t in study.get_trials(deepcopy=False))
+def others_running(study, full: bool) -> bool:
+    """Trials of other runners still running (with heartbeats) or queued within the budget: this runner stays
+    to take them over if those runners die."""
+    trials = study.get_trials(deepcopy=False)
+    return any(t.state.name == "RUNNING" and t.user_attrs.get("beating") for t in trials) or (
+        not full and any(t.state.name == "WAITING" for t in trials)
+    )
 
 
 def summarize(study, sweep: Sweep) -> None:
