@@ -152,8 +152,6 @@ def categorical(name: str, spec: dict) -> Param:
         except (TypeError, ValueError, RecursionError):
             why = "values must be numbers, strings, booleans, null or lists of them"
             raise SweepError(f"parameter {name}: {why}") from None
-    if len(set(map(json.dumps, values))) < len(values):
-        raise SweepError(f"parameter {name}: values lists a value twice")
     probabilities = spec.get("probabilities")
     if probabilities is None:
         return Param(name, "categorical", choices=tuple(values), encoded=encoded)
