@@ -276,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as e:
         return refuse(f"{parser.prog} {args.command}", e)
 {%- if cookiecutter.sweeps_engine %}
-    local = args.origin.startswith(OPTUNA_PREFIX) or (Path(args.origin) / "sweeps.db").is_file()  # `sweeps run`'s
+    ran = [*Path(args.origin).glob("sweep.yaml"), *Path(args.origin).glob("*/sweep.yaml")]  # by `sweeps run`
+    local = args.origin.startswith(OPTUNA_PREFIX) or bool(ran)
     start = f"python -m {PACKAGE}.sweeps run {path} --trials N" if local else f"wandb sweep {path}"
     print(f"wrote {path}; start it with: {start}")
 {%- else %}
