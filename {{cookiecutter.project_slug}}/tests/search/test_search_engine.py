@@ -513,3 +513,12 @@ def test_the_runners_of_a_study_beat_with_one_heartbeat(tmp_path, capsys):
     err = capsys.readouterr().err  # 1 s would take the others' live trials (beating every 2.5 s) for dead ones
     assert len(err.strip().splitlines()) == 1 and "--heartbeat 5" in err
     assert len(study_of(runs, "random").trials) == 1
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_next_from_a_missing_study_file_creates_nothing(tmp_path, capsys, scheme):
+    missing = tmp_path / "new.db"
+    assert main(["next", "--from", f"optuna:{scheme}{missing}#x", "--output", str(tmp_path / "n.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "does not exist" in err
+    assert not missing.exists() and not (tmp_path / "n.yaml").exists()
