@@ -285,7 +285,8 @@ def launch(study, sweep: Sweep, space: Space, o: Options, slot: int, devices: li
     run_dir = o.output_dir / name
     log = o.output_dir / f"{safe_name(study.study_name)}-logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    for key, value in (("runner", RUNNER), ("config", flags), ("run_dir", str(run_dir.resolve())), ("beating", beating)):
+    attrs = {"runner": RUNNER, "config": flags, "run_dir": str(run_dir.resolve()), "beating": beating}
+    for key, value in attrs.items():
         trial.set_user_attr(key, value)
     extra = ["--output-dir", str(o.output_dir), "--run-name", name]
     if not any(a.split("=")[0] in ("--wandb-group", "--wandb_group") for a in o.train_args):
