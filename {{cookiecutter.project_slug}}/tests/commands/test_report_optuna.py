@@ -39,3 +39,28 @@ def test_an_optuna_study(tmp_path, capsys):
     assert main(["report", f"optuna:{storage}#nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no study nope" in err
+
+
+def test_run_directories_of_pruned_trials_count_as_pruned(tmp_path, capsys):
+    """`sweeps run` writes a marker into a pruned trial's results.json (search/engine.py's mark_pruned):
+    `sweeps report` on the run directories counts those as pruned, as the study does."""
+    import json
+
+    import pytest
+    import yaml
+
+    engine = pytest.importorskip("{{cookiecutter.project_slug}}.search.engine", reason="the sweeps_engine feature")
+    from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args
+
+    runs = tmp_path / "runs"
+    for i, lr in enumerate(LRS[::4]):  # 6 runs, the last two pruned after 1 validation
+        d = runs / f"r{i}"
+        d.mkdir(parents=True)
+        (d / "config.yaml").write_text(yaml.safe_dump(config_dict(parse_args(["--lr", str(lr), "--run-name", d.name]))))
+        (d / "results.json").write_text(json.dumps({"val/acc": score(lr, 256, 1e-3), "monitor": "val/acc"}))
+        if i >= 4:
+            engine.mark_pruned(d, 1)
+    assert json.loads((runs / "r5" / "results.json").read_text())["pruned"] is True
+    assert main(["report", str(runs), "--output", str(tmp_path / "rep")]) == 0
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "- pruned: 2 of 6 (33%)" in report, report

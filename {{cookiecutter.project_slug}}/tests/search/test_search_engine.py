@@ -6,6 +6,7 @@ Hyperband prunes with two workers on SQLite, and two workers share a real Postgr
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -218,7 +219,10 @@ def test_next_reads_an_optuna_study_and_the_run_directories_it_wrote(tmp_path, m
     monkeypatch.chdir(ROOT)
     for origin in (f"optuna:sqlite:///{runs / 'sweeps.db'}#s1", str(runs)):
         out = tmp_path / "next.yaml"
+        capsys.readouterr()
         assert main(["next", "--from", origin, "--output", str(out)]) == 0
+        said = capsys.readouterr().out  # the next stage runs where this one ran: locally
+        assert f"start it with: python -m {{cookiecutter.project_slug}}.sweeps run {out} --trials N" in said, said
         text = out.read_text()
         first, second = text.splitlines()[:2]
         assert first.startswith("# stage2_momentum_batch_width.yaml") and origin in first  # the stage after stage 1
@@ -294,6 +298,9 @@ def test_hyperband_prunes_real_trials_with_two_workers(tmp_path):
     for t in pruned:
         results = json.loads((Path(t.user_attrs["run_dir"]) / "results.json").read_text())
         assert results["epochs"] < 3 and max(t.intermediate_values) == t.user_attrs["pruned_at"] < 3  # stopped early
+        assert results["pruned"] is True and results["pruned_at"] == t.user_attrs["pruned_at"]  # `sweeps report`
+    logs = [log.read_text() for log in (runs / "grid-logs").glob("*.log")]
+    assert len(logs) == 6 and not any("ModelCheckpoint" in log for log in logs)  # no warning from Lightning
     full = [t for t in trials if t.state.name == "COMPLETE" and t.number != diverged.number]
     assert full and all(max(t.intermediate_values) == 3 for t in full)
     for t in full:
@@ -359,3 +366,159 @@ def test_two_workers_share_a_postgresql_study(tmp_path):
     finally:
         subprocess.run(stop, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_restarted_runner_with_a_fixed_seed_draws_new_values(tmp_path):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}}, "random")
+    for trials in (2, 4):  # the second start continues the study with the same --seed
+        assert main(["run", str(sweep), "--trials", str(trials), "--output-dir", str(runs), "--seed", "0"]) == 0
+    values = [t.params["lr"] for t in study_of(runs, "random").trials]
+    assert len(values) == 4 and len(set(values)) == 4, values  # before: trial 2 = trial 0's ε0
+
+
+@pytest.mark.slow
+def test_a_runner_killed_after_its_trial_wrote_results_does_not_run_it_again(tmp_path):
+    runs, marker = tmp_path / "runs", tmp_path / "slept"
+    sweep = sweep_file(tmp_path, ALL_FORMS, "random")
+    command = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "run", str(sweep), "--trials", "2"]
+    env = {**os.environ, "FAKE_SLEEP_AFTER_ONCE": str(marker)}
+    runner = subprocess.Popen([*command, "--output-dir", str(runs)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    wait_for(marker, HANG)
+    runner.kill()  # trial 0 wrote results.json; its runner dies before telling the study
+    runner.wait(timeout=HANG)
+    assert study_of(runs, "random").trials[0].state.name == "RUNNING"
+    assert main(["run", str(sweep), "--trials", "2", "--output-dir", str(runs)]) == 0
+    study = study_of(runs, "random")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]  # recorded, not failed and re-run
+    value = json.loads((runs / "random-0000" / "results.json").read_text())["val/acc"]
+    assert study.trials[0].value == pytest.approx(value)
+    assert_each_ran_once(runs, study, 2)
+
+
+def on_host(host: str, argv: list) -> list:
+    """argv run under its own hostname: a UTS namespace, as if on another machine (only the storage is shared)."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-u", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -u (a UTS namespace per runner) needs root and util-linux")
+    return ["unshare", "-u", "sh", "-c", 'hostname "$0" && exec "$@"', host, *argv]
+
+
+class Lines:
+    """A process's stdout lines with the time each arrived."""
+
+    def __init__(self, process: subprocess.Popen):
+        import threading
+
+        self.lines: list[tuple[float, str]] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend((time.monotonic(), x) for x in process.stdout))
+        self.thread.start()
+
+    def first(self, text: str) -> float | None:
+        return next((t for t, line in list(self.lines) if text in line), None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["start together", "one machine dies"])
+def test_runners_on_two_machines_share_a_postgresql_study(tmp_path, case):
+    """Two runners under two hostnames on one fresh PostgreSQL study: both start (the schema is created once
+    though both race to create it); a runner killed with its trial (its machine died) is noticed by the other
+    within about 2 x --heartbeat, its trial failed and run again with the same values, its lock removed, and
+    the study ends with exactly --trials complete trials, each run once."""
+    url, stop, home = start_postgres()
+    try:
+        runs, trials, beat = tmp_path / "runs", 4, 1
+        sweep = sweep_file(tmp_path, {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1}})
+        argv = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "run", str(sweep), "--trials", str(trials)]
+        argv += ["--output-dir", str(runs), "--storage", url, "--study", "many", "--heartbeat", str(beat)]
+        env = {**os.environ, "FAKE_SLEEP": "1.5"}
+        start = {"cwd": ROOT, "env": env, "stdout": subprocess.PIPE, "text": True, "start_new_session": True}
+        a, b = (subprocess.Popen(on_host(h, argv), **start) for h in ("machine-a", "machine-b"))
+        out_a, out_b = Lines(a), Lines(b)
+        if case == "one machine dies":
+            deadline = time.monotonic() + HANG
+            while out_a.first("started") is None and a.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert out_a.first("started") is not None, out_a.lines
+            os.killpg(a.pid, signal.SIGKILL)  # the runner and its trial, as when the machine goes down
+            killed = time.monotonic()
+            a.wait(timeout=HANG)
+        assert b.wait(timeout=HANG) == 0, out_b.lines
+        a.wait(timeout=HANG)
+        out_a.thread.join(), out_b.thread.join()
+        study = optuna.load_study(study_name="many", storage=url)
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        assert len(complete) == trials
+        assert_each_ran_once(runs, study, trials)
+        hosts = {t.user_attrs["runner"].rpartition(":")[0] for t in complete}
+        if case == "start together":
+            assert a.returncode == 0, out_a.lines
+            assert hosts == {"machine-a", "machine-b"} and [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+        else:
+            failed = [t for t in study.trials if t.state.name == "FAIL"]
+            assert len(failed) == 1 and failed[0].user_attrs["runner"].startswith("machine-a:")
+            retried = [t for t in complete if t.system_attrs.get("failed_trial") == failed[0].number]
+            assert len(retried) == 1 and retried[0].params == failed[0].params  # the same values, run again
+            assert retried[0].user_attrs["runner"].startswith("machine-b:")
+            assert not (Path(failed[0].user_attrs["run_dir"]) / ".lock").exists()  # the dead run's lock is gone
+            noticed = out_b.first(f"trial {failed[0].number} was running when its runner")
+            assert noticed is not None and noticed - killed < 2 * beat + 1.0, noticed - killed
+            print(f"noticed {noticed - killed:.2f} s after the kill (--heartbeat {beat})")
+    finally:
+        subprocess.run(stop, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_best_trial_line_shows_the_values_the_trials_ran_with(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"width": {"values": [8, 16]}, "lr": {"values": [0.01, 0.1]}}, "grid")
+    assert main(["run", str(sweep), "--trials", "4", "--output-dir", str(runs), "--", "--width", "64"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "best trial" in last and "'width': 64" in last and "'width': 8" not in last, last  # after `--` wins
+    assert {t.user_attrs["config"]["width"] for t in study_of(runs, "grid").trials} == {64}
+
+
+def test_next_from_run_directories_checks_the_edge_on_the_range_the_runs_searched(tmp_path, monkeypatch, capsys):
+    stage2 = yaml.safe_load((ROOT / "sweeps" / "stage2_momentum_batch_width.yaml").read_text())
+    params = {**stage2["parameters"], "lr": {"distribution": "log_uniform_values", "min": 0.00536, "max": 0.0536}}
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, params, "random")  # a stage 2 filled in by `sweeps next`: its own ε0 range
+    assert main(["run", str(sweep), "--trials", "4", "--output-dir", str(runs), "--seed", "1"]) == 0
+    assert yaml.safe_load((runs / "random-0000" / "sweep.yaml").read_text())["parameters"]["lr"]["min"] == 0.00536
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    assert main(["next", "--from", str(runs), "--output", str(tmp_path / "next.yaml")]) == 0
+    said = capsys.readouterr().out
+    assert "[0.0003, 0.003]" not in said  # the shipped stage 2's range, which these runs did not search
+    best = max(study_of(runs, "random").trials, key=lambda t: t.value).user_attrs["config"]["lr"]
+    edge = not 0.1 < math.log(best / 0.00536) / math.log(10) < 0.9  # in the outer tenth of the searched range
+    assert ("edge check: lr: best" in said) == edge and (not edge or "[0.00536, 0.0536]" in said), said
+
+
+def test_a_study_name_is_never_a_path(tmp_path):
+    runs = tmp_path / "out" / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"values": [0.01]}}, "random")
+    study = "../../esc" + "x" * 300  # a long one too: a file name has at most 255 bytes
+    assert main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--study", study]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "random.yaml"]  # nothing above --output-dir
+    logs = [p for p in runs.iterdir() if p.name.endswith("-logs")]
+    assert len(logs) == 1 and logs[0].name == f"esc{'x' * 97}-logs" and len(list(logs[0].iterdir())) == 1
+
+
+def test_the_runners_of_a_study_beat_with_one_heartbeat(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    sweep = sweep_file(tmp_path, {"lr": {"values": [0.01, 0.1]}}, "random")
+    assert main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--heartbeat", "5"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(sweep), "--trials", "2", "--output-dir", str(runs), "--heartbeat", "1"]) == 2
+    err = capsys.readouterr().err  # 1 s would take the others' live trials (beating every 2.5 s) for dead ones
+    assert len(err.strip().splitlines()) == 1 and "--heartbeat 5" in err
+    assert len(study_of(runs, "random").trials) == 1
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_next_from_a_missing_study_file_creates_nothing(tmp_path, capsys, scheme):
+    missing = tmp_path / "new.db"
+    assert main(["next", "--from", f"optuna:{scheme}{missing}#x", "--output", str(tmp_path / "n.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "does not exist" in err
+    assert not missing.exists() and not (tmp_path / "n.yaml").exists()

@@ -18,7 +18,7 @@ from wandb.sdk.launch.sweeps.utils import create_sweep_command_args  # noqa: E40
 from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
 from {{cookiecutter.project_slug}}.config.parser import parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.errors import SweepError  # noqa: E402
-from {{cookiecutter.project_slug}}.search.engine import grid_space, make_sampler, not_counted  # noqa: E402
+from {{cookiecutter.project_slug}}.search.engine import make_sampler, not_counted  # noqa: E402
 from {{cookiecutter.project_slug}}.search.space import distributions, parse_param, parse_space  # noqa: E402
 from {{cookiecutter.project_slug}}.search.sweepfile import command_line, hyperband, load_sweep  # noqa: E402
 
@@ -30,7 +30,7 @@ FORMS = {
     "width": ({"min": 8, "max": 32}, IntDistribution(8, 32)),  # integers: int_uniform
     "lr_decay": (
         {"distribution": "q_uniform", "min": 0.31, "max": 0.95, "q": 0.1},
-        FloatDistribution(0.4, 0.9, step=0.1),
+        FloatDistribution(0.31, 0.95),  # drawn uniform, then rounded to a multiple of q (W&B's rule)
     ),
     "weight_decay": (
         {"distribution": "q_log_uniform_values", "min": 1e-5, "max": 1e-2, "q": 1e-5},
@@ -79,7 +79,7 @@ def test_sampled_values_become_the_flags_w_and_b_would_draw():
             draws[n].append(flags[n])
     assert all(v == pytest.approx(round(v / 1e-5) * 1e-5, abs=1e-12) for v in draws["weight_decay"])  # q applied
     assert len(set(draws["weight_decay"])) < 400  # rounded: small values repeat
-    assert set(draws["lr_decay"]) <= {0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
+    assert set(draws["lr_decay"]) == {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}  # round(x / q) * q, as W&B: 0.3 < min
     share = draws["batch_size"].count(16) / 400  # probabilities: a weighted choice
     assert 0.72 < share < 0.88 and set(draws["batch_size"]) == {16, 32, 64}
 
@@ -101,10 +101,16 @@ def sample(d, rng):
     [
         ({"distribution": "normal", "mu": 0, "sigma": 1}, "unbounded"),
         ({"distribution": "q_log_normal", "mu": 0, "sigma": 1, "q": 1}, "unbounded"),
-        ({"distribution": "beta", "a": 1, "b": 2}, "unknown distribution"),
+        ({"distribution": "beta", "a": 0, "b": 2}, "positive numbers a and b"),
+        ({"distribution": "q_beta", "a": 1, "b": 2}, "unknown distribution"),
+        ({"distribution": "log_uniform", "min": -1000, "max": 1000}, "at most 700"),
+        ({"distribution": "inv_log_uniform", "min": 1, "max": 1e300}, "at most 700"),
+        ({"distribution": "uniform", "min": "a", "max": 1}, "min must be a number"),
+        ({"values": 3}, "non-empty list"),
+        ({"values": [1, 2], "probabilities": [0.5, 0.6]}, "add up to 1"),
         ({"distribution": "uniform", "min": 1, "max": 0}, "must be below"),
         ({"distribution": "log_uniform_values", "min": 0, "max": 1}, "min > 0"),
-        ({"values": [[1, 2], [3]]}, "values must be numbers"),
+        ({"values": [[1, 2], {"a": float("nan")}]}, "values must be numbers"),
         ({"values": [1, 2], "probabilities": [1]}, "probabilities"),
         ({"parameters": {"a": {"value": 1}}}, "nested"),
         ({"max": 3}, "no value, values"),
@@ -150,7 +156,7 @@ def test_methods_and_goal(method, sampler, tmp_path):
     if method == "random":
         assert isinstance(make_sampler(sweep, sweep.space, 0, True), optuna.samplers.QMCSampler)
     if method == "grid":
-        assert grid_space(sweep.space).grid() == {"width": [8, 16], "depth": [1, 2]}
+        assert sweep.space.grid() == {"width": [8, 16], "depth": [1, 2]}
 
 
 def test_hyperband_arguments_are_wandbs_bands():

@@ -209,6 +209,12 @@ def next_stage(origin: str, to: Path | None, output: Path | None, stages_dir: Pa
     best = {k.replace("-", "_"): v for k, v in best.items()}
     fixed = ran.union(*(searched(load_stage(p)) for p in files if p.name < to.name))  # + the earlier stages'
     filled = fill_in({**next_sweep, "metric": runs_metric}, best, fixed)
+{%- if cookiecutter.sweeps_engine %}
+    # `sweeps run`'s runs record the sweep file they ran (sweep.yaml): the ranges searched, not the shipped stage's
+    here = [] if sweep_config else [Path(origin) / best_name / "sweep.yaml", Path(origin) / "sweep.yaml"]
+    recorded = [f for f in here if f.is_file()]
+    sweep_config = sweep_config or (load_stage(recorded[0]) if recorded else None)
+{%- endif %}
     notes = edge_check(filled, sweep_config or (load_stage(files[index]) if index is not None else None), best)
     shown = {k: filled["parameters"][k] for k in sorted(fixed) if k in filled["parameters"]}
     output = output or to.with_name(to.stem + ".next.yaml")
@@ -269,7 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         path = next_stage(args.origin, args.to, args.output, args.stages)
     except SweepError as e:
         return refuse(f"{parser.prog} {args.command}", e)
+{%- if cookiecutter.sweeps_engine %}
+    ran = [*Path(args.origin).glob("sweep.yaml"), *Path(args.origin).glob("*/sweep.yaml")]  # by `sweeps run`
+    local = args.origin.startswith(OPTUNA_PREFIX) or bool(ran)
+    start = f"python -m {PACKAGE}.sweeps run {path} --trials N" if local else f"wandb sweep {path}"
+    print(f"wrote {path}; start it with: {start}")
+{%- else %}
     print(f"wrote {path}; start it with: wandb sweep {path}")
+{%- endif %}
     return 0
 
 

@@ -28,17 +28,18 @@ def add_run_command(commands) -> None:
     run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
     run.add_argument(
         "--heartbeat",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="RDB storages: a running trial whose runner stops beating for 2x this is failed and asked again",
+        type=positive,
+        default=30,
+        metavar="S",
+        help="RDB storages: the runner beats for its trials every S/2 seconds; a trial whose runner stopped beating "
+        "for S (its machine died) is noticed by any live runner within about 2 S, failed and run again",
     )
 
 
 def positive(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    if not 1 <= value <= 10**6:
+        raise argparse.ArgumentTypeError(f"must be 1 to 1000000, got {text!r}")
     return value
 
 

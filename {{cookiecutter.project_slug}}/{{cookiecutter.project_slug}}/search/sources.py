@@ -3,6 +3,7 @@
 the study was started from (its `parameters:` tell which stage it searched)."""
 
 import math
+from pathlib import Path
 
 from ..errors import SweepError
 
@@ -25,9 +26,12 @@ def optuna_runs(origin: str, metric: str | None = None) -> tuple[list[tuple[str,
     except ImportError:
         raise SweepError("argument --from: reading an Optuna study needs Optuna: pip install -e '.[sweeps]'") from None
 
-    from .storage import open_storage
+    from .storage import JOURNAL, open_storage
 
     url, name = split_source(origin)
+    file = next((url[len(p) :] for p in ("sqlite:///", JOURNAL) if url.startswith(p)), None)
+    if file is not None and not Path(file).is_file():  # opening it would create an empty one
+        raise SweepError(f"argument --from: {url}: {file} does not exist (or is not a file)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         storage = open_storage(url)

@@ -72,15 +72,15 @@ def hyperband(spec) -> dict | None:
     # W&B reads max_iter (and s) before min_iter when a file has both
     if "max_iter" in spec:
         high, s = spec["max_iter"], spec.get("s", 0)
-        if not (isinstance(high, int) and high >= 1 and isinstance(s, int) and s >= 0):
-            raise SweepError("early_terminate: max_iter and s must be non-negative integers")
+        if not (isinstance(high, int) and 1 <= high <= 10**12 and isinstance(s, int) and 0 <= s <= 1000):
+            raise SweepError("early_terminate: max_iter must be an integer from 1 to 10^12, and s one from 0 to 1000")
         bands = bands_of(None, eta, high, s)
         if not bands:  # W&B refuses it the same way
             raise SweepError("early_terminate: max_iter/eta^s gives no band of 1 or more: raise max_iter or lower s")
         return {"bands": bands, "eta": eta, "strict": strict}
     if "min_iter" in spec:
         low = spec["min_iter"]
-        if not isinstance(low, int) or isinstance(low, bool) or low < 1:
+        if not isinstance(low, int) or isinstance(low, bool) or not 1 <= low <= 10**12:
             raise SweepError(f"early_terminate: min_iter must be a positive integer (got {low!r})")
         return {"bands": bands_of(low, eta), "eta": eta, "strict": strict}
     raise SweepError("early_terminate: hyperband needs min_iter, or max_iter and s")
@@ -103,6 +103,17 @@ def load_sweep(path: Path) -> Sweep:
     if goal not in ("maximize", "minimize"):
         raise SweepError(f"{path}: metric.goal must be maximize or minimize (got {goal!r})")
     space = parse_space(config.get("parameters"))
+    for name, p in space.params.items():
+        if method == "grid" and p.weights:  # W&B: disallowed in grid search
+            raise SweepError(f"{path}: parameter {name}: probabilities are not allowed in a grid search")
+        if method == "grid":
+            p.grid_size()  # a continuous range: refused here, before any trial
+    space = space.for_grid() if method == "grid" else space
+    if {"output_dir", "output-dir"} & {*space.params, *space.constants}:  # the runner's --output-dir places the runs
+        raise SweepError(
+            f"{path}: output_dir is set by `sweeps run --output-dir` (where the study's runs and logs go); "
+            "remove it from the file"
+        )
     command = config.get("command") or DEFAULT_COMMAND
     if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
         raise SweepError(f"{path}: command must be a list of strings")

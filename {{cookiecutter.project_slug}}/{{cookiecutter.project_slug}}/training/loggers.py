@@ -103,14 +103,14 @@ def log_plots(wandb_logger, plots: list[Path | None]) -> None:
 
 
 def finish_wandb(wandb_logger, exit_code: int) -> None:
-    """End the W&B run with the process's exit status: W&B records a non-zero one as a failed run
-    (a plain wandb.finish() records 0, "finished", whatever happened)."""
+    """End the W&B run with the process's exit status (a plain wandb.finish() records 0, "finished"), or 1 for a
+    diverged run (exit 0 under an agent): failed, which W&B's bayes ranks last (a finished one: by its best epoch)."""
     if wandb_logger is not None and is_rank_zero():
         import wandb
 
         wandb_logger.flush()  # every call made reaches the run first
         run = wandb_logger.run() if wandb_logger.failure is None else None
-        wandb.finish(exit_code=exit_code)
+        wandb.finish(exit_code=exit_code or int(run is not None and run.summary.get("diverged") is True))
         if run is not None:
             where = Path(os.path.relpath(Path(run.dir).parent))
             print(f"W&B: offline run, upload it with: wandb sync {where}" if run.offline else f"W&B: {run.url}")
