@@ -240,7 +240,7 @@ def gather_folder(a: argparse.Namespace, spec) -> dict:
     label = torch.tensor(labels)
     y, tasks, names = _label_columns(spec, label, len(classes))
     names[0] = classes  # the class task: the folder names
-    train, val, test = split_indices(len(paths), test_paths is not None, a.val_fraction, a.seed)
+    train, val, test = split_indices(len(paths), test_paths is not None, a.val_fraction, a.split_seed)
     writers = {"train": FileWriter(paths, y, train, a.image_size), "val": FileWriter(paths, y, val, a.image_size)}
     if test_paths is None:
         writers["test"] = FileWriter(paths, y, test, a.image_size)
@@ -262,7 +262,7 @@ def gather_memory(a: argparse.Namespace, spec) -> dict:
     (x, label), test_split = load_cached(spec, Path(a.data_dir), a.download, a.image_size)
     classes = int(label.max()) + 1
     y, tasks, names = _label_columns(spec, label, classes)
-    train, val, test = split_indices(len(x), test_split is not None, a.val_fraction, a.seed)
+    train, val, test = split_indices(len(x), test_split is not None, a.val_fraction, a.split_seed)
     writers = {"train": TensorWriter(x, y, train), "val": TensorWriter(x, y, val)}
     if test_split is None:
         writers["test"] = TensorWriter(x, y, test)

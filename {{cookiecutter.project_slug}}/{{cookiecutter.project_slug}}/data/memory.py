@@ -53,6 +53,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.spec, self.dataset, self.root, self.tasks = spec, spec.name, Path(o.data_dir), spec.tasks_named(o.tasks)
         self.batch_size, self.num_workers, self.pin_memory = o.batch_size, o.num_workers, o.pin_memory
         self.val_fraction, self.test_fraction, self.seed = o.val_fraction, test_fraction, o.seed
+        self.split_seed = o.split_seed  # the split's; --seed: initialization, batch order
         self.download, self.image_size, self.augment_options, self.augment = o.download, o.image_size, augment, None
         self.train_set = self.val_set = self.test_set = None
 
@@ -69,7 +70,7 @@ class InMemoryDataModule(L.LightningDataModule):
             while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
                 time.sleep(2)
         (x, label), test = load_cached(self.spec, self.root, False, self.image_size)
-        train, val, held_out = split_indices(len(x), test is not None, self.val_fraction, self.seed, self.test_fraction)
+        train, val, held_out = split_indices(len(x), bool(test), self.val_fraction, self.split_seed, self.test_fraction)
         test = test or (x[held_out], label[held_out])  # no official test split: a seeded share is held out
         classes = int(max(label.max(), test[1].max())) + 1  # for tasks of num_classes 0 (image folders)
         self.tasks = tuple(replace(t, num_classes=classes) if t.num_classes == 0 else t for t in self.tasks)

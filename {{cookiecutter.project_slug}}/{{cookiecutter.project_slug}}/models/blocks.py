@@ -120,12 +120,13 @@ class Network(nn.Module):
             self.trunk.requires_grad_(False).eval()  # Lightning keeps a module's built mode, also after validation
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""
+        """[B, C, H, W] in [0, 1] or a sequence [B, C, L] → what the trunk takes (≥size, channels), standardized."""
         if x.shape[1] == 1 and self.channels > 1:
             x = x.expand(-1, self.channels, -1, -1)  # grayscale → the channels a backbone expects
         if self.size and min(x.shape[-2:]) < self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return (x - self.mean) / self.std
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # per channel, whatever the rank
+        return (x - self.mean.view(shape)) / self.std.view(shape)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
@@ -168,14 +169,25 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # --rnn-cell → the recurrent layer
 
 
-class RowRNN(nn.Module):
-    """Reads an image [B, C, H, W] row by row (H steps of C·W features) through `depth` recurrent layers."""
+class SequenceRNN(nn.Module):
+    """Reads a sequence [B, C, L] as L steps of C features (an image [B, C, H, W]: H rows of C·W) through `depth`
+    recurrent layers, both directions if `bidirectional`; `readout`: the last state of each direction (the backward
+    one's after step 1), or the mean or max over the steps of every output → [B, directions·width]."""
 
-    def __init__(self, input_shape, depth, width, cell, dropout):
+    def __init__(self, input_shape, depth, width, cell, dropout, bidirectional=False, readout="last"):
         super().__init__()
-        c, _, w = input_shape
-        self.rnn = RNN_CELLS[cell](c * w, width, depth, batch_first=True, dropout=dropout if depth > 1 else 0.0)
+        steps = input_shape[-1] if len(input_shape) == 2 else input_shape[1]
+        if steps < 2:
+            raise ValueError(f"input {list(input_shape)} gives it {steps} step (time: a sequence's L, an image's rows)")
+        size = input_shape[0] if len(input_shape) == 2 else input_shape[0] * input_shape[2]
+        drop = dropout if depth > 1 else 0.0
+        self.rnn = RNN_CELLS[cell](size, width, depth, batch_first=True, dropout=drop, bidirectional=bidirectional)
+        self.readout, self.features = readout, width * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x.permute(0, 2, 1, 3).flatten(2))  # the rows as steps: [B, H, C·W]
-        return out[:, -1]  # the state after the last row: [B, width]
+        steps = x.transpose(1, 2) if x.dim() == 3 else x.permute(0, 2, 1, 3).flatten(2)  # [B, steps, features]
+        out, h = self.rnn(steps)
+        if self.readout == "last":  # h: [layers·directions, B, width] (an LSTM's (h, c))
+            h = h[0] if isinstance(h, tuple) else h
+            return torch.cat(list(h[-2:] if self.rnn.bidirectional else h[-1:]), dim=1)
+        return out.mean(1) if self.readout == "mean" else out.amax(1)
