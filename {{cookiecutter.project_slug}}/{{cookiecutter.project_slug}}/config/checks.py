@@ -162,7 +162,7 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
     if kind != "table":
         for name in ("target", "features", "feature_shape", "test_data", "seq_shift", "seq_scale", "seq_jitter"):
             if getattr(a, name):
-                parser.error(f"argument --{name}: applies to --dataset csv only, got --dataset {a.dataset}")
+                parser.error(f"argument --{name.replace('_', '-')}: applies to --dataset csv only, not {a.dataset}")
         return
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")

@@ -178,7 +178,7 @@ class SequenceRNN(nn.Module):
         super().__init__()
         steps = input_shape[-1] if len(input_shape) == 2 else input_shape[1]
         if steps < 2:
-            raise ValueError(f"input {list(input_shape)} gives it {steps} step (time: a sequence's L, an image's rows)")
+            raise NetworkError(f"--model rnn: input {list(input_shape)} gives it {steps} step; time is a sequence's L")
         size = input_shape[0] if len(input_shape) == 2 else input_shape[0] * input_shape[2]
         drop = dropout if depth > 1 else 0.0
         self.rnn = RNN_CELLS[cell](size, width, depth, batch_first=True, dropout=drop, bidirectional=bidirectional)

@@ -75,6 +75,8 @@ def create_network(
     kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords}
     try:
         trunk, features = entry.function(tuple(input_shape), **kw)
+    except NetworkError:  # a refusal of the input (one step for an rnn): one line
+        raise
     except Exception as e:
         raise NetworkError(
             f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the trunk: {e}"
