@@ -48,18 +48,11 @@ def mlp(input_shape, *, depth, width, block):
     return nn.Sequential(nn.Flatten(), *layers), sizes[-1]
 
 
-def _conv(input_shape):
-    """(Conv1d, MaxPool1d) for a sequence [C, L], (Conv2d, MaxPool2d) for an image [C, H, W]; the block's BN dims."""
-    one = len(input_shape) == 2
-    return (nn.Conv1d, nn.MaxPool1d, 1) if one else (nn.Conv2d, nn.MaxPool2d, 2)
-
-
 @register_model("cnn", width=64)
 def cnn(input_shape, *, depth, width, kernel_size, stride, pool, block):
-    """Conv blocks with channels width, 2·width, 4·width…, kernel k, stride s and padding ⌊k/2⌋ (each length
-    L → ⌊(L + 2⌊k/2⌋ − k)/s⌋ + 1), then max pooling of window `pool` while the map is >= pool (1: none).
-    1-D over a sequence [C, L], 2-D over an image [C, H, W]."""
-    conv, maxpool, dims = _conv(input_shape)
+    """Conv blocks (1-D on a sequence [C, L], 2-D on an image) of width, 2·width… channels, kernel k, stride s, padding
+    ⌊k/2⌋ (a length L → ⌊(L + 2⌊k/2⌋ − k)/s⌋ + 1), then max pooling (window `pool`; 1: none) while the map >= pool."""
+    conv, maxpool, dims = (nn.Conv1d, nn.MaxPool1d, 1) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d, 2)
     c, size = input_shape[0], list(input_shape[1:])
     layers: list[nn.Module] = []
     for i in range(depth):
@@ -76,9 +69,7 @@ def cnn(input_shape, *, depth, width, kernel_size, stride, pool, block):
 
 @register_model("rnn", width=256)
 def rnn(input_shape, *, depth, width, rnn_cell, bidirectional, rnn_readout, dropout, block):
-    """Step by step through the recurrent cells (their own gate nonlinearities): a sequence [C, L] as L steps of C
-    features, an image row by row; both directions with --bidirectional; the states read (last, mean or max over
-    steps), then a dense block (activation, BN)."""
+    """blocks.SequenceRNN's recurrent layers (their own gate nonlinearities), then a dense block (activation, BN)."""
     stack = SequenceRNN(input_shape, depth, width, rnn_cell, dropout, bidirectional, rnn_readout)
     dense = block(lambda out, bias: nn.Linear(stack.features, out, bias=bias), width, 1)
     return nn.Sequential(stack, dense), width
@@ -100,10 +91,10 @@ class Residual(nn.Module):
 def resnet(input_shape, *, depth, width, kernel_size, stride, pool, block):
     """A conv stem (stride s), then `depth` residual blocks of `width` channels, each followed by max pooling of
     window `pool` while the map is >= 2·pool, global average pooling. 1-D over a sequence, 2-D over an image."""
-    conv, maxpool, dims = _conv(input_shape)
-    k, size = kernel_size, [(n + 2 * (kernel_size // 2) - kernel_size) // stride + 1 for n in input_shape[1:]]
-    stem = lambda o, bias: conv(input_shape[0], o, k, stride, k // 2, bias=bias)  # noqa: E731
-    layers: list[nn.Module] = [block(stem, width, dims)]
+    conv, maxpool, dims = (nn.Conv1d, nn.MaxPool1d, 1) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d, 2)
+    (c, *size), k = input_shape, kernel_size
+    size = [(n + 2 * (k // 2) - k) // stride + 1 for n in size]  # after the stem
+    layers: list[nn.Module] = [block(lambda o, bias: conv(c, o, k, stride, k // 2, bias=bias), width, dims)]
     for _ in range(depth):
         layers.append(Residual(width, block, conv, k, dims))
         if pool > 1 and min(size) >= 2 * pool:

@@ -35,9 +35,8 @@ ACTIVATION_NAMES = dict_keys("models/blocks.py", "ACTIVATIONS")
 RNN_CELLS = dict_keys("models/blocks.py", "RNN_CELLS")
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
-SECTIONS = ("Learning rate", "Optimization algorithm", "Batch normalization", "Architecture")
-SECTIONS += ("Parameter initialization", "Regularization", "Activation function", "Data")
-SECTIONS += ("Trainer and hardware", "Logging")
+SECTIONS = "Learning rate", "Optimization algorithm", "Batch normalization", "Architecture", "Parameter initialization"
+SECTIONS += ("Regularization", "Activation function", "Data", "Trainer and hardware", "Logging")
 
 
 @dataclass(frozen=True)
@@ -152,9 +151,8 @@ FLAGS: list[Flag] = [
     flag("bidirectional", ARCH, False, "rnn: a second recurrent stack reads the steps backwards; both are read out."),
     flag("rnn_readout", ARCH, "last", "rnn: what the head reads: the last state (per direction), or the mean or max "
          "over every step's output.", choices=("last", "mean", "max")),
-    flag("kernel_size", ARCH, 3, "cnn/resnet: k, the convolution's size along each axis (1-D on a sequence, 2-D on "
-         "an image), padding ⌊k/2⌋; a kernel shares its k (or k×k) weights across positions (checklist).",
-         int, POSITIVE),
+    flag("kernel_size", ARCH, 3, "cnn/resnet: k, the kernel's size per axis (1-D on a sequence, 2-D on an image), "
+         "padding ⌊k/2⌋: its k (k×k) weights are shared across positions.", int, POSITIVE),
     flag("stride", ARCH, 1, "cnn (every conv), resnet (the stem): s, positions skipped; each length L becomes "
          "⌊(L + 2⌊k/2⌋ − k)/s⌋ + 1.", int, POSITIVE),
     flag("pool", ARCH, 2, "cnn/resnet: max pooling window (and stride) after each conv block while the map is long "
@@ -277,8 +275,7 @@ FLAGS: list[Flag] = [
     # --- Trainer and hardware
     flag("max_epochs", TRAIN, 20, "Passes over the training data.", int, POSITIVE),
     flag("max_steps", TRAIN, -1, "Stop after this many optimizer steps (-1 = no limit).", int, Range(-1)),
-    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch: initialization, batch order, dropout (the split: "
-         "--split-seed).", int, Range(0, 2**32 - 1)),
+    flag("seed", TRAIN, 0, "Seeds initialization, batch order, dropout (not the split).", int, Range(0, 2**32 - 1)),
     flag("deterministic", TRAIN, False, "Use deterministic algorithms (slower on GPU)."),
     flag("fast_dev_run", TRAIN, False, "Run one training and one validation batch, no checkpoints (a smoke test)."),
     flag("limit_train_batches", TRAIN, 1.0, "Fraction (<= 1) or number of training batches per epoch.", batches_type),

@@ -53,9 +53,8 @@ class InMemoryDataModule(L.LightningDataModule):
         self.spec, self.dataset, self.root, self.tasks = spec, spec.name, Path(o.data_dir), spec.tasks_named(o.tasks)
         self.batch_size, self.num_workers, self.pin_memory = o.batch_size, o.num_workers, o.pin_memory
         self.val_fraction, self.test_fraction, self.seed = o.val_fraction, test_fraction, o.seed
-        self.split_seed = o.split_seed  # the split's; --seed: initialization, batch order
         self.download, self.image_size, self.augment_options, self.augment = o.download, o.image_size, augment, None
-        self.train_set = self.val_set = self.test_set = None
+        self.train_set, self.val_set, self.test_set, self.split_seed = None, None, None, o.split_seed  # split: its seed
 
     def prepare_data(self) -> None:
         """Download and decode once per node (local rank 0); the other local ranks wait for the cache."""
@@ -110,16 +109,10 @@ class InMemoryDataModule(L.LightningDataModule):
         return self.augment(batch[0]), batch[1]
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            data,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(data) % self.batch_size == 1,  # batch norm cannot train on 1 example
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            collate_fn=tuple,  # __getitems__ already stacked the batch (a builtin: workers pickle it)
-        )
+        last = shuffle and len(data) % self.batch_size == 1  # batch norm cannot train on 1 example: dropped
+        kw = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
+        # collate_fn: __getitems__ already stacked the batch (a builtin: workers pickle it)
+        return DataLoader(data, self.batch_size, shuffle, drop_last=last, collate_fn=tuple, **kw)
 
     def train_dataloader(self) -> DataLoader:
         self.train_set.augment = self.augment if self.num_workers > 0 else None

@@ -125,8 +125,7 @@ class Network(nn.Module):
             x = x.expand(-1, self.channels, -1, -1)  # grayscale → the channels a backbone expects
         if self.size and min(x.shape[-2:]) < self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        shape = (1, -1) + (1,) * (x.dim() - 2)  # per channel, whatever the rank
-        return (x - self.mean.view(shape)) / self.std.view(shape)
+        return (x - self.mean.view(-1, *(1,) * (x.dim() - 2))) / self.std.view(-1, *(1,) * (x.dim() - 2))  # any rank
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
@@ -170,24 +169,19 @@ RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # --rnn-cell → th
 
 
 class SequenceRNN(nn.Module):
-    """Reads a sequence [B, C, L] as L steps of C features (an image [B, C, H, W]: H rows of C·W) through `depth`
-    recurrent layers, both directions if `bidirectional`; `readout`: the last state of each direction (the backward
-    one's after step 1), or the mean or max over the steps of every output → [B, directions·width]."""
+    """[B, C, L] as L steps of C features ([B, C, H, W]: H rows of C·W) through `depth` layers, both ways if
+    `bidirectional` → [B, directions·width]: each direction's last state (readout last), or the mean or max of steps."""
 
     def __init__(self, input_shape, depth, width, cell, dropout, bidirectional=False, readout="last"):
         super().__init__()
-        steps = input_shape[-1] if len(input_shape) == 2 else input_shape[1]
-        if steps < 2:
+        if (steps := input_shape[1]) < 2:
             raise NetworkError(f"--model rnn: input {list(input_shape)} gives it {steps} step; time is a sequence's L")
-        size = input_shape[0] if len(input_shape) == 2 else input_shape[0] * input_shape[2]
-        drop = dropout if depth > 1 else 0.0
+        drop, size = dropout if depth > 1 else 0.0, torch.Size(input_shape).numel() // steps
         self.rnn = RNN_CELLS[cell](size, width, depth, batch_first=True, dropout=drop, bidirectional=bidirectional)
         self.readout, self.features = readout, width * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        steps = x.transpose(1, 2) if x.dim() == 3 else x.permute(0, 2, 1, 3).flatten(2)  # [B, steps, features]
-        out, h = self.rnn(steps)
-        if self.readout == "last":  # h: [layers·directions, B, width] (an LSTM's (h, c))
-            h = h[0] if isinstance(h, tuple) else h
-            return torch.cat(list(h[-2:] if self.rnn.bidirectional else h[-1:]), dim=1)
+        out = self.rnn(x.transpose(1, 2) if x.dim() == 3 else x.permute(0, 2, 1, 3).flatten(2))[0]  # [B, steps, ·]
+        if self.readout == "last":  # forward: after the last step; backward: after the first
+            return torch.cat([out[:, -1, : self.rnn.hidden_size], out[:, 0, self.rnn.hidden_size :]], 1)
         return out.mean(1) if self.readout == "mean" else out.amax(1)
