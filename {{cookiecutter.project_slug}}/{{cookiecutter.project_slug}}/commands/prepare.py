@@ -37,10 +37,13 @@ DATA_FLAGS = (
     "target",
     "features",
     "task_types",
+    "feature_shape",
+    "test_data",
 {%- endif %}
     "tasks",
     "val_fraction",
     "seed",
+    "split_seed",
 )
 # A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
 MAX_PACK = 4096
@@ -209,7 +212,8 @@ def gather_table(a: argparse.Namespace) -> dict:
     if not targets:
         raise DataError("--dataset csv needs --target COLUMN (the column to predict)")
     # The loader flags are train.py's business: prepare only reads the table and splits it.
-    options = view(DataOptions, a, tasks=list(targets), batch_size=1, num_workers=0, pin_memory=False)
+    off = dict.fromkeys(("seq_shift", "seq_scale", "seq_jitter"), 0.0)  # augmentation is train.py's
+    options = view(DataOptions, a, tasks=list(targets), batch_size=1, num_workers=0, pin_memory=False, **off)
     dm = TableDataModule(spec, options, test_fraction=TEST_FRACTION)
     dm.setup("fit")
     sets = (dm.train_set, dm.val_set, dm.test_set)
