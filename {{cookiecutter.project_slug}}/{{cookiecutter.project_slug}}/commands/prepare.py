@@ -295,9 +295,10 @@ def statistics(train_dir: Path, kind: str) -> tuple[list[float], list[float]]:
     count = 0
     for x, _, _ in StreamingDataLoader(StreamingDataset(str(train_dir)), batch_size=32, collate_fn=collate):
         x = x.double()
-        s, q = x.sum(dim=(0, 2, 3)), x.pow(2).sum(dim=(0, 2, 3))
+        dims = (0, *range(2, x.dim()))  # an image [B, C, H, W] or a sequence [B, C, L]: per channel
+        s, q = x.sum(dim=dims), x.pow(2).sum(dim=dims)
         sums, squares = (s, q) if sums is None else (sums + s, squares + q)
-        count += x.shape[0] * x.shape[2] * x.shape[3]
+        count += x.numel() // x.shape[1]
     mean = sums / count
     std = (squares / count - mean**2).clamp_min(0).sqrt()
     std = torch.where(std > 1e-6, std, torch.ones_like(std)) if kind == "table" else std.clamp_min(1e-6)
