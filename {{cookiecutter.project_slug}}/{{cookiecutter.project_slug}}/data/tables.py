@@ -213,7 +213,7 @@ class TableDataModule(InMemoryDataModule):
         types = {**declared, **types}
         if self.spec.load is not None:
             if self.test_data:
-                raise DataError(f"--test-data: {self.spec.name} is embedded with its test rows; a file is for csv")
+                raise DataError(f"--test-data: {self.spec.name} is embedded (no file); a test file is for csv")
             return assemble(self.spec.load(), self.target_names, self.feature_names, types, self.spec.name)
         if not self.test_data:
             return read_table(self.root, self.target_names, self.feature_names, types)
