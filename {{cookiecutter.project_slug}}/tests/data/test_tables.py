@@ -303,6 +303,16 @@ def test_bad_sequence_settings_are_one_line_and_write_nothing(tmp_path, args, sa
     assert not (tmp_path / "r").exists()
 
 
+def test_a_one_step_sequence_for_a_convolution_is_one_warning(capsys):
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+
+    a = parse_args(["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--feature-shape", "40,1", "--model", "cnn"])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "1 step" in line]
+    assert a.model == "cnn" and len(warnings) == 1 and "--feature-shape 40,1 gives --model cnn 1 step" in warnings[0]
+    parse_args(["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--feature-shape", "1,40", "--model", "cnn"])
+    assert "1 step" not in capsys.readouterr().err
+
+
 def test_sequence_flags_belong_to_tables(capsys):
     from conftest import assert_bad_input
 

@@ -207,6 +207,9 @@ def image_only_flags(a: argparse.Namespace) -> list[str]:
         if f.name.startswith("aug_") and getattr(a, f.name):
             lines.append(f"{f.option} {getattr(a, f.name):g} is for images; ignored with --dataset csv")
             setattr(a, f.name, f.default)
+    if a.model in ("cnn", "resnet") and len(a.feature_shape) == 2 and a.feature_shape[1] == 1:
+        shape = f"{a.feature_shape[0]},1"
+        lines.append(f"--feature-shape {shape} gives --model {a.model} 1 step: nothing in order (time is L in C,L)")
     if a.model in IMAGE_MODELS and not a.feature_shape:  # declared ordered columns: read as a sequence/image
         lines.append(f"--model {a.model} is for images or --feature-shape C,L; --dataset csv trains --model mlp")
         a.model = "mlp"
