@@ -306,10 +306,12 @@ def test_bad_sequence_settings_are_one_line_and_write_nothing(tmp_path, args, sa
 def test_a_one_step_sequence_for_a_convolution_is_one_warning(capsys):
     from {{cookiecutter.project_slug}}.config.parser import parse_args
 
-    a = parse_args(["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--feature-shape", "40,1", "--model", "cnn"])
+    table = ["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--model", "cnn"]
+    a = parse_args([*table, "--feature-shape", "40,1"])
     warnings = [line for line in capsys.readouterr().err.splitlines() if "1 step" in line]
-    assert a.model == "cnn" and len(warnings) == 1 and "--feature-shape 40,1 gives --model cnn 1 step" in warnings[0]
-    parse_args(["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--feature-shape", "1,40", "--model", "cnn"])
+    assert a.model == "cnn" and len(warnings) == 1, warnings
+    assert "--feature-shape 40,1 gives --model cnn 1 step" in warnings[0]
+    parse_args([*table, "--feature-shape", "1,40"])
     assert "1 step" not in capsys.readouterr().err
 
 
