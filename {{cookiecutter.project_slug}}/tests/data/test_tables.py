@@ -267,7 +267,7 @@ def test_the_sequence_augmentations_are_their_formulas(tmp_path):
     assert abs(noise.std().item() - 0.5) < 0.01 and abs(noise.mean().item()) < 0.01
 
 
-def test_sequence_augmentation_is_on_for_training_only_and_refused_without_a_sequence(tmp_path):
+def test_sequence_augmentation_follows_its_flags_and_needs_a_sequence(tmp_path):
     from {{cookiecutter.project_slug}}.data.tables import SequenceAugment
     from {{cookiecutter.project_slug}}.errors import DataError
 
