@@ -70,7 +70,7 @@ MISFITS = {
     "task classes edited": (_set("task_classes", [7]), "classes"),
     "task classes not numbers": (_set("task_classes", ["ten"]), "task_classes"),
     "tasks and classes disagree": (_set("task_names", ["digit", "parity"]), "task_classes"),
-    "input shape": (_set("input_shape", [1, 8]), "input_shape"),
+    "input shape": (_set("input_shape", [1, 8, 8, 8]), "input_shape"),  # 2: a sequence, 3: an image
     "a kind of task not registered": (_set("task_kinds", ["ordinal"]), "task_kinds"),
     "a field of another version missing": (lambda c: c["hyper_parameters"].pop("init"), "init"),
     "NaN weights": (_nan, "NaN"),

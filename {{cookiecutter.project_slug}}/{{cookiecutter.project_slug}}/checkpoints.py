@@ -105,7 +105,7 @@ def check_hparams(hp: dict, path: Path) -> None:
     seqs = isinstance(names, (list, tuple)) and isinstance(classes, (list, tuple))
     checks = {
         "model": isinstance(hp["model"], str) and bool(hp["model"]),
-        "input_shape": isinstance(shape, (list, tuple)) and len(shape) == 3 and all(count(n, 1 << 16) for n in shape),
+        "input_shape": isinstance(shape, list | tuple) and len(shape) in (2, 3) and all(count(n, 65536) for n in shape),
         "task_names": isinstance(names, (list, tuple)) and bool(names) and all(isinstance(n, str) for n in names),
         "task_classes": seqs and len(classes) == len(names) and all(count(c, 1 << 20) for c in classes),
     }

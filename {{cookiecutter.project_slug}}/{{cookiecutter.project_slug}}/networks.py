@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from .models.blocks import Block, RowRNN
+from .models.blocks import Block, SequenceRNN
 
 
 @dataclass(frozen=True)
@@ -49,52 +49,58 @@ def mlp(input_shape, *, depth, width, block):
 
 
 @register_model("cnn", width=64)
-def cnn(input_shape, *, depth, width, block):
-    """Conv blocks with channels width, 2·width, 4·width…; 2×2 max pooling while the map is >= 2×2."""
-    c, h, w = input_shape
+def cnn(input_shape, *, depth, width, kernel_size, stride, pool, block):
+    """Conv blocks (1-D on a sequence [C, L], 2-D on an image) of width, 2·width… channels, kernel k, stride s, padding
+    ⌊k/2⌋ (a length L → ⌊(L + 2⌊k/2⌋ − k)/s⌋ + 1), then max pooling (window `pool`; 1: none) while the map >= pool."""
+    conv, maxpool, dims = (nn.Conv1d, nn.MaxPool1d, 1) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d, 2)
+    c, size = input_shape[0], list(input_shape[1:])
     layers: list[nn.Module] = []
     for i in range(depth):
-        out = width * 2**i
-        layers.append(block(lambda o, bias, n=c: nn.Conv2d(n, o, 3, padding=1, bias=bias), out, 2))
-        if min(h, w) >= 2:
-            layers.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
+        out, pad = width * 2**i, kernel_size // 2
+        layers.append(block(lambda o, bias, n=c, p=pad: conv(n, o, kernel_size, stride, p, bias=bias), out, dims))
+        size = [(n + 2 * pad - kernel_size) // stride + 1 for n in size]
+        if pool > 1 and min(size) >= pool:
+            layers.append(maxpool(pool))
+            size = [n // pool for n in size]
         c = out
-    layers.append(nn.Flatten())  # [B, c·h·w] → the dense head
-    return nn.Sequential(*layers), c * h * w
+    layers.append(nn.Flatten())  # [B, c·(map size)] → the dense head
+    return nn.Sequential(*layers), c * math.prod(size)
 
 
 @register_model("rnn", width=256)
-def rnn(input_shape, *, depth, width, rnn_cell, dropout, block):
-    """Row by row through the recurrent cells (their own gate nonlinearities), then a dense block (activation, BN)."""
-    stack = RowRNN(input_shape, depth, width, rnn_cell, dropout)
-    dense = block(lambda out, bias: nn.Linear(width, out, bias=bias), width, 1)
+def rnn(input_shape, *, depth, width, rnn_cell, bidirectional, rnn_readout, dropout, block):
+    """blocks.SequenceRNN's recurrent layers (their own gate nonlinearities), then a dense block (activation, BN)."""
+    stack = SequenceRNN(input_shape, depth, width, rnn_cell, dropout, bidirectional, rnn_readout)
+    dense = block(lambda out, bias: nn.Linear(stack.features, out, bias=bias), width, 1)
     return nn.Sequential(stack, dense), width
 
 
 class Residual(nn.Module):
     """x + F(x) with F = two conv blocks: channels and map size are kept, so the sum needs no projection."""
 
-    def __init__(self, channels: int, block: Callable[..., Block]):
+    def __init__(self, channels: int, block: Callable[..., Block], conv, k: int, dims: int):
         super().__init__()
-        conv = lambda o, bias: nn.Conv2d(channels, o, 3, padding=1, bias=bias)  # noqa: E731
-        self.f = nn.Sequential(block(conv, channels, 2), block(conv, channels, 2))
+        layer = lambda o, bias: conv(channels, o, k, padding=k // 2, bias=bias)  # noqa: E731
+        self.f = nn.Sequential(block(layer, channels, dims), block(layer, channels, dims))
 
     def forward(self, x):
         return x + self.f(x)
 
 
 @register_model("resnet", width=64)
-def resnet(input_shape, *, depth, width, block):
-    """A conv stem, then `depth` residual blocks of `width` channels, global average pooling."""
-    c, h, w = input_shape
-    layers: list[nn.Module] = [block(lambda o, bias: nn.Conv2d(c, o, 3, padding=1, bias=bias), width, 2)]
+def resnet(input_shape, *, depth, width, kernel_size, stride, pool, block):
+    """A conv stem (stride s), then `depth` residual blocks of `width` channels, each followed by max pooling of
+    window `pool` while the map is >= 2·pool, global average pooling. 1-D over a sequence, 2-D over an image."""
+    conv, maxpool, dims = (nn.Conv1d, nn.MaxPool1d, 1) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d, 2)
+    (c, *size), k = input_shape, kernel_size
+    size = [(n + 2 * (k // 2) - k) // stride + 1 for n in size]  # after the stem
+    layers: list[nn.Module] = [block(lambda o, bias: conv(c, o, k, stride, k // 2, bias=bias), width, dims)]
     for _ in range(depth):
-        layers.append(Residual(width, block))
-        if min(h, w) >= 4:
-            layers.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # [B, width]
+        layers.append(Residual(width, block, conv, k, dims))
+        if pool > 1 and min(size) >= 2 * pool:
+            layers.append(maxpool(pool))
+            size = [n // pool for n in size]
+    layers += [nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # [B, width]
     return nn.Sequential(*layers), width
 
 

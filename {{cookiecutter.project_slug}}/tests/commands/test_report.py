@@ -142,6 +142,8 @@ def test_real_runs_report_and_repeat(tmp_path, capsys):
         assert summary[metric]["std"] == pytest.approx(statistics.stdev(values))
         assert f"{metric} = {statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}" in out
     assert [yaml.safe_load((d / "config.yaml").read_text())["seed"] for d in new] == [1, 2, 3]
+    assert {yaml.safe_load((d / "config.yaml").read_text())["split_seed"] for d in new} == {0}  # the split kept
+    assert "varied --seed only" in out and summary["varied"].endswith("the split kept by --split-seed 0")
     assert main(["report", str(root)]) == 0  # the repeat is in the report, its seeds are not a searched value
     report = (root / "report" / "report.md").read_text()
     assert "## Repeated seeds" in report and "### seed" not in report and "6 runs" in report

@@ -37,10 +37,13 @@ DATA_FLAGS = (
     "target",
     "features",
     "task_types",
+    "feature_shape",
+    "test_data",
 {%- endif %}
     "tasks",
     "val_fraction",
     "seed",
+    "split_seed",
 )
 # A pack is one LitData item read whole: past this, one item outgrows any sensible shard.
 MAX_PACK = 4096
@@ -209,7 +212,8 @@ def gather_table(a: argparse.Namespace) -> dict:
     if not targets:
         raise DataError("--dataset csv needs --target COLUMN (the column to predict)")
     # The loader flags are train.py's business: prepare only reads the table and splits it.
-    options = view(DataOptions, a, tasks=list(targets), batch_size=1, num_workers=0, pin_memory=False)
+    off = dict.fromkeys(("seq_shift", "seq_scale", "seq_jitter"), 0.0)  # augmentation is train.py's
+    options = view(DataOptions, a, tasks=list(targets), batch_size=1, num_workers=0, pin_memory=False, **off)
     dm = TableDataModule(spec, options, test_fraction=TEST_FRACTION)
     dm.setup("fit")
     sets = (dm.train_set, dm.val_set, dm.test_set)
@@ -240,7 +244,7 @@ def gather_folder(a: argparse.Namespace, spec) -> dict:
     label = torch.tensor(labels)
     y, tasks, names = _label_columns(spec, label, len(classes))
     names[0] = classes  # the class task: the folder names
-    train, val, test = split_indices(len(paths), test_paths is not None, a.val_fraction, a.seed)
+    train, val, test = split_indices(len(paths), test_paths is not None, a.val_fraction, a.split_seed)
     writers = {"train": FileWriter(paths, y, train, a.image_size), "val": FileWriter(paths, y, val, a.image_size)}
     if test_paths is None:
         writers["test"] = FileWriter(paths, y, test, a.image_size)
@@ -262,7 +266,7 @@ def gather_memory(a: argparse.Namespace, spec) -> dict:
     (x, label), test_split = load_cached(spec, Path(a.data_dir), a.download, a.image_size)
     classes = int(label.max()) + 1
     y, tasks, names = _label_columns(spec, label, classes)
-    train, val, test = split_indices(len(x), test_split is not None, a.val_fraction, a.seed)
+    train, val, test = split_indices(len(x), test_split is not None, a.val_fraction, a.split_seed)
     writers = {"train": TensorWriter(x, y, train), "val": TensorWriter(x, y, val)}
     if test_split is None:
         writers["test"] = TensorWriter(x, y, test)
@@ -291,9 +295,10 @@ def statistics(train_dir: Path, kind: str) -> tuple[list[float], list[float]]:
     count = 0
     for x, _, _ in StreamingDataLoader(StreamingDataset(str(train_dir)), batch_size=32, collate_fn=collate):
         x = x.double()
-        s, q = x.sum(dim=(0, 2, 3)), x.pow(2).sum(dim=(0, 2, 3))
+        dims = (0, *range(2, x.dim()))  # an image [B, C, H, W] or a sequence [B, C, L]: per channel
+        s, q = x.sum(dim=dims), x.pow(2).sum(dim=dims)
         sums, squares = (s, q) if sums is None else (sums + s, squares + q)
-        count += x.shape[0] * x.shape[2] * x.shape[3]
+        count += x.numel() // x.shape[1]
     mean = sums / count
     std = (squares / count - mean**2).clamp_min(0).sqrt()
     std = torch.where(std > 1e-6, std, torch.ones_like(std)) if kind == "table" else std.clamp_min(1e-6)

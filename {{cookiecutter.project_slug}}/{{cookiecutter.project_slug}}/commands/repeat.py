@@ -71,7 +71,9 @@ def repeat(run_dir: Path, seeds: int, workers: int = 1, extra: list[str] = ()) -
                 "last_line": last,
             }
         )
-    summary = {"source": str(run_dir), "seeds": chosen, "runs": runs}
+    split = next((x for f, x in zip(extra, [*extra[1:], ""]) if f == "--split-seed"), config.get("split_seed", 0))
+    varied = f"varied --seed only (initialization, batch order, dropout); the split kept by --split-seed {split}"
+    summary = {"source": str(run_dir), "seeds": chosen, "varied": varied, "runs": runs}
     for metric in (MONITOR, TEST_METRIC):
         values = [r[metric] for r in runs if isinstance(r[metric], (int, float))]
         summary[metric] = dict(zip(("mean", "std"), mean_std(values)), n=len(values)) if values else None
@@ -85,6 +87,7 @@ def summary_line(summary: dict) -> str:
     n = sum(1 for r in summary["runs"] if r["status"] == 0)
     return (
         f"{', '.join(parts) or 'no run finished'} over {n} of {len(summary['runs'])} seeds (mean ± standard deviation)"
+        + (f"; {summary['varied']}" if "varied" in summary else "")
     )
 
 

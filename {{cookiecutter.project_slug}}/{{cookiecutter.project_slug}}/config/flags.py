@@ -35,9 +35,8 @@ ACTIVATION_NAMES = dict_keys("models/blocks.py", "ACTIVATIONS")
 RNN_CELLS = dict_keys("models/blocks.py", "RNN_CELLS")
 
 # --help lists the groups in this order (the order of the checklist and of CLI.md).
-SECTIONS = ("Learning rate", "Optimization algorithm", "Batch normalization", "Architecture")
-SECTIONS += ("Parameter initialization", "Regularization", "Activation function", "Data")
-SECTIONS += ("Trainer and hardware", "Logging")
+SECTIONS = "Learning rate", "Optimization algorithm", "Batch normalization", "Architecture", "Parameter initialization"
+SECTIONS += ("Regularization", "Activation function", "Data", "Trainer and hardware", "Logging")
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,15 @@ FLAGS: list[Flag] = [
          "is feasible and regularize (Ng). auto: the network's own default (networks.py: mlp 256, cnn 64, rnn 256, "
          "resnet 64).", auto_or(number_type(int, POSITIVE))),
     flag("rnn_cell", ARCH, "gru", "Recurrent cell for --model rnn.", choices=RNN_CELLS),
+    flag("bidirectional", ARCH, False, "rnn: a second recurrent stack reads the steps backwards; both are read out."),
+    flag("rnn_readout", ARCH, "last", "rnn: what the head reads: the last state (per direction), or the mean or max "
+         "over every step's output.", choices=("last", "mean", "max")),
+    flag("kernel_size", ARCH, 3, "cnn/resnet: k, the kernel's size per axis (1-D on a sequence, 2-D on an image), "
+         "padding ⌊k/2⌋: its k (k×k) weights are shared across positions.", int, POSITIVE),
+    flag("stride", ARCH, 1, "cnn (every conv), resnet (the stem): s, positions skipped; each length L becomes "
+         "⌊(L + 2⌊k/2⌋ − k)/s⌋ + 1.", int, POSITIVE),
+    flag("pool", ARCH, 2, "cnn/resnet: max pooling window (and stride) after each conv block while the map is long "
+         "enough; 1 = no pooling.", int, POSITIVE),
 {%- if cookiecutter.backbones %}
     flag("pretrained", ARCH, False, "torchvision:/timm: backbones: load their default pretrained weights from the "
          "local cache (TORCH_HOME, the Hugging Face cache; never downloaded) and use their normalization statistics. "
@@ -188,6 +196,15 @@ FLAGS: list[Flag] = [
     flag("aug_skew", REG, 0.0, "Shear (skew) by up to ± this many degrees.", float, Range(0, 90, hi_open=True)),
     flag("aug_blur", REG, 0.0, "Gaussian blur with σ drawn up to this many pixels.", float, NON_NEGATIVE),
     flag("aug_contrast", REG, 0.0, "Change contrast by a factor in [1-c, 1+c].", float, Range(0, 1)),
+{%- if cookiecutter.tables %}
+    flag("seq_shift", REG, 0.0, "Sequences (--feature-shape C,L): shift every channel by k steps, k uniform in "
+         "±round(f·L), circularly: x'[t] = x[(t − k) mod L] (0 = off; the image --aug-* flags are off).",
+         float, Range(0, 1, hi_open=True)),
+    flag("seq_scale", REG, 0.0, "Sequences: scale about the channel's training mean μ: x' = μ + a(x − μ), a uniform "
+         "in [1−s, 1+s] per example.", float, Range(0, 1, hi_open=True)),
+    flag("seq_jitter", REG, 0.0, "Sequences: add noise j·σ·N(0, 1) to every step, σ the channel's training std.",
+         float, NON_NEGATIVE),
+{%- endif %}
     flag("aug_preview", REG, False, "Save plots/augment.png (training images beside augmented copies) and exit."),
     flag("adversarial", REG, "none", "Adversarial training: for each batch find examples within the L∞ ε-ball of the "
          "inputs (valid range kept) that the network gets wrong, and train on them too (checklist). fgsm: one "
@@ -236,6 +253,12 @@ FLAGS: list[Flag] = [
     flag("target", DATA, None, "csv: the column to predict (classes, or a number for a regression task: see "
          "--task-types).", none_ok=True, metavar="COLUMN"),
     flag("features", DATA, [], "csv: the input columns (default: every other numeric column).", list_type(str)),
+    flag("feature_shape", DATA, [], "Tables: the feature columns, in order, as a sequence C,L (C channels of L steps, "
+         "channel-major: time is the last axis) or an image C,H,W; cnn/resnet then convolve along it (1-D, 2-D) and "
+         "rnn reads its L steps. Default: unordered columns (mlp).", list_type(number_type(int, POSITIVE))),
+    flag("test_data", DATA, None, "csv: a CSV file with the same columns used as the test split as it is; "
+         "validation is then carved from --data-dir only. Default: a stratified fifth of --data-dir is held out.",
+         none_ok=True, metavar="FILE"),
 {%- endif %}
     flag("download", DATA, False, "Download the dataset into --data-dir if its files are missing (once per node)."),
 {%- if cookiecutter.backbones %}
@@ -245,12 +268,14 @@ FLAGS: list[Flag] = [
     flag("image_size", DATA, 32, "image-folder: images are resized to this many pixels square.", int, Range(4)),
 {%- endif %}
     flag("val_fraction", DATA, 0.1, "Share of the training data held out for validation.", float, UNIT),
+    flag("split_seed", DATA, 0, "Seeds the split into training, validation (and a held-out test share), apart from "
+         "--seed: the split stays fixed while --seed varies the initialization.", int, Range(0, 2**32 - 1)),
     flag("num_workers", DATA, 0, "DataLoader worker processes (0 = load in the main process; fastest for in-memory "
          "data).", int, NON_NEGATIVE),
     # --- Trainer and hardware
     flag("max_epochs", TRAIN, 20, "Passes over the training data.", int, POSITIVE),
     flag("max_steps", TRAIN, -1, "Stop after this many optimizer steps (-1 = no limit).", int, Range(-1)),
-    flag("seed", TRAIN, 0, "Seeds Python, NumPy and torch, and the data split.", int, Range(0, 2**32 - 1)),
+    flag("seed", TRAIN, 0, "Seeds initialization, batch order, dropout (not the split).", int, Range(0, 2**32 - 1)),
     flag("deterministic", TRAIN, False, "Use deterministic algorithms (slower on GPU)."),
     flag("fast_dev_run", TRAIN, False, "Run one training and one validation batch, no checkpoints (a smoke test)."),
     flag("limit_train_batches", TRAIN, 1.0, "Fraction (<= 1) or number of training batches per epoch.", batches_type),

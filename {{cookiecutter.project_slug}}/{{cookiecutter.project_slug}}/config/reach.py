@@ -17,10 +17,10 @@ BACKBONE_PREFIXES = ("torchvision:", "timm:")
 BUILDER_KEYWORDS = ("depth", "width", "rnn_cell", "dropout", "block")
 BLOCK_FLAGS = ("batchnorm", "bn_position", "bn_momentum", "bn_eps", "activation", "leaky_slope", "maxout_pieces")
 # The flags that depend on the network; every other checklist flag applies to every network unchanged.
-NETWORK_FLAGS = (
-    *("depth", "width", "rnn_cell", *BLOCK_FLAGS, "dropout", "init"),
-    *({% if cookiecutter.backbones %}"pretrained", {% endif %}"freeze_backbone", "backbone_lr_ratio"),
-)
+NETWORK_FLAGS = ("depth", "width", "rnn_cell", *BLOCK_FLAGS, "dropout", "init", "freeze_backbone", "backbone_lr_ratio")
+{%- if cookiecutter.backbones %}
+NETWORK_FLAGS += ("pretrained",)
+{%- endif %}
 
 
 def knobs() -> tuple[str, ...]:

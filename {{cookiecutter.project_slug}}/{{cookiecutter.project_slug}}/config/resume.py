@@ -12,11 +12,11 @@ from .reach import knobs
 # builders in networks.py) are added to these by fixed_on_resume().
 RESUME_FIXED = (
     *("model", "depth", "width", "rnn_cell", "batchnorm", "bn_position", "activation", "maxout_pieces"),
-    *("dataset", "image_size", "tasks", "val_fraction", "seed"),
+    *("dataset", "image_size", "tasks", "val_fraction", "seed", "split_seed"),
     *("optimizer", "momentum", "nesterov", "beta2", "eps", "weight_decay", "batch_size", "accumulate_grad_batches"),
     *({% if cookiecutter.backbones %}"pretrained", {% endif %}"freeze_backbone", "backbone_lr_ratio"),
 {%- if cookiecutter.tables %}
-    *("target", "features"),
+    *("target", "features", "feature_shape", "test_data"),
 {%- endif %}
 )
 

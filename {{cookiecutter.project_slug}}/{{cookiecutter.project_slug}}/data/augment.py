@@ -98,7 +98,6 @@ class AugmentOptions:  # the --aug-* flags (0: off)
 
 
 def create_augmentation(image_size: tuple[int, int], **magnitudes: float) -> BatchAugment | None:
-    """The augmentation for these magnitudes, or None when every one is 0."""
     return BatchAugment(image_size, **magnitudes) if any(magnitudes.values()) else None
 
 

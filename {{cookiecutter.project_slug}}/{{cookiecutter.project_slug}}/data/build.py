@@ -18,12 +18,18 @@ class DataOptions:  # the data flags (field names are flag names) and what the r
     num_workers: int
     val_fraction: float
     seed: int
+    split_seed: int
     download: bool
     image_size: int
     pin_memory: bool
 {%- if cookiecutter.tables %}
     task_types: list
     features: list
+    feature_shape: list
+    test_data: str | None
+    seq_shift: float
+    seq_scale: float
+    seq_jitter: float
 {%- endif %}
 
 

@@ -54,7 +54,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers, self.pin_memory = o.batch_size, o.num_workers, o.pin_memory
         self.val_fraction, self.test_fraction, self.seed = o.val_fraction, test_fraction, o.seed
         self.download, self.image_size, self.augment_options, self.augment = o.download, o.image_size, augment, None
-        self.train_set = self.val_set = self.test_set = None
+        self.train_set, self.val_set, self.test_set, self.split_seed = None, None, None, o.split_seed  # split: its seed
 
     def prepare_data(self) -> None:
         """Download and decode once per node (local rank 0); the other local ranks wait for the cache."""
@@ -69,7 +69,7 @@ class InMemoryDataModule(L.LightningDataModule):
             while self.spec.files is not None and not cache.is_file() and time.monotonic() < deadline:
                 time.sleep(2)
         (x, label), test = load_cached(self.spec, self.root, False, self.image_size)
-        train, val, held_out = split_indices(len(x), test is not None, self.val_fraction, self.seed, self.test_fraction)
+        train, val, held_out = split_indices(len(x), bool(test), self.val_fraction, self.split_seed, self.test_fraction)
         test = test or (x[held_out], label[held_out])  # no official test split: a seeded share is held out
         classes = int(max(label.max(), test[1].max())) + 1  # for tasks of num_classes 0 (image folders)
         self.tasks = tuple(replace(t, num_classes=classes) if t.num_classes == 0 else t for t in self.tasks)
@@ -109,16 +109,10 @@ class InMemoryDataModule(L.LightningDataModule):
         return self.augment(batch[0]), batch[1]
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            data,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(data) % self.batch_size == 1,  # batch norm cannot train on 1 example
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            collate_fn=tuple,  # __getitems__ already stacked the batch (a builtin: workers pickle it)
-        )
+        last = shuffle and len(data) % self.batch_size == 1  # batch norm cannot train on 1 example: dropped
+        kw = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
+        # collate_fn: __getitems__ already stacked the batch (a builtin: workers pickle it)
+        return DataLoader(data, self.batch_size, shuffle, drop_last=last, collate_fn=tuple, **kw)
 
     def train_dataloader(self) -> DataLoader:
         self.train_set.augment = self.augment if self.num_workers > 0 else None

@@ -7,10 +7,8 @@ import torch
 TEST_FRACTION = 0.2  # held out (seeded) when a dataset has no official test split
 
 
-def split_indices(
-    n: int, has_test: bool, val_fraction: float, seed: int, test_fraction: float = TEST_FRACTION
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(train, val, test) indices into the n examples: a seeded share held out as test when the data
+def split_indices(n: int, has_test: bool, val_fraction: float, seed: int, test_fraction: float = TEST_FRACTION):
+    """(train, val, test) index tensors into the n examples: a seeded share held out as test when the data
     has no test split of its own (test None otherwise), then a seeded share of the rest for validation."""
     gen = torch.Generator().manual_seed(seed)
     rest, test = torch.arange(n), None
@@ -32,12 +30,9 @@ def label_frequencies(y: torch.Tensor, classes: list[int]) -> list[list[float]]:
 def channel_statistics(x: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and (population) std of images x [N, C, H, W] (uint8 read as /255), in chunks:
     uint8 → float is 4× the memory."""
-    sums = torch.zeros(x.shape[1], dtype=torch.float64)
-    squares = torch.zeros_like(sums)
+    sums = torch.zeros(2, x.shape[1], dtype=torch.float64)  # Σx and Σx² per channel
     for chunk in x.split(4096):
         chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
-        sums += chunk.sum(dim=(0, 2, 3))
-        squares += chunk.pow(2).sum(dim=(0, 2, 3))
-    n = len(x) * x.shape[2] * x.shape[3]
-    mean = sums / n
-    return mean.tolist(), (squares / n - mean**2).clamp_min(1e-12).sqrt().tolist()
+        sums += torch.stack([chunk.sum(dim=(0, 2, 3)), chunk.pow(2).sum(dim=(0, 2, 3))])
+    mean, squares = sums / (len(x) * x.shape[2] * x.shape[3])
+    return mean.tolist(), (squares - mean**2).clamp_min(1e-12).sqrt().tolist()

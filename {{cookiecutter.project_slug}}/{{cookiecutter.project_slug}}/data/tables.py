@@ -1,8 +1,11 @@
-"""Tables: `--dataset csv --data-dir FILE.csv --target COLUMN [--features a,b,c]`.
+"""Tables: `--dataset csv --data-dir FILE.csv --target COLUMN [--features a,b,c] [--test-data FILE.csv]`.
 
 The feature columns become a float tensor [N, F, 1, 1] (one "channel" per column), so every network
 reads them and the network's first step, standardization with the training split's per-channel mean
-and std, standardizes each column (the checklist: zero mean, unit variance). Each target column (the
+and std, standardizes each column (the checklist: zero mean, unit variance). With `--feature-shape C,L`
+the columns, in order, are a sequence [N, C, L] (channel-major: column c·L + t is channel c at step t),
+standardized per channel over the training split's steps, which cnn/resnet convolve in 1-D and rnn reads
+step by step (`C,H,W`: an image). Sequences have their own augmentation (SequenceAugment). Each target column (the
 `--target`, or the `--tasks` columns: multitask on a table) becomes classes: its distinct values,
 numbers or strings, sorted (numerically when all are numbers), with the names kept.
 
@@ -65,9 +68,13 @@ def read_csv(path: Path, prefix: str = "--dataset csv:") -> list[list[str]]:
 
 def read_table(path: Path, targets: list[str], features: list[str], task_types: dict | None = None) -> dict:
     """Parse and check the file: features [N, F] float32, targets [N, T] and the names (assemble)."""
-    prefix = "--dataset csv:"
+    return assemble(read_columns(path), targets, features, task_types or {}, f"--dataset csv: {path}")
+
+
+def read_columns(path: Path, prefix: str = "--dataset csv:", flag: str = "--data-dir") -> dict[str, list[str]]:
+    """The checked columns of a CSV file: {name: its cells as text}."""
     if not path.is_file():
-        raise DataError(f"{prefix} --data-dir {path}: no such file (expected a CSV file with a header row)")
+        raise DataError(f"{prefix} {flag} {path}: no such file (expected a CSV file with a header row)")
     rows = read_csv(path, prefix)
     header = [h.strip() for h in rows[0]]
     if all(_number(h) is not None for h in header):
@@ -84,8 +91,7 @@ def read_table(path: Path, targets: list[str], features: list[str], task_types: 
     for i, r in enumerate(body, start=2):
         if len(r) != len(header):
             raise DataError(f"{prefix} {path} line {i} has {len(r)} fields, the header {len(header)}")
-    columns = {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
-    return assemble(columns, targets, features, task_types or {}, f"{prefix} {path}")
+    return {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
 
 
 def assemble(columns: dict, targets: list[str], features: list[str], task_types: dict, source: str) -> dict:
@@ -175,7 +181,7 @@ def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, s
         parts[2].append(members[n_val : n_val + n_test])
     splits = tuple(np.sort(np.concatenate(p)) for p in parts)
     for name, split in zip(("training", "validation", "test"), splits):
-        if len(split) == 0:  # a split of no rows: Lightning would test (or train) on nothing
+        if len(split) == 0 and (name != "test" or test_fraction):  # no rows: Lightning would test (or train) on nothing
             smallest = int(np.bincount(y).min())
             raise DataError(
                 f"--dataset csv: the {name} split would be empty ({len(np.unique(y))} classes of --target "
@@ -194,6 +200,8 @@ class TableDataModule(InMemoryDataModule):
         self.feature_names = list(o.features or [])  # resolved at setup (default: every other numeric column)
         self.target_names = list(o.tasks or [])
         self.task_types = list(o.task_types or [])
+        self.feature_shape, self.test_data = list(o.feature_shape or []), o.test_data
+        self.sequence_augment = {"shift": o.seq_shift, "scale": o.seq_scale, "jitter": o.seq_jitter}
 
     def prepare_data(self) -> None:
         pass  # a local file or an embedded table: nothing to download or decode ahead
@@ -204,8 +212,17 @@ class TableDataModule(InMemoryDataModule):
         declared = {t.name: t.kind for t in self.spec.tasks}
         types = {**declared, **types}
         if self.spec.load is not None:
+            if self.test_data:
+                raise DataError(f"--test-data: {self.spec.name} is embedded (no file); a test file is for csv")
             return assemble(self.spec.load(), self.target_names, self.feature_names, types, self.spec.name)
-        return read_table(self.root, self.target_names, self.feature_names, types)
+        if not self.test_data:
+            return read_table(self.root, self.target_names, self.feature_names, types)
+        train, test = read_columns(self.root), read_columns(Path(self.test_data), "--test-data:", "file")
+        if set(test) != set(train):
+            raise DataError(f"--test-data {self.test_data}: its columns differ from --data-dir {self.root}'s")
+        columns = {h: list(train[h]) + list(test[h]) for h in train}  # one table: the same class names
+        table = assemble(columns, self.target_names, self.feature_names, types, f"--dataset csv: {self.root}")
+        return {**table, "test_rows": len(next(iter(test.values())))}
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -215,28 +232,76 @@ class TableDataModule(InMemoryDataModule):
         except ValueError as e:  # --task-types given to a DataModule built by hand
             raise DataError(str(e)) from None
         self.feature_names, self.class_names, self.kinds = table["features"], table["class_names"], table["kinds"]
-        x, y = table["x"], table["y"]
+        x, y, given = table["x"], table["y"], table.get("test_rows", 0)  # a --test-data file's rows come last
+        n = len(x) - given
+        fraction = 0.0 if given else self.test_fraction
         train, val, test = split_rows(
-            y[:, 0], self.kinds[0], self.val_fraction, self.test_fraction, self.seed, self.target_names[0]
+            y[:n, 0], self.kinds[0], self.val_fraction, fraction, self.split_seed, self.target_names[0]
         )
+        test = np.arange(n, len(x)) if given else test  # the given test set as it is
+        shape = self.check_shape(len(self.feature_names))
         self.tasks = tuple(
             Task(t, len(names) or 1, same, f"column {t}", kind=kind)  # a number (no class names): one output
             for t, names, kind in zip(self.target_names, self.class_names, self.kinds)
         )
-        features = torch.from_numpy(x).view(len(x), -1, 1, 1)  # [N, F, 1, 1]: a channel per column
+        features = torch.from_numpy(x).view(len(x), *shape)  # [N, F, 1, 1] (a channel per column), or declared
         labels = torch.from_numpy(y.astype(np.float32) if y.dtype == np.float64 else y)
         self.train_set, self.val_set, self.test_set = (
             TensorBatches(features[i], labels[i]) for i in (torch.from_numpy(s) for s in (train, val, test))
         )
-        # The training split's per-column mean and (population) std: the network standardizes with them.
-        mean, std = x[train].astype(np.float64).mean(axis=0), x[train].astype(np.float64).std(axis=0)
+        # The training split's per-channel mean and (population) std: the network standardizes with them.
+        channels = x[train].astype(np.float64).reshape(len(train), shape[0], -1)  # [N, C, steps or pixels]
+        mean, std = channels.mean(axis=(0, 2)), channels.std(axis=(0, 2))
         self.mean = mean.tolist()
         self.std = np.where(std > 0, std, 1.0).tolist()  # a constant column stays 0 after centring
         # The same for the regression targets (training split only): the heads learn (y − μ) / σ.
         self.target_mean, self.target_std = target_statistics(y[train], self.kinds)
+        if any(self.sequence_augment.values()):
+            self.augment = SequenceAugment(self.mean, self.std, **self.sequence_augment)
+
+    def check_shape(self, features: int) -> list[int]:
+        """The declared --feature-shape (a sequence C,L or an image C,H,W) of the F feature columns, else [F, 1, 1]."""
+        shape, on = self.feature_shape, [k for k, v in self.sequence_augment.items() if v]
+        if on and len(shape) != 2:
+            raise DataError(f"--seq-{on[0]} is for sequences: declare the feature columns' --feature-shape C,L")
+        if not shape:
+            return [features, 1, 1]
+        given = ",".join(map(str, shape))
+        if len(shape) not in (2, 3):
+            raise DataError(f"--feature-shape {given}: expected C,L (a sequence) or C,H,W (an image)")
+        if math.prod(shape) != features:
+            raise DataError(f"--feature-shape {given} holds {math.prod(shape)} values, the table {features} features")
+        return shape
 
     def label_frequencies(self) -> list[list[float]]:
         """Per task, what the output-bias prior matches on the training split: class frequencies, or a
         regression task's standardized mean."""
         y = self.train_set.y.numpy()
         return output_statistics(y, self.kinds, [t.num_classes for t in self.tasks], self.target_mean, self.target_std)
+
+
+class SequenceAugment(torch.nn.Module):
+    """Augmentation of sequences x [B, C, L] (raw values), a fresh draw per example, each off at 0 (the checklist's
+    "translating, scaling"): `shift` f: x'[t] = x[(t − k) mod L], k uniform in ±round(f·L); `scale` s:
+    x' = μ + a(x − μ), a ~ U[1−s, 1+s], μ the channel's training mean; `jitter` j: x' = x + j·σ·N(0, 1), σ the
+    channel's training std."""
+
+    def __init__(self, mean, std, shift: float = 0.0, scale: float = 0.0, jitter: float = 0.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1))
+        self.shift, self.scale, self.jitter = shift, scale, jitter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (b, c, steps), device = x.shape, x.device
+        mean, std = self.mean.to(device), self.std.to(device)
+        if self.shift and (most := round(self.shift * steps)):
+            k = torch.randint(-most, most + 1, (b, 1), device=device)
+            index = (torch.arange(steps, device=device) - k) % steps  # [B, L]
+            x = x.gather(2, index.unsqueeze(1).expand(b, c, steps))
+        if self.scale:
+            a = (torch.rand(b, 1, 1, device=device) * 2 - 1) * self.scale + 1
+            x = mean + a * (x - mean)
+        if self.jitter:
+            x = x + self.jitter * std * torch.randn_like(x)
+        return x

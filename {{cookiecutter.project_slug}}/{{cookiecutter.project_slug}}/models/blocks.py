@@ -120,12 +120,12 @@ class Network(nn.Module):
             self.trunk.requires_grad_(False).eval()  # Lightning keeps a module's built mode, also after validation
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] in [0, 1] → what the trunk takes: [B, channels, ≥size, ≥size], standardized."""
+        """[B, C, H, W] in [0, 1] or a sequence [B, C, L] → what the trunk takes (≥size, channels), standardized."""
         if x.shape[1] == 1 and self.channels > 1:
             x = x.expand(-1, self.channels, -1, -1)  # grayscale → the channels a backbone expects
         if self.size and min(x.shape[-2:]) < self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return (x - self.mean) / self.std
+        return (x - self.mean.view(-1, *(1,) * (x.dim() - 2))) / self.std.view(-1, *(1,) * (x.dim() - 2))  # any rank
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.heads(self.dropout(self.trunk(self.input_dropout(self.adapt(x)))))
@@ -168,14 +168,20 @@ def check_features(trunk: nn.Module, features: int, input_shape: tuple[int, ...]
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # --rnn-cell → the recurrent layer
 
 
-class RowRNN(nn.Module):
-    """Reads an image [B, C, H, W] row by row (H steps of C·W features) through `depth` recurrent layers."""
+class SequenceRNN(nn.Module):
+    """[B, C, L] as L steps of C features ([B, C, H, W]: H rows of C·W) through `depth` layers, both ways if
+    `bidirectional` → [B, directions·width]: each direction's last state (readout last), or the mean or max of steps."""
 
-    def __init__(self, input_shape, depth, width, cell, dropout):
+    def __init__(self, input_shape, depth, width, cell, dropout, bidirectional=False, readout="last"):
         super().__init__()
-        c, _, w = input_shape
-        self.rnn = RNN_CELLS[cell](c * w, width, depth, batch_first=True, dropout=dropout if depth > 1 else 0.0)
+        if (steps := input_shape[1]) < 2:
+            raise NetworkError(f"--model rnn: input {list(input_shape)} gives it {steps} step; time is a sequence's L")
+        drop, size = dropout if depth > 1 else 0.0, torch.Size(input_shape).numel() // steps
+        self.rnn = RNN_CELLS[cell](size, width, depth, batch_first=True, dropout=drop, bidirectional=bidirectional)
+        self.readout, self.features = readout, width * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x.permute(0, 2, 1, 3).flatten(2))  # the rows as steps: [B, H, C·W]
-        return out[:, -1]  # the state after the last row: [B, width]
+        out = self.rnn(x.transpose(1, 2) if x.dim() == 3 else x.permute(0, 2, 1, 3).flatten(2))[0]  # [B, steps, ·]
+        if self.readout == "last":  # forward: after the last step; backward: after the first
+            return torch.cat([out[:, -1, : self.rnn.hidden_size], out[:, 0, self.rnn.hidden_size :]], 1)
+        return out.mean(1) if self.readout == "mean" else out.amax(1)

@@ -22,29 +22,24 @@ def network_from_hparams(hp, models: dict{% if cookiecutter.backbones %}, load_w
     return create_network(hp["model"], tuple(hp["input_shape"]), list(hp["task_classes"]), models=models, **kw)
 
 
-def create_network(
-    name: str,
-    input_shape: tuple[int, int, int],
-    classes_per_task: list[int],
-    *,
-    models: dict,
-    depth: int = 2,
-    width: int = 256,
-    rnn_cell: str = "gru",
-    input_dropout: float = 0.0,
-    mean: list[float] | None = None,
-    std: list[float] | None = None,
+# create_network's keywords besides the block flags and the knobs: those every builder may take, then the adaptation's.
+BUILDER_DEFAULTS = {"depth": 2, "width": 256, "rnn_cell": "gru", "dropout": 0.0}
+ADAPTATION = {"input_dropout": 0.0, "mean": None, "std": None, "freeze_backbone": False}
 {%- if cookiecutter.backbones %}
-    pretrained: bool = False,
-    image_size: int = 32,
-    load_weights: bool = True,
+ADAPTATION |= {"pretrained": False, "image_size": 32, "load_weights": True}
 {%- endif %}
-    freeze_backbone: bool = False,
-    dropout: float = 0.0,
-    **options,
-) -> Network:
-    """`models`: the registry (networks.MODELS); `options`: the block flags (activation, batchnorm, …)
-    and any architecture knob a builder names."""
+
+
+def create_network(name: str, input_shape: tuple, classes_per_task: list[int], *, models: dict, **options) -> Network:
+    """`models`: the registry (networks.MODELS); `options`: BUILDER_DEFAULTS' and ADAPTATION's keys (their values
+    when not given), the block flags (activation, batchnorm, …) and any architecture knob a builder names."""
+    options = BUILDER_DEFAULTS | ADAPTATION | options
+{%- if cookiecutter.backbones %}
+    input_dropout, mean, std, freeze_backbone, pretrained, image_size, load_weights = map(options.pop, ADAPTATION)
+{%- else %}
+    input_dropout, mean, std, freeze_backbone = map(options.pop, ADAPTATION)
+{%- endif %}
+    dropout = options["dropout"]
 {%- if cookiecutter.backbones %}
     if is_backbone(name):
         return _backbone_network(
@@ -65,7 +60,7 @@ def create_network(
         raise NetworkError(f"unknown model {name!r} (registered: {', '.join(models)})")
     entry = models[name]
     block = partial(Block, dropout=dropout, **{k: options.pop(k) for k in BLOCK_FLAGS if k in options})
-    offered = dict(depth=depth, width=width, rnn_cell=rnn_cell, dropout=dropout, block=block, **options)
+    offered = dict(options, block=block)
     who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
     # An architecture knob not given: its flag's default.
     offered |= {k: FLAG_BY_NAME[k].default for k in entry.keywords or () if k not in offered and k in FLAG_BY_NAME}
@@ -75,6 +70,8 @@ def create_network(
     kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords}
     try:
         trunk, features = entry.function(tuple(input_shape), **kw)
+    except NetworkError:  # a refusal of the input (one step for an rnn): one line
+        raise
     except Exception as e:
         raise NetworkError(
             f"{who}(input_shape={tuple(input_shape)}) raised {type(e).__name__} while building the trunk: {e}"

@@ -15,18 +15,14 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
     return weight.shape[1] * weight[0][0].numel(), weight.shape[0] * weight[0][0].numel()
 
 
-def _uniform(w: torch.Tensor, bound: float) -> None:
-    nn.init.uniform_(w, -bound, bound)
-
-
 # name → fill(weight, variance). Written from the formulas (not nn.init's gain conventions) so
 # that each one reads as the checklist states it.
 INITS: dict[str, Callable[[torch.Tensor, float], None]] = {
     "he-normal": lambda w, var: nn.init.normal_(w, 0.0, math.sqrt(2.0 / fans(w)[0])),  # N(0, 2/m), Ng
     "normal": lambda w, var: nn.init.normal_(w, 0.0, math.sqrt(var)),  # N(0, σ²), Ng's 0.1
-    "uniform-fan-in": lambda w, var: _uniform(w, fans(w)[0] ** -0.5),  # U(±m^-1/2), GBC16
-    "glorot-uniform": lambda w, var: _uniform(w, (sum(fans(w)) / 6.0) ** -0.5),  # U(±((m+n)/6)^-1/2)
-    "he-uniform": lambda w, var: _uniform(w, math.sqrt(6.0 / fans(w)[0])),  # variance 2/m
+    "uniform-fan-in": lambda w, var: nn.init.uniform_(w, -(b := fans(w)[0] ** -0.5), b),  # U(±m^-1/2), GBC16
+    "glorot-uniform": lambda w, var: nn.init.uniform_(w, -(b := (sum(fans(w)) / 6.0) ** -0.5), b),  # U(±((m+n)/6)^-1/2)
+    "he-uniform": lambda w, var: nn.init.uniform_(w, -(b := math.sqrt(6.0 / fans(w)[0])), b),  # variance 2/m
     "orthogonal": lambda w, var: nn.init.orthogonal_(w),
 }
 

@@ -81,11 +81,17 @@ def network_summary(model: str, module{% if cookiecutter.backbones %}, pretraine
     adapt = f", {net.channels} channels" if net.channels != len(module.hparams.input_mean or [0]) else ""
     adapt += f", resized to {net.size}×{net.size}" if net.size else ""
     reach = ", ".join(f"{option(f)} ({where})" for f, where in applies.items())
-    columns, *pixels = module.hparams.input_shape  # a table's rows are F×1×1 (data/tables.py), streamed or not
-    raw = f"a table's {columns} feature columns" if list(pixels) == [1, 1] else "raw images in [0, 1]"
+    channels, *axes = module.hparams.input_shape  # a table's rows are F×1×1 (data/tables.py), streamed or not
+    raw = f"a table's {channels} feature columns" if axes == [1, 1] else "raw images in [0, 1]"
+    steps = f"; steps: its {axes[0]} rows of {channels}×{axes[1]}" if model == "rnn" and len(axes) == 2 else ""
+{%- if cookiecutter.tables %}
+    if len(axes) == 1:  # --feature-shape C,L (data/tables.py)
+        reads = {"rnn": "the rnn's steps", "cnn": "1-D convolution", "resnet": "1-D convolution"}.get(model, "flat")
+        raw = f"sequences of {channels} channel(s) × {axes[0]} steps (time: the last axis; {reads})"
+{%- endif %}
     return (
         f"network: --model {model}: trunk → {net.heads.outputs[0].in_features} features → "
-        f"{len(net.heads.outputs)} head(s); input: {raw}, standardized{adapt}\n"
+        f"{len(net.heads.outputs)} head(s); input: {raw}, standardized{adapt}{steps}\n"
         f"  flags that apply to it: {reach}; and every optimization, schedule, regularization and data flag\n"
         f"  flags ignored by it: {', '.join(option(f) for f in ignored) or 'none'}"
     )
