@@ -195,7 +195,7 @@ def test_the_resolved_default_features_are_saved_with_the_run(tmp_path):
     assert saved["features"] == ["id", "a", "b", "c"], "the default features, resolved, are saved with the run"
 
 
-# --- Ordered columns: --feature-shape, --test-data, --split-seed, the sequence augmentation
+# --- Ordered columns: --input-shape, --test-data, --split-seed, the sequence augmentation
 
 
 def write_signals(path, n=200, seed=0, steps=40, classes=4):
@@ -282,10 +282,10 @@ def test_sequence_augmentation_follows_its_flags_and_needs_a_sequence(tmp_path):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--feature-shape", "40"), "expected C,L"),
-        (("--feature-shape", "2,30"), "holds 60 values"),
-        (("--feature-shape", "1,40", "--test-data", "nope.csv"), "--test-data: file nope.csv: no such file"),
-        (("--feature-shape", "40,1", "--model", "rnn"), "gives it 1 step"),
+        (("--input-shape", "40"), "expected C,L"),
+        (("--input-shape", "2,30"), "holds 60 values"),
+        (("--input-shape", "1,40", "--test-data", "nope.csv"), "--test-data: file nope.csv: no such file"),
+        (("--input-shape", "40,1", "--model", "rnn"), "gives it 1 step"),
     ],
 )
 def test_bad_sequence_settings_are_one_line_and_write_nothing(tmp_path, args, says, capsys, monkeypatch):
@@ -307,20 +307,20 @@ def test_a_one_step_sequence_for_a_convolution_is_one_warning(capsys):
     from {{cookiecutter.project_slug}}.config.parser import parse_args
 
     table = ["--dataset", "csv", "--data-dir", "t.csv", "--target", "y", "--model", "cnn"]
-    a = parse_args([*table, "--feature-shape", "40,1"])
+    a = parse_args([*table, "--input-shape", "40,1"])
     warnings = [line for line in capsys.readouterr().err.splitlines() if "1 step" in line]
     assert a.model == "cnn" and len(warnings) == 1, warnings
-    assert "--feature-shape 40,1 gives --model cnn 1 step" in warnings[0]
-    parse_args([*table, "--feature-shape", "1,40"])
+    assert "--input-shape 40,1 gives --model cnn 1 step" in warnings[0]
+    parse_args([*table, "--input-shape", "1,40"])
     assert "1 step" not in capsys.readouterr().err
 
 
 def test_sequence_flags_belong_to_tables(capsys):
     from conftest import assert_bad_input
 
-    for flag in ("--feature-shape 1,40", "--test-data t.csv", "--seq-shift 0.1", "--seq-jitter 0.1"):
+    for flag in ("--input-shape 1,40", "--test-data t.csv", "--seq-shift 0.1", "--seq-jitter 0.1"):
         assert_bad_input(f"--dataset digits {flag}", flag.split()[0], capsys)
-    assert_bad_input("--dataset csv --data-dir t.csv --target y --feature-shape 1,x", "--feature-shape", capsys)
+    assert_bad_input("--dataset csv --data-dir t.csv --target y --input-shape 1,x", "--input-shape", capsys)
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_sequence_flags_belong_to_tables(capsys):
 def test_an_ordered_table_trains_with_each_network_and_says_what_it_reads(tmp_path, capsys, model, reads):
     train_file, test_file = write_signals(tmp_path / "a.csv", n=160, seed=1), write_signals(tmp_path / "b.csv", n=40)
     flags = ["--dataset", "csv", "--data-dir", str(train_file), "--test-data", str(test_file), "--target", "label"]
-    status, run = train(tmp_path, *flags, "--feature-shape", "1,40", "--model", *model, "--width", "8")
+    status, run = train(tmp_path, *flags, "--input-shape", "1,40", "--model", *model, "--width", "8")
     shown = "input: sequences of 1 channel(s) × 40 steps (time: the last axis; " + reads
     assert status == 0 and shown in capsys.readouterr().out
     results = json.loads((run / "results.json").read_text())

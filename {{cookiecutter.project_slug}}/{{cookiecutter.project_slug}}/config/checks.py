@@ -162,7 +162,7 @@ def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> 
     if kind != "table":
         for name in ("target", "features", "feature_shape", "test_data", "seq_shift", "seq_scale", "seq_jitter"):
             if getattr(a, name):
-                parser.error(f"argument --{name.replace('_', '-')}: applies to --dataset csv only, not {a.dataset}")
+                parser.error(f"argument {flags.FLAG_BY_NAME[name].option}: for --dataset csv only, not {a.dataset}")
         return
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
@@ -209,9 +209,9 @@ def image_only_flags(a: argparse.Namespace) -> list[str]:
             setattr(a, f.name, f.default)
     if a.model in ("cnn", "resnet") and len(a.feature_shape) == 2 and a.feature_shape[1] == 1:
         shape = f"{a.feature_shape[0]},1"
-        lines.append(f"--feature-shape {shape} gives --model {a.model} 1 step: nothing in order (time is L in C,L)")
+        lines.append(f"--input-shape {shape} gives --model {a.model} 1 step: nothing in order (time is L in C,L)")
     if a.model in IMAGE_MODELS and not a.feature_shape:  # declared ordered columns: read as a sequence/image
-        lines.append(f"--model {a.model} is for images or --feature-shape C,L; --dataset csv trains --model mlp")
+        lines.append(f"--model {a.model} is for images or --input-shape C,L; --dataset csv trains --model mlp")
         a.model = "mlp"
     if a.image_size != flags.FLAG_BY_NAME["image_size"].default:
         lines.append(f"--image-size {a.image_size} is for images; ignored with --dataset csv")

@@ -50,21 +50,22 @@ class Flag:
     type: Callable[[str], Any] | None = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    cli: str | None = None  # the command-line spelling, where it is not the name's
 
     @property
     def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli or "--" + self.name.replace("_", "-")
 
     @property
     def is_bool(self) -> bool:
         return isinstance(self.default, bool)
 
 
-def flag(name, section, default, help, kind=None, allowed=None, choices=None, none_ok=False, metavar=None):
+def flag(name, section, default, help, kind=None, allowed=None, choices=None, none_ok=False, metavar=None, cli=None):
     """Declare a flag. `kind`: int or float (with `allowed`, a Range), str, bool or a parser such as list_type."""
     parse = number_type(kind, allowed) if kind in (int, float) else None if kind in (None, str, bool) else kind
     parse = optional(parse or str) if none_ok else parse
-    return Flag(name, section, default, help, parse, tuple(choices) if choices else None, metavar)
+    return Flag(name, section, default, help, parse, tuple(choices) if choices else None, metavar, cli)
 
 
 LR, OPT, BN, ARCH, INIT, REG, ACT, DATA, TRAIN, LOG = SECTIONS
@@ -197,7 +198,7 @@ FLAGS: list[Flag] = [
     flag("aug_blur", REG, 0.0, "Gaussian blur with σ drawn up to this many pixels.", float, NON_NEGATIVE),
     flag("aug_contrast", REG, 0.0, "Change contrast by a factor in [1-c, 1+c].", float, Range(0, 1)),
 {%- if cookiecutter.tables %}
-    flag("seq_shift", REG, 0.0, "Sequences (--feature-shape C,L): shift every channel by k steps, k uniform in "
+    flag("seq_shift", REG, 0.0, "Sequences (--input-shape C,L): shift every channel by k steps, k uniform in "
          "±round(f·L), circularly: x'[t] = x[(t − k) mod L] (0 = off; the image --aug-* flags are off).",
          float, Range(0, 1, hi_open=True)),
     flag("seq_scale", REG, 0.0, "Sequences: scale about the channel's training mean μ: x' = μ + a(x − μ), a uniform "
@@ -255,7 +256,8 @@ FLAGS: list[Flag] = [
     flag("features", DATA, [], "csv: the input columns (default: every other numeric column).", list_type(str)),
     flag("feature_shape", DATA, [], "Tables: the feature columns, in order, as a sequence C,L (C channels of L steps, "
          "channel-major: time is the last axis) or an image C,H,W; cnn/resnet then convolve along it (1-D, 2-D) and "
-         "rnn reads its L steps. Default: unordered columns (mlp).", list_type(number_type(int, POSITIVE))),
+         "rnn reads its L steps. Default: unordered columns (mlp). Config key: feature_shape (input_shape is the "
+         "shape the network reads).", list_type(number_type(int, POSITIVE)), cli="--input-shape"),
     flag("test_data", DATA, None, "csv: a CSV file with the same columns used as the test split as it is; "
          "validation is then carved from --data-dir only. Default: a stratified fifth of --data-dir is held out.",
          none_ok=True, metavar="FILE"),

@@ -6,6 +6,7 @@ logging and hardware."""
 
 from pathlib import Path
 
+from .flags import FLAG_BY_NAME
 from .reach import knobs
 
 # Flags that must match the checkpoint on --resume; architecture knobs of your own (keywords of your
@@ -42,8 +43,9 @@ def incompatible(saved: dict, requested: dict) -> list[str]:
     """The flags whose requested value would not fit the checkpoint's network, data or optimizer state."""
     norm = lambda v: list(v) if isinstance(v, tuple) else v
     show = lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    option = lambda k: getattr(FLAG_BY_NAME.get(k), "option", "--" + k.replace("_", "-"))
     return [
-        f"--{k.replace('_', '-')} {show(requested[k])} (checkpoint: {show(saved[k])})"
+        f"{option(k)} {show(requested[k])} (checkpoint: {show(saved[k])})"
         for k in fixed_on_resume()
         if k in saved and k in requested and norm(saved[k]) != norm(requested[k])
     ]

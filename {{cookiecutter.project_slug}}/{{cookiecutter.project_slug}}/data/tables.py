@@ -2,7 +2,7 @@
 
 The feature columns become a float tensor [N, F, 1, 1] (one "channel" per column), so every network
 reads them and the network's first step, standardization with the training split's per-channel mean
-and std, standardizes each column (the checklist: zero mean, unit variance). With `--feature-shape C,L`
+and std, standardizes each column (the checklist: zero mean, unit variance). With `--input-shape C,L`
 the columns, in order, are a sequence [N, C, L] (channel-major: column c·L + t is channel c at step t),
 standardized per channel over the training split's steps, which cnn/resnet convolve in 1-D and rnn reads
 step by step (`C,H,W`: an image). Sequences have their own augmentation (SequenceAugment). Each target column (the
@@ -260,17 +260,17 @@ class TableDataModule(InMemoryDataModule):
             self.augment = SequenceAugment(self.mean, self.std, **self.sequence_augment)
 
     def check_shape(self, features: int) -> list[int]:
-        """The declared --feature-shape (a sequence C,L or an image C,H,W) of the F feature columns, else [F, 1, 1]."""
+        """The declared --input-shape (a sequence C,L or an image C,H,W) of the F feature columns, else [F, 1, 1]."""
         shape, on = self.feature_shape, [k for k, v in self.sequence_augment.items() if v]
         if on and len(shape) != 2:
-            raise DataError(f"--seq-{on[0]} is for sequences: declare the feature columns' --feature-shape C,L")
+            raise DataError(f"--seq-{on[0]} is for sequences: declare the feature columns' --input-shape C,L")
         if not shape:
             return [features, 1, 1]
         given = ",".join(map(str, shape))
         if len(shape) not in (2, 3):
-            raise DataError(f"--feature-shape {given}: expected C,L (a sequence) or C,H,W (an image)")
+            raise DataError(f"--input-shape {given}: expected C,L (a sequence) or C,H,W (an image)")
         if math.prod(shape) != features:
-            raise DataError(f"--feature-shape {given} holds {math.prod(shape)} values, the table {features} features")
+            raise DataError(f"--input-shape {given} holds {math.prod(shape)} values, the table {features} features")
         return shape
 
     def label_frequencies(self) -> list[list[float]]:

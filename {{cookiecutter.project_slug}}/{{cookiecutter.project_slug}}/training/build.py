@@ -85,7 +85,7 @@ def network_summary(model: str, module{% if cookiecutter.backbones %}, pretraine
     raw = f"a table's {channels} feature columns" if axes == [1, 1] else "raw images in [0, 1]"
     steps = f"; steps: its {axes[0]} rows of {channels}×{axes[1]}" if model == "rnn" and len(axes) == 2 else ""
 {%- if cookiecutter.tables %}
-    if len(axes) == 1:  # --feature-shape C,L (data/tables.py)
+    if len(axes) == 1:  # --input-shape C,L (data/tables.py)
         reads = {"rnn": "the rnn's steps", "cnn": "1-D convolution", "resnet": "1-D convolution"}.get(model, "flat")
         raw = f"sequences of {channels} channel(s) × {axes[0]} steps (time: the last axis; {reads})"
 {%- endif %}
