@@ -35,7 +35,10 @@ PACKAGE = __package__.rpartition(".")[0]
 SIZES = {"lr": 6, "lr-narrow": 4, "capacity": 8, "regularize": 8, "second": 6}  # trials per stage at most
 PARAM_BUDGET = 1_000_000  # a capacity stage tries networks up to max(this, 8× the incumbent's parameters)
 DEPTHS = {"mlp": (1, 2, 3, 4), "cnn": (1, 2, 3), "rnn": (1, 2)}
-MIN_GAP = 0.02  # tune's own rule: error points (accuracy) or a share of the validation error (rmse) that count
+# Tune's own rule. Accuracy: a training error above 2 points and above the gap asks for capacity, a gap above 2 points
+# for regularization. A minimized metric (rmse) has no zero to reach: a gap over a quarter of the validation error
+# asks for regularization, a smaller one for capacity.
+MIN_GAP, REL_GAP = 0.02, 0.25
 SUGGESTED = re.compile(r"suggested ε0 \(--lr\): ([0-9.eE+-]+)")
 
 
@@ -332,11 +335,16 @@ class Tune:
         e = self.errors(incumbent[2])
         if e is not None:
             train, val = e
-            gap, floor = val - train, MIN_GAP if self.maximize else MIN_GAP * max(val, 1e-12)
+            gap = val - train
+            if self.maximize:
+                underfit, overfit = train > max(gap, MIN_GAP), gap > MIN_GAP
+            else:
+                overfit = gap > REL_GAP * val
+                underfit = not overfit
             shown = f"training error {train:.4g}, validation error {val:.4g} (gap {gap:.4g})"
-            if train > max(gap, floor) and "capacity" in order:
+            if underfit and "capacity" in order:
                 return "capacity", f"high training error (the checklist: expand the capacity): {shown}"
-            if gap > floor and "regularize" in order:
+            if overfit and "regularize" in order:
                 return "regularize", f"a train−validation gap (regularize): {shown}"
             why = f"neither a high training error nor a gap: {shown}"
         else:
