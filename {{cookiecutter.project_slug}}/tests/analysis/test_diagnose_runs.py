@@ -104,3 +104,19 @@ def test_grad_norm_and_the_wandb_table_are_logged(tmp_path, capsys):
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "train/grad_norm" in header
     assert TABLE_COLUMNS[0] == "id"
+
+
+def test_siblings_are_compared_only_when_they_trained_as_long(tmp_path):
+    import yaml
+
+    from {{cookiecutter.project_slug}}.analysis.diagnose import sibling_error
+
+    for name, epochs in (("long", 20), ("short", 1)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump({"dataset": "digits", "max_epochs": epochs}))
+        (d / "results.json").write_text(json.dumps({"val/acc": 0.9}))
+        (d / "metrics.csv").write_text(f"epoch,step,train/acc\n{epochs - 1},10,{0.999 if epochs == 20 else 0.57}\n")
+    assert sibling_error(tmp_path / "short", {"dataset": "digits", "max_epochs": 1}) == (None, "")
+    error, where = sibling_error(tmp_path / "x", {"dataset": "digits", "max_epochs": 20})
+    assert error == pytest.approx(0.001) and "(long)" in where
