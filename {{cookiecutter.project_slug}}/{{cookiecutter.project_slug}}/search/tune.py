@@ -66,6 +66,9 @@ def tune_command(parser, args, train_args: list[str]) -> int:
     from ..config.parser import parse_args
 
     fixed = parse_args(train_args)  # a bad flag: train.py's one line and exit 2, before any run
+    if "seed" in given(train_args):
+        why = "tune repeats runs over seeds itself (--seeds): do not fix --seed after --"
+        return refuse(f"{parser.prog} tune", SweepError(why))
     try:
         import optuna  # noqa: F401
     except ImportError:
@@ -127,11 +130,13 @@ class Tune:
             total += ran if isinstance(ran, int) and ran >= 0 else self.epochs
         return total
 
-    def affordable(self, n: int, reserve_runs: int) -> int:
-        """Trials a stage may run: n, or fewer so that `reserve_runs` runs (the repeats) still fit."""
+    def affordable(self, n: int, reserve_runs: int, share: bool = True) -> int:
+        """Trials a stage may run: n, at most a quarter of the budget's runs (at least 2: room for the stages
+        after it), or fewer so that `reserve_runs` runs (the repeats) still fit."""
         cost = 1 if self.a.trials else self.epochs
-        left = (self.a.trials or self.a.epochs) - self.spent() - reserve_runs * cost
-        return max(0, min(n, left // cost))
+        budget = self.a.trials or self.a.epochs
+        left = budget - self.spent() - reserve_runs * cost
+        return max(0, min(n, max(2, budget // cost // 4) if share else n, left // cost))
 
     # --- one stage: a sweep file, a study ----------------------------------------------------------------
     def stage(self, name: str, why: str, params: dict, base: dict, n: int, enqueue=(), method="bayes") -> dict | None:
@@ -302,7 +307,7 @@ class Tune:
     def repeat(self, flags: dict, name: str, why: str) -> list:
         seeds = {"seed": {"values": [1000 + i for i in range(1, self.a.seeds + 1)]}}
         base = {k: v for k, v in flags.items() if k != "seed"}
-        record = self.stage(name, why, seeds, base, self.affordable(self.a.seeds, 0), method="grid")
+        record = self.stage(name, why, seeds, base, self.affordable(self.a.seeds, 0, share=False), method="grid")
         return record["runs"] if record else []
 
     # --- tune's stage chooser ------------------------------------------------------------------------------
@@ -394,7 +399,7 @@ class Tune:
         for i, c in enumerate(close[:3] or [incumbent]):
             if noise_runs and self.same(c[1], noise_runs[0][1]):
                 repeats[i] = (c, noise_runs)
-            elif i == 0 or self.affordable(self.a.seeds, 0) >= self.a.seeds:
+            elif i == 0 or self.affordable(self.a.seeds, 0, share=False) >= self.a.seeds:
                 repeats[i] = (c, self.repeat(c[1], f"repeat{i}", "a near-tie on validation, repeated over seeds"))
         scored = [(statistics.mean(v for v, _, _ in runs), i) for i, (_, runs) in repeats.items() if runs]
         if not scored:
@@ -451,7 +456,7 @@ class Tune:
         ]
         report = self.out / "report.md"
         write_atomically(report, "\n".join(lines))
-        self.state.update(winner=flags, test=tests, test_metric=test_name, command=command_line)
+        self.state.update(winner=flags, val=mean_val, test=tests, test_metric=test_name, command=command_line)
         self.save()
         print(f"tune: winner {command_line}")
         print(f"tune: {figure}; wrote {report}, {best_yaml}")
