@@ -208,3 +208,17 @@ def test_a_real_tune_on_digits(tmp_path):
     assert "test/acc = " in done.stdout and (out / "report.md").is_file()
     config = yaml.safe_load((out / "best.yaml").read_text())
     assert 1e-6 < config["lr"] < 10
+
+
+def test_the_metric_follows_the_task_before_any_run():
+    from {{cookiecutter.project_slug}}.config.parser import parse_args
+    from {{cookiecutter.project_slug}}.datasets import DATASETS
+
+    assert tune.monitor_guess(parse_args([])) == ("val/acc", True)
+    if "diabetes" in DATASETS:  # the tables feature: a regression dataset is tuned on val/rmse, minimized
+        assert tune.monitor_guess(parse_args(["--dataset", "diabetes"])) == ("val/rmse", False)
+
+
+def test_a_fixed_seed_is_refused(tmp_path, capsys):
+    assert main(tune_argv(tmp_path / "out", "--trials", "8") + ["--seed", "3"]) == 2
+    assert "do not fix --seed" in capsys.readouterr().err and not (tmp_path / "out").exists()

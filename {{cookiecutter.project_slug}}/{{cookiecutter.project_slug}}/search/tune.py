@@ -100,6 +100,7 @@ class Tune:
             except (OSError, ValueError) as e:
                 raise SweepError(f"cannot read {self.state_path} ({e}); remove it to start afresh") from None
         self.step = 0  # the stages run (or found done) by this process, in order
+        self.monitor, self.maximize = monitor_guess(fixed)
 
     # --- bookkeeping -------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -215,9 +216,6 @@ class Tune:
             return s.status
 
     def procedure(self) -> int:
-        from ..training.monitor import MODE, MONITOR
-
-        self.monitor, self.maximize = self.state.get("monitor", MONITOR), self.state.get("maximize", MODE == "max")
         K, log = self.a.seeds, []
         lr0 = self.range_test()
         reserve = 2 * K  # the noise repeats and the winner's
@@ -231,7 +229,6 @@ class Tune:
         if first is None or not first["runs"]:
             raise SweepError("the budget allows no ε0 search (or every trial failed): raise --trials/--epochs")
         incumbent = self.best(first["runs"])
-        self.follow(incumbent[2])
         log.append((first, None, incumbent))
         noise_runs = self.repeat(incumbent[1], "noise", "the incumbent over seeds: the noise a gain must beat")
         values = [v for v, _, _ in noise_runs] + [incumbent[0]]
@@ -290,14 +287,6 @@ class Tune:
             self.state["lr_suggestion"] = float(found.group(1))
             self.save()
         return self.state["lr_suggestion"]
-
-    def follow(self, run_dir: str) -> None:
-        """The metric the runs monitor (results.json's monitor: val/acc, or val/rmse for regression)."""
-        results = _json(Path(run_dir) / "results.json")
-        if "monitor" in results and "monitor" not in self.state:
-            self.state.update(monitor=results["monitor"], maximize=results.get("monitor_mode", "max") == "max")
-            self.save()
-            self.monitor, self.maximize = self.state["monitor"], self.state["maximize"]
 
     def gain(self, best, incumbent) -> float:
         if best is None:
@@ -523,6 +512,21 @@ class Stopped(Exception):
     def __init__(self, status: int):
         super().__init__(status)
         self.status = status
+
+
+def monitor_guess(fixed) -> tuple[str, bool]:
+    """The metric the runs will monitor, before any ran: the first task's kind as the dataset declares it
+    (datasets.py), or regression when --task-types says so (val/rmse, minimized); else val/acc."""
+    from ..data.tasks import DEFAULT_KIND, TASK_KINDS
+    from ..datasets import DATASETS
+
+    spec = DATASETS.get(getattr(fixed, "dataset", None))
+    declared = {t.name: t.kind for t in spec.tasks} if spec is not None else {}
+    names = list(getattr(fixed, "tasks", None) or declared)
+    kind = declared.get(names[0], DEFAULT_KIND) if names else DEFAULT_KIND
+    types = [str(t).rpartition(":")[2] for t in getattr(fixed, "task_types", None) or []]
+    kind = "regression" if types[:1] == ["regression"] else kind
+    return f"val/{TASK_KINDS[kind].monitor}", TASK_KINDS[kind].mode == "max"
 
 
 def test_value(run_dir: str, name: str) -> float | None:
