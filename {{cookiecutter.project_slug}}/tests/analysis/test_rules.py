@@ -197,10 +197,21 @@ def test_a_converged_runs_small_norms_make_no_spikes(late, found):
 
 
 def test_too_low_is_judged_before_capacity():
-    loss = [2.3] * 3 + [2.3 * 0.93] * 18  # ε0 = 2.1e-4: the first epoch's loss fell 7%
+    loss = [2.3] * 3 + [2.3 * 0.93] * 18  # the first epoch's loss fell 7%
     c = curves(loss, train_acc=[0.4, 0.5], val_acc=[0.4, 0.5])
-    found = ids(c, reference_error=0.01, reference_source="the best sibling run on digits (x)")
+    sibling = {"reference_error": 0.01, "reference_source": "the best sibling run on digits (x)"}
+    found = ids(c, config={"lr": 2.1e-4}, **sibling)  # under a tenth of the default ε0
     assert found[0] == "lr-too-low" and "capacity" not in found  # its training error says nothing while ε0 is wrong
+    found = ids(c, config={"lr": 0.003}, **sibling)  # the default ε0: a network of 1 × 2 units learns as slowly
+    assert "capacity" in found and "lr-too-low" not in found
+    assert ids(c, config={"lr": 0.003})[0] == "lr-too-low"  # no sibling to compare with: ε0 is the suspect
+
+
+@pytest.mark.parametrize("jump, found", [(rules.EARLY_JUMP * 0.95, False), (rules.EARLY_JUMP * 1.05, True)])
+def test_a_jump_over_the_first_minibatches(jump, found):
+    loss = healthy_loss()
+    loss[2] = loss[0] * jump  # ε0 × 100: 2.86 → 11.5 at step 1, then recovering
+    assert ("lr-too-high" in ids(curves(loss))) == found
 
 
 def regression(train, val, results=None) -> RunFacts:

@@ -1,6 +1,6 @@
 """The diagnosis rules, in the checklist's order: each reads a run's own curves and numbers and
 returns a Finding (id, severity, evidence with the measured figures and steps, the checklist's words,
-the flags to try) or None. Only the standard library.
+the flags to try) or None. Only the standard library (and the flags' table, for ε0's default).
 
 The thresholds are named constants with where they come from; tests put curves on either side of each."""
 
@@ -8,15 +8,21 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
+from ..config.flags import FLAG_BY_NAME
 from .curves import Curves
+
+LOW_LR = FLAG_BY_NAME["lr"].default / 10  # as training/callbacks.LOW_LR (which imports torch)
 
 ACCURACY = "acc"  # training/metrics.METRICS' accuracy, logged as <split>/acc: the error rules read it
 SEVERITIES = ("info", "warning", "error")  # error: the run failed (diverged); warning: act on it
 
 # --- ε0 too high. The checklist: "observe performance over the first few minibatches".
 EARLY_STEPS = 20  # the first minibatches watched (about one epoch of digits at the default --batch-size 64)
-# The loss ends the early window 5% above where it began (each end averages 3 steps: minibatch noise).
+# The loss ends the early window 5% above where it began (each end averages 3 steps: minibatch noise), or
+# jumps to twice its first value inside it ("the cost function may increase dramatically"; ε0 × 100 on digits
+# jumps 4× at step 1 and recovers, leaving dead units; a healthy run never leaves its first value far behind).
 EARLY_RISE = 1.05
+EARLY_JUMP = 2.0
 # Oscillation: a smooth decreasing curve has no sign change in its differences; i.i.d. noise has 2/3
 # of them. Only jumps larger than a quarter of the first loss count, so the minibatch noise of a
 # healthy run (under a tenth of it on digits) does not; a third of the steps jumping that much is oscillation.
@@ -143,6 +149,18 @@ def lr_too_high(f: RunFacts) -> Finding | None:
             {"first": finite[0], "last": finite[-1]},
         )
     early = loss[:EARLY_STEPS]
+    if len(early) >= 2 and max(early) > EARLY_JUMP * early[0]:
+        top = early.index(max(early))
+        return Finding(
+            "lr-too-high",
+            "warning",
+            "Learning rate",
+            f"train/loss jumped to {early[top]:.3g} at step {steps[top]}, over {EARLY_JUMP:g}× its first value "
+            f"({early[0]:.3g}) with ε0 = {lr:g}",
+            QUOTES["lr"],
+            flags,
+            {"jump": early[top] / early[0]},
+        )
     if len(early) >= 6:
         start, end = _mean(early[:3]), _mean(early[-3:])
         if end > EARLY_RISE * start:
@@ -265,9 +283,12 @@ def val_size(f: RunFacts) -> int | None:
     """The validation split's size, from the run's steps per epoch × minibatch × val_fraction / (1 − it)."""
     r, c = f.results or {}, f.config
     steps, epochs, fraction = r.get("steps"), r.get("epochs"), c.get("val_fraction", 0.1)
+    limit = c.get("limit_train_batches", 1.0)  # a number of batches says nothing of the split's size
     if not (isinstance(steps, int) and isinstance(epochs, int) and epochs > 0 and 0 < fraction < 1):
         return None
-    train = steps / epochs * c.get("batch_size", 64) * c.get("accumulate_grad_batches", 1)
+    if not (isinstance(limit, float) and 0 < limit <= 1):
+        return None
+    train = steps / epochs / limit * c.get("batch_size", 64) * c.get("accumulate_grad_batches", 1)
     return max(1, round(train * fraction / (1 - fraction)))
 
 
@@ -395,10 +416,14 @@ def findings(f: RunFacts) -> list[Finding]:
     """Every rule's finding, in the checklist's order; a wrong ε0 (too high or too low) hides capacity."""
     found = [r(f) for r in (lr_too_high, unstable_gradients, capacity, regularize, training_length, units)]
     found = [x for x in found if x is not None]
-    # ε0 too low is judged before capacity (a slow loss's high training error says nothing of capacity); dead or
-    # saturated units explain a slow loss themselves, and a too-high ε0 rules it out.
+    # ε0 too low is judged before capacity; dead or saturated units explain a slow loss themselves, and a too-high
+    # ε0 rules it out. When both a slow loss and capacity are found, ε0 under a tenth of its default (the stuck
+    # guard's LOW_LR) is blamed; at a usual ε0 the network is (1 × 2 units on digits: a 5% first epoch, 73% error).
     if not any(x.id in ("lr-too-high", "dead-units", "saturated-units") for x in found):
         found = [x for x in [lr_too_low(f)] if x is not None] + found
+    lr, cap = f.config.get("lr"), any(x.id == "capacity" for x in found)
+    if cap and any(x.id == "lr-too-low" for x in found) and not (isinstance(lr, (int, float)) and lr < LOW_LR):
+        found = [x for x in found if x.id != "lr-too-low"]
     if any(x.id.startswith("lr-too") for x in found):  # tune ε0 first: its training error says nothing of capacity
         found = [x for x in found if x.id != "capacity"]
     order = ["Learning rate", "Architecture", "Regularization", "Activation function"]
