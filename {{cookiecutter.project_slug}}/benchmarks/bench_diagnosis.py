@@ -40,8 +40,8 @@ SICK = {  # name: (flags, the finding it should get)
         "saturated-units",
     ),
     "network too small (1 × 2 units)": (["--depth", "1", "--width", "2"], "capacity"),
-    "little data (128 images), wide, no regularization": (
-        ["--limit-train-batches", "2", "--width", "1024", "--depth", "3"],
+    "little data (180 images: --val-fraction 0.9), 3 × 1024 units, 30 epochs": (
+        ["--val-fraction", "0.9", "--width", "1024", "--depth", "3", "--max-epochs", "30"],
         "regularize",
     ),
 }
