@@ -222,3 +222,21 @@ def test_the_metric_follows_the_task_before_any_run():
 def test_a_fixed_seed_is_refused(tmp_path, capsys):
     assert main(tune_argv(tmp_path / "out", "--trials", "8") + ["--seed", "3"]) == 2
     assert "do not fix --seed" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_report_is_logged_to_the_tunes_wandb_group(tmp_path):
+    import wandb_records
+
+    run = tmp_path / "out" / "winner"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({"wandb_mode": "offline"}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"wandb_project": "p"}))
+    (tmp_path / "out" / "report.md").write_text("# sweeps tune\n")
+    (tmp_path / "out" / "best.yaml").write_text("lr: 0.01\n")
+    t = tuner(tmp_path, fixed=["--wandb-group", "g1"])
+    t.log_to_wandb(str(run), tmp_path / "out" / "report.md", tmp_path / "out" / "best.yaml")
+    rows = wandb_records.history(wandb_records.find_run_file(tmp_path / "out"))
+    assert any(row.get("tune/report/_type") == "html-file" for row in rows)
+    config = wandb_records.records(wandb_records.find_run_file(tmp_path / "out"))
+    assert any(r.WhichOneof("record_type") == "run" and r.run.run_group == "g1" for r in config)
