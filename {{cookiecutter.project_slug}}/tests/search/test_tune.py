@@ -240,3 +240,9 @@ def test_the_report_is_logged_to_the_tunes_wandb_group(tmp_path):
     assert any(row.get("tune/report/_type") == "html-file" for row in rows)
     config = wandb_records.records(wandb_records.find_run_file(tmp_path / "out"))
     assert any(r.WhichOneof("record_type") == "run" and r.run.run_group == "g1" for r in config)
+
+
+def test_an_output_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(tune_argv(tmp_path / "file", "--trials", "8")) == 2
+    assert "is not a folder" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"

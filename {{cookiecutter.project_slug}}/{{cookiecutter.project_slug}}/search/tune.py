@@ -74,6 +74,12 @@ def tune_command(parser, args, train_args: list[str]) -> int:
     except ImportError:
         return refuse(f"{parser.prog} tune", SweepError(f"tune needs Optuna: pip install -e '.[sweeps]' ({PACKAGE})"))
     try:
+        if args.output_dir.exists() and not args.output_dir.is_dir():
+            raise SweepError(f"argument --output-dir: {args.output_dir} is not a folder")
+        try:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise SweepError(f"argument --output-dir: cannot create {args.output_dir} ({e.strerror})") from None
         return Tune(args, train_args, fixed).run()
     except SweepError as e:
         return refuse(f"{parser.prog} tune", e)
