@@ -422,8 +422,9 @@ class Tune:
         lines = [
             "# sweeps tune",
             "",
-            f"Budget {budget}: spent {self.spent()}. Noise ({self.monitor}, sd over {self.a.seeds} seeds of the "
-            f"incumbent): {noise:.4f}. Ended: {stop or 'after the last stage'}.",
+            f"Budget {budget}: spent {self.spent()}. Noise ({self.monitor}, sd of the ε0 stage's best and its "
+            f"repeats on {self.a.seeds} seeds, study {self.a.study}-01-noise): {noise:.4f}. "
+            f"Ended: {stop or 'after the last stage'}.",
             "",
         ]
         plots = self.plots()
