@@ -67,6 +67,7 @@ OWNED = {
         "tests/training/test_profiler_tensorboard.py",
         "tests/commands/test_report.py",
         "tests/commands/test_report_optuna.py",  # also sweeps_engine's
+        "benchmarks/bench_diagnosis.py",
     ],
     "tables": [
         "{pkg}/data/tables.py",

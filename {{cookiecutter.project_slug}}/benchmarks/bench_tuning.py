@@ -8,7 +8,17 @@ compare four ways to choose the flags, each run by the project's own tools:
                         → stage 3, the trials split over the stages, each stage as shipped (method bayes:
                         Optuna's TPE) without its early termination;
   (d) staged+hyperband  the same with the stage files' `early_terminate: hyperband` (W&B's rule, as
-                        `sweeps run` applies it; min_iter scaled from the files' 3 of 20 epochs to --epochs).
+                        `sweeps run` applies it; min_iter scaled from the files' 3 of 20 epochs to --epochs);
+  (e) sweep-random      random search over sweep.yaml's space (its early termination off);
+  (f) sweep-tpe         TPE (method bayes) over sweep.yaml's space;
+  (g) tune              `sweeps tune --epochs <trials x epochs>`: the checklist as a procedure (ε0, noise, the
+                        stage the diagnosis asks for, ε0 again after a network change), at the same epoch budget.
+                        Its figure is its winner's test mean over its seed repeats (read once, for the winner).
+
+--datasets runs several: digits, an embedded table (wine, breast-cancer: the tables feature) and
+`sequences`, a synthetic image-folder set written here (16 time steps of a 16-wide signal as the rows of
+an image: a bump that drifts right, left, back and forth or stays, from a random start, in noise; the
+class is the motion, which a network reading the rows in order sees and an MLP must learn at each offset).
 
 For each it prints the validation and test accuracy of the best run (by val/acc) and the epochs
 spent in all (results.json's `epochs` of every trial: a pruned trial counts the epochs it trained),
@@ -21,6 +31,7 @@ A benchmark, not a test: the figures are what this machine measures, whichever w
     python benchmarks/bench_tuning.py --dataset mnist --data-dir /tmp/m --make-mnist 6000
         # no MNIST here (no network): first write an MNIST-format set made from digits' images
     python benchmarks/bench_tuning.py --keep runs/bench   # again after a stop: only the unfinished searches
+    python benchmarks/bench_tuning.py --datasets digits,wine,sequences --methods defaults,sweep-random,sweep-tpe,tune
 
 Needs the [sweeps] extra (Optuna). W&B and the end-of-run diagnosis are off; `--workers` trials run
 at once (each with its share of the CPU threads), which is also how a user would run a sweep.
@@ -51,7 +62,7 @@ from {{cookiecutter.project_slug}}.commands.sweeps import load_stage, searched  
 
 PACKAGE = "{{cookiecutter.project_slug}}"
 STAGES = sorted((ROOT / "sweeps").glob("stage*.yaml"))
-METHODS = ["defaults", "random", "staged", "staged+hyperband"]
+METHODS = ["defaults", "random", "staged", "staged+hyperband", "sweep-random", "sweep-tpe", "tune"]
 SHIPPED_EPOCHS, SHIPPED_MIN_ITER = 20, 3  # the stage files' max_epochs and early_terminate.min_iter
 
 
@@ -65,6 +76,31 @@ def budgeted(sweep: dict, epochs: int, hyperband: bool) -> dict:
         spec["min_iter"] = max(1, round(spec.get("min_iter", SHIPPED_MIN_ITER) * epochs / SHIPPED_EPOCHS))
         out["early_terminate"] = spec
     return out
+
+
+def sweep_file(epochs: int, method: str) -> dict:
+    """sweep.yaml's space at the benchmark's budget, searched by `method` (random or bayes: TPE)."""
+    return {**budgeted(load_stage(ROOT / "sweep.yaml"), epochs, hyperband=False), "method": method}
+
+
+def write_sequences(root: Path, n_train: int, n_test: int, seed: int = 0) -> None:
+    """An image-folder set of ordered data: each 16x16 image is 16 time steps (rows) of a 16-wide signal, a
+    Gaussian bump whose centre moves right, left, back and forth or stays (the 4 classes), from a random start,
+    in noise. PNG files under root/train/<class>/ and root/test/<class>/."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    moves = {"right": [1] * 15, "left": [-1] * 15, "zigzag": [1, -1] * 7 + [1], "still": [0] * 15}
+    x = np.arange(16)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for k in range(n):
+            name = list(moves)[k % 4]
+            centre = rng.uniform(0, 16) + np.concatenate([[0], np.cumsum(moves[name])]) * rng.uniform(0.5, 1.0)
+            rows = np.exp(-(((x[None, :] - (centre[:, None] % 16)) / 1.5) ** 2)) + rng.normal(0, 0.35, (16, 16))
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((np.clip(rows, 0, 1) * 255).astype(np.uint8)).save(folder / f"{k:05d}.png")
 
 
 def union_sweep(epochs: int) -> dict:
@@ -120,6 +156,13 @@ class Search:
             "--output-dir", str(self.runs), "--run-name", "defaults",
         )  # fmt: skip
 
+    def tune(self, trials: int, epochs: int) -> None:
+        self.tool(
+            "-m", f"{PACKAGE}.sweeps", "tune", "--epochs", str(trials * epochs), "--seeds", "2",
+            "--workers", str(self.workers), "--output-dir", str(self.runs), "--storage", self.storage,
+            "--", *self.common, "--max-epochs", str(epochs),
+        )  # fmt: skip
+
     def outcome(self) -> tuple[float, float, int, int]:
         """(best val/acc, its test/acc, epochs spent, trials) over every run directory of the search.
         A pruned trial's results.json holds its best epoch so far; it competes like any other run. A
@@ -134,6 +177,10 @@ class Search:
             epochs += int(r.get("epochs", 0))
             if r.get("val/acc", -1.0) > best.get("val/acc", -1.0):
                 best = r
+        if (self.runs / "tune.json").is_file():  # tune: its winner's figures (its range test counts an epoch)
+            state = json.loads((self.runs / "tune.json").read_text())
+            test = statistics.mean(state["test"]) if state.get("test") else math.nan
+            return state.get("val", math.nan), test, epochs + 1, trials + 1
         return best.get("val/acc", math.nan), best.get("test/acc", math.nan), epochs, trials
 
 
@@ -191,6 +238,7 @@ def main() -> int:
     p.add_argument("--search-seeds", type=int, default=3, help="seeds of the search: the figures are their medians")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="trials run at once")
     p.add_argument("--dataset", default="digits")
+    p.add_argument("--datasets", help="comma-separated (digits, wine, breast-cancer, sequences): a table each")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--make-mnist", type=int, metavar="N", help="first write an MNIST-format set of N training images")
     p.add_argument(
@@ -210,18 +258,33 @@ def main() -> int:
     first_band = budgeted(load_stage(STAGES[0]), a.epochs, hyperband=True)["early_terminate"]["min_iter"]
     if "staged+hyperband" in methods and first_band >= a.epochs:
         print(f"warning: with --epochs {a.epochs} Hyperband's first band is the last epoch: it stops nothing")
+    for dataset in (a.datasets or a.dataset).split(","):
+        a.dataset = dataset
+        bench(a, methods, p)
+    return 0
+
+
+def bench(a, methods: list[str], p) -> None:
     budget = {k: getattr(a, k) for k in ("dataset", "trials", "epochs")}
-    if a.keep and (a.keep / "bench.json").is_file() and json.loads((a.keep / "bench.json").read_text()) != budget:
-        p.error(f"argument --keep: {a.keep} holds searches of another budget ({(a.keep / 'bench.json').read_text()})")
+    keep = a.keep / a.dataset if a.keep and a.datasets else a.keep
+    if keep and (keep / "bench.json").is_file() and json.loads((keep / "bench.json").read_text()) != budget:
+        p.error(f"argument --keep: {keep} holds searches of another budget ({(keep / 'bench.json').read_text()})")
     if a.make_mnist:
         write_mnist(Path(a.data_dir), a.make_mnist, max(1, a.make_mnist // 6))
         print(f"wrote an MNIST-format set ({a.make_mnist} training images) in {a.data_dir}/MNIST/raw", flush=True)
-    common = ["--dataset", a.dataset, "--data-dir", str(Path(a.data_dir).resolve()), "--accelerator", "cpu"]
+    data_dir = Path(a.data_dir).resolve()
+    if a.dataset == "sequences":
+        data_dir = data_dir / "sequences"
+        if not (data_dir / "train").is_dir():
+            write_sequences(data_dir, 1600, 400)
+    dataset = "image-folder" if a.dataset == "sequences" else a.dataset
+    common = ["--dataset", dataset, "--data-dir", str(data_dir), "--accelerator", "cpu"]
+    common += ["--image-size", "16"] if a.dataset == "sequences" else []
     common += ["--wandb-mode", "disabled", "--no-diagnose"]
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # trials at once share the cores (sweeps run divides them)
     table: dict[str, list[tuple[float, float, int]]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
-        top = a.keep or Path(tmp)
+        top = keep or Path(tmp)
         top.mkdir(parents=True, exist_ok=True)
         (top / "bench.json").write_text(json.dumps(budget))
         for seed in range(a.search_seeds):
@@ -233,6 +296,10 @@ def main() -> int:
                     s.defaults(a.epochs)
                 elif m == "random":
                     s.run_sweep(union_sweep(a.epochs), "random", a.trials)
+                elif m in ("sweep-random", "sweep-tpe"):
+                    s.run_sweep(sweep_file(a.epochs, "random" if m == "sweep-random" else "bayes"), m, a.trials)
+                elif m == "tune":
+                    s.tune(a.trials, a.epochs)
                 else:
                     staged(s, a.trials, a.epochs, hyperband=m == "staged+hyperband")
                 (s.folder / "done").touch()
@@ -240,12 +307,10 @@ def main() -> int:
                 table[m].append((v, t, e))
                 print(f"seed {seed} {m:17} val/acc {v:.4f} test/acc {t:.4f} epochs {e:4d} ({n} runs)", flush=True)
     print(f"\n{a.dataset}: {a.trials} trials x {a.epochs} epochs, medians over {a.search_seeds} seeds of the search")
-    print(f"{'method':18} {'val/acc':>8} {'test/acc':>8} {'epochs':>7} {'epochs vs staged':>17}")
-    staged_epochs = statistics.median(e for _, _, e in table["staged"]) if "staged" in table else math.nan
+    print(f"| {a.dataset} | method | val/acc | test/acc | epochs |\n|---|---|---|---|---|")
     for m in methods:
         v, t, e = (statistics.median(x[i] for x in table[m]) for i in range(3))
-        print(f"{m:18} {v:8.4f} {t:8.4f} {e:7.0f} {e / staged_epochs:17.2f}")
-    return 0
+        print(f"| {a.dataset} | {m} | {v:.4f} | {t:.4f} | {e:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -186,3 +186,68 @@ def test_findings_follow_the_checklist_order():
     sections = [x.section for x in f]
     order = ["Learning rate", "Architecture", "Regularization", "Activation function"]
     assert sections == sorted(sections, key=order.index) and f[0].id == "lr-too-high" and f[-1].id == "saturated-units"
+
+
+@pytest.mark.parametrize("late, found", [(0.9, False), (5.0, True)])
+def test_a_converged_runs_small_norms_make_no_spikes(late, found):
+    norms = [3.0] * 20 + [0.05] * 80  # a default digits run: the norms shrink by 60× once it has converged
+    for i in (40, 60, 80):
+        norms[i] = late  # 18× the median before it: under the first steps' norms, a hard minibatch, not instability
+    assert ("unstable-gradients" in ids(curves(healthy_loss(), grad_norm=norms))) == found
+
+
+def test_too_low_is_judged_before_capacity():
+    loss = [2.3] * 3 + [2.3 * 0.93] * 18  # the first epoch's loss fell 7%
+    c = curves(loss, train_acc=[0.4, 0.5], val_acc=[0.4, 0.5])
+    sibling = {"reference_error": 0.01, "reference_source": "the best sibling run on digits (x)"}
+    found = ids(c, config={"lr": 2.1e-4}, **sibling)  # under a tenth of the default ε0
+    assert found[0] == "lr-too-low" and "capacity" not in found  # its training error says nothing while ε0 is wrong
+    found = ids(c, config={"lr": 0.003}, **sibling)  # the default ε0: a network of 1 × 2 units learns as slowly
+    assert "capacity" in found and "lr-too-low" not in found
+    assert ids(c, config={"lr": 0.003})[0] == "lr-too-low"  # no sibling to compare with: ε0 is the suspect
+
+
+@pytest.mark.parametrize("jump, found", [(rules.EARLY_JUMP * 0.95, False), (rules.EARLY_JUMP * 1.05, True)])
+def test_a_jump_over_the_first_minibatches(jump, found):
+    loss = healthy_loss()
+    loss[2] = loss[0] * jump  # ε0 × 100: 2.86 → 11.5 at step 1, then recovering
+    assert ("lr-too-high" in ids(curves(loss))) == found
+
+
+def regression(train, val, results=None) -> RunFacts:
+    c = Curves()
+    c.points["train/rmse"] = [((e + 1) * 7, e, v) for e, v in enumerate(train)]
+    c.points["val/rmse"] = [((e + 1) * 7, e, v) for e, v in enumerate(val)]
+    return RunFacts(c, CONFIG, results or {"val/rmse": val[-1]}, monitor="val/rmse", maximize=False)
+
+
+def test_the_regression_gap_reads_the_rmse():
+    train, val = [100, 74, 59, 51, 45, 40, 36, 34.5], [91, 64.5, 62, 61, 61.5, 62, 63, 63.7]  # diabetes, 20 → 8
+    f = [x for x in findings(regression(train, val)) if x.id == "regularize"]
+    assert f and "(val/rmse − train/rmse) / val/rmse = 45.8% at epoch 8" in f[0].evidence
+    assert "regularize" not in [x.id for x in findings(regression([70] * 8, [72] * 8))]
+    # with 50 validation rows (7 steps × 64 a epoch) the same gap is still far beyond the noise
+    assert f[0].severity == "warning"  # val/rmse 2.7 above its best: beyond a noise of 0 (the split's size unknown)
+    x = next(x for x in findings(regression(train, val, {"steps": 56, "epochs": 8})) if x.id == "regularize")
+    assert x.severity == "info" and "within its noise of its best (61)" in x.evidence  # 50 rows: ±6.1
+
+
+def test_the_gap_says_from_where_it_grew():
+    train, val = [0.889, 0.98, 0.985, 0.99, 0.995, 1.0], [0.947, 0.965, 0.96, 0.95, 0.95, 0.94]
+    f = findings(facts(curves(healthy_loss(126), train_acc=train, val_acc=val)))
+    x = next(x for x in f if x.id == "regularize")
+    assert "grown by 6.0% since 0 (it was -5.8% at epoch 1, counted as none)" in x.evidence
+
+
+def test_a_gap_within_the_validation_noise_is_not_reported():
+    train, val = [0.89, 0.98, 0.98, 0.985, 0.99, 1.0], [0.947, 0.965, 0.96, 0.955, 0.95, 0.948]  # a 5.2-point gap
+    c = curves(healthy_loss(126), train_acc=train, val_acc=val)
+    assert "regularize" in ids(c, results={"steps": 126, "epochs": 6})  # 21 steps × 64 → 149 validation images
+    assert "regularize" not in ids(c, results={"steps": 42, "epochs": 6})  # 7 steps × 64 → 50 rows: 2.6 rows
+
+
+def test_a_best_epoch_tied_within_the_noise_is_no_training_length_finding():
+    val = [0.9583, 0.9722] + [0.9722] * 4 + [0.9653] * 14  # the default digits run: 144 validation images
+    c = curves(healthy_loss(), val_acc=val)
+    assert "training-length" not in ids(c, results={"steps": 420, "epochs": 20})
+    assert "training-length" in ids(c)  # without the split's size every difference counts

@@ -111,6 +111,14 @@ def test_stuck_is_an_epoch_whose_mean_loss_is_not_below_the_first_once_patience_
     _epoch(learning, [2.5] * 25)
 
 
+def test_a_loss_that_rose_and_is_falling_again_is_not_stuck():
+    guard = DivergenceGuard(lr=0.7)
+    _epoch(guard, [2.0] + [8.0] * 12 + [3.0] * 12)  # above its first value, but falling within the epoch
+    _epoch(guard, [2.5] * 25)  # still above it, 1% under the epoch before: falling
+    with pytest.raises(Diverged, match="stuck"):
+        _epoch(guard, [2.5] * 25)  # flat: stuck
+
+
 @pytest.mark.parametrize(("lr", "direction"), [(LOW_LR * 0.99, "too low"), (LOW_LR, "too high")])
 def test_a_stuck_run_under_a_tenth_of_the_default_lr_is_told_its_lr_is_too_low(lr, direction):
     guard = DivergenceGuard(lr=lr)

@@ -14,6 +14,9 @@ from .rules import RunFacts, findings, train_error
 FILE = "diagnosis.json"
 MAX_LINES = 5
 MAX_SIBLINGS = 200  # siblings read for the reference training error (their metrics.csv)
+# A sibling is compared only when it trained on the same data for as long (a 1-epoch run against a 20-epoch one
+# is no evidence of capacity).
+COMPARABLE = ("dataset", "data_dir", "target", "val_fraction", "max_epochs", "max_steps", "limit_train_batches")
 
 
 def read_json(path: Path) -> dict | None:
@@ -32,12 +35,14 @@ def read_config(run_dir: Path) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def sibling_error(run_dir: Path, dataset) -> tuple[float | None, str]:
-    """The lowest final training error of the other finished runs on `dataset` under the same parent."""
-    best, where = None, ""
+def sibling_error(run_dir: Path, config: dict) -> tuple[float | None, str]:
+    """The lowest final training error of the other finished runs under the same parent that trained on the
+    same data for as long (COMPARABLE)."""
+    best, where, dataset = None, "", config.get("dataset")
     siblings = sorted(p for p in Path(run_dir).parent.iterdir() if p.is_dir() and p != Path(run_dir))
     for d in siblings[:MAX_SIBLINGS]:
-        if not (d / "results.json").is_file() or read_config(d).get("dataset") != dataset:
+        other = read_config(d)
+        if not (d / "results.json").is_file() or any(other.get(k) != config.get(k) for k in COMPARABLE):
             continue
         error = train_error(RunFacts(read_curves(d / "metrics.csv"), {}))
         if error is not None and (best is None or error < best):
@@ -52,7 +57,7 @@ def facts(run_dir: Path, monitor: str, maximize: bool, units: dict | None = None
     if target is not None:
         reference, source = float(target), f"--target-error {target:g}"
     else:
-        reference, source = sibling_error(run_dir, config.get("dataset"))
+        reference, source = sibling_error(run_dir, config)
     return RunFacts(
         curves=read_curves(run_dir / "metrics.csv"),
         config=config,

@@ -1,6 +1,6 @@
 """The diagnosis rules, in the checklist's order: each reads a run's own curves and numbers and
 returns a Finding (id, severity, evidence with the measured figures and steps, the checklist's words,
-the flags to try) or None. Only the standard library.
+the flags to try) or None. Only the standard library (and the flags' table, for ε0's default).
 
 The thresholds are named constants with where they come from; tests put curves on either side of each."""
 
@@ -8,15 +8,21 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
+from ..config.flags import FLAG_BY_NAME
 from .curves import Curves
+
+LOW_LR = FLAG_BY_NAME["lr"].default / 10  # as training/callbacks.LOW_LR (which imports torch)
 
 ACCURACY = "acc"  # training/metrics.METRICS' accuracy, logged as <split>/acc: the error rules read it
 SEVERITIES = ("info", "warning", "error")  # error: the run failed (diverged); warning: act on it
 
 # --- ε0 too high. The checklist: "observe performance over the first few minibatches".
 EARLY_STEPS = 20  # the first minibatches watched (about one epoch of digits at the default --batch-size 64)
-# The loss ends the early window 5% above where it began (each end averages 3 steps: minibatch noise).
+# The loss ends the early window 5% above where it began (each end averages 3 steps: minibatch noise), or
+# jumps to twice its first value inside it ("the cost function may increase dramatically"; ε0 × 100 on digits
+# jumps 4× at step 1 and recovers, leaving dead units; a healthy run never leaves its first value far behind).
 EARLY_RISE = 1.05
+EARLY_JUMP = 2.0
 # Oscillation: a smooth decreasing curve has no sign change in its differences; i.i.d. noise has 2/3
 # of them. Only jumps larger than a quarter of the first loss count, so the minibatch noise of a
 # healthy run (under a tenth of it on digits) does not; a third of the steps jumping that much is oscillation.
@@ -27,7 +33,9 @@ DIVERGED_FACTOR = 10.0  # the divergence guard's factor (training/callbacks.Dive
 # of the defaults on digits cuts the loss by over 80%; a tenth means ε0 barely moves the weights.
 SLOW_DROP = 0.10
 # --- Unstable gradients: a spike is a total norm 10× the median of the 20 steps before it (an order of
-# magnitude: the norms of a healthy run drift by far less from one step to the next); 3 spikes a run.
+# magnitude: the norms of a healthy run drift by far less from one step to the next); 3 spikes a run. A norm
+# under the largest of the run's first 20 steps is no spike: once a healthy run has converged its norms are tiny
+# and one hard minibatch is 10× them (8 such "spikes" in a default digits run, all below its first norms).
 SPIKE_WINDOW = 20
 SPIKE_FACTOR = 10.0
 SPIKE_COUNT = 3
@@ -37,10 +45,18 @@ CLIP_QUANTILE = 0.9  # the suggested --gradient-clip-val: the issue's "e.g. thei
 CAPACITY_MARGIN = 0.05
 # --- Regularize: a train–validation accuracy gap of 5 points at the end that grew by 2 points since
 # its smallest value in the first half (the validation split of digits has 180 images: 1 image = 0.6 point).
+# A regression run's gap is relative, (val − train) / val of its rmse: a quarter, grown by a tenth. Either must
+# also pass twice the validation metric's standard error (NOISE_SE; the split's size from the run's steps): on
+# breast-cancer's 46 validation rows 5 points are 2 rows. It is a warning when the validation metric has also
+# worsened from its best by more than that noise, an info otherwise (the default diabetes run: a 46% gap, its
+# val/rmse 2.2 above its best, within the noise of 50 rows).
 GAP_LARGE = 0.05
 GAP_GROWTH = 0.02
+REL_GAP_LARGE, REL_GAP_GROWTH = 0.25, 0.10
+NOISE_SE = 2.0
 GAP_MIN_EPOCHS = 4  # the first epochs' train/acc averages minibatches while the net still learns: too early to tell
-# --- Training length: the best epoch in the first tenth of a run of at least 10 epochs.
+# --- Training length: the best epoch in the first tenth of a run of at least 10 epochs, better than the last by
+# more than one standard error (a tie of 180 validation images at epoch 2 is not "much shorter").
 SHORT_SHARE = 0.1
 SHORT_MIN_EPOCHS = 10
 # --- Units (units.py measures them): a quarter of the hidden units saturated (|tanh| > 0.97 or
@@ -133,6 +149,18 @@ def lr_too_high(f: RunFacts) -> Finding | None:
             {"first": finite[0], "last": finite[-1]},
         )
     early = loss[:EARLY_STEPS]
+    if len(early) >= 2 and max(early) > EARLY_JUMP * early[0]:
+        top = early.index(max(early))
+        return Finding(
+            "lr-too-high",
+            "warning",
+            "Learning rate",
+            f"train/loss jumped to {early[top]:.3g} at step {steps[top]}, over {EARLY_JUMP:g}× its first value "
+            f"({early[0]:.3g}) with ε0 = {lr:g}",
+            QUOTES["lr"],
+            flags,
+            {"jump": early[top] / early[0]},
+        )
     if len(early) >= 6:
         start, end = _mean(early[:3]), _mean(early[-3:])
         if end > EARLY_RISE * start:
@@ -198,10 +226,10 @@ def lr_too_low(f: RunFacts) -> Finding | None:
 
 def unstable_gradients(f: RunFacts) -> Finding | None:
     norms, steps = f.curves.values("train/grad_norm"), f.curves.steps("train/grad_norm")
-    spikes = []
+    spikes, early = [], max(norms[:SPIKE_WINDOW], default=0.0)
     for i in range(SPIKE_WINDOW, len(norms)):
         median = statistics.median(norms[i - SPIKE_WINDOW : i])
-        if math.isfinite(norms[i]) and median > 0 and norms[i] > SPIKE_FACTOR * median:
+        if math.isfinite(norms[i]) and median > 0 and norms[i] > max(SPIKE_FACTOR * median, early):
             spikes.append(i)
     if len(spikes) < SPIKE_COUNT:
         return None
@@ -251,18 +279,47 @@ def _double(width) -> str:
     return str(width * 2) if isinstance(width, int) else "<wider>"
 
 
+def val_size(f: RunFacts) -> int | None:
+    """The validation split's size, from the run's steps per epoch × minibatch × val_fraction / (1 − it)."""
+    r, c = f.results or {}, f.config
+    steps, epochs, fraction = r.get("steps"), r.get("epochs"), c.get("val_fraction", 0.1)
+    limit = c.get("limit_train_batches", 1.0)  # a number of batches says nothing of the split's size
+    if not (isinstance(steps, int) and isinstance(epochs, int) and epochs > 0 and 0 < fraction < 1):
+        return None
+    if not (isinstance(limit, float) and 0 < limit <= 1):
+        return None
+    train = steps / epochs / limit * c.get("batch_size", 64) * c.get("accumulate_grad_batches", 1)
+    return max(1, round(train * fraction / (1 - fraction)))
+
+
+def noise(f: RunFacts, value: float) -> float:
+    """One standard error of the monitored validation metric at `value` (0 when the split's size is unknown):
+    √(p(1 − p)/n) for an accuracy, value/√(2n) for an rmse (relative: 1/√(2n))."""
+    n = val_size(f)
+    if n is None:
+        return 0.0
+    if f.maximize:
+        return math.sqrt(max(value * (1 - value), 1 / n) / n)
+    return abs(value) / math.sqrt(2 * n)
+
+
 def regularize(f: RunFacts) -> Finding | None:
-    train, val = f.curves.per_epoch(f"train/{ACCURACY}"), f.curves.per_epoch(f"val/{ACCURACY}")
+    metric = f.monitor.split("/", 1)[-1] if f.monitor else ACCURACY  # acc, or rmse for regression
+    train, val = f.curves.per_epoch(f"train/{metric}"), f.curves.per_epoch(f"val/{metric}")
     epochs = sorted(set(train) & set(val))
     if len(epochs) < GAP_MIN_EPOCHS:
         return None
-    gap = [train[e] - val[e] for e in epochs]
+    relative = not f.maximize  # rmse: (val − train) / val
+    gap = [(val[e] - train[e]) / val[e] if relative and val[e] else train[e] - val[e] for e in epochs]
     first_half = gap[: max(1, len(gap) // 2)]
-    # The first epochs' train/acc averages the minibatches while the net is still learning (below
-    # val/acc at the epoch's end): a negative early gap counts as none.
-    smallest = max(0.0, min(first_half))
+    # The first epochs' training metric averages the minibatches while the net is still learning (worse than
+    # the validation's at the epoch's end): a negative early gap counts as none.
+    low = min(first_half)
+    smallest, at = max(0.0, low), epochs[gap.index(low)] + 1
     growth = gap[-1] - smallest
-    if gap[-1] <= GAP_LARGE or growth <= GAP_GROWTH:
+    large, grown = (REL_GAP_LARGE, REL_GAP_GROWTH) if relative else (GAP_LARGE, GAP_GROWTH)
+    se = noise(f, val[epochs[-1]]) / (val[epochs[-1]] or 1 if relative else 1)
+    if gap[-1] <= max(large, NOISE_SE * se) or growth <= grown:
         return None
     c = f.config
     flags = [
@@ -275,13 +332,16 @@ def regularize(f: RunFacts) -> Finding | None:
         if not c.get(k)
     ]
     flags.append("--early-stopping-patience 5 (last: Ng discourages it)")
+    what = f"(val/{metric} − train/{metric}) / val/{metric}" if relative else f"train/{metric} − val/{metric}"
+    since = f"{low:.1%} at epoch {at}" if low >= 0 else f"0 (it was {low:.1%} at epoch {at}, counted as none)"
+    best = (min if relative else max)(val.values())
+    worse = abs(val[epochs[-1]] - best) > NOISE_SE * noise(f, best)
+    kept = "" if worse else f"; val/{metric} stays within its noise of its best ({best:.4g})"
     return Finding(
         "regularize",
-        "warning",
+        "warning" if worse else "info",
         "Regularization",
-        f"train/{ACCURACY} − val/{ACCURACY} = {gap[-1]:.1%} at epoch "
-        f"{epochs[-1] + 1}, grown by {growth:.1%} from {smallest:.1%} (epoch "
-        f"{epochs[gap.index(min(first_half))] + 1})",
+        f"{what} = {gap[-1]:.1%} at epoch {epochs[-1] + 1}, grown by {growth:.1%} since {since}{kept}",
         QUOTES["regularize"],
         flags,
         {"gap": gap[-1], "growth": growth},
@@ -295,8 +355,8 @@ def training_length(f: RunFacts) -> Finding | None:
     epochs = sorted(val)
     sign = 1 if f.maximize else -1
     best = max(epochs, key=lambda e: (sign * val[e], -e))  # the first epoch of the best value (best.ckpt's)
-    n = len(epochs)
-    if n >= SHORT_MIN_EPOCHS and epochs.index(best) < SHORT_SHARE * n:
+    n, se = len(epochs), noise(f, val[best])
+    if n >= SHORT_MIN_EPOCHS and epochs.index(best) < SHORT_SHARE * n and sign * (val[best] - val[epochs[-1]]) > se:
         return Finding(
             "training-length",
             "info",
@@ -307,7 +367,7 @@ def training_length(f: RunFacts) -> Finding | None:
             [f"--max-epochs {max(1, 2 * (best + 1))}"],
             {"best_epoch": best + 1},
         )
-    if best == epochs[-1] and sign * val[best] > sign * val[epochs[-2]]:
+    if best == epochs[-1] and sign * (val[best] - val[epochs[-2]]) > se:
         return Finding(
             "training-length",
             "info",
@@ -353,14 +413,18 @@ def units(f: RunFacts) -> Finding | None:
 
 
 def findings(f: RunFacts) -> list[Finding]:
-    """Every rule's finding, in the checklist's order (ε0 too low only when no other finding explains it)."""
+    """Every rule's finding, in the checklist's order; a wrong ε0 (too high or too low) hides capacity."""
     found = [r(f) for r in (lr_too_high, unstable_gradients, capacity, regularize, training_length, units)]
     found = [x for x in found if x is not None]
-    if any(x.id == "lr-too-high" for x in found):  # tune ε0 first: its runs' training error says nothing of capacity
+    # ε0 too low is judged before capacity; dead or saturated units explain a slow loss themselves, and a too-high
+    # ε0 rules it out. When both a slow loss and capacity are found, ε0 under a tenth of its default (the stuck
+    # guard's LOW_LR) is blamed; at a usual ε0 the network is (1 × 2 units on digits: a 5% first epoch, 73% error).
+    if not any(x.id in ("lr-too-high", "dead-units", "saturated-units") for x in found):
+        found = [x for x in [lr_too_low(f)] if x is not None] + found
+    lr, cap = f.config.get("lr"), any(x.id == "capacity" for x in found)
+    if cap and any(x.id == "lr-too-low" for x in found) and not (isinstance(lr, (int, float)) and lr < LOW_LR):
+        found = [x for x in found if x.id != "lr-too-low"]
+    if any(x.id.startswith("lr-too") for x in found):  # tune ε0 first: its training error says nothing of capacity
         found = [x for x in found if x.id != "capacity"]
-    if not any(x.severity != "info" for x in found):
-        low = lr_too_low(f)
-        if low is not None:
-            found.insert(0, low)
     order = ["Learning rate", "Architecture", "Regularization", "Activation function"]
     return sorted(found, key=lambda x: order.index(x.section))

@@ -18,6 +18,7 @@ from ..files import TargetError, check_apart, check_target, write_atomically
 {%- if cookiecutter.sweeps_engine %}
 from ..search.sources import PREFIX as OPTUNA_PREFIX
 from ..search.sources import optuna_runs
+from ..search.tune import add_tune_command, tune_command
 {%- endif %}
 from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
 from .edges import widened
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 {%- endif %}
 {%- if cookiecutter.sweeps_engine %}
     add_run_command(commands)  # sweeps_run.py
+    add_tune_command(commands)  # search/tune.py
 {%- endif %}
     return parser
 
@@ -262,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
 {%- if cookiecutter.sweeps_engine %}
     if args.command == "run":
         return run_command(parser, args, train_args)
+    if args.command == "tune":
+        return tune_command(parser, args, train_args)
 {%- endif %}
 {%- if cookiecutter.diagnostics %}
     if args.command == "repeat":

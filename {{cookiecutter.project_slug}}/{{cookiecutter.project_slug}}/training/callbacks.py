@@ -30,20 +30,22 @@ class Diverged(RuntimeError):
 
 class DivergenceGuard(L.Callback):
     """Stop on a NaN/inf training loss, or one above `factor` × its first value for `patience` steps: the
-    checklist's "when ε0 is too high, the cost function may increase dramatically"; or when stuck, no epoch's
-    mean below the first value after `patience` steps. Raising (not should_stop) keeps the last good checkpoint."""
+    checklist's "when ε0 is too high, the cost function may increase dramatically"; or when stuck, no epoch's mean
+    below the first value after `patience` steps, nor falling (its second half 1% under its mean, or it 1% under the
+    epoch before: a loss that rose and comes down is not stuck). Raising (not should_stop) keeps the last good one."""
 
     def __init__(self, lr: float, factor: float = 10.0, patience: int = 20):
         self.lr, self.factor, self.patience = lr, factor, patience
         self.first, self.above = None, 0  # the first finite training loss; steps in a row far above it
         self.improved = False  # some epoch's mean training loss was below the first value
-        self.steps, self.epoch_sum, self.epoch_steps = 0, 0.0, 0
+        self.steps, self.losses, self.previous = 0, [], math.nan  # the epoch's training losses; the last mean
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = pl_module.last_train_loss  # already on the host: no extra device sync
         if self.first is None and math.isfinite(loss):
             self.first = loss
-        self.steps, self.epoch_sum, self.epoch_steps = self.steps + 1, self.epoch_sum + loss, self.epoch_steps + 1
+        self.steps = self.steps + 1
+        self.losses.append(loss)
         self.above = self.above + 1 if math.isfinite(loss) and loss > self.factor * self.first else 0
         if not math.isfinite(loss):
             why = f"became {loss} at step {trainer.global_step}"
@@ -54,14 +56,15 @@ class DivergenceGuard(L.Callback):
         raise Diverged(self.advice(f"training diverged: the training loss {why}"), trainer.global_step, loss)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.epoch_sum, self.epoch_steps = 0.0, 0
+        self.losses = []
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self.improved or self.first is None or not self.epoch_steps:
+        if self.improved or self.first is None or not (n := len(self.losses)):
             return
-        mean = self.epoch_sum / self.epoch_steps
+        mean, half, previous, self.previous = sum(self.losses) / n, n // 2, self.previous, sum(self.losses) / n
         self.improved = mean < self.first
-        if not self.improved and self.steps >= self.patience:
+        falling = mean < 0.99 * previous or half and sum(self.losses[half:]) / (n - half) < 0.99 * mean
+        if not self.improved and not falling and self.steps >= self.patience:
             why = (
                 f"training is stuck: after {self.steps} steps the training loss averaged over epoch "
                 f"{trainer.current_epoch + 1} ({mean:.3g}) is not below its first value ({self.first:.3g})"

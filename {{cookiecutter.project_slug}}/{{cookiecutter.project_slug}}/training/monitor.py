@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from ..data.tasks import DEFAULT_KIND, TASK_KINDS, kinds_of
 
-# A run of the default kind (classification) follows its validation accuracy: higher is better.
-MONITOR, MODE = f"val/{TASK_KINDS[DEFAULT_KIND].monitor}", TASK_KINDS[DEFAULT_KIND].mode
+MONITOR, MODE = f"val/{TASK_KINDS[DEFAULT_KIND].monitor}", TASK_KINDS[DEFAULT_KIND].mode  # classification: val/acc, max
 GOALS = {"max": "maximize", "min": "minimize"}  # a mode as a W&B sweep's metric.goal
 # What a diverged or stuck run reports, so that a sweep ranks it last: 0 for an accuracy (maximized). A
 # minimized metric gets a finite 1e6, not inf: W&B's summaries, JSON and a Bayesian model's fit need a
@@ -32,13 +31,11 @@ class Monitor:
         return a > b if self.mode == "max" else a < b
 
 
-def monitor_for(kind) -> Monitor:
-    """The monitored metric of a run whose primary task is of this kind (a data/tasks.TaskKind)."""
+def monitor_for(kind) -> Monitor:  # the monitored metric of a run whose primary task is of this kind (TaskKind)
     return Monitor(f"val/{kind.monitor}", kind.mode, kind.name)
 
 
-def monitor_of(hparams: dict) -> Monitor:
-    """The monitored metric of a run from its module's hyperparameters."""
+def monitor_of(hparams: dict) -> Monitor:  # ... from its module's hyperparameters
     return monitor_for(kinds_of(hparams)[0])
 
 
