@@ -115,10 +115,12 @@ FEATURE_FILES = {
     "sweeps_engine": {
         "{slug}/commands/sweeps_run.py",
         *(f"{{slug}}/search/{m}.py" for m in
-          ("__init__", "engine", "pruning", "sources", "space", "stopping", "storage", "sweepfile", "trial")),
+          ("__init__", "engine", "pruning", "sources", "space", "stopping", "storage", "sweepfile", "trial", "tune")),
         "tests/search/fake_train.py",
         "tests/search/test_search_engine.py",
         "tests/search/test_search_space.py",
+        "tests/search/test_search_wandb.py",
+        "tests/search/test_tune.py",
     },
     "inference": {
         "predict.py",
@@ -191,6 +193,7 @@ BENCHMARKS_OF = {
     "fast_wandb": {"benchmarks/bench_wandb.py"},
     "tables": {"benchmarks/bench_tables.py"},
     "backbones": {"benchmarks/bench_finetune.py"},
+    "diagnostics": {"benchmarks/bench_diagnosis.py"},
     "streaming": {"benchmarks/bench_streaming.py"},
 }
 FEATURES = tuple(FEATURE_FILES)

@@ -11,7 +11,7 @@ compare four ways to choose the flags, each run by the project's own tools:
                         `sweeps run` applies it; min_iter scaled from the files' 3 of 20 epochs to --epochs);
   (e) sweep-random      random search over sweep.yaml's space (its early termination off);
   (f) sweep-tpe         TPE (method bayes) over sweep.yaml's space;
-  (g) tune              `sweeps tune --epochs <trials x epochs>`: the checklist as a procedure (ε0, noise, the
+  (g) tune              `sweeps tune --budget-epochs <trials x epochs>`: the checklist as a procedure (ε0, noise, the
                         stage the diagnosis asks for, ε0 again after a network change), at the same epoch budget.
                         Its figure is its winner's test mean over its seed repeats (read once, for the winner).
 
@@ -158,7 +158,7 @@ class Search:
 
     def tune(self, trials: int, epochs: int) -> None:
         self.tool(
-            "-m", f"{PACKAGE}.sweeps", "tune", "--epochs", str(trials * epochs), "--seeds", "2",
+            "-m", f"{PACKAGE}.sweeps", "tune", "--budget-epochs", str(trials * epochs), "--seeds", "2",
             "--workers", str(self.workers), "--output-dir", str(self.runs), "--storage", self.storage,
             "--", *self.common, "--max-epochs", str(epochs),
         )  # fmt: skip

@@ -109,7 +109,7 @@ def tune_argv(out: Path, *budget: str) -> list[str]:
         "--seeds",
         "2",
         "--output-dir",
-        str(out),
+        str(out.parent),  # the study "tune" writes in <output-dir>/tune/ = out
         "--program",
         str(FAKE),
         "--",
@@ -128,7 +128,7 @@ def test_underfit_capacity_then_lr_again_test_read_for_the_winner_only(tmp_path,
     monkeypatch.setattr(tune, "SIZES", SMALL)
     read = []
     monkeypatch.setattr(tune, "test_value", lambda d, name: read.append(d) or 0.5)
-    out = tmp_path / "out"
+    out = tmp_path / "tune"
     assert main(tune_argv(out, "--trials", "16")) == 0
     names = [s["name"] for s in stages(out)]
     assert names[:4] == ["lr", "noise", "capacity", "lr-narrow"]  # the network changed: ε0 again, narrowly
@@ -164,8 +164,8 @@ class _E:
 def test_overfit_regularizes_and_the_epoch_budget_holds(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "overfit")
     monkeypatch.setattr(tune, "SIZES", SMALL)
-    out = tmp_path / "out"
-    assert main(tune_argv(out, "--epochs", "24")) == 0
+    out = tmp_path / "tune"
+    assert main(tune_argv(out, "--budget-epochs", "24")) == 0
     names = [s["name"] for s in stages(out)]
     assert names[:3] == ["lr", "noise", "regularize"]
     regularize = yaml.safe_load(Path(stages(out)[2]["file"]).read_text())["parameters"]
@@ -176,7 +176,7 @@ def test_overfit_regularizes_and_the_epoch_budget_holds(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_killed_tune_continues_without_running_a_trial_again(tmp_path):
-    out, once = tmp_path / "out", tmp_path / "slept"
+    out, once = tmp_path / "tune", tmp_path / "slept"
     env = {**os.environ, "FAKE_MODE": "underfit", "FAKE_SLEEP_ONCE": str(once)}
     argv = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", *tune_argv(out, "--trials", "12")]
     first = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -199,11 +199,11 @@ def test_a_killed_tune_continues_without_running_a_trial_again(tmp_path):
 
 @pytest.mark.slow
 def test_a_real_tune_on_digits(tmp_path):
-    out = tmp_path / "out"
+    out = tmp_path / "tune"
     fast = ["--accelerator", "cpu", "--wandb-mode", "disabled", "--width", "16", "--max-epochs", "1"]
     fast += ["--limit-train-batches", "4", "--batch-size", "32"]
     argv = [sys.executable, "-m", "{{cookiecutter.project_slug}}.sweeps", "tune", "--trials", "6", "--seeds", "2"]
-    done = subprocess.run([*argv, "--output-dir", str(out), "--", *fast], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([*argv, "--output-dir", str(tmp_path), "--", *fast], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "test/acc = " in done.stdout and (out / "report.md").is_file()
     config = yaml.safe_load((out / "best.yaml").read_text())
@@ -220,8 +220,8 @@ def test_the_metric_follows_the_task_before_any_run():
 
 
 def test_a_fixed_seed_is_refused(tmp_path, capsys):
-    assert main(tune_argv(tmp_path / "out", "--trials", "8") + ["--seed", "3"]) == 2
-    assert "do not fix --seed" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(tune_argv(tmp_path / "tune", "--trials", "8") + ["--seed", "3"]) == 2
+    assert "do not fix --seed" in capsys.readouterr().err and not (tmp_path / "tune").exists()
 
 
 @pytest.mark.slow
@@ -244,5 +244,5 @@ def test_the_report_is_logged_to_the_tunes_wandb_group(tmp_path):
 
 def test_an_output_dir_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    assert main(tune_argv(tmp_path / "file", "--trials", "8")) == 2
+    assert main(tune_argv(tmp_path / "file" / "tune", "--trials", "8")) == 2  # --output-dir is the file
     assert "is not a folder" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"

@@ -46,12 +46,12 @@ def add_tune_command(commands) -> None:
     t = commands.add_parser("tune", help="tune in the checklist's order (ε0, then what the diagnosis asks) locally")
     budget = t.add_mutually_exclusive_group(required=True)
     budget.add_argument("--trials", type=_positive, metavar="N", help="budget: train.py runs in all")
-    budget.add_argument("--epochs", type=_positive, metavar="E", help="budget: training epochs in all")
+    budget.add_argument("--budget-epochs", dest="epochs", type=_positive, metavar="E", help="budget: epochs in all")
     t.add_argument("--seeds", type=_positive, default=3, metavar="K", help="seeds of the noise and final repeats")
     t.add_argument("--workers", type=_positive, default=1, metavar="K", help="trials run at once on this machine")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default: sqlite:///<output-dir>/sweeps.db)")
     t.add_argument("--study", default="tune", metavar="NAME", help="prefix of the stages' studies (default: tune)")
-    t.add_argument("--output-dir", type=Path, default=Path("runs/tune"), metavar="PATH", help="runs and report")
+    t.add_argument("--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="writes <output-dir>/<study>/")
     t.add_argument("--program", default="train.py", metavar="SCRIPT", help="the training script (default: train.py)")
     t.add_argument("--heartbeat", type=float, default=30.0, metavar="SECONDS", help="as for `sweeps run`")
 
@@ -80,6 +80,10 @@ def tune_command(parser, args, train_args: list[str]) -> int:
             args.output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise SweepError(f"argument --output-dir: cannot create {args.output_dir} ({e.strerror})") from None
+        from .engine import safe_name
+
+        args.output_dir = args.output_dir / safe_name(args.study)  # <output-dir>/<study>/: report, runs, state
+        args.output_dir.mkdir(exist_ok=True)
         return Tune(args, train_args, fixed).run()
     except SweepError as e:
         return refuse(f"{parser.prog} tune", e)
@@ -233,7 +237,7 @@ class Tune:
             self.affordable(SIZES["lr"], reserve),
         )
         if first is None or not first["runs"]:
-            raise SweepError("the budget allows no ε0 search (or every trial failed): raise --trials/--epochs")
+            raise SweepError("the budget allows no ε0 search (or every trial failed): raise --trials/--budget-epochs")
         incumbent = self.best(first["runs"])
         log.append((first, None, incumbent))
         noise_runs = self.repeat(incumbent[1], "noise", "the incumbent over seeds: the noise a gain must beat")
