@@ -378,6 +378,10 @@ class Tune:
             }
             if image:  # augmentations only where the data kind has them (a small shift and rotation)
                 params.update(aug_translate={"values": [0.0, 0.05, 0.1]}, aug_rotate={"values": [0, 5, 10]})
+{%- if cookiecutter.tables %}
+            elif len(shape) == 2 and shape[1] >= 4:  # ordered table columns: the sequences' own (shift, jitter)
+                params.update(seq_shift={"values": [0.0, 0.1, 0.25]}, seq_jitter={"values": [0.0, 0.1, 0.2]})
+{%- endif %}
             return params, base, [], "bayes"
         params = {
             "momentum": {"distribution": "uniform", "min": 0.8, "max": 0.99},
@@ -554,7 +558,8 @@ def capacity_candidates(hp: dict, base: dict, fixed: set) -> list[dict]:
     model, depth = base.get("model", hp.get("model", "mlp")), base.get("depth", hp.get("depth", 2))
     width = base.get("width", hp.get("width"))
     shape = hp.get("input_shape") or []
-    families = ["mlp"] + (["rnn", "cnn"] if len(shape) == 3 and shape[1] >= 4 else [])
+    ordered = len(shape) in (2, 3) and shape[1] >= 4  # images' rows, or a table's --input-shape C,L steps
+    families = ["mlp"] + (["rnn", "cnn"] if ordered else [])
     if "model" in fixed or model not in families:
         families = [model]
     if not isinstance(width, int):
