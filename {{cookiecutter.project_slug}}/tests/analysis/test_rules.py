@@ -111,6 +111,25 @@ def test_capacity_against_the_target_error(error, found):
     assert ("capacity" in ids(c, reference_error=0.05, reference_source="--target-error 0.05")) == found
 
 
+# Images' rows are in order, an rnn already reads them so; a table declared 1 channel × 40 steps is ordered.
+@pytest.mark.parametrize(
+    "config, sequence_model",
+    [
+        ({"model": "mlp", "dataset": "digits"}, True),
+        ({"model": "rnn", "dataset": "digits"}, False),
+{%- if cookiecutter.tables %}
+        ({"model": "mlp", "dataset": "csv", "feature_shape": [1, 40]}, True),
+        ({"model": "mlp", "dataset": "csv", "feature_shape": []}, False),
+{%- endif %}
+    ],
+)
+def test_capacity_on_ordered_data_names_a_sequence_model_first(config, sequence_model):
+    c = curves(healthy_loss(), train_acc=[0.5, 0.7], val_acc=[0.5, 0.7])
+    found = findings(facts(c, config=config, reference_error=0.05, reference_source="--target-error 0.05"))
+    flags = next(x for x in found if x.id == "capacity").flags
+    assert flags[0].startswith("--model rnn") == sequence_model and "--depth" in " ".join(flags)
+
+
 @pytest.mark.parametrize(
     "error, found", [(0.10 + rules.CAPACITY_MARGIN - 0.001, False), (0.10 + rules.CAPACITY_MARGIN + 0.001, True)]
 )

@@ -9,6 +9,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 
 from ..config.flags import FLAG_BY_NAME
+from ..datasets import DATASETS
 from .curves import Curves
 
 LOW_LR = FLAG_BY_NAME["lr"].default / 10  # as training/callbacks.LOW_LR (which imports torch)
@@ -263,6 +264,10 @@ def capacity(f: RunFacts) -> Finding | None:
     if error <= limit:
         return None
     c = f.config
+    advice = [f"--depth {c.get('depth', 2) + 1}", f"--width {_double(c.get('width'))}"]
+    spec = DATASETS.get(str(c.get("dataset")))
+    if c.get("model") == "mlp" and (len(c.get("feature_shape") or []) == 2 or (spec and spec.kind == "images")):
+        advice.insert(0, "--model rnn (or cnn): the data is ordered, and the domain dictates certain architectures")
     return Finding(
         "capacity",
         "warning",
@@ -270,7 +275,7 @@ def capacity(f: RunFacts) -> Finding | None:
         f"the training error stays at {error:.1%} at the last "
         f"epoch, above {f.reference_source} ({ref:.1%}{'' if target else f' + {CAPACITY_MARGIN:.0%}'})",
         QUOTES["capacity"],
-        [f"--depth {c.get('depth', 2) + 1}", f"--width {_double(c.get('width'))}"],
+        advice,
         {"train_error": error, "reference": ref},
     )
 
