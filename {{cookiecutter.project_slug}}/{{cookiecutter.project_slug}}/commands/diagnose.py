@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..config.parser import OneLineParser
-from ..errors import RunDirectoryError, UsageError, refuse
+from ..errors import RunDirectoryError, UsageError, guarded, refuse
 
 PROG = f"python -m {__package__.rpartition('.')[0]}.diagnose"
 
@@ -43,6 +43,7 @@ def units_of_run(run_dir: Path) -> dict | None:
         return None
 
 
+@guarded(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run_dir = args.run_dir

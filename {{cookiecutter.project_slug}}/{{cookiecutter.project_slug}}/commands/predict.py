@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config.parser import OneLineParser
 from ..config.types import NON_NEGATIVE, POSITIVE, auto_or, number_type
-from ..errors import UsageError, refuse
+from ..errors import UsageError, guarded, refuse
 from ..files import TargetError, check_apart, check_target
 
 positive = number_type(int, POSITIVE)
@@ -103,6 +103,7 @@ def build_loader(a: argparse.Namespace, hp: dict):
     return loader, "file"
 
 
+@guarded("predict.py")
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)  # bad flags and an existing --output exit 2 here, before torch loads
     try:

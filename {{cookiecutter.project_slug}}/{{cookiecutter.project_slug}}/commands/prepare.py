@@ -24,7 +24,7 @@ from ..data.cache import load_cached
 from ..data.splits import {% if cookiecutter.tables %}TEST_FRACTION, {% endif %}label_frequencies, split_indices
 from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
-from ..errors import DataError, UsageError, refuse
+from ..errors import DataError, UsageError, guarded, refuse
 from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
@@ -355,6 +355,7 @@ def write_split(a: argparse.Namespace, writer, folder: Path) -> dict:
     }
 
 
+@guarded("prepare")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))

@@ -13,7 +13,7 @@ import yaml
 
 from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
-from ..errors import SweepError, one_line, refuse
+from ..errors import SweepError, guarded, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
 {%- if cookiecutter.sweeps_engine %}
 from ..search.sources import PREFIX as OPTUNA_PREFIX
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@guarded(f"python -m {PACKAGE}.sweeps")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     train_args = argv[argv.index("--") + 1 :] if "--" in argv else []  # `run ... -- TRAIN FLAGS`

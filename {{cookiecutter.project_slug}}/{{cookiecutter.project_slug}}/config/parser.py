@@ -109,12 +109,8 @@ def load_config_file(path: str, parser: OneLineParser) -> dict:
         parser.error(f"argument --config: file not found: {path}")
     try:
         data = yaml.safe_load(p.read_text())
-    except PermissionError:
-        parser.error(f"{where}: permission denied")
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         parser.error(f"{where} is not valid YAML ({str(e).splitlines()[0]})")
-    except RecursionError:
-        parser.error(f"{where} is nested too deeply to be a config of flag: value")
     except (OSError, ValueError) as e:
         parser.error(f"{where} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     if data is None:
