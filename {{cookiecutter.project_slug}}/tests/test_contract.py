@@ -29,6 +29,10 @@ PKG = "{{cookiecutter.project_slug}}"
 ALARM = 20  # seconds: a case still running by then hangs or has started real work
 
 
+class Hung(BaseException):  # not an Exception: no command's `except Exception` swallows it
+    pass
+
+
 class _Parsed(Exception):
     def __init__(self, parser):
         self.parser = parser
@@ -74,10 +78,12 @@ def subcommands(parser) -> dict[tuple[str, ...], argparse.ArgumentParser]:
 
 
 def kind_of(action: argparse.Action) -> str | None:
-    """number, name, in_file, in_dir, in_path (file or folder), out_file, out_dir; None: a switch or a choice."""
+    """integer, number, name, in_file, in_dir, in_path (file or folder), out_file, out_dir; None: a switch, a choice."""
     if action.nargs == 0 or action.choices or action.dest == "help" or getattr(action.type, "__name__", "") == "bool":
         return None
-    if action.type in (int, float) or getattr(action.type, "__name__", "") in ("int", "float", "size", "positive"):
+    if action.type is int or getattr(action.type, "__name__", "") in ("int", "size", "positive"):
+        return "integer"
+    if action.type is float or getattr(action.type, "__name__", "") == "float":
         return "number"
     words = f"{action.metavar or ''} {action.dest}".upper()
     if "NAME" in words or action.dest in ("study",):
@@ -139,6 +145,7 @@ def _locked(tmp: Path, inner: str = "") -> str:
 
 IN = ("in_file", "in_dir", "in_path")
 OUT = ("out_file", "out_dir")
+NUMBERS = ("integer", "number")
 DEEP = b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n"
 BATTERY = {
     "a folder": (("in_file", "out_file"), _dir),
@@ -160,12 +167,22 @@ BATTERY = {
     "under a file": (OUT, lambda t: str(Path(_file(t, "plain.txt", b"keep\n")) / "new-output")),
     "slash": (("name",), lambda t: "a/b"),
     "dot-dot": (("name",), lambda t: "../../escaped"),
-    "nan": (("number",), lambda t: "nan"),
-    "inf": (("number",), lambda t: "inf"),
-    "1e400": (("number",), lambda t: "1e400"),
-    "huge": (("number",), lambda t: "9" * 30),
-    "text": (("number",), lambda t: "abc"),
+    "nan": (NUMBERS, lambda t: "nan"),
+    "inf": (NUMBERS, lambda t: "inf"),
+    "1e400": (NUMBERS, lambda t: "1e400"),
+    "huge": (("integer",), lambda t: "9" * 30),
+    "text": (NUMBERS, lambda t: "abc"),
 }
+
+
+# Arguments read only in a context: what the case adds so that the argument is read (option -> valid values, argv).
+CONTEXT = {
+    "--data-dir": ({}, ["--dataset=image-folder"]),  # the default dataset is embedded: no folder read
+    "predict.py --output-dir": ({"checkpoint": "last"}, []),  # where `last` looks for runs
+    "export.py --output-dir": ({"checkpoint": "last"}, []),
+}
+# Cases whose value is valid for that argument: (command, option, case) -> why.
+VALID_CASES = {("train.py", "--config", "empty"): "an empty config file sets nothing"}
 
 
 def valid_values(tmp: Path, ckpt: Path) -> dict[str, str]:
@@ -213,7 +230,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def _alarm(signum, frame):
-    raise TimeoutError(f"still running after {ALARM} s: hung, or did real work on bad input")
+    raise Hung(f"still running after {ALARM} s: hung, or did real work on bad input")
 
 
 def run_case(command: tuple, option: str, case: str, tmp_path: Path, ckpt: Path, capsys) -> None:
@@ -222,10 +239,13 @@ def run_case(command: tuple, option: str, case: str, tmp_path: Path, ckpt: Path,
     cwd.mkdir()
     shutil.copytree(ROOT / "sweeps", cwd / "sweeps")
     shutil.copy(ROOT / "sweep.yaml", cwd / "sweep.yaml")
-    valid = valid_values(tmp_path, ckpt)
+    if why := VALID_CASES.get((command[0], option, case)):
+        pytest.skip(why)
+    values, extra = CONTEXT.get(f"{command[0]} {option}", CONTEXT.get(option, ({}, [])))
+    valid = {**valid_values(tmp_path, ckpt), **values}
     (tmp_path / "bad").mkdir()
     bad = BATTERY[case][1](tmp_path / "bad")
-    argv = [*command[1], *argv_for(parser, option, bad, valid)]
+    argv = [*command[1], *argv_for(parser, option, bad, valid), *extra]
     main = importlib.import_module(module).main
     before = snapshot(tmp_path)
     old = os.getcwd()
@@ -249,6 +269,10 @@ def run_case(command: tuple, option: str, case: str, tmp_path: Path, ckpt: Path,
     assert snapshot(tmp_path) == before, f"wrote files: {shown}"
 
 
+# Cases still failing when this branch ended (the lead flips them as the fixes land): id -> reason.
+KNOWN: dict[str, str] = {}
+
+
 def cases() -> list:
     params, first = [], set()
     for name, sub, option, kind in arguments():
@@ -256,6 +280,8 @@ def cases() -> list:
             if kind in kinds:
                 marks = [pytest.mark.slow] if (name, sub, kind) in first else []
                 label = " ".join([name, *sub, option, case])
+                if label in KNOWN:
+                    marks.append(pytest.mark.xfail(reason=KNOWN[label], strict=False))
                 params.append(pytest.param((name, sub), option, case, marks=marks, id=label))
         first.add((name, sub, kind))
     return params

@@ -83,11 +83,11 @@ def guarded(prog: str):
         def run(*args):
             try:
                 return main(*args)
-            except (OSError, RuntimeError, MemoryError) as e:
+            except (OSError, RuntimeError, MemoryError, OverflowError) as e:
                 if isinstance(e, OSError) and e.errno in BAD_PATH:
                     return refuse(prog, UsageError(f"{e.filename or ''}: {e.strerror}".lstrip(": ")[:300]))
-                if isinstance(e, (MemoryError, RecursionError)) or "you tried to allocate" in str(e):
-                    return refuse(prog, UsageError("the input asks for more memory or nesting than there is"))
+                if isinstance(e, (MemoryError, RecursionError, OverflowError)) or "you tried to allocate" in str(e):
+                    return refuse(prog, UsageError("a number or nesting too large: more than this machine holds"))
                 raise
 
         return run

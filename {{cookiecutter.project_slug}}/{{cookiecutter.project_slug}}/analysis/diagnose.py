@@ -5,9 +5,8 @@ siblings under the same --output-dir → the rules' findings → diagnosis.json 
 import json
 from pathlib import Path
 
-import yaml
-
-from ..files import write_atomically
+from ..errors import UsageError
+from ..files import read_text, read_yaml, write_atomically
 from .curves import read_curves
 from .rules import RunFacts, findings, train_error
 
@@ -17,19 +16,18 @@ MAX_SIBLINGS = 200  # siblings read for the reference training error (their metr
 
 
 def read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    try:  # files.read_text: no FIFO, binary or non-UTF-8 file; RecursionError: nested too deeply
+        value = json.loads(read_text(path))
+    except (UsageError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
 def read_config(run_dir: Path) -> dict:
-    try:
-        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+    try:  # files.read_yaml: {} for a file that is not a readable mapping (a damaged run is skipped, never fatal)
+        return read_yaml(Path(run_dir) / "config.yaml")
+    except UsageError:
         return {}
-    return config if isinstance(config, dict) else {}
 
 
 def sibling_error(run_dir: Path, dataset) -> tuple[float | None, str]:

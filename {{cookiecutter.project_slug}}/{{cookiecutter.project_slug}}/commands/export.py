@@ -170,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             "pip install -e '.[export]'"
         )
     from ..checkpoints import find_checkpoint, read_hparams
+    from ..inference.inputs import check_units
 
     try:
         ckpt = find_checkpoint(a.checkpoint, a.output_dir)
         hp = read_hparams(ckpt)
+        check_units(hp, ckpt)
     except UsageError as e:
         parser.error(str(e))
     out = output_path(a, ckpt)

@@ -123,11 +123,13 @@ def predict(a: argparse.Namespace) -> int:
     from ..data.tasks import kinds_of
     from ..errors import SettingError
     from ..files import atomic_path, remove_stale_temporaries
+    from ..inference.inputs import check_units
     from ..inference.outputs import PredictionWriter
     from ..training.module import load_module
 
     ckpt = find_checkpoint(a.checkpoint, a.output_dir)
     hp = read_hparams(ckpt)
+    check_units(hp, ckpt)
     loader, key = build_loader(a, hp)
     out = Path(a.output)
     remove_stale_temporaries(out.resolve().parent)  # of a predict.py killed while writing

@@ -56,7 +56,10 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--output", required=True, metavar="DIR", help="Folder for the shards (new or empty).")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing non-empty --output.")
     parser.add_argument(
-        "--workers", type=int, default=min(4, os.cpu_count() or 1), help="Processes writing shards (default: up to 4)."
+        "--workers",
+        type=number_type(int, Range(1, 1024)),
+        default=min(4, os.cpu_count() or 1),
+        help="Processes writing shards (default: up to 4).",
     )
     parser.add_argument(
         "--chunk-bytes",

@@ -13,7 +13,7 @@ import yaml
 
 from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
-from ..errors import SweepError, guarded, one_line, refuse
+from ..errors import SweepError, UsageError, guarded, one_line, refuse
 from ..files import TargetError, check_apart, check_target, write_atomically
 {%- if cookiecutter.sweeps_engine %}
 from ..search.sources import PREFIX as OPTUNA_PREFIX
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             return report_or_repeat(args)
 {%- endif %}
         path = next_stage(args.origin, args.to, args.output, args.stages)
-    except SweepError as e:
+    except UsageError as e:  # SweepError, or a file the shared readers refused
         return refuse(f"{parser.prog} {args.command}", e)
     print(f"wrote {path}; start it with: wandb sweep {path}")
     return 0

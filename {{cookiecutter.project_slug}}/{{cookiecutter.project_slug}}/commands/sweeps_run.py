@@ -4,7 +4,9 @@ parser and dispatches."""
 import argparse
 from pathlib import Path
 
+from ..config.types import POSITIVE, number_type, run_name_type
 from ..errors import SweepError, refuse
+from ..files import TargetError, check_folder
 
 PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is in its commands/)
 
@@ -20,7 +22,8 @@ def add_run_command(commands) -> None:
         help="Optuna storage shared by every runner of the study: sqlite:///PATH, postgresql+psycopg2://"
         "USER@HOST/DB, mysql+pymysql://..., or journal:PATH (default: sqlite:///<output-dir>/sweeps.db)",
     )
-    run.add_argument("--study", metavar="NAME", help="the study's name (default: the sweep file's name)")
+    study = "the study's name (default: the sweep file's name)"
+    run.add_argument("--study", type=run_name_type, metavar="NAME", help=study)
     run.add_argument(
         "--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="where the trials' run directories go"
     )
@@ -28,7 +31,7 @@ def add_run_command(commands) -> None:
     run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
     run.add_argument(
         "--heartbeat",
-        type=float,
+        type=number_type(float, POSITIVE),
         default=30.0,
         metavar="SECONDS",
         help="RDB storages: a running trial whose runner stops beating for 2x this is failed and asked again",
@@ -37,8 +40,8 @@ def add_run_command(commands) -> None:
 
 def positive(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    if not 1 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must be in [1, 2^31), got {text[:40]!r}")
     return value
 
 
@@ -67,6 +70,7 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
         train_args=train_args,
     )
     try:
+        check_folder(args.output_dir)  # files.py: a file, /proc, unwritable, a name too long: before any trial
         return run_sweep(load_sweep(args.sweep), options)
-    except SweepError as e:
+    except (SweepError, TargetError) as e:
         return refuse(f"{parser.prog} run", e)

@@ -4,13 +4,13 @@ advice on valid but doubtful values. Each problem is one line (parser.error: exi
 
 import argparse
 import math
-import os
-from pathlib import Path
 
 {% if cookiecutter.tables -%}
 from ..data.tasks import parse_task_types
 {% endif -%}
 from ..datasets import DATASETS, tasks_for
+from ..errors import UsageError
+from ..files import check_folder
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, {% if cookiecutter.diagnostics %}missing, {% endif %}wandb_mode_env_problem
@@ -29,12 +29,10 @@ def yaml_text(value) -> str:
 def check_environment(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     """What the flags need from the machine, checked before any file is written: the output folder,
     the run name, W&B's mode and credentials."""
-    out = Path(a.output_dir)
-    if out.exists() and not out.is_dir():
-        parser.error(f"argument --output-dir: {a.output_dir} exists and is not a directory")
-    existing = next((p for p in [out, *out.parents] if p.exists()), None)
-    if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        parser.error(f"argument --output-dir: {existing} is not writable")
+    try:
+        out = check_folder(a.output_dir)
+    except UsageError as e:
+        parser.error(f"argument --output-dir: {e}")
     if a.run_name and not a.resume_ckpt and not a.overwrite and is_rank_zero() and (out / a.run_name).exists():
         parser.error(
             f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "

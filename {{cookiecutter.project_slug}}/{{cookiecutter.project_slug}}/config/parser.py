@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from ..datasets import default_tasks
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
+from ..files import read_yaml
 from . import flags
 from .agent import agent_argv, agent_resume, agent_run_name
 from .checks import (
@@ -101,22 +102,10 @@ def normalize_argv(argv: list[str]) -> list[str]:
 def load_config_file(path: str, parser: OneLineParser) -> dict:
     """The YAML mapping of flag: value in `path`, each value checked by its flag's type (the message
     names the file); any problem with the file is one line."""
-    p = Path(path)
-    where = f"argument --config: {path}"
-    if p.is_dir():
-        parser.error(f"{where} is a directory, not a YAML file")
-    if not p.exists():
-        parser.error(f"argument --config: file not found: {path}")
     try:
-        data = yaml.safe_load(p.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        parser.error(f"{where} is not valid YAML ({str(e).splitlines()[0]})")
-    except (OSError, ValueError) as e:
-        parser.error(f"{where} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        parser.error(f"{where} must hold a mapping of flag: value")
+        data = read_yaml(path, "argument --config:")
+    except UsageError as e:
+        parser.error(str(e))
     values = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
