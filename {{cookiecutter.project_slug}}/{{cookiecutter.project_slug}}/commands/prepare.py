@@ -25,7 +25,15 @@ from ..data.splits import {% if cookiecutter.tables %}TEST_FRACTION, {% endif %}
 from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
 from ..errors import DataError, UsageError, guarded, refuse
-from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
+from ..files import (
+    LITDATA_TEMPORARIES,
+    TargetError,
+    atomic_path,
+    check_apart,
+    check_target,
+    pseudo,
+    remove_stale_temporaries,
+)
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
 DATA_FLAGS = (
@@ -130,8 +138,8 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
 
     from ..data.loaders import regular_image
 
-    if not root.is_dir():
-        raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder")
+    if not root.is_dir() or pseudo(root):  # files.pseudo: /proc/self is no folder of images
+        raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder of images")
     train_dir = root / "train" if (root / "train").is_dir() else root
     test_dir = root / "test" if (root / "test").is_dir() else None
     classes = sorted(

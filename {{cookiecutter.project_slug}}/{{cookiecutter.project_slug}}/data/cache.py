@@ -27,14 +27,14 @@ def load_cached(spec, root: Path, download: bool, image_size: int) -> tuple[Spli
         return spec.load(root, download, image_size)
     source, cache = root / spec.files, cache_path(spec.name, root, image_size)
     signature = _signature(source)
-    remove_stale_temporaries(cache.parent)
-    if cache.is_file() and signature:
-        try:
+    try:  # a damaged cache, or one this user may not read (another's .tensors/), is rebuilt from the source files
+        remove_stale_temporaries(cache.parent)
+        if cache.is_file() and signature:
             saved = torch.load(cache, weights_only=True)
             if saved["signature"] == signature:
                 return saved["train"], saved.get("test")
-        except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt from the source files
-            print(f"warning: decoded-data cache {cache} unreadable ({type(e).__name__}): rebuilding", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001
+        print(f"warning: decoded-data cache {cache} unreadable ({type(e).__name__}): rebuilding", file=sys.stderr)
     train, test = _decode(spec, root, download, image_size)
     write_cache(cache, {"signature": _signature(source), "train": train, "test": test})
     return train, test
