@@ -65,8 +65,8 @@ def check_folder(path: str | Path) -> Path:
 
 
 def read_text(path: str | Path, what: str = "") -> str:
-    """The text of a regular UTF-8 file, else a UsageError saying why: a folder, a FIFO or device (never opened, so
-    never waited on), unreadable, binary (a NUL byte), not UTF-8. Every file a command reads goes through here."""
+    """A regular UTF-8 file's text, else UsageError: a folder, FIFO or device (never opened: never waited on),
+    unreadable, binary (a NUL), not UTF-8. Every file a command reads goes through here (and read_yaml)."""
     where = f"{what} {path}".strip()
     try:
         if not stat.S_ISREG(mode := os.stat(path).st_mode):

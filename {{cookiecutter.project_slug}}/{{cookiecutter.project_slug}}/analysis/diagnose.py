@@ -37,7 +37,10 @@ def sibling_error(run_dir: Path, dataset) -> tuple[float | None, str]:
     for d in siblings[:MAX_SIBLINGS]:
         if not (d / "results.json").is_file() or read_config(d).get("dataset") != dataset:
             continue
-        error = train_error(RunFacts(read_curves(d / "metrics.csv"), {}))
+        try:
+            error = train_error(RunFacts(read_curves(d / "metrics.csv"), {}))
+        except UsageError:  # a damaged sibling is no reference; it never stops this run's diagnosis
+            continue
         if error is not None and (best is None or error < best):
             best, where = error, d.name
     return best, f"the best sibling run on {dataset} ({where})" if where else ""

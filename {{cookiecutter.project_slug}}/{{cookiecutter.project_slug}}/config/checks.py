@@ -1,6 +1,5 @@
-"""The checks of parsed values that argparse cannot make alone: combinations of flags, flags that
-belong to one kind of data, what the machine must offer (output folder, W&B), and the checklist's
-advice on valid but doubtful values. Each problem is one line (parser.error: exit status 2)."""
+"""The checks argparse cannot make alone: combinations of flags, flags of one kind of data, what the machine must offer
+(output folder, W&B), the checklist's advice on doubtful values. Each problem: one line (parser.error, exit 2)."""
 
 import argparse
 import math
@@ -27,8 +26,7 @@ def yaml_text(value) -> str:
 
 
 def check_environment(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """What the flags need from the machine, checked before any file is written: the output folder,
-    the run name, W&B's mode and credentials."""
+    """Before any file is written, what the flags need from the machine: output folder, run name, W&B mode, login."""
     try:
         out = check_folder(a.output_dir)
     except UsageError as e:

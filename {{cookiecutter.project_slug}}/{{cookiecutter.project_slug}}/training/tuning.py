@@ -1,6 +1,5 @@
-"""Tuning tools: the learning-rate range test (Lightning's Tuner), the planned-schedule plot and
-the minibatch-size cliff test (hand-written: Lightning's batch-size scaler finds what fits in
-memory but does not time the minibatches, which is what the checklist's cliff test needs)."""
+"""Tuning tools: the learning-rate range test (Lightning's Tuner), the planned-schedule plot and the minibatch cliff
+test (hand-written: Lightning's batch-size scaler finds what fits in memory, but times nothing)."""
 
 import csv
 import math
@@ -133,10 +132,10 @@ def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5, margin
 
 
 def search_batch_sizes(time_size, start: int, largest: int, passes: int = 5, confirmations: int = 4) -> tuple:
-    """(sizes, median seconds, margins) for sizes start, 2·start, … up to `largest` or out of memory (time_size(size)
-    is None). Each size is timed `passes` times and judged on the median of its faster half (a busy machine only
-    slows timings); `margin` is the median over sizes of that half's range over its median. While a cliff is found
-    or undecided, every size is timed once more, up to `confirmations` times; then an undecided one is too noisy."""
+    """(sizes, seconds, margin) for sizes start, 2·start, … up to `largest` or out of memory (time_size(size) None).
+    Each size is timed `passes` times, judged on the median of its faster half (a busy machine only slows timings);
+    `margin`: the median over sizes of that half's range over its median. While a cliff is found or undecided, every
+    size is timed once more, up to `confirmations` times; a cliff still undecided: the machine is too noisy."""
     samples = []
     for b in (start << i for i in range((largest // start).bit_length())):
         if (t := time_size(b)) is None:  # out of memory: this size and the larger ones are out of reach
