@@ -256,8 +256,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
         if "wandb" in p.parts or not os.access(p.parent, os.R_OK | os.X_OK):
             continue
         with contextlib.suppress(OSError):
-            st = p.lstat()
-            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+            st = p.lstat()  # a folder's time changes when a temporary comes and goes: only what is left counts
+            out[str(p.relative_to(root))] = None if p.is_dir() else (st.st_size, st.st_mtime_ns)
     return out
 
 

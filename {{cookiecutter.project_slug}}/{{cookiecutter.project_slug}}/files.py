@@ -30,8 +30,7 @@ def pseudo(path: str | Path) -> str | None:
 
 def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
     """Before any work: `path` can be written through atomic_path as a file (or folder), else TargetError says why."""
-    path = Path(path)
-    full = Path(os.path.abspath(path))
+    path, parent = Path(path), Path(os.path.abspath(path)).parent
     if where := pseudo(path):
         raise TargetError(f"{path}: under {where}, not a place for output files")
     if path.exists() or path.is_symlink():
@@ -43,7 +42,6 @@ def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Pat
             raise TargetError(f"{path}: {kind}, where a file is written")
         if not overwrite and not (folder and not any(path.iterdir())):
             raise TargetError(f"{path}: exists; pass --overwrite to replace it")
-    parent = full.parent
     if not parent.is_dir():
         raise TargetError(f"{path}: {parent} {'is not a folder' if parent.exists() else 'does not exist'}")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -82,11 +80,11 @@ def read_yaml(path: str | Path, what: str = "") -> dict:
     """The mapping a YAML file holds (empty: {}), through read_text; no Python tags (safe_load), no deep nesting."""
     try:
         value = yaml.safe_load(read_text(path, what))
+        why = None if isinstance(value, dict | None) else f"holds a YAML {type(value).__name__}, not a mapping"
     except (yaml.YAMLError, RecursionError) as e:
         why = "nested too deeply" if isinstance(e, RecursionError) else f"not valid YAML ({one_line(e)[:160]})"
-        raise UsageError(f"{what} {path}: {why}".strip()) from None
-    if value is not None and not isinstance(value, dict):
-        raise UsageError(f"{what} {path}: holds a YAML {type(value).__name__}, not a mapping of key: value".strip())
+    if why:
+        raise UsageError(f"{what} {path}: {why}".strip())
     return value or {}
 
 

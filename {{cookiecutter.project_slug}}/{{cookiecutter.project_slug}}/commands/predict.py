@@ -121,7 +121,7 @@ def predict(a: argparse.Namespace) -> int:
 
     from ..checkpoints import class_names_of, find_checkpoint, read_hparams
     from ..data.tasks import kinds_of
-    from ..errors import SettingError
+    from ..errors import InputError, SettingError
     from ..files import atomic_path, remove_stale_temporaries
     from ..inference.inputs import check_units
     from ..inference.outputs import PredictionWriter
@@ -152,6 +152,8 @@ def predict(a: argparse.Namespace) -> int:
             trainer.predict(model, dataloaders=loader, return_predictions=False)
         finally:
             writer.close()
+        if writer.count == 0:  # every input skipped: no result, and no file
+            raise InputError(f"none of the {writer.skipped} inputs could be read as an image: nothing to predict")
     skipped = f" ({writer.skipped} skipped)" if writer.skipped else ""
     print(f"{writer.count} predictions{skipped} with {ckpt}: {out}")
     return 0

@@ -54,6 +54,8 @@ def repeat(run_dir: Path, seeds: int, workers: int = 1, extra: list[str] = ()) -
         raise SweepError(f"argument RUN_DIR: {run_dir} has no config.yaml (not a run directory)")
     if not (isinstance(base := config.get("seed", 0), int) and abs(base) < 2**32 and seeds <= MAX_SEEDS):
         raise SweepError(f"argument --seeds: at most {MAX_SEEDS} seeds, from a run whose seed is an integer < 2^32")
+    if workers > MAX_SEEDS:
+        raise SweepError(f"argument --workers: at most {MAX_SEEDS} processes at once, got {workers}")
     chosen = [base + i for i in range(1, seeds + 1)]  # new seeds, not the run's own
     jobs = [seed_command(run_dir, s, list(extra)) for s in chosen]
     parse_args(jobs[0][0][3:])  # every seed's flags as train.py parses them: a bad one is its one line, exit 2

@@ -4,7 +4,7 @@ parser and dispatches."""
 import argparse
 from pathlib import Path
 
-from ..config.types import POSITIVE, number_type, run_name_type
+from ..config.types import POSITIVE, Range, number_type, run_name_type
 from ..errors import SweepError, refuse
 from ..files import TargetError, check_folder
 
@@ -27,7 +27,9 @@ def add_run_command(commands) -> None:
     run.add_argument(
         "--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="where the trials' run directories go"
     )
-    run.add_argument("--seed", type=int, metavar="S", help="the sampler's seed (default: random)")
+    run.add_argument(
+        "--seed", type=number_type(int, Range(0, 2**32 - 1)), metavar="S", help="the sampler's seed (default: random)"
+    )
     run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
     run.add_argument(
         "--heartbeat",
