@@ -147,7 +147,8 @@ def read_rows(path: str | Path, features: Sequence[str], input_shape: Sequence[i
             # Training refuses these too (tables.read_table): a NaN or inf input gives a NaN prediction.
             bad = next(f for f, c in zip(features, cells) if not _is_number(c))
             shown = cells[features.index(bad)]
-            raise InputError(f"{path}: line {n}, column {bad!r}: not a number finite in float32 ({shown!r})")
+            why = f"not a finite number ({shown!r}; float32 inputs end at 3.4e38)"
+            raise InputError(f"{path}: line {n}, column {bad!r}: {why}")
         rows.append([float(c) for c in cells])
     if not rows:
         raise InputError(f"{path}: no rows")
