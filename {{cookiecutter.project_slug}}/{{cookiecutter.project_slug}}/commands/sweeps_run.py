@@ -73,6 +73,28 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
     )
     try:
         check_folder(args.output_dir)  # files.py: a file, /proc, unwritable, a name too long: before any trial
-        return run_sweep(load_sweep(args.sweep), options)
+        return run_sweep(preflight(load_sweep(args.sweep)), options)
     except (SweepError, TargetError) as e:
         return refuse(f"{parser.prog} run", e)
+
+
+def preflight(sweep):
+    """What would fail every trial, refused before the first: a program that is not there; for train.py, a parameter
+    that is none of its flags, or a metric it never reports (else every trial fails and the study still exits 0)."""
+    from ..config.flags import FLAG_BY_NAME
+    from ..data.tasks import TASK_KINDS
+
+    where = f"{sweep.path}"
+    if "${program}" in sweep.command and not Path(sweep.program).is_file():
+        raise SweepError(f"{where}: program {sweep.program} does not exist (from {Path.cwd()})")
+    if Path(sweep.program).name != "train.py":
+        return sweep
+    if unknown := [p for p in sweep.config.get("parameters") or {} if str(p).replace("-", "_") not in FLAG_BY_NAME]:
+        raise SweepError(f"{where}: parameter {unknown[0]!r} is not a flag of train.py (python train.py --help)")
+    names = {"loss", *(m for kind in TASK_KINDS.values() for m in kind.metrics)}
+    split, _, name = sweep.metric.partition("/")
+    if split not in ("train", "val", "test") or name.rpartition("/")[2] not in names:
+        raise SweepError(
+            f"{where}: metric {sweep.metric!r} is none train.py reports (<train|val|test>/<{'|'.join(sorted(names))}>)"
+        )
+    return sweep
