@@ -53,7 +53,9 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
     from ..search.engine import Options, run_sweep
     from ..search.sweepfile import load_sweep
 
-    parse_args(train_args)  # a bad trial flag: train.py's one line and exit 2, before any trial
+    # A bad trial flag: train.py's one line and exit 2, before any trial; judged with the --output-dir the trials get
+    # (a read-only working folder is no reason to refuse when DIR is elsewhere).
+    parse_args([*train_args, "--output-dir", str(args.output_dir)])
     try:
         import optuna  # noqa: F401
     except ImportError:
