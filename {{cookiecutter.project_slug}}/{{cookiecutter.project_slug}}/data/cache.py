@@ -13,7 +13,7 @@ from .loaders import Split
 
 def _signature(root: Path) -> list:
     """Names, sizes and times of the source files (none: root is missing): the cache is rebuilt when any changes."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and ".tensors" not in p.parts)
+    files = sorted(p for p in root.rglob("*") if ".tensors" not in p.parts and p.is_file())  # never look in the cache
     return [[str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)] for p in files]
 
 
