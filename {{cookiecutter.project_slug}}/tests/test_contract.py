@@ -331,6 +331,19 @@ def test_every_command_is_found_and_has_arguments_to_check():
     assert kind_of(argparse.Action(["--output"], "output", metavar="FILE.csv")) == "out_file"
 
 
+def test_a_command_added_later_is_checked_by_default():
+    """A subcommand another change adds (say `sweeps tune SWEEP.yaml --trials N --output-dir PATH`) is found with
+    its arguments, and gets the battery: nobody has to add it to a list."""
+    parser = argparse.ArgumentParser()
+    tune = parser.add_subparsers(dest="command").add_parser("tune")
+    tune.add_argument("sweep", type=Path, metavar="SWEEP.yaml")
+    tune.add_argument("--trials", type=int, metavar="N")
+    tune.add_argument("--output-dir", type=Path, metavar="PATH")
+    tune.add_argument("--study", metavar="NAME")
+    found = {k: [kind_of(a) for a in p._actions if kind_of(a)] for k, p in subcommands(parser).items()}
+    assert found == {("tune",): ["sweep_file", "integer", "out_dir", "name"]}
+
+
 @pytest.mark.parametrize(("command", "option", "case"), cases())
 def test_bad_input_is_one_line_and_exit_2(command, option, case, tmp_path, tiny, capsys):
     run_case(command, option, case, tmp_path, tiny, capsys)
