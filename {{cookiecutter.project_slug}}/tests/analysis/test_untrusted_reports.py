@@ -89,3 +89,16 @@ def test_a_report_of_a_missing_optuna_database_creates_none(tmp_path, capsys, mo
     refused(capsys, exit_status(sweeps, ["report", "optuna:sqlite:///new.db#x"]), "new.db")
     assert not (tmp_path / "new.db").exists()
     refused(capsys, exit_status(sweeps, ["report", f"optuna:journal:{tmp_path / 'none.log'}#x"]), "none.log")
+
+
+def test_a_config_key_is_never_a_path_of_the_report(tmp_path, capsys):
+    """A config.yaml key `../escaped` or `a/b` named a plot file outside --output (or in a folder that is not there)."""
+    runs = tmp_path / "runs"
+    for i, (lr, acc) in enumerate([(1e-3, 0.9), (1e-2, 0.95)]):
+        d = run(runs, f"r{i}", lr, acc)
+        config = yaml.safe_load((d / "config.yaml").read_text())
+        (d / "config.yaml").write_text(yaml.safe_dump({**config, "../escaped": i, "a/b": i, "." * 300: i}))
+    assert exit_status(sweeps, ["report", str(runs), "--output", str(tmp_path / "out" / "report")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.png"))
+    assert written and all(p.parts[:2] == ("out", "report") and len(p.parts) == 3 for p in written), written
