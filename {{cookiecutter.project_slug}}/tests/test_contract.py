@@ -210,6 +210,7 @@ SWEEP_TRIALS = {
     "unknown flag": lambda t: _sweep(t, "f", {"no_such_flag": {"values": [1, 2]}}),
     "unknown metric": lambda t: _sweep(t, "g", metric={"name": "val/nope", "goal": "maximize"}),
     "missing program": lambda t: _sweep(t, "h", program="no-such-program.py"),
+    "missing command": lambda t: _sweep(t, "i", command=["no-such-command", "${program}", "${args}"]),
 }
 BATTERY.update({case: (("sweep_file",), make) for case, make in SWEEP_TRIALS.items()})
 RUNS_TRIALS = ("run", "tune")  # subcommands that run a sweep file's trials

@@ -81,12 +81,16 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
 
 
 def preflight(sweep):
-    """What would fail every trial, refused before the first: a program that is not there; for train.py, a parameter
+    """What would fail every trial, refused before the first: a command or program not there; for train.py, a parameter
     that is none of its flags, or a metric it never reports (else every trial fails and the study still exits 0)."""
+    import shutil
+
     from ..config.flags import FLAG_BY_NAME
     from ..data.tasks import TASK_KINDS
 
-    where = f"{sweep.path}"
+    where, first = f"{sweep.path}", sweep.command[0] if sweep.command else "${env}"
+    if not first.startswith("${") and shutil.which(first) is None:  # the child would die of FileNotFoundError
+        raise SweepError(f"{where}: command {first!r} is not found (no such program on PATH)")
     if "${program}" in sweep.command and not Path(sweep.program).is_file():
         raise SweepError(f"{where}: program {sweep.program} does not exist (from {Path.cwd()})")
     if Path(sweep.program).name != "train.py":
