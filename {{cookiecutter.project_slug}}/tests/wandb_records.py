@@ -62,6 +62,13 @@ def history(path: str | Path) -> list[dict]:
 
 
 def find_run_file(run_dir: str | Path) -> Path:
+    """The run's offline file, complete. wandb.finish() returns before wandb-core has written a run's last records:
+    it closes the file when the run's stream is torn down, after finish (inform_finish is sent, not awaited), so a
+    run trained in this process could read 0 of its 46 history rows (4 of 8 tries, --lr 3). wandb.teardown() waits
+    for the service to close every stream; a run in a child process was closed when that process exited."""
+    import wandb
+
+    wandb.teardown()
     files = sorted(Path(run_dir).glob("wandb/*run-*/run-*.wandb"))
     if not files:
         raise FileNotFoundError(f"no .wandb file under {run_dir}/wandb")

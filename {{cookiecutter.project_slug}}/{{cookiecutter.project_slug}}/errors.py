@@ -1,14 +1,14 @@
-"""Every refusal of bad input is a UsageError: the command prints its one line and exits 2, and nothing
-is left half-written. A subclass per concern (a caller or a test can tell them apart); commands/
-catch the base class only. Only the standard library: the command line raises these before torch."""
+"""Every refusal of bad input is a UsageError (a subclass per concern; commands/ catch the base class): one line, exit
+2, nothing half-written. Only the standard library: the command line raises these before torch."""
 
+import errno
+import functools
 import sys
 import traceback
 
 
 class UsageError(Exception):
-    """Bad input found after parsing (data, checkpoint, files, hardware, settings): one line, exit 2.
-    `show_cause`: the user's own code raised (their network's builder): its traceback follows the line."""
+    """Bad input (data, checkpoint, files, settings): one line, exit 2; `show_cause`: the user's code raised."""
 
     show_cause = False
 
@@ -64,9 +64,28 @@ def one_line(e: BaseException) -> str:
 
 
 def refuse(prog: str, e: UsageError) -> int:
-    """The one mapping of a refusal to the console: `prog: error: <line>` on stderr, exit status 2.
-    When the user's own code raised (show_cause), its traceback follows: it is what they need."""
-    print(f"{prog}: error: {e}", file=sys.stderr)
+    """`prog: error: <line>` on stderr, exit status 2 (then the traceback of the user code that raised: show_cause)."""
+    print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
     if e.show_cause and e.__cause__ is not None:
         traceback.print_exception(e.__cause__, file=sys.stderr)
     return 2
+
+
+BAD_PATH = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENXIO}
+
+
+def guarded(prog: str):
+    """main() whose failures that mean bad input, wherever raised, end in refuse(): a path too long, not permitted or
+    not a folder; memory a size asks for (torch's allocator: "you tried to allocate"); nesting too deep to read."""
+    return lambda main: functools.wraps(main)(functools.partial(_guard, prog, main))
+
+
+def _guard(prog: str, main, *args):
+    try:
+        return main(*args)
+    except (OSError, RuntimeError, MemoryError, OverflowError) as e:
+        if isinstance(e, OSError) and e.errno in BAD_PATH:
+            return refuse(prog, UsageError(f"{e.filename or ''}: {e.strerror}".lstrip(": ")[:300]))
+        if isinstance(e, (MemoryError, RecursionError, OverflowError)) or "you tried to allocate" in str(e):
+            return refuse(prog, UsageError("a number or nesting too large: more than this machine holds"))
+        raise

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UsageError
+import yaml
+
+from .errors import UsageError, one_line
 
 SUFFIX = ".tmp"
 PSEUDO = ("/proc", "/sys", "/dev")  # writing there is never what a user means (and /proc answers oddly)
@@ -20,12 +22,17 @@ class TargetError(UsageError):
     """An output path that cannot be written as asked (the commands turn it into their one line)."""
 
 
+def pseudo(path: str | Path) -> str | None:
+    """The pseudo file system (/proc, /sys, /dev) `path` lies in, if any: never a place for output, nor for data."""
+    full = Path(os.path.abspath(path))
+    return next((p for p in PSEUDO if Path(p) in (full, *full.parents)), None)
+
+
 def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Path:
     """Before any work: `path` can be written through atomic_path as a file (or folder), else TargetError says why."""
-    path = Path(path)
-    full = Path(os.path.abspath(path))
-    if pseudo := next((p for p in PSEUDO if Path(p) in (full, *full.parents)), None):
-        raise TargetError(f"{path}: under {pseudo}, not a place for output files")
+    path, parent = Path(path), Path(os.path.abspath(path)).parent
+    if where := pseudo(path):
+        raise TargetError(f"{path}: under {where}, not a place for output files")
     if path.exists() or path.is_symlink():
         mode = os.stat(path).st_mode if path.exists() else 0
         if folder and not stat.S_ISDIR(mode):
@@ -35,12 +42,50 @@ def check_target(path: str | Path, overwrite: bool, folder: bool = False) -> Pat
             raise TargetError(f"{path}: {kind}, where a file is written")
         if not overwrite and not (folder and not any(path.iterdir())):
             raise TargetError(f"{path}: exists; pass --overwrite to replace it")
-    parent = full.parent
     if not parent.is_dir():
         raise TargetError(f"{path}: {parent} {'is not a folder' if parent.exists() else 'does not exist'}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise TargetError(f"{path}: permission denied (cannot write in {parent})")
     return path
+
+
+def check_folder(path: str | Path) -> Path:
+    """Before any work: an output folder that exists, or can be made, where this user can write (else TargetError)."""
+    full = Path(os.path.abspath(path))
+    if where := pseudo(path):
+        raise TargetError(f"{path}: under {where}, not a place for output files")
+    if any(len(part.encode()) > 255 for part in full.parts):
+        raise TargetError(f"{str(path)[:60]}…: a name longer than 255 bytes")
+    existing = next(p for p in (full, *full.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise TargetError(f"{existing} {'is not writable' if existing.is_dir() else 'exists and is not a directory'}")
+    return Path(path)
+
+
+def read_text(path: str | Path, what: str = "") -> str:
+    """A regular UTF-8 file's text, else UsageError: a folder, FIFO or device (never opened: never waited on),
+    unreadable, binary (a NUL), not UTF-8. Every file a command reads goes through here (and read_yaml)."""
+    where = f"{what} {path}".strip()
+    try:
+        if not stat.S_ISREG(mode := os.stat(path).st_mode):
+            raise UsageError(f"{where} is {'a directory' if stat.S_ISDIR(mode) else 'not a regular file'}, not a file")
+        if "\0" in (text := Path(path).read_text(encoding="utf-8")):
+            raise UsageError(f"{where}: a binary file, not text")
+        return text
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{where}: {e.strerror.lower() if isinstance(e, OSError) else 'not UTF-8 text'}") from None
+
+
+def read_yaml(path: str | Path, what: str = "") -> dict:
+    """The mapping a YAML file holds (empty: {}), through read_text; no Python tags (safe_load), no deep nesting."""
+    try:
+        value = yaml.safe_load(read_text(path, what))
+        why = None if isinstance(value, dict | None) else f"holds a YAML {type(value).__name__}, not a mapping"
+    except (yaml.YAMLError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else f"not valid YAML ({one_line(e)[:160]})"
+    if why:
+        raise UsageError(f"{what} {path}: {why}".strip())
+    return value or {}
 
 
 def check_apart(output: str | Path, inputs, inside: bool = True) -> None:

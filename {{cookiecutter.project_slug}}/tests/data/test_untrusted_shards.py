@@ -69,7 +69,19 @@ def _meta_wrong_type(root):
     return path
 
 
+def _meta_value(key, value):
+    def damage(root):
+        path = root / "dataset.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), key: value}))
+        return path
+
+    return damage
+
+
 DAMAGE = {
+    "pack 0": _meta_value("pack", 0),  # was ZeroDivisionError
+    "input shape unlike the shards'": _meta_value("input_shape", [1, 9, 9]),  # was mat1 and mat2 shapes ...
+    "input shape not a shape": _meta_value("input_shape", [1, "8", -8]),
     "truncated": _truncate,
     "bit flipped": _flip,
     "zero bytes": _empty,

@@ -52,6 +52,7 @@ BAD_ROWS = {
     "text": ({2: ("abc", "1")}, "line 4"),
     "empty": ({2: ("1", "")}, "line 4, column 'p1'"),
     "a field over the csv limit": ({2: ("1" * 200_000, "1")}, "field larger"),
+    "1e39: finite in float64, inf in float32": ({4: ("1e39", "1")}, "line 6, column 'p0'"),
 }
 
 
@@ -61,4 +62,18 @@ def test_a_row_that_is_not_finite_numbers_is_never_a_silent_nan(table_ckpt, tmp_
     data = table(tmp_path / "in.csv", 10, cells=cells)
     capsys.readouterr()
     refused(capsys, predict([str(table_ckpt), str(data), "--output", str(tmp_path / "p.csv")]), words)
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_checkpoint_whose_target_statistics_are_not_finite_is_refused(table_ckpt, tmp_path, capsys, value):
+    """A regression output is z·σ + μ: a NaN σ would make every prediction NaN (was: 30 NaN rows, exit 0)."""
+    import torch
+
+    ckpt = torch.load(table_ckpt, weights_only=True)
+    ckpt["hyper_parameters"]["target_std"] = [value]
+    torch.save(ckpt, bad := tmp_path / "bad.ckpt")
+    data = table(tmp_path / "in.csv", 10)
+    capsys.readouterr()
+    refused(capsys, predict([str(bad), str(data), "--output", str(tmp_path / "p.csv")]), "target_std", "not finite")
     assert not (tmp_path / "p.csv").exists()

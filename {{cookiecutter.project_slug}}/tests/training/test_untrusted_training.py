@@ -101,3 +101,29 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_stays(tmp_path):
     assert re.search(r"needs [0-9.]+ [kMG]B", lines[0]) and err[failing].split(": ", 1)[1] in lines[0]
     last = tmp_path / "runs" / "full" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["epoch"] == 0  # the first epoch's, whole
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", ["50", "20"])
+def test_a_trunk_too_large_to_build_is_refused_before_any_allocation(tmp_path, depth):
+    """--model cnn --depth 50 --width 1 doubles its channels 50 times: the meta-device estimate overflows, and the real
+    build used to allocate layer after layer until the allocator (or the kernel's OOM killer) stopped it. Run under a
+    4 GiB address-space limit, so that a regression fails here instead of exhausting the machine."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+    argv = [*FAST, "--dataset", "digits", "--model", "cnn", "--depth", depth, "--width", "1"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *argv, "--output-dir", str(tmp_path / "runs")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        preexec_fn=limit,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
+    assert done.returncode == 2 and len(lines) == 1 and "--depth " + depth in lines[0], done.stderr[-2000:]
+    assert not (tmp_path / "runs").exists()

@@ -2,8 +2,12 @@
 Only the standard library: the diagnosis of a finished run needs no torch."""
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..errors import UsageError
+from ..files import read_text
 
 
 @dataclass
@@ -34,17 +38,20 @@ def read_curves(path: Path) -> Curves:
     curves = Curves()
     if not Path(path).is_file():
         return curves
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            step, epoch = _number(row.get("step")), _number(row.get("epoch"))
-            if step is None:
+    try:  # files.read_text: no FIFO, binary or non-UTF-8 file
+        rows = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
+    except csv.Error as e:  # a field over the csv module's limit, a NUL
+        raise UsageError(f"{path}: not a CSV table of metrics ({e})") from None
+    for row in rows:
+        step, epoch = _number(row.get("step")), _number(row.get("epoch"))
+        if step is None:
+            continue
+        for name, text in row.items():
+            if name in ("step", "epoch") or text in (None, ""):
                 continue
-            for name, text in row.items():
-                if name in ("step", "epoch") or text in (None, ""):
-                    continue
-                value = _number(text)
-                if value is not None:
-                    curves.points.setdefault(name, []).append((int(step), int(epoch or 0), value))
+            value = _number(text)
+            if value is not None:
+                curves.points.setdefault(name, []).append((int(step), int(epoch or 0), value))
     return curves
 
 

@@ -5,9 +5,8 @@ siblings under the same --output-dir → the rules' findings → diagnosis.json 
 import json
 from pathlib import Path
 
-import yaml
-
-from ..files import write_atomically
+from ..errors import UsageError
+from ..files import read_text, read_yaml, write_atomically
 from .curves import read_curves
 from .rules import RunFacts, findings, train_error
 
@@ -20,19 +19,18 @@ COMPARABLE = ("dataset", "data_dir", "target", "val_fraction", "max_epochs", "ma
 
 
 def read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    try:  # files.read_text: no FIFO, binary or non-UTF-8 file; RecursionError: nested too deeply
+        value = json.loads(read_text(path))
+    except (UsageError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
 def read_config(run_dir: Path) -> dict:
-    try:
-        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+    try:  # files.read_yaml: {} for a file that is not a readable mapping (a damaged run is skipped, never fatal)
+        return read_yaml(Path(run_dir) / "config.yaml")
+    except UsageError:
         return {}
-    return config if isinstance(config, dict) else {}
 
 
 def sibling_error(run_dir: Path, config: dict) -> tuple[float | None, str]:
@@ -44,7 +42,10 @@ def sibling_error(run_dir: Path, config: dict) -> tuple[float | None, str]:
         other = read_config(d)
         if not (d / "results.json").is_file() or any(other.get(k) != config.get(k) for k in COMPARABLE):
             continue
-        error = train_error(RunFacts(read_curves(d / "metrics.csv"), {}))
+        try:
+            error = train_error(RunFacts(read_curves(d / "metrics.csv"), {}))
+        except UsageError:  # a damaged sibling is no reference; it never stops this run's diagnosis
+            continue
         if error is not None and (best is None or error < best):
             best, where = error, d.name
     return best, f"the best sibling run on {dataset} ({where})" if where else ""

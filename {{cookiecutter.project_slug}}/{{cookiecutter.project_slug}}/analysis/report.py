@@ -4,6 +4,7 @@ one Markdown report: the share of diverged/failed/pruned runs and where they sit
 warning, the top runs, and repeated seeds. matplotlib draws (Agg, files only)."""
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +206,8 @@ def write_report(
     lines += ["## Isolation plots", ""]
     for d in dims:
         iso = isolation(d, trials, maximize)
-        png = plot(d, iso, trials, metric, out / f"{d.name}.png")
+        name = re.sub(r"[^\w.=-]", "_", d.name).lstrip(".")[:100] or "_"  # a key is never a path: `../x`, `a/b`
+        png = plot(d, iso, trials, metric, out / f"{name}.png")
         peak = iso.labels[iso.argmax(maximize)] if any(v is not None for v in iso.best) else "no finished run"
         scale = "log" if d.log else "linear" if d.numeric else "categorical"
         lines += [f"### {d.name} ({scale})", "", f"![{d.name}]({png.name})", "", f"Best bucket: {peak}.", ""]

@@ -7,9 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from ..errors import SweepError
+from ..errors import SweepError, UsageError, one_line
+from ..files import read_yaml
 from .curves import read_curves
 from .diagnose import read_config, read_json
 from .rules import DIVERGED_FACTOR
@@ -57,7 +56,10 @@ def run_state(run_dir: Path, results: dict | None, metric: str) -> str:
         if results.get("pruned"):
             return "pruned"
         return "ok" if _number(results.get(metric)) else "failed"
-    loss = read_curves(run_dir / "metrics.csv").values("train/loss")
+    try:
+        loss = read_curves(run_dir / "metrics.csv").values("train/loss")
+    except UsageError:  # a damaged metrics.csv: the run failed, the others are still compared
+        return "failed"
     finite = [v for v in loss if math.isfinite(v)]
     if loss and (len(finite) < len(loss) or (len(finite) > 3 and finite[-1] > DIVERGED_FACTOR * finite[0])):
         return "diverged"
@@ -87,10 +89,10 @@ def local_trials(source: Path, metric: str) -> list[Trial]:
 def sweep_dimensions(sweep_file: Path) -> list[Dimension]:
     """The searched parameters of a W&B sweep file (not those fixed with `value:`; not max_epochs)."""
     try:
-        sweep = yaml.safe_load(Path(sweep_file).read_text())
-        params = sweep["parameters"]
-    except (OSError, yaml.YAMLError, TypeError, KeyError) as e:
-        raise SweepError(f"argument --sweep: cannot read the parameters of {sweep_file} ({e})") from None
+        params = read_yaml(sweep_file, "argument --sweep:")["parameters"]
+        params.items()
+    except (UsageError, KeyError, AttributeError) as e:
+        raise SweepError(f"argument --sweep: cannot read the parameters of {sweep_file} ({one_line(e)})") from None
     dims = []
     for name, spec in params.items():
         name = name.replace("-", "_")
@@ -136,6 +138,10 @@ def optuna_trials(source: str) -> tuple[list[Trial], list[Dimension], bool]:
     if not storage or not study_name:
         raise SweepError(f"argument SOURCE: {source}: write optuna:<storage URL>#<study name>")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).is_file():  # opening would create it
+        raise SweepError(f"argument SOURCE: {storage}: no such database file")
+    if storage.startswith("journal:") and not Path(storage[len("journal:") :]).is_file():  # nor wait on a FIFO
+        raise SweepError(f"argument SOURCE: {storage}: no such journal file")
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:

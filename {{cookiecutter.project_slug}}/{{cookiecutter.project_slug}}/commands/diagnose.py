@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from ..config.parser import OneLineParser
-from ..errors import RunDirectoryError, UsageError, refuse
+from ..errors import RunDirectoryError, UsageError, guarded, refuse
+from ..files import read_yaml
 
 PROG = f"python -m {__package__.rpartition('.')[0]}.diagnose"
 
@@ -25,8 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def units_of_run(run_dir: Path) -> dict | None:
     """The unit statistics of the run's checkpoint on a sample of its training data."""
-    import yaml
-
     from ..analysis.run import units_of
     from ..training.module import load_module
     from .options import build_datamodule
@@ -35,14 +34,15 @@ def units_of_run(run_dir: Path) -> dict | None:
     if ckpt is None:
         print(f"{PROG}: no checkpoint in {run_dir / 'checkpoints'}: the units are not measured", file=sys.stderr)
         return None
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text())  # every flag's resolved value
+    try:  # config.yaml: every flag's resolved value; one a newer or damaged run lacks or spells otherwise: no units
+        config = read_yaml(run_dir / "config.yaml")
         return units_of(load_module(ckpt), build_datamodule(argparse.Namespace(**config)))
-    except (UsageError, OSError, AttributeError) as e:
+    except (UsageError, OSError, AttributeError, KeyError, TypeError, ValueError) as e:
         print(f"{PROG}: the units are not measured ({e})", file=sys.stderr)
         return None
 
 
+@guarded(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run_dir = args.run_dir

@@ -10,7 +10,8 @@ import warnings
 from pathlib import Path
 
 from ..config.parser import OneLineParser
-from ..errors import UsageError, refuse
+from ..config.types import Range, number_type
+from ..errors import UsageError, guarded, refuse
 from ..files import TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries, write_atomically
 
 # format → (file suffix, Python modules it needs beyond torch)
@@ -51,7 +52,8 @@ def build_parser() -> OneLineParser:
         "suffix (best.onnx, best.pt2, best.torchscript.pt).",
     )
     p.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
-    p.add_argument("--check-batch", type=int, default=16, help="Images (uniform random in [0, 1]) in the check.")
+    check = number_type(int, Range(1, 4096))  # a batch past this: more memory than the check needs
+    p.add_argument("--check-batch", type=check, default=16, help="Images (uniform in [0, 1]) in the check, 1-4096.")
     p.add_argument("--output-dir", default="runs", metavar="PATH", help="Where 'last' looks for runs.")
     return p
 
@@ -155,6 +157,7 @@ def metadata(hp: dict, fmt: str, path: Path, ckpt: Path, names: list[list[str]],
     }
 
 
+@guarded("export.py")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -167,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             "pip install -e '.[export]'"
         )
     from ..checkpoints import find_checkpoint, read_hparams
+    from ..inference.inputs import check_units
 
     try:
         ckpt = find_checkpoint(a.checkpoint, a.output_dir)
         hp = read_hparams(ckpt)
+        check_units(hp, ckpt)
     except UsageError as e:
         parser.error(str(e))
     out = output_path(a, ckpt)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config.parser import OneLineParser
 from ..config.types import NON_NEGATIVE, POSITIVE, auto_or, number_type
-from ..errors import UsageError, refuse
+from ..errors import UsageError, guarded, refuse
 from ..files import TargetError, check_apart, check_target
 
 positive = number_type(int, POSITIVE)
@@ -103,6 +103,7 @@ def build_loader(a: argparse.Namespace, hp: dict):
     return loader, "file"
 
 
+@guarded("predict.py")
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)  # bad flags and an existing --output exit 2 here, before torch loads
     try:
@@ -120,13 +121,15 @@ def predict(a: argparse.Namespace) -> int:
 
     from ..checkpoints import class_names_of, find_checkpoint, read_hparams
     from ..data.tasks import kinds_of
-    from ..errors import SettingError
+    from ..errors import InputError, SettingError
     from ..files import atomic_path, remove_stale_temporaries
+    from ..inference.inputs import check_units
     from ..inference.outputs import PredictionWriter
     from ..training.module import load_module
 
     ckpt = find_checkpoint(a.checkpoint, a.output_dir)
     hp = read_hparams(ckpt)
+    check_units(hp, ckpt)
     loader, key = build_loader(a, hp)
     out = Path(a.output)
     remove_stale_temporaries(out.resolve().parent)  # of a predict.py killed while writing
@@ -149,6 +152,8 @@ def predict(a: argparse.Namespace) -> int:
             trainer.predict(model, dataloaders=loader, return_predictions=False)
         finally:
             writer.close()
+        if writer.count == 0:  # every input skipped: no result, and no file
+            raise InputError(f"none of the {writer.skipped} inputs could be read as an image: nothing to predict")
     skipped = f" ({writer.skipped} skipped)" if writer.skipped else ""
     print(f"{writer.count} predictions{skipped} with {ckpt}: {out}")
     return 0

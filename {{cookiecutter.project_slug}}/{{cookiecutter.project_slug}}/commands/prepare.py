@@ -24,8 +24,16 @@ from ..data.cache import load_cached
 from ..data.splits import {% if cookiecutter.tables %}TEST_FRACTION, {% endif %}label_frequencies, split_indices
 from ..data.streaming import META, SPLITS, chunk_hashes, collate, fingerprint, require_litdata
 from ..datasets import DATASETS
-from ..errors import DataError, UsageError, refuse
-from ..files import LITDATA_TEMPORARIES, TargetError, atomic_path, check_apart, check_target, remove_stale_temporaries
+from ..errors import DataError, UsageError, guarded, refuse
+from ..files import (
+    LITDATA_TEMPORARIES,
+    TargetError,
+    atomic_path,
+    check_apart,
+    check_target,
+    pseudo,
+    remove_stale_temporaries,
+)
 
 # The data flags prepare shares with train.py (the split is the in-memory path's: same --seed, same fractions).
 DATA_FLAGS = (
@@ -59,7 +67,10 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--output", required=True, metavar="DIR", help="Folder for the shards (new or empty).")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing non-empty --output.")
     parser.add_argument(
-        "--workers", type=int, default=min(4, os.cpu_count() or 1), help="Processes writing shards (default: up to 4)."
+        "--workers",
+        type=number_type(int, Range(1, 1024)),
+        default=min(4, os.cpu_count() or 1),
+        help="Processes writing shards (default: up to 4).",
     )
     parser.add_argument(
         "--chunk-bytes",
@@ -130,8 +141,8 @@ def _folder_samples(root: Path) -> tuple[list[str], list[int], list[str], list[s
 
     from ..data.loaders import regular_image
 
-    if not root.is_dir():
-        raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder")
+    if not root.is_dir() or pseudo(root):  # files.pseudo: /proc/self is no folder of images
+        raise DataError(f"--dataset image-folder: --data-dir {root} is not a folder of images")
     train_dir = root / "train" if (root / "train").is_dir() else root
     test_dir = root / "test" if (root / "test").is_dir() else None
     classes = sorted(
@@ -360,6 +371,7 @@ def write_split(a: argparse.Namespace, writer, folder: Path) -> dict:
     }
 
 
+@guarded("prepare")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))

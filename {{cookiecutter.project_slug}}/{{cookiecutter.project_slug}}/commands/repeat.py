@@ -13,12 +13,14 @@ from pathlib import Path
 
 from ..analysis.diagnose import read_config, read_json
 from ..analysis.report import REPEAT_FILE
+from ..config.parser import parse_args
 from ..errors import SweepError
 from ..files import write_atomically
 from ..training.monitor import MONITOR
 
 PACKAGE = __package__.rpartition(".")[0]
 TEST_METRIC = "test/" + MONITOR.partition("/")[2]  # the same metric on the test split
+MAX_SEEDS = 1000  # runs of one configuration: more is a typo, not a plan
 TRAIN = f"import sys; from {PACKAGE}.commands.train import main; sys.exit(main())"
 
 
@@ -50,9 +52,13 @@ def repeat(run_dir: Path, seeds: int, workers: int = 1, extra: list[str] = ()) -
     config = read_config(run_dir)
     if not config:
         raise SweepError(f"argument RUN_DIR: {run_dir} has no config.yaml (not a run directory)")
-    base = int(config.get("seed", 0))
+    if not (isinstance(base := config.get("seed", 0), int) and abs(base) < 2**32 and seeds <= MAX_SEEDS):
+        raise SweepError(f"argument --seeds: at most {MAX_SEEDS} seeds, from a run whose seed is an integer < 2^32")
+    if workers > MAX_SEEDS:
+        raise SweepError(f"argument --workers: at most {MAX_SEEDS} processes at once, got {workers}")
     chosen = [base + i for i in range(1, seeds + 1)]  # new seeds, not the run's own
     jobs = [seed_command(run_dir, s, list(extra)) for s in chosen]
+    parse_args(jobs[0][0][3:])  # every seed's flags as train.py parses them: a bad one is its one line, exit 2
     taken = [str(new) for _, new in jobs if new.exists()]
     if taken:
         raise SweepError(f"argument RUN_DIR: {taken[0]} exists already (an earlier repeat?); remove it first")

@@ -13,8 +13,8 @@ import yaml
 
 from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
-from ..errors import SweepError, one_line, refuse
-from ..files import TargetError, check_apart, check_target, write_atomically
+from ..errors import SweepError, UsageError, guarded, one_line, refuse
+from ..files import TargetError, check_apart, check_target, read_text, read_yaml, write_atomically
 {%- if cookiecutter.sweeps_engine %}
 from ..search.sources import PREFIX as OPTUNA_PREFIX
 from ..search.sources import optuna_runs
@@ -46,18 +46,16 @@ def local_runs(source: Path, metric: str) -> list[tuple[str, dict, float]]:
         results, config = d / "results.json", d / "config.yaml"
         if not (results.is_file() and config.is_file()):
             continue  # a run that did not finish (or a tool run): nothing to compare
-        try:
-            results_dict = json.loads(results.read_text())
-            values = yaml.safe_load(config.read_text())
-        except (OSError, ValueError, yaml.YAMLError, RecursionError) as e:  # ValueError: JSON, UTF-8
+        try:  # files.py's readers: no FIFO, binary or non-UTF-8 file; config.yaml a mapping
+            results_dict, values = json.loads(read_text(results)), read_yaml(config)
+        except (UsageError, ValueError, RecursionError) as e:  # ValueError: JSON
             raise SweepError(f"argument --from: cannot read {d} ({one_line(e)[:160]})") from None
         if not isinstance(results_dict, dict):
             raise SweepError(f"argument --from: {results} holds a JSON {type(results_dict).__name__}, not an object")
         value = results_dict.get(metric)
-        if isinstance(values, dict):  # each flag's value as train.py would parse it
-            flags, where = {k: FLAG_BY_NAME.get(str(k).replace("-", "_")) for k in values}, f"in {config}"
-            values = {k: checked_value(flags[k], v, where, _Refuse()) if flags[k] else v for k, v in values.items()}
-        if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(values, dict):
+        flags, where = {k: FLAG_BY_NAME.get(str(k).replace("-", "_")) for k in values}, f"in {config}"
+        values = {k: checked_value(flags[k], v, where, _Refuse()) if flags[k] else v for k, v in values.items()}
+        if isinstance(value, (int, float)) and math.isfinite(value):  # each flag's value as train.py parses it
             runs.append((d.name, values, float(value)))
     if not runs:
         raise SweepError(f"argument --from: no finished run (results.json with {metric} and config.yaml) in {source}")
@@ -73,8 +71,8 @@ def run_monitor(source: Path) -> Monitor:
     """The metric the runs in `source` monitored (results.json's `monitor`; older runs followed val/acc)."""
     names = set()
     for results in [source / "results.json", *source.glob("*/results.json")]:
-        with contextlib.suppress(OSError, ValueError, RecursionError, AttributeError):  # ValueError: bad JSON or text
-            names.add(json.loads(results.read_text()).get("monitor", MONITOR))
+        with contextlib.suppress(UsageError, ValueError, RecursionError, AttributeError):  # ValueError: bad JSON
+            names.add(json.loads(read_text(results)).get("monitor", MONITOR))
     if len(names) > 1:
         raise SweepError(f"argument --from: the runs in {source} follow different metrics ({', '.join(sorted(names))})")
     return monitor_named(names.pop() if names else MONITOR)
@@ -99,10 +97,10 @@ def wandb_runs(sweep_path: str) -> tuple[list[tuple[str, dict, float]], dict]:
 
 def load_stage(path: Path) -> dict:
     try:
-        sweep = yaml.safe_load(path.read_text())
-    except (OSError, ValueError, yaml.YAMLError, RecursionError) as e:  # RecursionError: nested too deep
-        raise SweepError(f"cannot read sweep file {path} ({one_line(e)[:160]})") from None
-    if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
+        sweep = read_yaml(path, "sweep file")  # files.py: a mapping, of no FIFO, binary or deep file
+    except UsageError as e:
+        raise SweepError(str(e)) from None
+    if not isinstance(sweep.get("parameters"), dict):
         raise SweepError(f"{path} is not a W&B sweep file (no parameters:)")
     return sweep
 
@@ -256,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@guarded(f"python -m {PACKAGE}.sweeps")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     train_args = argv[argv.index("--") + 1 :] if "--" in argv else []  # `run ... -- TRAIN FLAGS`
@@ -277,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             return report_or_repeat(args)
 {%- endif %}
         path = next_stage(args.origin, args.to, args.output, args.stages)
-    except SweepError as e:
+    except UsageError as e:  # SweepError, or a file the shared readers refused
         return refuse(f"{parser.prog} {args.command}", e)
 {%- if cookiecutter.sweeps_engine %}
     ran = [*Path(args.origin).glob("sweep.yaml"), *Path(args.origin).glob("*/sweep.yaml")]  # by `sweeps run`

@@ -4,7 +4,9 @@ parser and dispatches."""
 import argparse
 from pathlib import Path
 
+from ..config.types import POSITIVE, Range, number_type, run_name_type
 from ..errors import SweepError, refuse
+from ..files import TargetError, check_folder
 
 PACKAGE = __package__.rpartition(".")[0]  # the project's package (this file is in its commands/)
 
@@ -20,11 +22,14 @@ def add_run_command(commands) -> None:
         help="Optuna storage shared by every runner of the study: sqlite:///PATH, postgresql+psycopg2://"
         "USER@HOST/DB, mysql+pymysql://..., or journal:PATH (default: sqlite:///<output-dir>/sweeps.db)",
     )
-    run.add_argument("--study", metavar="NAME", help="the study's name (default: the sweep file's name)")
+    study = "the study's name (default: the sweep file's name)"
+    run.add_argument("--study", type=run_name_type, metavar="NAME", help=study)
     run.add_argument(
         "--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="where the trials' run directories go"
     )
-    run.add_argument("--seed", type=int, metavar="S", help="the sampler's seed (default: random)")
+    run.add_argument(
+        "--seed", type=number_type(int, Range(0, 2**32 - 1)), metavar="S", help="the sampler's seed (default: random)"
+    )
     run.add_argument("--quasi-random", action="store_true", help="method random: scrambled Sobol points (QMC) instead")
     run.add_argument(
         "--heartbeat",
@@ -39,7 +44,7 @@ def add_run_command(commands) -> None:
 def positive(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 10**6:
-        raise argparse.ArgumentTypeError(f"must be 1 to 1000000, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be 1 to 1000000, got {text[:40]!r}")
     return value
 
 
@@ -49,7 +54,9 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
     from ..search.engine import Options, run_sweep
     from ..search.sweepfile import load_sweep
 
-    parse_args(train_args)  # a bad trial flag: train.py's one line and exit 2, before any trial
+    # A bad trial flag: train.py's one line and exit 2, before any trial; judged with the --output-dir the trials get
+    # (a read-only working folder is no reason to refuse when DIR is elsewhere).
+    parse_args([*train_args, "--output-dir", str(args.output_dir)])
     try:
         import optuna  # noqa: F401
     except ImportError:
@@ -68,6 +75,33 @@ def run_command(parser, args: argparse.Namespace, train_args: list[str]) -> int:
         train_args=train_args,
     )
     try:
-        return run_sweep(load_sweep(args.sweep), options)
-    except SweepError as e:
+        check_folder(args.output_dir)  # files.py: a file, /proc, unwritable, a name too long: before any trial
+        return run_sweep(preflight(load_sweep(args.sweep)), options)
+    except (SweepError, TargetError) as e:
         return refuse(f"{parser.prog} run", e)
+
+
+def preflight(sweep):
+    """What would fail every trial, refused before the first: a command or program not there; for train.py, a parameter
+    that is none of its flags, or a metric it never reports (else every trial fails and the study still exits 0)."""
+    import shutil
+
+    from ..config.flags import FLAG_BY_NAME
+    from ..data.tasks import TASK_KINDS
+
+    where, first = f"{sweep.path}", sweep.command[0] if sweep.command else "${env}"
+    if not first.startswith("${") and shutil.which(first) is None:  # the child would die of FileNotFoundError
+        raise SweepError(f"{where}: command {first!r} is not found (no such program on PATH)")
+    if "${program}" in sweep.command and not Path(sweep.program).is_file():
+        raise SweepError(f"{where}: program {sweep.program} does not exist (from {Path.cwd()})")
+    if Path(sweep.program).name != "train.py":
+        return sweep
+    if unknown := [p for p in sweep.config.get("parameters") or {} if str(p).replace("-", "_") not in FLAG_BY_NAME]:
+        raise SweepError(f"{where}: parameter {unknown[0]!r} is not a flag of train.py (python train.py --help)")
+    names = {"loss", *(m for kind in TASK_KINDS.values() for m in kind.metrics)}
+    split, _, name = sweep.metric.partition("/")
+    if split not in ("train", "val", "test") or name.rpartition("/")[2] not in names:
+        raise SweepError(
+            f"{where}: metric {sweep.metric!r} is none train.py reports (<train|val|test>/<{'|'.join(sorted(names))}>)"
+        )
+    return sweep

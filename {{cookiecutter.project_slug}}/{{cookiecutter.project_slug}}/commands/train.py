@@ -8,12 +8,13 @@ from pathlib import Path
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero
 from ..config.parser import parse_args
-from ..errors import UsageError, refuse
+from ..errors import UsageError, guarded, refuse
 from .options import build_datamodule, make_plan, resolved_config, trainer_view
 
 PROG = "train.py"
 
 
+@guarded(PROG)
 def main(argv: list[str] | None = None) -> int:
     from ..training.signals import unblock_inherited, watch_sigterm
 

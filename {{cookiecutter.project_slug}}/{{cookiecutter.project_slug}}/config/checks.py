@@ -1,16 +1,15 @@
-"""The checks of parsed values that argparse cannot make alone: combinations of flags, flags that
-belong to one kind of data, what the machine must offer (output folder, W&B), and the checklist's
-advice on valid but doubtful values. Each problem is one line (parser.error: exit status 2)."""
+"""The checks argparse cannot make alone: combinations of flags, flags of one kind of data, what the machine must offer
+(output folder, W&B), the checklist's advice on doubtful values. Each problem: one line (parser.error, exit 2)."""
 
 import argparse
 import math
-import os
-from pathlib import Path
 
 {% if cookiecutter.tables -%}
 from ..data.tasks import parse_task_types
 {% endif -%}
 from ..datasets import DATASETS, tasks_for
+from ..errors import UsageError
+from ..files import check_folder
 from . import flags
 from .declared import decorated
 from .environment import has_credentials, is_rank_zero, {% if cookiecutter.diagnostics %}missing, {% endif %}wandb_mode_env_problem
@@ -27,14 +26,11 @@ def yaml_text(value) -> str:
 
 
 def check_environment(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """What the flags need from the machine, checked before any file is written: the output folder,
-    the run name, W&B's mode and credentials."""
-    out = Path(a.output_dir)
-    if out.exists() and not out.is_dir():
-        parser.error(f"argument --output-dir: {a.output_dir} exists and is not a directory")
-    existing = next((p for p in [out, *out.parents] if p.exists()), None)
-    if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        parser.error(f"argument --output-dir: {existing} is not writable")
+    """Before any file is written, what the flags need from the machine: output folder, run name, W&B mode, login."""
+    try:
+        out = check_folder(a.output_dir)
+    except UsageError as e:
+        parser.error(f"argument --output-dir: {e}")
     if a.run_name and not a.resume_ckpt and not a.overwrite and is_rank_zero() and (out / a.run_name).exists():
         parser.error(
             f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "

@@ -115,8 +115,8 @@ FLAGS: list[Flag] = [
     flag("eps", OPT, 1e-8, "ε added to the denominator of adam/adamw/rmsprop.", float, POSITIVE),
     flag("batch_size", OPT, 64, "Minibatch size per device; a power of 2, as large as fits before the cache cliff "
          "(see --find-batch-size).", int, POSITIVE),
-    flag("find_batch_size", OPT, False, "The checklist's cliff test: time one training minibatch for sizes 1, 2, 4, "
-         "…; save batch_size.csv and plots/batch_size.png; print the largest size before the cliff; exit."),
+    flag("find_batch_size", OPT, False, "The checklist's cliff test: time training minibatches of sizes 1, 2, 4, …; "
+         "save batch_size.csv, plots/batch_size.png; print the largest size before the cliff (or: too noisy); exit."),
     flag("find_batch_size_max", OPT, 4096, "Largest batch size the cliff test tries (>= 2).", int, Range(2)),
     flag("gradient_clip_val", OPT, 0.0, "Clip the gradient norm to this value (0 = off).", float, NON_NEGATIVE),
     # --- Batch normalization

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from ..datasets import default_tasks
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
+from ..files import read_yaml
 from . import flags
 from .agent import agent_argv, agent_resume, agent_run_name
 from .checks import (
@@ -82,9 +83,8 @@ def add_flag(group, f: flags.Flag, **overrides) -> None:
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
-    """`--lr_schedule=x` → `--lr-schedule=x`: underscores are the config spelling of dashes. And
-    `--bias-init -1e-3` → `--bias-init=-1e-3`: argparse would take a value that starts with a dash
-    (other than a plain -3 or -.5) for an option."""
+    """`--lr_schedule=x` → `--lr-schedule=x` (underscores: the config's spelling), `--bias-init -1e-3` →
+    `--bias-init=-1e-3` (argparse takes a value that starts with a dash, but -3 or -.5, for an option)."""
     out = []
     takes_value = {f.option for f in flags.FLAGS if not f.is_bool} | {"--config"}
     for token in argv:
@@ -99,28 +99,11 @@ def normalize_argv(argv: list[str]) -> list[str]:
 
 
 def load_config_file(path: str, parser: OneLineParser) -> dict:
-    """The YAML mapping of flag: value in `path`, each value checked by its flag's type (the message
-    names the file); any problem with the file is one line."""
-    p = Path(path)
-    where = f"argument --config: {path}"
-    if p.is_dir():
-        parser.error(f"{where} is a directory, not a YAML file")
-    if not p.exists():
-        parser.error(f"argument --config: file not found: {path}")
+    """The YAML mapping of flag: value in `path` (files.read_yaml), each value checked by its flag's type."""
     try:
-        data = yaml.safe_load(p.read_text())
-    except PermissionError:
-        parser.error(f"{where}: permission denied")
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        parser.error(f"{where} is not valid YAML ({str(e).splitlines()[0]})")
-    except RecursionError:
-        parser.error(f"{where} is nested too deeply to be a config of flag: value")
-    except (OSError, ValueError) as e:
-        parser.error(f"{where} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        parser.error(f"{where} must hold a mapping of flag: value")
+        data = read_yaml(path, "argument --config:")
+    except UsageError as e:
+        parser.error(str(e))
     values = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
@@ -151,10 +134,8 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check everything; on bad input print one line and exit 2 before any file is written.
-
-    Precedence: the command line, then --config, then (with --resume) the checkpoint's values, then
-    the defaults."""
+    """Parse and check everything; bad input: one line, exit 2, before any file is written. Precedence: the command
+    line, then --config, then (with --resume) the checkpoint's values, then the defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     argv = agent_argv(
         argv, {f.option: f for f in flags.FLAGS}, {f.option for f in flags.FLAGS if isinstance(f.default, list)}
@@ -214,9 +195,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
-    """Under a W&B agent without --run-name: the run directory is `wandb-<run id>`; a run the sweep
-    re-queues continues from that directory's last.ckpt (returned), or starts it again when it was
-    preempted before its first checkpoint. Outside an agent: nothing."""
+    """Under a W&B agent without --run-name: the run directory is `wandb-<run id>`; a re-queued run continues from
+    its last.ckpt (returned), or starts again if preempted before its first checkpoint. Outside an agent: nothing."""
     name = agent_run_name()
     if name is None or run_name not in (None, name):
         return None

@@ -38,8 +38,8 @@ def _number(kind: type, text: str, allowed: Range | None = None) -> Any:
         value = kind(text)
     except ValueError:
         raise ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-    if kind is float and not math.isfinite(value):
-        raise ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if not math.isfinite(value) or (kind is int and abs(value) >= 2**63):  # past int64: no tensor, seed or count
+        raise ArgumentTypeError(f"expected a finite number{' below 2^63' * (kind is int)}, got {text[:40]!r}")
     if allowed is not None and not allowed.contains(value):
         raise ArgumentTypeError(f"must be {allowed}, got {text!r}")
     return value
@@ -120,8 +120,8 @@ def batches_type(text: str) -> int | float:
 
 def run_name_type(text: str) -> str:
     """A run directory name: one path component, so a run never writes outside --output-dir."""
-    if not text or text in (".", "..") or "/" in text or "\\" in text or ".." in text or "\0" in text:
-        raise ArgumentTypeError(f"must be a plain directory name (no '/', '\\' or '..'), got {text!r}")
+    if not text or len(text) > 200 or any(c in text for c in ("/", "\\", "..", "\0")):
+        raise ArgumentTypeError(f"must be a plain name of 1-200 characters (no '/', '\\' or '..'), got {text[:60]!r}")
     return text
 
 

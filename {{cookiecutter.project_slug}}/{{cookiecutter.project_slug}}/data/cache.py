@@ -13,7 +13,7 @@ from .loaders import Split
 
 def _signature(root: Path) -> list:
     """Names, sizes and times of the source files (none: root is missing): the cache is rebuilt when any changes."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and ".tensors" not in p.parts)
+    files = sorted(p for p in root.rglob("*") if ".tensors" not in p.parts and p.is_file())  # never look in the cache
     return [[str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)] for p in files]
 
 
@@ -27,14 +27,14 @@ def load_cached(spec, root: Path, download: bool, image_size: int) -> tuple[Spli
         return spec.load(root, download, image_size)
     source, cache = root / spec.files, cache_path(spec.name, root, image_size)
     signature = _signature(source)
-    remove_stale_temporaries(cache.parent)
-    if cache.is_file() and signature:
-        try:
+    try:  # a damaged cache, or one this user may not read (another's .tensors/), is rebuilt from the source files
+        remove_stale_temporaries(cache.parent)
+        if cache.is_file() and signature:
             saved = torch.load(cache, weights_only=True)
             if saved["signature"] == signature:
                 return saved["train"], saved.get("test")
-        except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt from the source files
-            print(f"warning: decoded-data cache {cache} unreadable ({type(e).__name__}): rebuilding", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001
+        print(f"warning: decoded-data cache {cache} unreadable ({type(e).__name__}): rebuilding", file=sys.stderr)
     train, test = _decode(spec, root, download, image_size)
     write_cache(cache, {"signature": _signature(source), "train": train, "test": test})
     return train, test

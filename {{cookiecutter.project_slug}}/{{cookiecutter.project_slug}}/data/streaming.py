@@ -101,6 +101,11 @@ def read_meta(root: str) -> dict:
             meta[key]  # noqa: B018 - presence check
     except (ValueError, KeyError, TypeError) as e:
         raise DataError(f"--dataset streaming: {join(root, META)} is damaged ({type(e).__name__}: {e})") from None
+    shape, pack = meta["input_shape"], meta.get("pack")
+    if not (isinstance(pack, int) and pack >= 1 and isinstance(shape, list) and shape):
+        raise DataError(f"--dataset streaming: {join(root, META)} is damaged (pack {pack!r}, input_shape {shape!r})")
+    if not all(isinstance(d, int) and d >= 1 for d in shape):
+        raise DataError(f"--dataset streaming: {join(root, META)} is damaged (input_shape {shape!r})")
     for split in SPLITS:
         index = read_bytes(join(root, split, "index.json"))
         if index is None:
@@ -263,6 +268,12 @@ class StreamingDataModule(InMemoryDataModule):
         self.train_set, self.val_set, self.test_set = (
             ShardSplit(join(self.root, s), meta["splits"][s]["count"], self.columns, meta["pack"]) for s in SPLITS
         )
+        shape = tuple(self.train_set.batch([0])[0].shape[1:]) if len(self.train_set) else self.input_shape
+        if shape != self.input_shape:  # the network is built on dataset.json's shape: the shards must hold it
+            raise DataError(
+                f"--dataset streaming: the shards in {self.root} hold inputs of shape {list(shape)}, {META} says "
+                f"{list(self.input_shape)}; run prepare again"
+            )
         # A LitData item is a pack of examples (prepare --pack): a batch is a whole number of packs.
         self.pack = meta["pack"]
         self.packs_per_batch = max(1, round(self.batch_size / self.pack))

@@ -13,7 +13,6 @@ Read with the standard library's csv module and NumPy: no pandas dependency for 
 """
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from .build import DataOptions
 from .memory import InMemoryDataModule, TensorBatches
 from .splits import TEST_FRACTION
 from .targets import (
+    F32,
     as_numbers,
     infer_kind,
     output_statistics,
@@ -40,7 +40,7 @@ def _number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    return value if abs(value) <= F32 else None  # not NaN, inf, nor past float32 (1e39)
 
 
 def read_csv(path: Path, prefix: str = "--dataset csv:") -> list[list[str]]:
@@ -119,11 +119,11 @@ def assemble(columns: dict, targets: list[str], features: list[str], task_types:
     x = np.empty((n, len(features)), dtype=np.float32)
     for j, f in enumerate(features):
         numbers = as_numbers(columns[f])
-        if numbers is None or not np.isfinite(numbers).all():
+        if numbers is None or not (np.abs(numbers) <= F32).all():
             i = next(i for i, v in enumerate(columns[f]) if _number(str(v)) is None)
             raise DataError(
-                f"{prefix} feature column {f!r} holds text or a missing value ({columns[f][i]!r} on line "
-                f"{i + 2}); features must be numbers (a text column can be a --target)"
+                f"{prefix} feature column {f!r} holds text, a missing or a float32-infinite value ({columns[f][i]!r} "
+                f"on line {i + 2}); features must be numbers (a text column can be a --target)"
             )
         x[:, j] = numbers
     kinds = [task_types.get(t) or infer_kind(columns[t]) for t in targets]
@@ -151,7 +151,7 @@ def assemble(columns: dict, targets: list[str], features: list[str], task_types:
 
 def _all_numbers(values) -> bool:
     numbers = as_numbers(values)
-    return numbers is not None and bool(np.isfinite(numbers).all())
+    return numbers is not None and bool(np.isfinite(numbers).all())  # 1e39 too: then refused naming its column
 
 
 def split_rows(y: np.ndarray, kind: str, val_fraction: float, test_fraction: float, seed: int, target: str):

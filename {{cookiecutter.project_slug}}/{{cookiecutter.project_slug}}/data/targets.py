@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import DataError
 from .tasks import TASK_KINDS, Classification, Regression
 
+F32 = float(np.finfo(np.float32).max)  # a larger value (1e39) is finite in float64 and inf for the network
 FEW = 20  # whole numbers with at most this many distinct values are classes (grades, counts of a few kinds)
 
 
@@ -42,12 +43,12 @@ def regression_values(name: str, values, prefix: str) -> np.ndarray:
             f"{prefix} regression target column {name!r} holds text or an empty cell ({values[bad]!r} on line "
             f"{bad + 2}); a regression target must be numbers (or make it classification with --task-types)"
         )
-    finite = np.isfinite(numbers)
+    finite = np.abs(numbers) <= F32  # False for NaN, inf, and past float32
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise DataError(
-            f"{prefix} regression target column {name!r} has a missing or infinite value ({numbers[bad]} on line "
-            f"{bad + 2}); remove or fill those rows"
+            f"{prefix} regression target column {name!r} has a missing or infinite value (in float32: {numbers[bad]} "
+            f"on line {bad + 2}); remove or fill those rows"
         )
     if numbers.std() == 0:
         raise DataError(f"{prefix} regression target column {name!r} is constant ({numbers[0]:g}); nothing to learn")

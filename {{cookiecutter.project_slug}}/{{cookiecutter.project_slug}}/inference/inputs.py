@@ -16,6 +16,7 @@ from ..errors import DataError, InputError
 # Gray levels of datasets whose pixels are not 8-bit: scikit-learn's digits hold 0..16. An image file
 # (8-bit) is rounded back to these levels, so a test image written as a PNG predicts exactly as in test.
 LEVELS = {"digits": 16}
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # past this a float32 input is inf
 
 
 def list_images(paths: Sequence[str | Path]) -> list[str]:
@@ -145,7 +146,9 @@ def read_rows(path: str | Path, features: Sequence[str], input_shape: Sequence[i
         if not all(_is_number(c) for c in cells):
             # Training refuses these too (tables.read_table): a NaN or inf input gives a NaN prediction.
             bad = next(f for f, c in zip(features, cells) if not _is_number(c))
-            raise InputError(f"{path}: line {n}, column {bad!r}: not a finite number ({cells[features.index(bad)]!r})")
+            shown = cells[features.index(bad)]
+            why = f"not a finite number ({shown!r}; float32 inputs end at 3.4e38)"
+            raise InputError(f"{path}: line {n}, column {bad!r}: {why}")
         rows.append([float(c) for c in cells])
     if not rows:
         raise InputError(f"{path}: no rows")
@@ -154,11 +157,23 @@ def read_rows(path: str | Path, features: Sequence[str], input_shape: Sequence[i
 
 
 def _is_number(text) -> bool:
-    """A finite number (as tables.read_table accepts for training: not nan, inf or text)."""
+    """A number finite in float32, the network's inputs (as tables.read_table accepts for training: not nan, inf,
+    text, or 1e39, finite in float64 but inf in float32)."""
     try:
-        return math.isfinite(float(text))
+        return math.isfinite(float(text)) and abs(float(text)) <= FLOAT32_MAX
     except (TypeError, ValueError):
         return False
+
+
+def check_units(hp: dict, ckpt) -> None:
+    """The checkpoint's target statistics (a regression output is z·σ + μ) are finite numbers: else every
+    prediction would be NaN, so refuse the checkpoint."""
+    for name in ("target_mean", "target_std"):
+        values = hp.get(name) or []
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+            raise InputError(
+                f"{ckpt}: its {name} ({values[:4]}) is not finite: predictions in the target's units would be NaN"
+            )
 
 
 def _prod(shape: Sequence[int]) -> int:

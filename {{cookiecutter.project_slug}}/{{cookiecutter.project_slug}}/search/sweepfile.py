@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import SweepError
+from ..errors import SweepError, UsageError, one_line
+from ..files import read_text
 from .space import Space, parse_space
 
 METHODS = ("grid", "random", "bayes")
@@ -87,10 +88,10 @@ def hyperband(spec) -> dict | None:
 
 
 def load_sweep(path: Path) -> Sweep:
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
-        raise SweepError(f"cannot read sweep file {path} ({str(e).splitlines()[0]})") from None
+    try:  # files.read_text: no FIFO (never waited on), binary or non-UTF-8 file
+        config = yaml.safe_load(read_text(path, "sweep file"))
+    except (UsageError, yaml.YAMLError, RecursionError) as e:
+        raise SweepError(f"cannot read sweep file {path} ({one_line(e)})") from None
     if not isinstance(config, dict):
         raise SweepError(f"{path} is not a W&B sweep file")
     method = config.get("method")

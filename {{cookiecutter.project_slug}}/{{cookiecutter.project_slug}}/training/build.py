@@ -38,12 +38,14 @@ def allocate_module(config: dict, dm, accelerator: str):
     is one line naming its size, not an allocator traceback."""
     import torch
 
+    asked = f"--model {config['model']} --depth {config['depth']} --width {config['width']}"
     try:
         with torch.device("meta"):
             params = sum(p.numel() for p in build_module(config, dm{% if cookiecutter.backbones %}, load_pretrained=False{% endif %}).parameters())
-    except Exception:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
+    except Exception as e:  # noqa: BLE001 - the estimate is a courtesy; the real build below reports real errors
+        if "overflow" in str(e.__cause__ or e):  # sizes past any tensor: the real build would allocate up to there
+            raise SettingError(f"the network asked for ({asked}) is too large: {one_line(e.__cause__ or e)}") from None
         params = None
-    asked = f"--model {config['model']} --depth {config['depth']} --width {config['width']}"
     if params is not None:
         need = params * 4 * 4  # float32 weights, gradients and up to two optimizer moments
         free = available_memory(accelerator)

@@ -15,8 +15,8 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from ..config.agent import under_agent
 from ..config.environment import is_rank_zero
-from ..errors import one_line
-from ..files import atomic_path
+from ..errors import UsageError, one_line
+from ..files import atomic_path, read_yaml
 {%- if cookiecutter.diagnostics %}
 
 TENSORBOARD_DIR = "tensorboard"
@@ -139,16 +139,13 @@ def record_in_wandb(wandb_logger, metrics: dict, summary: dict, step: int, preem
 
 
 def normalize_sweep_params() -> set[str]:
-    """The names a W&B sweep agent sets (none without one). The agent writes them to the YAML file named by
-    WANDB_SWEEP_PARAM_PATH ({name: {value: v}}) that wandb.init loads into the config and locks: its dashed keys
-    (`batch-size`) become underscores here, before wandb.init reads it, so the config holds one key per flag."""
+    """The names a W&B sweep agent sets (none without one) in WANDB_SWEEP_PARAM_PATH ({name: {value: v}}), which
+    wandb.init loads and locks: dashed keys become underscores here first, so the config holds one key per flag."""
     try:
         path = Path(os.environ["WANDB_SWEEP_PARAM_PATH"])  # wandb.env.SWEEP_PARAM_PATH
-        data = yaml.safe_load(path.read_text()) or {}
-    except (KeyError, OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = read_yaml(path)  # files.py: a mapping, or UsageError
+    except (KeyError, UsageError):
         return set()  # no agent; or a bad file, which wandb.init reports itself
-    if not isinstance(data, dict):
-        return set()
     renamed = {(k.replace("-", "_") if k != "wandb_version" else k): v for k, v in data.items()}
     if list(renamed) != list(data):
         path.write_text(yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True))
@@ -194,9 +191,8 @@ WANDB_LOGGER: type[SweepWandbLogger] = SweepWandbLogger
 
 
 class _Writer(ExperimentWriter):
-    """Never deletes or truncates metrics.csv in place: Lightning's writer removes the file when it starts and
-    rewrites it in place when columns appear (a kill in between loses rows). Here a resumed run keeps the rows
-    before its checkpoint's step, and every rewrite goes through atomic_path."""
+    """Never deletes or truncates metrics.csv in place (Lightning's writer does, when it starts and when columns
+    appear: a kill in between loses rows): a resumed run keeps the rows before its step; rewrites are atomic."""
 
     def __init__(self, log_dir: str, keep_below_step: int | None):
         self._keep_below_step = keep_below_step

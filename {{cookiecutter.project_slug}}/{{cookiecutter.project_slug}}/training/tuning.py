@@ -1,6 +1,5 @@
-"""Tuning tools: the learning-rate range test (Lightning's Tuner), the planned-schedule plot and
-the minibatch-size cliff test (hand-written: Lightning's batch-size scaler finds what fits in
-memory but does not time the minibatches, which is what the checklist's cliff test needs)."""
+"""Tuning tools: the learning-rate range test (Lightning's Tuner), the planned-schedule plot and the minibatch cliff
+test (hand-written: Lightning's batch-size scaler finds what fits in memory, but times nothing)."""
 
 import csv
 import math
@@ -120,55 +119,49 @@ def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
     return _save(fig, run_dir / "plots" / "lr_schedule.png")
 
 
-def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5) -> int | None:
+def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5, margin: float = 0.0) -> int | None:
     """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest of the
-    smaller sizes (1.5 leaves room for ±20% jitter) and stays there: the next size does not get back to the best."""
-    per_example = [t / b for t, b in zip(seconds, sizes)]
+    smaller sizes and stays there: the next size does not get back to the best. `margin`: the timings' relative
+    noise; a rise within a factor 1 + margin of `rise` is not told from noise: -1, undecided."""
+    per_example, noise = [t / b for t, b in zip(seconds, sizes)], 1 + margin
     for i in range(1, len(sizes)):
         best = min(per_example[:i])
-        if per_example[i] > rise * best and (i + 1 == len(sizes) or per_example[i + 1] > best):
-            return i
+        if per_example[i] > rise / noise * best and (i + 1 == len(sizes) or per_example[i + 1] > best):
+            return i if per_example[i] > rise * noise * best else -1
     return None
 
 
-def search_batch_sizes(time_size, start: int, largest: int, passes: int = 3, confirmations: int = 4) -> tuple:
-    """(sizes, seconds) of sizes start, 2·start, … up to `largest` or out of memory (time_size(size) is None).
-    A busy machine only makes a timing slower: each size keeps its fastest of `passes`; then each rise of the
-    time per example (the cliff or a slow timing), a cliff and the best size before it are re-timed, up to
-    `confirmations` times: a cliff that re-timing removes was another process's work."""
-    sizes, seconds = [], []
+def search_batch_sizes(time_size, start: int, largest: int, passes: int = 5, confirmations: int = 4) -> tuple:
+    """(sizes, seconds, margin) for sizes start, 2·start, … up to `largest` or out of memory (time_size(size) None).
+    Each size is timed `passes` times, judged on the median of its faster half (a busy machine only slows timings);
+    `margin`: the median over sizes of that half's range over its median. While a cliff is found or undecided, every
+    size is timed once more, up to `confirmations` times; a cliff still undecided: the machine is too noisy."""
+    samples = []
     for b in (start << i for i in range((largest // start).bit_length())):
         if (t := time_size(b)) is None:  # out of memory: this size and the larger ones are out of reach
             break
-        sizes.append(b)
-        seconds.append(t)
-
-    def retime(suspects) -> None:
-        for i in suspects:
-            seconds[i] = min(seconds[i], time_size(sizes[i]) or math.inf)  # None: out of memory this time
-
-    for _ in range(passes - 1):
-        retime(range(len(sizes)))
-    for _ in range(confirmations):
-        e = [t / b for t, b in zip(seconds, sizes)]
-        suspects = {i for i in range(1, len(e)) if e[i] > e[i - 1] and (i + 1 == len(e) or e[i] > e[i + 1])}
-        if cliff := find_cliff(sizes, seconds):  # never index 0
-            suspects |= {cliff, e.index(min(e[:cliff]))}
-        if not suspects:
+        samples.append([t] + [time_size(b) or math.inf for _ in range(passes - 1)])  # None: out of memory this time
+    sizes, seconds, margin = [start << i for i in range(len(samples))], [], 0.0
+    while samples:
+        fast = [sorted(s)[: (len(s) + 1) // 2] for s in samples]  # the slower half: another process's work
+        seconds = [statistics.median(s) for s in fast]
+        margin = statistics.median([(s[-1] - s[0]) / m for s, m in zip(fast, seconds)])
+        if find_cliff(sizes, seconds, margin=margin) is None or len(samples[-1]) >= passes + confirmations:
             break
-        retime(suspects)
-    return sizes, seconds
+        for b, s in zip(sizes, samples):
+            s.append(time_size(b) or math.inf)
+    return sizes, seconds, margin
 
 
-def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1) -> int:
-    """The largest size before the cliff whose time per example is within `slack` (10%) of the best
-    before the cliff: past the best, a larger minibatch only costs time (the slow start of a cliff)."""
-    end = find_cliff(sizes, seconds) or len(sizes)  # a cliff is never index 0
+def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1, margin: float = 0.0) -> int:
+    """The largest size before the (decided) cliff whose time per example is within `slack` (10%, or the margin
+    when larger) of the best before the cliff: past the best, a larger minibatch only costs time."""
+    end = find_cliff(sizes, seconds, margin=margin) or len(sizes)  # a cliff is never index 0
     per_example = [t / b for t, b in zip(seconds[:end], sizes[:end])]
-    return max(b for b, e in zip(sizes, per_example) if e <= slack * min(per_example))
+    return max(b for b, e in zip(sizes, per_example) if e <= max(slack, 1 + margin) * min(per_example))
 
 
-def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
+def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int | None:
     device = torch.device("cuda" if torch.cuda.is_available() and a.accelerator in ("auto", "gpu") else "cpu")
     module = module.to(device).train()
     optimizer = create_optimizer(a.optimizer, module.parameters(), **asdict(a))  # the run's optimizer flags
@@ -197,8 +190,9 @@ def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
             print(f"batch size {size}: out of memory; stopping there")
             return None
 
-    sizes, seconds = search_batch_sizes(time_size, start, a.find_batch_size_max)
-    best, cliff = recommend(sizes, seconds), find_cliff(sizes, seconds)
+    sizes, seconds, margin = search_batch_sizes(time_size, start, a.find_batch_size_max)
+    cliff = find_cliff(sizes, seconds, margin=margin)
+    best = None if cliff == -1 else recommend(sizes, seconds, margin=margin)
     per_example = [t / b for t, b in zip(seconds, sizes)]
     with open(run_dir / "batch_size.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -206,18 +200,23 @@ def find_batch_size(a: CliffOptions, run_dir: Path, dm, module) -> int:
         for i, (b, t, e) in enumerate(zip(sizes, seconds, per_example)):
             writer.writerow([b, f"{t:.6g}", f"{e:.6g}", int(i == cliff), int(b == best)])
             mark = "  <- cliff" if i == cliff else ""
-            print(f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * e:9.2f} µs/example{mark}")
+            print(f"batch {b:5d}: {1e3 * t:9.3f} ms/minibatch {1e6 * e:9.2f} µs/example (median){mark}")
     fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4))
     for ax, ys, label in ((axes[0], seconds, "seconds per minibatch"), (axes[1], per_example, "seconds per example")):
         ax.loglog(sizes, ys, "o-", base=2)
-        ax.axvline(best, color="tab:red", linestyle="--", label=f"chosen: {best}")
+        ax.axvline(best or sizes[0], color="tab:red", linestyle="--", label=f"chosen: {best or 'none (noisy)'}")
         ax.set(xlabel="batch size", ylabel=label)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.suptitle(f"Minibatch cliff test on {device.type} ({a.model})")
     path = _save(fig, run_dir / "plots" / "batch_size.png")
+    files = f"({run_dir / 'batch_size.csv'}, {path})"
+    if best is None:
+        print(f"too noisy to decide: repeated timings spread ±{margin / 2:.0%} (interquartile), so a rise near the")
+        print(f"cliff's 1.5× is not told from another process's work; no size chosen: run it again when idle {files}")
+        return None
     none = "" if cliff is not None else " (no cliff up to the largest size tried)"
-    print(f"largest batch size before the cliff: {best}{none}  ({run_dir / 'batch_size.csv'}, {path})")
+    print(f"largest batch size before the cliff: {best}{none}, judged on medians ±{margin / 2:.0%}  {files}")
     return best
 
 
