@@ -4,7 +4,7 @@ parser and dispatches."""
 import argparse
 from pathlib import Path
 
-from ..config.types import POSITIVE, Range, number_type, run_name_type
+from ..config.types import Range, number_type, run_name_type
 from ..errors import SweepError, refuse
 from ..files import TargetError, check_folder
 

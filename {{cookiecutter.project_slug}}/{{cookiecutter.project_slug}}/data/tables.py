@@ -13,6 +13,7 @@ Read with the standard library's csv module and NumPy: no pandas dependency for 
 """
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
