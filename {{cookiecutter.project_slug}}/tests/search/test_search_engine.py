@@ -22,6 +22,7 @@ from conftest import HANG, ROOT
 optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
 
 from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
+from {{cookiecutter.project_slug}}.search import engine  # noqa: E402
 
 FAKE = Path(__file__).with_name("fake_train.py")
 FAST_TRAIN = [
@@ -494,14 +495,16 @@ def test_next_from_run_directories_checks_the_edge_on_the_range_the_runs_searche
     assert ("edge check: lr: best" in said) == edge and (not edge or "[0.00536, 0.0536]" in said), said
 
 
-def test_a_study_name_is_never_a_path(tmp_path):
+def test_a_study_name_is_never_a_path(tmp_path, capsys):
     runs = tmp_path / "out" / "runs"
     sweep = sweep_file(tmp_path, {"lr": {"values": [0.01]}}, "random")
-    study = "../../esc" + "x" * 300  # a long one too: a file name has at most 255 bytes
-    assert main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--study", study]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "random.yaml"]  # nothing above --output-dir
-    logs = [p for p in runs.iterdir() if p.name.endswith("-logs")]
-    assert len(logs) == 1 and logs[0].name == f"esc{'x' * 97}-logs" and len(list(logs[0].iterdir())) == 1
+    for study in ("../../esc", "a/b", "x" * 300):  # --study is a plain name: refused in one line
+        with pytest.raises(SystemExit) as refused:
+            main(["run", str(sweep), "--trials", "1", "--output-dir", str(runs), "--study", study])
+        assert refused.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["random.yaml"]  # nothing written anywhere
+    # A study read from a storage (any name) still becomes a file name only: no path, at most 100 characters.
+    assert engine.safe_name("../../esc" + "x" * 300) == "esc" + "x" * 97
 
 
 def test_the_runners_of_a_study_beat_with_one_heartbeat(tmp_path, capsys):

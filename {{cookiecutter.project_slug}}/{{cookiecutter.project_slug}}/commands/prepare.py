@@ -18,6 +18,9 @@ from pathlib import Path
 import torch
 
 from ..config import flags
+{%- if cookiecutter.tables %}
+from ..config.checks import tables_only
+{%- endif %}
 from ..config.parser import OneLineParser, add_flag, normalize_argv
 from ..config.types import Range, bytes_type, number_type
 from ..data.cache import load_cached
@@ -375,6 +378,9 @@ def write_split(a: argparse.Namespace, writer, folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))
+{%- if cookiecutter.tables %}
+    tables_only(parser, a)  # --target, --test-data, … for a table only, as train.py says
+{%- endif %}
     out = Path(a.output)
     if "://" in a.output:
         parser.error(

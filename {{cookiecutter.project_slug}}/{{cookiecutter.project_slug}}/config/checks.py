@@ -152,13 +152,19 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
 {%- if cookiecutter.tables %}
 
 
+def tables_only(parser: argparse.ArgumentParser, a: argparse.Namespace) -> bool:
+    """The table flags (train.py's, prepare's) refused for another dataset; True for a table."""
+    if DATASETS[a.dataset].kind == "table":
+        return True
+    for name in ("target", "features", "feature_shape", "test_data", "seq_shift", "seq_scale", "seq_jitter"):
+        if getattr(a, name, None):
+            parser.error(f"argument {flags.FLAG_BY_NAME[name].option}: for --dataset csv only, not {a.dataset}")
+    return False
+
+
 def check_data_flags(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     """--target/--features belong to tables; a table needs a target."""
-    kind = DATASETS[a.dataset].kind
-    if kind != "table":
-        for name in ("target", "features", "feature_shape", "test_data", "seq_shift", "seq_scale", "seq_jitter"):
-            if getattr(a, name):
-                parser.error(f"argument {flags.FLAG_BY_NAME[name].option}: for --dataset csv only, not {a.dataset}")
+    if not tables_only(parser, a):
         return
     if not a.tasks:
         parser.error("argument --target: --dataset csv needs --target COLUMN (the column to predict)")
