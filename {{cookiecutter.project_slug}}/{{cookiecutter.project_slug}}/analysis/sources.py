@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..commands.edges import parameters_problem
 from ..errors import SweepError, UsageError, one_line
 from ..files import read_yaml
 from .curves import read_curves
@@ -90,9 +91,11 @@ def sweep_dimensions(sweep_file: Path) -> list[Dimension]:
     """The searched parameters of a W&B sweep file (not those fixed with `value:`; not max_epochs)."""
     try:
         params = read_yaml(sweep_file, "argument --sweep:")["parameters"]
-        params.items()
+        why = parameters_problem(params)
     except (UsageError, KeyError, AttributeError) as e:
         raise SweepError(f"argument --sweep: cannot read the parameters of {sweep_file} ({one_line(e)})") from None
+    if why:
+        raise SweepError(f"argument --sweep: {sweep_file}: {why}")
     dims = []
     for name, spec in params.items():
         name = name.replace("-", "_")

@@ -21,7 +21,7 @@ from ..search.sources import optuna_runs
 from ..search.tune import add_tune_command, tune_command
 {%- endif %}
 from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
-from .edges import widened
+from .edges import parameters_problem, widened
 {%- if cookiecutter.diagnostics %}
 from .sweeps_report import add_report_and_repeat, report_or_repeat
 {%- endif %}
@@ -102,7 +102,10 @@ def load_stage(path: Path) -> dict:
         raise SweepError(str(e)) from None
     if not isinstance(sweep.get("parameters"), dict):
         raise SweepError(f"{path} is not a W&B sweep file (no parameters:)")
+    if why := parameters_problem(sweep["parameters"]):
+        raise SweepError(f"{path}: {why}")
     return sweep
+
 
 
 def searched(sweep: dict) -> set[str]:
