@@ -107,7 +107,6 @@ def load_stage(path: Path) -> dict:
     return sweep
 
 
-
 def searched(sweep: dict) -> set[str]:
     """Parameters a sweep searches (not fixed with `value:`)."""
     return {k for k, spec in sweep["parameters"].items() if isinstance(spec, dict) and "value" not in spec}
