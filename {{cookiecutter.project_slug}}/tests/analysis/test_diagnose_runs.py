@@ -76,7 +76,8 @@ def test_a_tiny_network_above_the_target_error_needs_capacity(tmp_path, capsys):
     args = ("--width", "2", "--depth", "1", "--max-epochs", "2", "--target-error", "0.05")
     diagnosis, _ = diagnosed(tmp_path, capsys, *args)
     f = next(f for f in diagnosis["findings"] if f["id"] == "capacity")
-    assert "--target-error 0.05" in f["evidence"] and f["flags"] == ["--depth 2", "--width 4"]
+    assert "--target-error 0.05" in f["evidence"] and f["flags"][1:] == ["--depth 2", "--width 4"]
+    assert f["flags"][0].startswith("--model rnn")  # an MLP on images: their rows are a sequence
 
 
 def test_the_command_and_no_diagnose(tmp_path, capsys):

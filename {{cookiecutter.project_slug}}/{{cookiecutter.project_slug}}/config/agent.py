@@ -38,11 +38,13 @@ def agent_argv(argv: list[str], flags_by_option: dict, is_list: set[str]) -> lis
     """`argv` (dashes normalized) without what the agent adds that is not a flag, with Python/YAML lists as comma
     lists. `flags_by_option`: option → its Flag; `is_list`: the options that take a list. One debug line says it."""
     out, dropped, rewritten = [], [], []
+    by_key = {"--" + f.name.replace("_", "-"): f for f in flags_by_option.values()}  # a config key (--feature-shape)
     for token in argv:
         name, eq, value = token.partition("=")
         key = name[2:].replace("-", "_") if name.startswith("--") else ""
-        f = flags_by_option.get(name)
-        logged = f is None and key in LOGGED_KEYS
+        f = flags_by_option.get(name) or by_key.get(name)
+        name, token = (f.option, f.option + eq + value) if f and name != f.option else (name, token)
+        logged = key in LOGGED_KEYS and (f is None or f.name != key)  # input_shape: the data's, not --input-shape
         unset = f is not None and value == "None" and f.default is None  # an unset flag, as the agent renders it
         if name in ("--_wandb", "---wandb") or (eq and under_agent() and (logged or unset)):  # wandb's own: #4237
             dropped.append(name)

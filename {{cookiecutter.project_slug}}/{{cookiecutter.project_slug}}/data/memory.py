@@ -111,8 +111,8 @@ class InMemoryDataModule(L.LightningDataModule):
     def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
         last = shuffle and len(data) % self.batch_size == 1  # batch norm cannot train on 1 example: dropped
         kw = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=self.pin_memory)
-        # collate_fn: __getitems__ already stacked the batch (a builtin: workers pickle it)
-        return DataLoader(data, self.batch_size, shuffle, drop_last=last, collate_fn=tuple, **kw)
+        # Keywords only: Lightning rebuilds the loader under DDP from them. collate_fn: __getitems__ stacked the batch.
+        return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle, drop_last=last, collate_fn=tuple, **kw)
 
     def train_dataloader(self) -> DataLoader:
         self.train_set.augment = self.augment if self.num_workers > 0 else None
