@@ -75,8 +75,7 @@ BAD_PATH = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EN
 
 
 def guarded(prog: str):
-    """main() whose failures that mean bad input, wherever raised, end in refuse(): a path too long, not permitted or
-    not a folder; memory a size asks for (torch's allocator: "you tried to allocate"); nesting too deep to read."""
+    """main() whose bad-input failures (bad path, memory a size asks for, nesting too deep) end in refuse()."""
     return lambda main: functools.wraps(main)(functools.partial(_guard, prog, main))
 
 

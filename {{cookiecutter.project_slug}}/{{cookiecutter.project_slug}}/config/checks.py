@@ -36,8 +36,7 @@ def check_environment(parser: argparse.ArgumentParser, a: argparse.Namespace) ->
             f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "
             f"{out / a.run_name}, choose another --run-name, or replace it with --overwrite"
         )
-    problem = wandb_mode_env_problem()
-    if problem:
+    if problem := wandb_mode_env_problem():
         parser.error(problem)
     if a.wandb_mode == "online" and not has_credentials():
         parser.error(

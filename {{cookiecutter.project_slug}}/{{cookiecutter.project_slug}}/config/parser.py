@@ -134,8 +134,7 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check everything; bad input: one line, exit 2, before any file is written. Precedence: the command
-    line, then --config, then (with --resume) the checkpoint's values, then the defaults."""
+    """Parse and check all before any file is written. Precedence: command line, --config, --resume's, defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     argv = agent_argv(
         argv, {f.option: f for f in flags.FLAGS}, {f.option for f in flags.FLAGS if isinstance(f.default, list)}
@@ -209,8 +208,7 @@ def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
 
 def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict) -> None:
     """The flags that must match the checkpoint do, and --max-epochs does not go back in epochs."""
-    differ = incompatible(resumed["flags"], config_dict(args))
-    if differ:
+    if differ := incompatible(resumed["flags"], config_dict(args)):
         parser.error(
             f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
             f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
@@ -225,15 +223,13 @@ def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict)
 
 
 def resume_defaults(resume: str, output_dir: str, parser: OneLineParser) -> dict:
-    """The checkpoint to resume and its flag values, which become the defaults of this run (values a
-    newer version would refuse are dropped, not fatal); the run directory stays the checkpoint's."""
+    """The checkpoint to resume and its flag values: this run's defaults (values no longer allowed are dropped)."""
     try:
         resumed = read_resume(resume, output_dir, flags.FLAG_BY_NAME)
     except CheckpointError as e:
         parser.error(f"argument --resume: {e}")
     for key, value in list(resumed["flags"].items()):
-        f = flags.FLAG_BY_NAME[key]
-        if value is not None and f.choices and value not in f.choices:
+        if value is not None and (choices := flags.FLAG_BY_NAME[key].choices) and value not in choices:
             del resumed["flags"][key]
     return resumed
 

@@ -16,7 +16,6 @@ def view(cls: type[T], flags: argparse.Namespace | Mapping, **resolved) -> T:
     (values resolved after parsing). A field with no value is an error: a view names only flags that
     every bake with its consumer has (a feature's fields are baked out with the feature)."""
     values = {**(flags if isinstance(flags, Mapping) else vars(flags)), **resolved}
-    missing = [f.name for f in fields(cls) if f.name not in values]
-    if missing:
+    if missing := [f.name for f in fields(cls) if f.name not in values]:
         raise AttributeError(f"{cls.__name__} reads {', '.join(missing)}, which these flags do not hold")
     return cls(**{f.name: values[f.name] for f in fields(cls)})

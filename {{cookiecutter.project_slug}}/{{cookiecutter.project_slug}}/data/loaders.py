@@ -63,8 +63,7 @@ def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
     try:
         ds = cls(str(root), train=train, download=False)
     except Exception as e:  # noqa: BLE001 - torchvision's decoders raise anything on a damaged file
-        culprit = _first_unreadable(cls, root, train)
-        if culprit is None:
+        if (culprit := _first_unreadable(cls, root, train)) is None:
             raise
         raise DataError(
             f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it, run with --download"
@@ -150,8 +149,7 @@ def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None
 
     found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     names = classes or found
-    unknown = [c for c in found if c not in names]
-    if unknown:
+    if unknown := [c for c in found if c not in names]:
         raise DataError(
             f"--dataset image-folder: {folder} has class folders that the training data lacks: "
             f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"

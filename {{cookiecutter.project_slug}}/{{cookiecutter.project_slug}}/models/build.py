@@ -64,8 +64,7 @@ def create_network(name: str, input_shape: tuple, classes_per_task: list[int], *
     who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
     # An architecture knob not given: its flag's default.
     offered |= {k: FLAG_BY_NAME[k].default for k in entry.keywords or () if k not in offered and k in FLAG_BY_NAME}
-    unknown = [k for k in entry.keywords or () if k not in offered]
-    if unknown:
+    if unknown := [k for k in entry.keywords or () if k not in offered]:
         raise NetworkError(f"{who} takes {unknown[0]!r}, which is not a flag (declare it in config/flags.py)")
     kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords}
     try:

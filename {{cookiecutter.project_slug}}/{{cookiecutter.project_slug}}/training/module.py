@@ -182,8 +182,7 @@ class TaskModule(L.LightningModule):
         # after this hook, and 16-mixed has unscaled the gradients by then), on the logged steps.
         if self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:
             return
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads:
+        if grads := [p.grad for p in self.parameters() if p.grad is not None]:
             norm = torch.nn.utils.get_total_norm(grads).item()
             for logger in self.loggers:
                 logger.log_metrics({"train/grad_norm": norm, "epoch": self.current_epoch}, step=self.global_step)
