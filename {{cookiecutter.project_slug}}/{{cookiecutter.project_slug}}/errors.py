@@ -59,8 +59,7 @@ class SweepError(UsageError):
 
 def one_line(e: BaseException) -> str:
     """The first line of an exception's message, or its type when it has none."""
-    text = str(e)
-    return text.splitlines()[0] if text.strip() else type(e).__name__
+    return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def refuse(prog: str, e: UsageError) -> int:

@@ -119,9 +119,8 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
         if f.default is not None:
             parser.error(f"argument {f.option} ({origin}): null is not allowed (default {f.default!r})")
         return None
-    if isinstance(value, (dict, set)) or (
-        isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
-    ):
+    nested = isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
+    if isinstance(value, (dict, set)) or nested:
         parser.error(f"argument {f.option} ({origin}): expected a plain value, got {type(value).__name__}")
     text = yaml_text(value)
     try:
@@ -136,9 +135,8 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and check all before any file is written. Precedence: command line, --config, --resume's, defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
-    argv = agent_argv(
-        argv, {f.option: f for f in flags.FLAGS}, {f.option for f in flags.FLAGS if isinstance(f.default, list)}
-    )
+    lists = {f.option for f in flags.FLAGS if isinstance(f.default, list)}
+    argv = agent_argv(argv, {f.option: f for f in flags.FLAGS}, lists)
     parser = build_parser()
     probe = OneLineParser(add_help=False, allow_abbrev=False)
     for option in ("--config", "--resume", "--output-dir", "--run-name", "--help", "--print-config"):
@@ -146,11 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     known, _ = probe.parse_known_args(argv)
     config_values = load_config_file(known.config, parser) if isinstance(known.config, str) else {}
     resume = known.resume if isinstance(known.resume, str) else config_values.get("resume")
-    output_dir = (
-        known.output_dir
-        if isinstance(known.output_dir, str)
-        else config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
-    )
+    default_dir = config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
+    output_dir = known.output_dir if isinstance(known.output_dir, str) else default_dir
     defaults: dict = {}
     if resume in (None, "", "none", "null"):  # under a W&B agent: the run directory named by the run id
         resume = agent_defaults(known.run_name or config_values.get("run_name"), str(output_dir), defaults)
