@@ -1,8 +1,7 @@
-"""The resume policy: which flags must match the checkpoint (they shape the network, the data split
-or the optimizer state that a checkpoint restores as it was), and the checkpoint's values as this
-run's defaults. Every other flag may change on resume and is honoured: ε0 (the schedule is
-rescaled), the schedule and its length, epochs and steps, regularization strengths, augmentation,
-logging and hardware."""
+"""The resume policy: which flags must match the checkpoint (they shape the network, the data split or the optimizer
+state that a checkpoint restores as it was), and the checkpoint's values as this run's defaults. Every other flag may
+change on resume and is honoured: ε0 (the schedule is rescaled), the schedule and its length, epochs and steps,
+regularization strengths, augmentation, logging and hardware."""
 
 from pathlib import Path
 
