@@ -168,8 +168,7 @@ class EpochLines(L.Callback):
 
 
 class RunFacts(L.Callback):
-    """Values derived from the flags, logged once as hyperparameters (W&B config), the parameter count
-    per layer as a W&B table, and the training time (from the first step to the last)."""
+    """Logged once: values derived from the flags (W&B config), parameters per layer (a W&B table), training time."""
 
     train_seconds = math.nan
 

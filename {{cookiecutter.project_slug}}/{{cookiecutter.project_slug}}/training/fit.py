@@ -80,8 +80,7 @@ def start(plan: Plan, dm, module) -> int:
 
 
 def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int:
-    """The tools write their files (their plots also go to W&B) and end the run, but --auto-lr, which trains
-    with the ε0 its range test found."""
+    """The tools write their files (plots to W&B too) and end the run, but --auto-lr trains with the ε0 it found."""
     t, plots = plan.tools, []
     if t.plot_lr_schedule:
         plots.append(plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)))
@@ -209,8 +208,7 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
 
 
 def validate_if_never_validated(trainer, module, dm) -> None:
-    """A run too short for any epoch to validate (--max-steps 20, say) validates its last weights once,
-    so it has the monitored metric to be ranked by (BestEpochMetrics takes it)."""
+    """A run too short to validate (--max-steps 20) validates its last weights once: a monitored metric to rank by."""
     name = monitor_of(dict(module.hparams)).name
     if name in next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best:
         return

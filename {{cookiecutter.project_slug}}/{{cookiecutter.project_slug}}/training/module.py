@@ -125,8 +125,7 @@ class TaskModule(L.LightningModule):
         return predictions, targets
 
     def losses_log(self, split: str, losses: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """split/loss of the primary task (it keeps the plain names); with several tasks also
-        split/<task>/loss and split/total_loss."""
+        """split/loss of the primary task (plain names); with several tasks also split/<task>/loss, split/total_loss."""
         names = self.hparams.task_names
         log = {f"{split}/loss": losses[0].detach()}
         if len(names) > 1:
@@ -140,8 +139,7 @@ class TaskModule(L.LightningModule):
                 metric.update(prediction.detach(), target)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """--resume with another --lr: rescale the restored optimizer's and schedule's ε0, so that the
-        schedule continues from this step with the new ε0."""
+        """--resume with another --lr: rescale the restored optimizer's and schedule's ε0 (go on with the new ε0)."""
         old, new = checkpoint.get("hyper_parameters", {}).get("lr"), self.hparams.lr
         if not old or old == new:
             return
