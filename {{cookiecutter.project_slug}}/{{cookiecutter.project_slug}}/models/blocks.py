@@ -40,8 +40,7 @@ ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
 
 
 class Block(nn.Sequential):
-    """Linear/Conv → BN → activation (pre) or Linear/Conv → activation → BN (post), then dropout.
-    A layer whose output goes straight into batch norm has no bias: BN's β replaces it."""
+    """Linear/Conv → BN → activation (pre) or → activation → BN (post), then dropout; BN's β replaces the layer bias."""
 
     def __init__(
         self,

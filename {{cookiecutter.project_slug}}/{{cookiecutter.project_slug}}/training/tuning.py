@@ -67,9 +67,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def find_lr(fallback: float, run_dir: Path, dm, module, o: TrainerOptions) -> float:
-    """Lightning's LR finder on the run's Trainer but for its length: RANGE_TEST_STEPS minibatches, over as many
-    epochs as that takes; saves lr_find.csv and plots/lr_find.png. Lightning reloads the model from its temporary
-    checkpoint with torch.load's default: forced weights-only here (patch.dict restores both variables)."""
+    """Lightning's LR finder on the run's Trainer for RANGE_TEST_STEPS minibatches: lr_find.csv, plots/lr_find.png. It
+    reloads the model from its temporary checkpoint with torch.load's default: forced weights-only here (patch.dict)."""
     from lightning.pytorch.tuner import Tuner
 
     n = RANGE_TEST_STEPS  # as many epochs are enough: an epoch makes at least one step
@@ -95,9 +94,8 @@ def find_lr(fallback: float, run_dir: Path, dm, module, o: TrainerOptions) -> fl
 
 
 def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10) -> float | None:
-    """ε where the (smoothed) loss falls fastest per decade of ε (None: too few finite points), skipping the
-    first points (the loss's running average warms up there). By hand: Lightning's suggestion() takes the slope
-    per unit of ε, which on an exponential sweep favours the smallest rates (3e-5 where the loss starts to move)."""
+    """ε where the smoothed loss falls fastest per decade of ε (None: too few finite points), past the warm-up points.
+    By hand: Lightning's suggestion() takes the slope per unit of ε, favouring the smallest rates of a sweep."""
     points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
     # Δloss per Δlog ε at each point, by central differences.
     slope = {b[0]: (c[1] - a[1]) / math.log(c[0] / a[0]) for a, b, c in zip(points, points[1:], points[2:])}
