@@ -26,8 +26,7 @@ def fixed_on_resume() -> tuple[str, ...]:
 
 
 def read_resume(resume: str, output_dir: str, flag_names) -> dict:
-    """The checkpoint to resume (a run directory's last.ckpt, `last` or a file) and what it holds: its
-    flag values (this run's defaults), step, epoch and hyperparameters. Raises CheckpointError."""
+    """The checkpoint to resume (run directory, `last` or a file): its flag values (defaults), step, epoch, hparams."""
     from ..checkpoints import find_checkpoint, run_directory_of, training_state
 
     ckpt = find_checkpoint(resume, output_dir, prefer="last")

@@ -161,8 +161,7 @@ class TaskModule(L.LightningModule):
                     group["lr"] = base * fn(scheduler.last_epoch)
 
     def log_step(self, values: dict[str, torch.Tensor]) -> None:
-        """Per-step training values go straight to the loggers, by hand: LightningModule.log costs
-        about 1 ms a call on CPU (it re-walks its result store), as much as a small network's step."""
+        """Per-step values to the loggers by hand: LightningModule.log costs ~1 ms a call on CPU, like a small step."""
         floats = {k: v.item() for k, v in values.items()}  # the one host sync per step
         self.last_train_loss = floats["train/loss"]
         if self._trainer is None or self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:

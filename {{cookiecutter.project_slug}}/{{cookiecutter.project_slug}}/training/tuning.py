@@ -152,8 +152,7 @@ def search_batch_sizes(time_size, start: int, largest: int, passes: int = 5, con
 
 
 def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1, margin: float = 0.0) -> int:
-    """The largest size before the (decided) cliff whose time per example is within `slack` (10%, or the margin
-    when larger) of the best before the cliff: past the best, a larger minibatch only costs time."""
+    """Largest size before the cliff within `slack` (10% or the margin) of the best time per example; larger: slower."""
     end = find_cliff(sizes, seconds, margin=margin) or len(sizes)  # a cliff is never index 0
     per_example = [t / b for t, b in zip(seconds[:end], sizes[:end])]
     return max(b for b, e in zip(sizes, per_example) if e <= max(slack, 1 + margin) * min(per_example))
