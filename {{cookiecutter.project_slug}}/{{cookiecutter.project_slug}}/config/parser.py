@@ -189,8 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
-    """Under a W&B agent without --run-name: the run directory is `wandb-<run id>`; a re-queued run continues from
-    its last.ckpt (returned), or starts again if preempted before its first checkpoint. Outside an agent: nothing."""
+    """Under a W&B agent without --run-name: run dir `wandb-<run id>`; re-queued, it resumes last.ckpt (or restarts)."""
     name = agent_run_name()
     if name is None or run_name not in (None, name):
         return None

@@ -142,8 +142,7 @@ def regular_image(path: str) -> bool:
 
 
 def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
-    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own class
-    folders, sorted), so test/ is labelled by name. Hidden folders (.tensors, .ipynb_checkpoints) are no class."""
+    """Decode `folder/<class>/<image>`; labels index `classes` (default: its sorted visible folders): test/ by name."""
     from torchvision.datasets.folder import make_dataset
     from torchvision.transforms import v2
 

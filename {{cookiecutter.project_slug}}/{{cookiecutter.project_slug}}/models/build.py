@@ -31,8 +31,7 @@ ADAPTATION |= {"pretrained": False, "image_size": 32, "load_weights": True}
 
 
 def create_network(name: str, input_shape: tuple, classes_per_task: list[int], *, models: dict, **options) -> Network:
-    """`models`: the registry (networks.MODELS); `options`: BUILDER_DEFAULTS' and ADAPTATION's keys (their values
-    when not given), the block flags (activation, batchnorm, …) and any architecture knob a builder names."""
+    """`models`: networks.MODELS; `options`: BUILDER_DEFAULTS, ADAPTATION, the block flags and any builder's knobs."""
     options = BUILDER_DEFAULTS | ADAPTATION | options
 {%- if cookiecutter.backbones %}
     input_dropout, mean, std, freeze_backbone, pretrained, image_size, load_weights = map(options.pop, ADAPTATION)

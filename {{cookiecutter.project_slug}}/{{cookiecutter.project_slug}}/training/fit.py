@@ -38,8 +38,7 @@ class Tools:  # the tool flags: each writes its files and ends the run (--auto-l
 
 @dataclass(frozen=True)
 class Plan:
-    """A run as resolved: its directory, every flag's final value (the one place of each, ε0 included:
-    config.yaml, the hyperparameters and W&B's config come from it), the checkpoint it resumes and its step."""
+    """A run as resolved: directory, every flag's final value (ε0 too: config.yaml, hparams, W&B read it), resume."""
 
     run_dir: Path
     config: dict

@@ -260,8 +260,7 @@ class TaskModule(L.LightningModule):
 
 
 def load_module(path, map_location: str | torch.device = "cpu") -> TaskModule:
-    """The TaskModule of a checked checkpoint, in eval mode, uncompiled; hyperparameters that do not build
-    a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
+    """A checked checkpoint's TaskModule (eval, uncompiled); one that does not build or fit here: CheckpointError."""
     from ..checkpoints import read_hparams
     from ..errors import CheckpointError, UsageError, one_line
 
