@@ -89,8 +89,7 @@ class DivergenceGuard(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps): a
-    ModelCheckpoint monitoring nothing, as save_last=True rewrites it only when the monitored one is saved."""
+    """last.ckpt: each epoch's end, or a mid-epoch stop (--max-steps); save_last=True rewrites it with best only."""
 
     def __init__(self, dirpath):
         super().__init__(dirpath, "last", monitor=None, enable_version_counter=False, auto_insert_metric_name=False)
