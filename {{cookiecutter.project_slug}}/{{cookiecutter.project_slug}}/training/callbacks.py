@@ -134,8 +134,7 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One line of the primary task's metrics per epoch when no progress bar shows (CI, SLURM, nohup). It waits
-    for the next epoch or the end of training: the module's on_train_epoch_end (train/*) runs after ours."""
+    """Per epoch a line of metrics with no progress bar (CI, nohup), printed late: the module logs train/* after us."""
 
     def __init__(self, monitor: Monitor):
         self.kind = monitor.kind
