@@ -112,9 +112,8 @@ def augmentation_preview(dm, run_dir: Path) -> Path | None:
 
 
 def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str = "disabled") -> int:
-    """The exit status of a fit that did not finish, with one line saying why and what is kept (bugs go on to a
-    traceback). Under a W&B agent a diverged or stuck run is a result (exit 0), and so is a SIGTERM the agent
-    sent; another SIGTERM is a preemption (marked preempting, exit 143: the sweep re-queues it)."""
+    """The exit status of an unfinished fit, one line saying why and what is kept (bugs: a traceback). Under a W&B agent
+    a diverged/stuck run or the agent's SIGTERM is a result (exit 0); another SIGTERM preempts (exit 143, re-queued)."""
     o, step, last = plan.trainer, trainer.global_step, plan.run_dir / "checkpoints" / "last.ckpt"
     where = f"continue with: python train.py --resume {plan.run_dir}" if last.is_file() else "no checkpoint was written"
     if "overflow" in str(e) and not isinstance(e, Diverged):  # ε0 beyond what float32 holds: the update overflows

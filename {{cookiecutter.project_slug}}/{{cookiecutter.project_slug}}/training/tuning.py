@@ -118,9 +118,8 @@ def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
 
 
 def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5, margin: float = 0.0) -> int | None:
-    """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest of the
-    smaller sizes and stays there: the next size does not get back to the best. `margin`: the timings' relative
-    noise; a rise within a factor 1 + margin of `rise` is not told from noise: -1, undecided."""
+    """Index of the cliff (None: none): the first size whose time per example passes `rise` × the smaller sizes' best
+    and stays (the next does not regain it); within a factor 1 + `margin` (timing noise) of `rise`: -1, undecided."""
     per_example, noise = [t / b for t, b in zip(seconds, sizes)], 1 + margin
     for i in range(1, len(sizes)):
         best = min(per_example[:i])
