@@ -59,8 +59,7 @@ class SweepError(UsageError):
 
 def one_line(e: BaseException) -> str:
     """The first line of an exception's message, or its type when it has none."""
-    text = str(e)
-    return text.splitlines()[0] if text.strip() else type(e).__name__
+    return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def refuse(prog: str, e: UsageError) -> int:
@@ -75,8 +74,7 @@ BAD_PATH = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EN
 
 
 def guarded(prog: str):
-    """main() whose failures that mean bad input, wherever raised, end in refuse(): a path too long, not permitted or
-    not a folder; memory a size asks for (torch's allocator: "you tried to allocate"); nesting too deep to read."""
+    """main() whose bad-input failures (bad path, memory a size asks for, nesting too deep) end in refuse()."""
     return lambda main: functools.wraps(main)(functools.partial(_guard, prog, main))
 
 

@@ -1,8 +1,7 @@
-"""The optional features this project was baked with (the template's yes/no questions). Each attaches
-to the core through its extension points (training/callbacks.py's CALLBACKS, training/fit.py's
-AFTER_RUN, training/loggers.py's WANDB_LOGGER); the core never imports them. train.py calls attach()
-once, after parsing. A feature of your own that hooks into every run goes here too: a module with an
-attach() function."""
+"""The optional features this project was baked with (the template's yes/no questions). Each attaches to the core
+through its extension points (training/callbacks.py's CALLBACKS, training/fit.py's AFTER_RUN, training/loggers.py's
+WANDB_LOGGER); the core never imports them. train.py calls attach() once, after parsing. A feature of your own that
+hooks into every run goes here too: a module with an attach() function."""
 
 from importlib import import_module
 {%- if not (cookiecutter.sweeps_engine or cookiecutter.diagnostics or cookiecutter.fast_wandb) %}

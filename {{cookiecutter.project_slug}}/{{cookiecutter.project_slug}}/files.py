@@ -63,8 +63,7 @@ def check_folder(path: str | Path) -> Path:
 
 
 def read_text(path: str | Path, what: str = "") -> str:
-    """A regular UTF-8 file's text, else UsageError: a folder, FIFO or device (never opened: never waited on),
-    unreadable, binary (a NUL), not UTF-8. Every file a command reads goes through here (and read_yaml)."""
+    """A regular UTF-8 file's text, else UsageError (a folder, FIFO or device is never opened: never waited on)."""
     where = f"{what} {path}".strip()
     try:
         if not stat.S_ISREG(mode := os.stat(path).st_mode):
@@ -100,9 +99,8 @@ def check_apart(output: str | Path, inputs, inside: bool = True) -> None:
 
 @contextmanager
 def atomic_path(path: Path, keep_suffix: bool = False) -> Iterator[Path]:
-    """A temporary path to write (file or folder) replacing `path` in one rename on success, removed on an error:
-    no reader or kill sees half. `.<name>.<pid>.tmp` names its writer (keep_suffix adds `path`'s, for torch.export)."""
-    path = Path(path)
+    """A temporary file or folder that replaces `path` in one rename on success (no reader or kill sees half)."""
+    path = Path(path)  # `.<name>.<pid>.tmp` names its writer; keep_suffix adds `path`'s (torch.export wants it)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}{path.suffix if keep_suffix else ''}")
     _remove(tmp)
     try:

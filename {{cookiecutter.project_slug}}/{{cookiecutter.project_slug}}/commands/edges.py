@@ -40,8 +40,7 @@ def widened(spec: dict, value: float, valid=lambda x: True) -> tuple[dict, str] 
     """The spec widened by half its width past the edge `value` is near (less when the flag's
     `valid` refuses the new bound: a quarter, an eighth, or the old bound), and a sentence saying
     so; None when `value` is not at an edge or the spec is not a numeric range given by its values."""
-    found = range_of(spec)
-    if found is None:
+    if (found := range_of(spec)) is None:
         return None
     low, high, log, integer = found
     if not isinstance(value, (int, float)) or isinstance(value, bool) or (log and value <= 0):

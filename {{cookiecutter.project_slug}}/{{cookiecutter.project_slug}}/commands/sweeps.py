@@ -89,8 +89,7 @@ def wandb_runs(sweep_path: str) -> tuple[list[tuple[str, dict, float]], dict]:
         found = [(r.name, dict(r.config), r.summary.get(metric)) for r in sweep.runs if r.state == "finished"]
     except Exception as e:  # noqa: BLE001 - no network, no credentials, wrong path: one line
         raise SweepError(f"argument --from: W&B sweep {sweep_path}: {one_line(e)[:200]}") from None
-    runs = [(n, c, float(v)) for n, c, v in found if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not runs:
+    if not (runs := [(n, c, float(v)) for n, c, v in found if isinstance(v, (int, float)) and math.isfinite(v)]):
         raise SweepError(f"argument --from: W&B sweep {sweep_path} has no finished run with {metric}")
     return runs, config
 

@@ -44,8 +44,7 @@ def run(a: argparse.Namespace) -> int:
 
 
 def train(a: argparse.Namespace) -> tuple[int, Path | None]:
-    """(The exit status, the run directory or None when refused before it existed.) What can be judged before
-    training is judged before the run directory exists; bad input found after it removes what this run made."""
+    """(exit status, run directory or None): bad input is refused before the run directory is made, or it is removed."""
     from ..features import attach
     from ..training.trainer import check_hardware, check_val_check_interval, quiet_lightning
 

@@ -36,8 +36,7 @@ def check_environment(parser: argparse.ArgumentParser, a: argparse.Namespace) ->
             f"argument --run-name: {out / a.run_name} already holds a run; continue it with --resume "
             f"{out / a.run_name}, choose another --run-name, or replace it with --overwrite"
         )
-    problem = wandb_mode_env_problem()
-    if problem:
+    if problem := wandb_mode_env_problem():
         parser.error(problem)
     if a.wandb_mode == "online" and not has_credentials():
         parser.error(
@@ -105,9 +104,8 @@ def check_combinations(parser: argparse.ArgumentParser, a: argparse.Namespace) -
 {%- endif %}
     if a.find_lr and a.auto_lr:
         problems.append("--find-lr and --auto-lr exclude each other (--find-lr only reports, --auto-lr trains)")
-    if a.aug_preview and not any(
-        getattr(a, f.name) for f in flags.FLAGS if f.name.startswith("aug_") and f.name != "aug_preview"
-    ):
+    augments = [f.name for f in flags.FLAGS if f.name.startswith("aug_") and f.name != "aug_preview"]
+    if a.aug_preview and not any(getattr(a, name) for name in augments):
         problems.append("--aug-preview needs at least one augmentation flag (--aug-translate, --aug-rotate, …)")
     if a.task_weights and len(a.task_weights) != len(a.tasks):
         problems.append(

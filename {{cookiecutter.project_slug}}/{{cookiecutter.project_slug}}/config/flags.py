@@ -1,7 +1,6 @@
-"""Every checklist hyperparameter, declared once in FLAGS: type, default, allowed values and the
-checklist's reason (the help text); parser.py makes the command line of them. Registered names (networks,
-optimizers, schedules, …) are read from their registries' source (declared.py): no torch is imported
-here, so `--help` and bad input answer at once."""
+"""Every checklist hyperparameter, declared once in FLAGS: type, default, allowed values and the checklist's reason (the
+help text); parser.py makes the command line of them. Registered names (networks, optimizers, schedules, …) are read
+from their registries' source (declared.py): no torch is imported here, so `--help` and bad input answer at once."""
 
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -119,9 +119,8 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
         if f.default is not None:
             parser.error(f"argument {f.option} ({origin}): null is not allowed (default {f.default!r})")
         return None
-    if isinstance(value, (dict, set)) or (
-        isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
-    ):
+    nested = isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
+    if isinstance(value, (dict, set)) or nested:
         parser.error(f"argument {f.option} ({origin}): expected a plain value, got {type(value).__name__}")
     text = yaml_text(value)
     try:
@@ -134,12 +133,10 @@ def checked_value(f, value: Any, origin: str, parser: OneLineParser) -> Any:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check everything; bad input: one line, exit 2, before any file is written. Precedence: the command
-    line, then --config, then (with --resume) the checkpoint's values, then the defaults."""
+    """Parse and check all before any file is written. Precedence: command line, --config, --resume's, defaults."""
     argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
-    argv = agent_argv(
-        argv, {f.option: f for f in flags.FLAGS}, {f.option for f in flags.FLAGS if isinstance(f.default, list)}
-    )
+    lists = {f.option for f in flags.FLAGS if isinstance(f.default, list)}
+    argv = agent_argv(argv, {f.option: f for f in flags.FLAGS}, lists)
     parser = build_parser()
     probe = OneLineParser(add_help=False, allow_abbrev=False)
     for option in ("--config", "--resume", "--output-dir", "--run-name", "--help", "--print-config"):
@@ -147,11 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     known, _ = probe.parse_known_args(argv)
     config_values = load_config_file(known.config, parser) if isinstance(known.config, str) else {}
     resume = known.resume if isinstance(known.resume, str) else config_values.get("resume")
-    output_dir = (
-        known.output_dir
-        if isinstance(known.output_dir, str)
-        else config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
-    )
+    default_dir = config_values.get("output_dir", flags.FLAG_BY_NAME["output_dir"].default)
+    output_dir = known.output_dir if isinstance(known.output_dir, str) else default_dir
     defaults: dict = {}
     if resume in (None, "", "none", "null"):  # under a W&B agent: the run directory named by the run id
         resume = agent_defaults(known.run_name or config_values.get("run_name"), str(output_dir), defaults)
@@ -195,8 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
-    """Under a W&B agent without --run-name: the run directory is `wandb-<run id>`; a re-queued run continues from
-    its last.ckpt (returned), or starts again if preempted before its first checkpoint. Outside an agent: nothing."""
+    """Under a W&B agent without --run-name: run dir `wandb-<run id>`; re-queued, it resumes last.ckpt (or restarts)."""
     name = agent_run_name()
     if name is None or run_name not in (None, name):
         return None
@@ -209,8 +202,7 @@ def agent_defaults(run_name, output_dir: str, defaults: dict) -> str | None:
 
 def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict) -> None:
     """The flags that must match the checkpoint do, and --max-epochs does not go back in epochs."""
-    differ = incompatible(resumed["flags"], config_dict(args))
-    if differ:
+    if differ := incompatible(resumed["flags"], config_dict(args)):
         parser.error(
             f"argument --resume: {resumed['ckpt']} was trained with other values of flags that "
             f"shape the network, data or optimizer state: {'; '.join(differ)}. Resume without them, "
@@ -225,15 +217,13 @@ def check_resume(parser: OneLineParser, args: argparse.Namespace, resumed: dict)
 
 
 def resume_defaults(resume: str, output_dir: str, parser: OneLineParser) -> dict:
-    """The checkpoint to resume and its flag values, which become the defaults of this run (values a
-    newer version would refuse are dropped, not fatal); the run directory stays the checkpoint's."""
+    """The checkpoint to resume and its flag values: this run's defaults (values no longer allowed are dropped)."""
     try:
         resumed = read_resume(resume, output_dir, flags.FLAG_BY_NAME)
     except CheckpointError as e:
         parser.error(f"argument --resume: {e}")
     for key, value in list(resumed["flags"].items()):
-        f = flags.FLAG_BY_NAME[key]
-        if value is not None and f.choices and value not in f.choices:
+        if value is not None and (choices := flags.FLAG_BY_NAME[key].choices) and value not in choices:
             del resumed["flags"][key]
     return resumed
 

@@ -1,8 +1,7 @@
-"""The resume policy: which flags must match the checkpoint (they shape the network, the data split
-or the optimizer state that a checkpoint restores as it was), and the checkpoint's values as this
-run's defaults. Every other flag may change on resume and is honoured: ε0 (the schedule is
-rescaled), the schedule and its length, epochs and steps, regularization strengths, augmentation,
-logging and hardware."""
+"""The resume policy: which flags must match the checkpoint (they shape the network, the data split or the optimizer
+state that a checkpoint restores as it was), and the checkpoint's values as this run's defaults. Every other flag may
+change on resume and is honoured: ε0 (the schedule is rescaled), the schedule and its length, epochs and steps,
+regularization strengths, augmentation, logging and hardware."""
 
 from pathlib import Path
 
@@ -27,8 +26,7 @@ def fixed_on_resume() -> tuple[str, ...]:
 
 
 def read_resume(resume: str, output_dir: str, flag_names) -> dict:
-    """The checkpoint to resume (a run directory's last.ckpt, `last` or a file) and what it holds: its
-    flag values (this run's defaults), step, epoch and hyperparameters. Raises CheckpointError."""
+    """The checkpoint to resume (run directory, `last` or a file): its flag values (defaults), step, epoch, hparams."""
     from ..checkpoints import find_checkpoint, run_directory_of, training_state
 
     ckpt = find_checkpoint(resume, output_dir, prefer="last")

@@ -12,11 +12,9 @@ T = TypeVar("T")
 
 
 def view(cls: type[T], flags: argparse.Namespace | Mapping, **resolved) -> T:
-    """`cls` filled from `flags` (a namespace or a config mapping) by field name; `resolved` overrides
-    (values resolved after parsing). A field with no value is an error: a view names only flags that
-    every bake with its consumer has (a feature's fields are baked out with the feature)."""
+    """`cls` filled from `flags` (namespace or config mapping) by field name; `resolved` overrides (resolved later).
+    A field with no value is an error: a view names only flags each bake with its consumer has (features bake out)."""
     values = {**(flags if isinstance(flags, Mapping) else vars(flags)), **resolved}
-    missing = [f.name for f in fields(cls) if f.name not in values]
-    if missing:
+    if missing := [f.name for f in fields(cls) if f.name not in values]:
         raise AttributeError(f"{cls.__name__} reads {', '.join(missing)}, which these flags do not hold")
     return cls(**{f.name: values[f.name] for f in fields(cls)})

@@ -1,7 +1,6 @@
-"""Building the data: the flags a DataModule reads (DataOptions, with AugmentOptions) and the lookup
-of the DataModule that the dataset's declaration names (datasets.py: `datamodule="module:Class"`).
-A new kind of dataset is a DataModule class built as `Class(spec, options, augment)` and a declaration
-that names it."""
+"""Building the data: the flags a DataModule reads (DataOptions, with AugmentOptions) and the lookup of the DataModule
+that the dataset's declaration names (datasets.py: `datamodule="module:Class"`). A new kind of dataset is a DataModule
+class built as `Class(spec, options, augment)` and a declaration that names it."""
 
 import importlib
 from dataclasses import dataclass

@@ -66,8 +66,7 @@ def _decode(spec, root: Path, download: bool, image_size: int) -> tuple[Split, S
 
 
 def write_cache(cache: Path, content: dict) -> None:
-    """Written atomically, so other processes never read half a file. A data folder that cannot be
-    written (read-only, a shared mount) only costs decoding again next time."""
+    """Atomic (no reader sees half); a data folder that cannot be written only costs decoding again next time."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:

@@ -63,8 +63,7 @@ def _torchvision_split(cls, root: Path, train: bool, download: bool) -> Split:
     try:
         ds = cls(str(root), train=train, download=False)
     except Exception as e:  # noqa: BLE001 - torchvision's decoders raise anything on a damaged file
-        culprit = _first_unreadable(cls, root, train)
-        if culprit is None:
+        if (culprit := _first_unreadable(cls, root, train)) is None:
             raise
         raise DataError(
             f"{culprit} is corrupt or not in the expected format ({type(e).__name__}); delete it, run with --download"
@@ -143,15 +142,13 @@ def regular_image(path: str) -> bool:
 
 
 def _image_folder_split(folder: Path, image_size: int, classes: list[str] | None = None) -> tuple[Split, list[str]]:
-    """Decode `folder/<class>/<image>`; labels are indices into `classes` (default: the folder's own class
-    folders, sorted), so test/ is labelled by name. Hidden folders (.tensors, .ipynb_checkpoints) are no class."""
+    """Decode `folder/<class>/<image>`; labels index `classes` (default: its sorted visible folders): test/ by name."""
     from torchvision.datasets.folder import make_dataset
     from torchvision.transforms import v2
 
     found = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     names = classes or found
-    unknown = [c for c in found if c not in names]
-    if unknown:
+    if unknown := [c for c in found if c not in names]:
         raise DataError(
             f"--dataset image-folder: {folder} has class folders that the training data lacks: "
             f"{', '.join(unknown[:5])} (training classes: {', '.join(names[:10])})"

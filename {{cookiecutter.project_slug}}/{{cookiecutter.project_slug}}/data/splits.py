@@ -8,8 +8,7 @@ TEST_FRACTION = 0.2  # held out (seeded) when a dataset has no official test spl
 
 
 def split_indices(n: int, has_test: bool, val_fraction: float, seed: int, test_fraction: float = TEST_FRACTION):
-    """(train, val, test) index tensors into the n examples: a seeded share held out as test when the data
-    has no test split of its own (test None otherwise), then a seeded share of the rest for validation."""
+    """(train, val, test) indices: a seeded test share if the data has no test split (else None), then a val share."""
     gen = torch.Generator().manual_seed(seed)
     rest, test = torch.arange(n), None
     if not has_test:
@@ -28,8 +27,7 @@ def label_frequencies(y: torch.Tensor, classes: list[int]) -> list[list[float]]:
 
 
 def channel_statistics(x: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and (population) std of images x [N, C, H, W] (uint8 read as /255), in chunks:
-    uint8 → float is 4× the memory."""
+    """Per-channel mean and population std of x [N, C, H, W] (uint8 as /255), in chunks: as float it is 4× larger."""
     sums = torch.zeros(2, x.shape[1], dtype=torch.float64)  # Σx and Σx² per channel
     for chunk in x.split(4096):
         chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()

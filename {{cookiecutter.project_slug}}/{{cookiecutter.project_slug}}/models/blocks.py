@@ -40,8 +40,7 @@ ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
 
 
 class Block(nn.Sequential):
-    """Linear/Conv → BN → activation (pre) or Linear/Conv → activation → BN (post), then dropout.
-    A layer whose output goes straight into batch norm has no bias: BN's β replaces it."""
+    """Linear/Conv → BN → activation (pre) or → activation → BN (post), then dropout; BN's β replaces the layer bias."""
 
     def __init__(
         self,
@@ -142,8 +141,7 @@ WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttentio
 
 
 def weights(net: nn.Module) -> list[nn.Parameter]:
-    """The checklist's weights w, which L2 decays, L1 penalizes and the schemes fill: the matrices of
-    WEIGHTED layers; not biases, normalization or activation parameters (prelu's α)."""
+    """The checklist's weights w (L2 decays, L1 penalizes, schemes fill): WEIGHTED layers' matrices, no bias/norm/α."""
     layers = (m for m in net.modules() if isinstance(m, WEIGHTED))
     return [p for m in layers for name, p in m.named_parameters(recurse=False) if "weight" in name]
 

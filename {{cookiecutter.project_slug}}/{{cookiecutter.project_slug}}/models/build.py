@@ -31,8 +31,7 @@ ADAPTATION |= {"pretrained": False, "image_size": 32, "load_weights": True}
 
 
 def create_network(name: str, input_shape: tuple, classes_per_task: list[int], *, models: dict, **options) -> Network:
-    """`models`: the registry (networks.MODELS); `options`: BUILDER_DEFAULTS' and ADAPTATION's keys (their values
-    when not given), the block flags (activation, batchnorm, …) and any architecture knob a builder names."""
+    """`models`: networks.MODELS; `options`: BUILDER_DEFAULTS, ADAPTATION, the block flags and any builder's knobs."""
     options = BUILDER_DEFAULTS | ADAPTATION | options
 {%- if cookiecutter.backbones %}
     input_dropout, mean, std, freeze_backbone, pretrained, image_size, load_weights = map(options.pop, ADAPTATION)
@@ -64,8 +63,7 @@ def create_network(name: str, input_shape: tuple, classes_per_task: list[int], *
     who = f"--model {name}: {entry.function.__module__}.{entry.function.__qualname__}"
     # An architecture knob not given: its flag's default.
     offered |= {k: FLAG_BY_NAME[k].default for k in entry.keywords or () if k not in offered and k in FLAG_BY_NAME}
-    unknown = [k for k in entry.keywords or () if k not in offered]
-    if unknown:
+    if unknown := [k for k in entry.keywords or () if k not in offered]:
         raise NetworkError(f"{who} takes {unknown[0]!r}, which is not a flag (declare it in config/flags.py)")
     kw = offered if entry.keywords is None else {k: offered[k] for k in entry.keywords}
     try:

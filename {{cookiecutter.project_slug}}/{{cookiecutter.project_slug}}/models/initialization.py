@@ -43,8 +43,7 @@ def initialize(net: nn.Module, scheme: str = "he-normal", variance: float = 0.1,
 
 
 def set_output_bias(heads: nn.ModuleList, biases: list[list[float]] | None) -> None:
-    """--output-bias prior: each head's bias from its task's kind (data/tasks.TaskKind.bias: the bias
-    that reproduces the training labels' statistics when the weights are zero); zero (None): 0."""
+    """--output-bias prior: each head's bias from TaskKind.bias (the labels' statistics at zero weights); zero: 0."""
     with torch.no_grad():
         for head, bias in zip(heads, biases or [[0.0]] * len(heads)):
             head.bias.copy_(torch.tensor(bias))  # [1] broadcasts: [0.0] zeroes every class's bias

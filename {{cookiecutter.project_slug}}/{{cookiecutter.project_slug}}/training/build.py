@@ -9,9 +9,8 @@ from ..errors import DataError, SettingError, UsageError, one_line
 
 
 def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretrained: bool = True{% endif %}):
-    """The TaskModule of these flags (`config`: every flag's resolved value) on this data. What the data
-    determines is saved with it (so a checkpoint rebuilds the network): the input's shape and statistics,
-    each task's kind and classes, and the training split's target statistics (regression heads learn (y − μ)/σ)."""
+    """The TaskModule of `config` (every flag's resolved value) plus what the data determines, saved so a checkpoint
+    rebuilds the network: input shape and statistics, tasks, target statistics (regression heads learn (y − μ)/σ)."""
     from .module import TaskModule
 
     n = len(dm.tasks)
@@ -34,8 +33,7 @@ def build_module(config: dict, dm{% if cookiecutter.backbones %}, load_pretraine
 
 
 def allocate_module(config: dict, dm, accelerator: str):
-    """Build the module, first on the meta device (no memory): a network too large for this machine
-    is one line naming its size, not an allocator traceback."""
+    """Build the module, first on the meta device: a network too large here is one line, not an allocator traceback."""
     import torch
 
     asked = f"--model {config['model']} --depth {config['depth']} --width {config['width']}"
@@ -58,8 +56,7 @@ def allocate_module(config: dict, dm, accelerator: str):
     except (MemoryError, RuntimeError) as e:
         if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "memory" not in str(e).lower():
             raise
-        size = f"{params:,} parameters" if params else "a network"
-        why = one_line(e)[:120]
+        size, why = f"{params:,} parameters" if params else "a network", one_line(e)[:120]
         raise SettingError(f"cannot allocate {size} for {asked} ({why}); use a smaller --width or --depth") from None
 
 
@@ -100,8 +97,7 @@ def network_summary(model: str, module{% if cookiecutter.backbones %}, pretraine
 
 
 def check_batches(dm, batch_size: int, val_fraction: float, limit_train, limit_val) -> None:
-    """Data-dependent values the parser cannot judge: a split with no examples, or --limit-*-batches
-    that leave no batch at all (Lightning would quietly train or validate on nothing)."""
+    """No empty training split, no --limit-*-batches that leave no batch (Lightning would quietly run on nothing)."""
     if len(dm.train_set) == 0:
         total = len(dm.train_set) + len(dm.val_set)
         raise DataError(f"--val-fraction {val_fraction:g} leaves no training examples (of {total}); lower it")

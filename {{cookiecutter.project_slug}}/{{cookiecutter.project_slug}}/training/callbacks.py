@@ -89,8 +89,7 @@ class DivergenceGuard(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """last.ckpt = the end of the latest completed epoch, or where training ends mid-epoch (--max-steps): a
-    ModelCheckpoint monitoring nothing, as save_last=True rewrites it only when the monitored one is saved."""
+    """last.ckpt: each epoch's end, or a mid-epoch stop (--max-steps); save_last=True rewrites it with best only."""
 
     def __init__(self, dirpath):
         super().__init__(dirpath, "last", monitor=None, enable_version_counter=False, auto_insert_metric_name=False)
@@ -135,8 +134,7 @@ class BestEpochMetrics(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One line of the primary task's metrics per epoch when no progress bar shows (CI, SLURM, nohup). It waits
-    for the next epoch or the end of training: the module's on_train_epoch_end (train/*) runs after ours."""
+    """Per epoch a line of metrics with no progress bar (CI, nohup), printed late: the module logs train/* after us."""
 
     def __init__(self, monitor: Monitor):
         self.kind = monitor.kind
@@ -168,8 +166,7 @@ class EpochLines(L.Callback):
 
 
 class RunFacts(L.Callback):
-    """Values derived from the flags, logged once as hyperparameters (W&B config), the parameter count
-    per layer as a W&B table, and the training time (from the first step to the last)."""
+    """Logged once: values derived from the flags (W&B config), parameters per layer (a W&B table), training time."""
 
     train_seconds = math.nan
 

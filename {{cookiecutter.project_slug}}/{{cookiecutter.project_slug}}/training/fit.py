@@ -38,8 +38,7 @@ class Tools:  # the tool flags: each writes its files and ends the run (--auto-l
 
 @dataclass(frozen=True)
 class Plan:
-    """A run as resolved: its directory, every flag's final value (the one place of each, ε0 included:
-    config.yaml, the hyperparameters and W&B's config come from it), the checkpoint it resumes and its step."""
+    """A run as resolved: directory, every flag's final value (ε0 too: config.yaml, hparams, W&B read it), resume."""
 
     run_dir: Path
     config: dict
@@ -80,8 +79,7 @@ def start(plan: Plan, dm, module) -> int:
 
 
 def run_plan(plan: Plan, dm, module, wandb_logger, mode: str, tool: bool) -> int:
-    """The tools write their files (their plots also go to W&B) and end the run, but --auto-lr, which trains
-    with the ε0 its range test found."""
+    """The tools write their files (plots to W&B too) and end the run, but --auto-lr trains with the ε0 it found."""
     t, plots = plan.tools, []
     if t.plot_lr_schedule:
         plots.append(plot_lr_schedule(plan.schedule, plan.run_dir, len(dm.train_set)))
@@ -114,9 +112,8 @@ def augmentation_preview(dm, run_dir: Path) -> Path | None:
 
 
 def stopped(plan: Plan, trainer, e: BaseException, wandb_logger=None, mode: str = "disabled") -> int:
-    """The exit status of a fit that did not finish, with one line saying why and what is kept (bugs go on to a
-    traceback). Under a W&B agent a diverged or stuck run is a result (exit 0), and so is a SIGTERM the agent
-    sent; another SIGTERM is a preemption (marked preempting, exit 143: the sweep re-queues it)."""
+    """The exit status of an unfinished fit, one line saying why and what is kept (bugs: a traceback). Under a W&B agent
+    a diverged/stuck run or the agent's SIGTERM is a result (exit 0); another SIGTERM preempts (exit 143, re-queued)."""
     o, step, last = plan.trainer, trainer.global_step, plan.run_dir / "checkpoints" / "last.ckpt"
     where = f"continue with: python train.py --resume {plan.run_dir}" if last.is_file() else "no checkpoint was written"
     if "overflow" in str(e) and not isinstance(e, Diverged):  # ε0 beyond what float32 holds: the update overflows
@@ -209,8 +206,7 @@ def after_run(plan: Plan, module, dm, wandb_logger) -> None:
 
 
 def validate_if_never_validated(trainer, module, dm) -> None:
-    """A run too short for any epoch to validate (--max-steps 20, say) validates its last weights once,
-    so it has the monitored metric to be ranked by (BestEpochMetrics takes it)."""
+    """A run too short to validate (--max-steps 20) validates its last weights once: a monitored metric to rank by."""
     name = monitor_of(dict(module.hparams)).name
     if name in next(c for c in trainer.callbacks if isinstance(c, BestEpochMetrics)).best:
         return

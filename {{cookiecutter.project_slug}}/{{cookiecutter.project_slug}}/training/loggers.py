@@ -57,8 +57,7 @@ def loggers_for(options: LoggingOptions, run_dir: Path, keep_below_step: int | N
 
 
 def create_wandb_logger(o: LoggingOptions, run_dir: Path, run_name: str, mode: str, resumed: bool, job_type: str):
-    """Lightning's WandbLogger from the flags; resuming a run directory continues its W&B run (the newest
-    wandb/*run-*-<id> folder), a sweep agent's run continues the run the sweep created."""
+    """Lightning's WandbLogger from the flags; a resumed run directory or a sweep agent's run continues its W&B run."""
     runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime) if resumed else []
     run_id = runs[-1].name.rsplit("-", 1)[-1] if runs else None
     if o.wandb_log_model and mode != "online":
@@ -122,8 +121,7 @@ def wandb_run_id(wandb_logger) -> str | None:
 
 
 def record_in_wandb(wandb_logger, metrics: dict, summary: dict, step: int, preempting: bool = False) -> None:
-    """Log `metrics` once to the run's history (at `step`), set `summary` in its summary, and mark it
-    preempting (W&B's sweep then re-queues it when it exits non-zero), after what was queued before."""
+    """After what was queued: log `metrics` at `step`, set `summary`, mark preempting (a sweep then re-queues it)."""
     if wandb_logger is None or not is_rank_zero():
         return
     if metrics:

@@ -125,8 +125,7 @@ class TaskModule(L.LightningModule):
         return predictions, targets
 
     def losses_log(self, split: str, losses: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """split/loss of the primary task (it keeps the plain names); with several tasks also
-        split/<task>/loss and split/total_loss."""
+        """split/loss of the primary task (plain names); with several tasks also split/<task>/loss, split/total_loss."""
         names = self.hparams.task_names
         log = {f"{split}/loss": losses[0].detach()}
         if len(names) > 1:
@@ -140,8 +139,7 @@ class TaskModule(L.LightningModule):
                 metric.update(prediction.detach(), target)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """--resume with another --lr: rescale the restored optimizer's and schedule's ε0, so that the
-        schedule continues from this step with the new ε0."""
+        """--resume with another --lr: rescale the restored optimizer's and schedule's ε0 (go on with the new ε0)."""
         old, new = checkpoint.get("hyper_parameters", {}).get("lr"), self.hparams.lr
         if not old or old == new:
             return
@@ -163,8 +161,7 @@ class TaskModule(L.LightningModule):
                     group["lr"] = base * fn(scheduler.last_epoch)
 
     def log_step(self, values: dict[str, torch.Tensor]) -> None:
-        """Per-step training values go straight to the loggers, by hand: LightningModule.log costs
-        about 1 ms a call on CPU (it re-walks its result store), as much as a small network's step."""
+        """Per-step values to the loggers by hand: LightningModule.log costs ~1 ms a call on CPU, like a small step."""
         floats = {k: v.item() for k, v in values.items()}  # the one host sync per step
         self.last_train_loss = floats["train/loss"]
         if self._trainer is None or self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:
@@ -182,8 +179,7 @@ class TaskModule(L.LightningModule):
         # after this hook, and 16-mixed has unscaled the gradients by then), on the logged steps.
         if self.trainer.sanity_checking or self.global_step % self.trainer.log_every_n_steps:
             return
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads:
+        if grads := [p.grad for p in self.parameters() if p.grad is not None]:
             norm = torch.nn.utils.get_total_norm(grads).item()
             for logger in self.loggers:
                 logger.log_metrics({"train/grad_norm": norm, "epoch": self.current_epoch}, step=self.global_step)
@@ -264,8 +260,7 @@ class TaskModule(L.LightningModule):
 
 
 def load_module(path, map_location: str | torch.device = "cpu") -> TaskModule:
-    """The TaskModule of a checked checkpoint, in eval mode, uncompiled; hyperparameters that do not build
-    a network here, or weights that do not fit it or are not finite: one line (CheckpointError)."""
+    """A checked checkpoint's TaskModule (eval, uncompiled); one that does not build or fit here: CheckpointError."""
     from ..checkpoints import read_hparams
     from ..errors import CheckpointError, UsageError, one_line
 

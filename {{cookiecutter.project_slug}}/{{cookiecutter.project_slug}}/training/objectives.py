@@ -15,9 +15,8 @@ SPARSE = 1e-3  # |w| below this counts as zero for val/sparsity
 
 @contextmanager
 def frozen_batchnorm_statistics(net: nn.Module):
-    """Batch norm keeps normalizing with the minibatch's own μ and σ² (training mode) but does not
-    update its running averages: extra forward passes (adversarial examples) leave the test-time
-    statistics to the clean data. Hand-written: torch has no switch for "train, but don't track"."""
+    """Batch norm normalizes with the minibatch's own μ and σ² (training mode) without updating its running averages:
+    extra forward passes (adversarial examples) leave test-time statistics to clean data. Torch has no such switch."""
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     for m in norms:
         m.track_running_stats = False  # with running buffers still set, forward uses batch statistics
@@ -42,9 +41,8 @@ def sparsity(tensors: list[torch.Tensor]) -> torch.Tensor:
 def adversarial_examples(
     loss: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, method: str, eps: float, steps: int
 ) -> torch.Tensor:
-    """Inputs within the L∞ ε-ball of x, in the valid range [0, 1], that raise `loss(x, y)`. fgsm: one step
-    of ε·sign(∇x L). pgd: a random start in the ball, then `steps` steps of 2.5ε/steps (Madry et al.),
-    each projected back into the ball and the valid range."""
+    """Inputs within the L∞ ε-ball of x, in [0, 1], that raise `loss(x, y)`. fgsm: one step of ε·sign(∇x L). pgd: a
+    random start in the ball, then `steps` steps of 2.5ε/steps (Madry et al.), each projected to the ball and [0, 1]."""
     if method == "pgd":
         alpha, delta = 2.5 * eps / steps, torch.empty_like(x).uniform_(-eps, eps)
     else:

@@ -45,8 +45,7 @@ def rmsprop(params, *, lr, momentum, beta2, eps, weight_decay):
 
 
 def create_optimizer(name: str, params: Iterable, **flags) -> torch.optim.Optimizer:
-    """The optimizer `name` over `params`, given the flags its constructor takes (others are ignored;
-    one it takes and is not given is a TypeError: the defaults are the flags', in config/flags.py)."""
+    """The optimizer `name` over `params`, given the flags its constructor takes (others ignored; no defaults here)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
     return OPTIMIZERS[name](params, **{k: flags[k] for k in OPTIMIZER_FLAGS[name] if k in flags})

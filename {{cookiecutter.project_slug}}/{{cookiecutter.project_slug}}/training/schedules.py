@@ -35,9 +35,8 @@ SCHEDULES: dict[str, Callable[[int, float, dict], float]] = {
 def lr_at(
     k, schedule, lr, *, steps_per_epoch, total_steps, tau, final_ratio, decay, step_epochs, warmup_steps
 ) -> float:
-    """ε_k of the schedule named `schedule` at optimizer step k (from 0), ε0 = lr, with the optional
-    linear warm-up from 0. The keywords are the flags' values (schedule_arguments; tau None: the last
-    step), defaulted in config/flags.py only, and the run's step counts."""
+    """ε_k of `schedule` at optimizer step k (from 0), ε0 = lr, with the optional linear warm-up from 0. Keywords: the
+    flags' values (schedule_arguments; tau None: the last step; defaults in config/flags.py only), the step counts."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
     tau = max(1, total_steps - 1) if tau is None else tau  # the last step of the run uses exactly ε_τ
@@ -55,8 +54,7 @@ SCHEDULE_FLAGS = ("lr_schedule", "lr_tau", "lr_final_ratio", "lr_decay", "lr_ste
 
 
 def schedule_arguments(hp) -> dict:
-    """The one adapter from the flags (a run's hyperparameters, a mapping or a namespace) to lr_at's
-    keywords, besides the step counts: the module's scheduler and the planned-schedule plot share it."""
+    """The one adapter from a run's flags (mapping or namespace) to lr_at's keywords: scheduler and plot share it."""
     values = hp if isinstance(hp, Mapping) else vars(hp)
     return {"lr": values["lr"], **{flag.removeprefix("lr_"): values[flag] for flag in SCHEDULE_FLAGS}}
 

@@ -14,8 +14,7 @@ _AGENT_PID: list[int] = []
 
 
 def watch_sigterm() -> bool:
-    """Start recording SIGTERM's senders (only in a process that started no thread yet); returns
-    whether it did. A process this one starts inherits the blocked SIGTERM: see unblock_inherited."""
+    """Record SIGTERM's senders (only before any thread starts); returns if it does. Children: unblock_inherited."""
     if not hasattr(signal, "sigwaitinfo") or threading.active_count() > 1 or _AGENT_PID:
         return False
     _AGENT_PID.append(os.getppid())  # read now: once the agent is gone the parent is init
@@ -34,13 +33,11 @@ def _wait() -> None:
 
 
 def unblock_inherited() -> None:
-    """A DDP rank started by rank 0 inherits its blocked SIGTERM; Lightning's launcher stops the ranks
-    with SIGTERM, so they take it as usual."""
+    """A DDP rank inherits rank 0's blocked SIGTERM, yet Lightning's launcher stops ranks with it: unblock it."""
     if hasattr(signal, "pthread_sigmask") and not _AGENT_PID:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def stopped_by_agent() -> bool | None:
-    """After a SIGTERM: True when every SIGTERM came from the agent (the parent), False when one came
-    from elsewhere (preemption), None when the senders were not recorded."""
+    """After a SIGTERM: True if every one came from the agent (the parent), False if not (preemption), None: unknown."""
     return all(pid == _AGENT_PID[0] for pid in SENDERS) if _AGENT_PID and SENDERS else None

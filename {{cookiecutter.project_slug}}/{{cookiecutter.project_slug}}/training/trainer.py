@@ -62,8 +62,7 @@ class TrainerOptions:  # the flags the Trainer and its callbacks read (field nam
 
 
 def callbacks_for(o: TrainerOptions, run_dir: Path, interactive: bool, monitor: Monitor | None = None) -> list:
-    """Every callback of a training run: the project's, early stopping with --early-stopping-patience,
-    then yours (callbacks.CALLBACKS). `monitor`: the run's monitored metric (monitor.monitor_of)."""
+    """A run's callbacks: the project's, early stopping with --early-stopping-patience, then yours (CALLBACKS)."""
     monitor, folder = monitor or Monitor(), run_dir / "checkpoints"
     callbacks = [
         # best.ckpt: the epoch with the best monitored metric. last.ckpt: the end of the latest completed
@@ -110,8 +109,7 @@ def build_trainer(o: TrainerOptions, run_dir: Path, loggers: list, monitor: Moni
 
 
 class CheckedCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer (temporary file, then rename: the previous file stays whole),
-    with a full disk or a read-only folder as one line naming the file and the space it needs."""
+    """Lightning's writer (temporary file, then rename), a full disk or read-only folder as one line with the sizes."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         try:
@@ -162,8 +160,7 @@ def device_count(o: TrainerOptions) -> int:
 
 
 def strategy(o: TrainerOptions):
-    """Lightning's strategy for --strategy, with --ddp-timeout for joining and for every collective: a
-    node that never joins ends the run with one line instead of a wait of half an hour."""
+    """--strategy, with --ddp-timeout bounding joins and collectives (a lost node: one line, not a half-hour wait)."""
     timeout = timedelta(seconds=o.ddp_timeout)
     distributed = o.num_nodes > 1 or device_count(o) > 1
     if o.strategy == "ddp" or (o.strategy == "auto" and distributed):
@@ -176,8 +173,7 @@ def strategy(o: TrainerOptions):
 
 
 def check_hardware(o: TrainerOptions) -> None:
-    """Let Lightning judge --accelerator/--devices/--strategy/--num-nodes/--precision before any file
-    is written: a Trainer that is built and thrown away costs milliseconds."""
+    """Lightning judges the hardware flags before any file is written (a Trainer built and dropped: milliseconds)."""
     quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
@@ -193,8 +189,7 @@ def check_hardware(o: TrainerOptions) -> None:
 
 
 def check_val_check_interval(o: TrainerOptions, dm) -> None:
-    """A count of batches beyond one epoch would make Lightning fail once fit starts, after the run
-    directory exists; the count is known as soon as the data is set up, so refuse it here."""
+    """Refuse a count past one epoch's batches now: Lightning would fail only after the run directory exists."""
     if isinstance(o.val_check_interval, float) or o.fast_dev_run:  # fast_dev_run validates after its batch
         return
     n, limit = len(dm.train_dataloader()), o.limit_train_batches  # batches as Lightning counts them
@@ -221,8 +216,7 @@ _keep = lambda record: not any(s in record.getMessage() for s in DROPPED)  # noq
 
 
 def quiet_lightning(verbose: bool = False) -> None:
-    """The console policy of every command: Lightning's info lines (devices, the model summary, the loops' news)
-    go to the run's train.log (log_file), to the console only with --verbose; real warnings always reach it."""
+    """Lightning's info lines go to train.log (log_file), to the console only with --verbose; real warnings always."""
     for pattern in KNOWN_NOISE:
         warnings.filterwarnings("ignore", message=f".*{pattern}")
     if not verbose:  # W&B's banner and summary; finish_wandb says in one line where the run is (your setting wins)
@@ -235,8 +229,7 @@ def quiet_lightning(verbose: bool = False) -> None:
 
 @contextmanager
 def log_file(path: Path | None):
-    """Lightning's info lines, the model summary included, into `path` (<run dir>/train.log) while the run lasts
-    (None, on ranks other than 0: nowhere)."""
+    """Lightning's info lines and model summary into `path` (<run dir>/train.log) while a run lasts (None: nowhere)."""
     handler = logging.FileHandler(path, encoding="utf-8") if path is not None else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)

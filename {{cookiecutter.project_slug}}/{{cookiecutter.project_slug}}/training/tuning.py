@@ -67,9 +67,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def find_lr(fallback: float, run_dir: Path, dm, module, o: TrainerOptions) -> float:
-    """Lightning's LR finder on the run's Trainer but for its length: RANGE_TEST_STEPS minibatches, over as many
-    epochs as that takes; saves lr_find.csv and plots/lr_find.png. Lightning reloads the model from its temporary
-    checkpoint with torch.load's default: forced weights-only here (patch.dict restores both variables)."""
+    """Lightning's LR finder on the run's Trainer for RANGE_TEST_STEPS minibatches: lr_find.csv, plots/lr_find.png. It
+    reloads the model from its temporary checkpoint with torch.load's default: forced weights-only here (patch.dict)."""
     from lightning.pytorch.tuner import Tuner
 
     n = RANGE_TEST_STEPS  # as many epochs are enough: an epoch makes at least one step
@@ -95,9 +94,8 @@ def find_lr(fallback: float, run_dir: Path, dm, module, o: TrainerOptions) -> fl
 
 
 def steepest_descent(lrs: list[float], losses: list[float], skip_begin: int = 10) -> float | None:
-    """ε where the (smoothed) loss falls fastest per decade of ε (None: too few finite points), skipping the
-    first points (the loss's running average warms up there). By hand: Lightning's suggestion() takes the slope
-    per unit of ε, which on an exponential sweep favours the smallest rates (3e-5 where the loss starts to move)."""
+    """ε where the smoothed loss falls fastest per decade of ε (None: too few finite points), past the warm-up points.
+    By hand: Lightning's suggestion() takes the slope per unit of ε, favouring the smallest rates of a sweep."""
     points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)][skip_begin:]
     # Δloss per Δlog ε at each point, by central differences.
     slope = {b[0]: (c[1] - a[1]) / math.log(c[0] / a[0]) for a, b, c in zip(points, points[1:], points[2:])}
@@ -120,9 +118,8 @@ def plot_lr_schedule(a: PlanOptions, run_dir: Path, train_size: int) -> Path:
 
 
 def find_cliff(sizes: list[int], seconds: list[float], rise: float = 1.5, margin: float = 0.0) -> int | None:
-    """Index of the cliff (None: none), the first size whose time per example exceeds `rise` × the lowest of the
-    smaller sizes and stays there: the next size does not get back to the best. `margin`: the timings' relative
-    noise; a rise within a factor 1 + margin of `rise` is not told from noise: -1, undecided."""
+    """Index of the cliff (None: none): the first size whose time per example passes `rise` × the smaller sizes' best
+    and stays (the next does not regain it); within a factor 1 + `margin` (timing noise) of `rise`: -1, undecided."""
     per_example, noise = [t / b for t, b in zip(seconds, sizes)], 1 + margin
     for i in range(1, len(sizes)):
         best = min(per_example[:i])
@@ -154,8 +151,7 @@ def search_batch_sizes(time_size, start: int, largest: int, passes: int = 5, con
 
 
 def recommend(sizes: list[int], seconds: list[float], slack: float = 1.1, margin: float = 0.0) -> int:
-    """The largest size before the (decided) cliff whose time per example is within `slack` (10%, or the margin
-    when larger) of the best before the cliff: past the best, a larger minibatch only costs time."""
+    """Largest size before the cliff within `slack` (10% or the margin) of the best time per example; larger: slower."""
     end = find_cliff(sizes, seconds, margin=margin) or len(sizes)  # a cliff is never index 0
     per_example = [t / b for t, b in zip(seconds[:end], sizes[:end])]
     return max(b for b, e in zip(sizes, per_example) if e <= max(slack, 1 + margin) * min(per_example))
