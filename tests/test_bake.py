@@ -110,6 +110,7 @@ CORE_FILES = {
     "tests/training/test_trainer_options.py",
     "tests/training/test_tuning.py",
     "tests/training/test_wandb.py",
+    "tests/test_contract.py",
 }
 FEATURE_FILES = {
     "sweeps_engine": {
@@ -121,6 +122,7 @@ FEATURE_FILES = {
         "tests/search/test_search_space.py",
         "tests/search/test_search_wandb.py",
         "tests/search/test_tune.py",
+        "tests/search/test_untrusted_sweeps_run.py",
     },
     "inference": {
         "predict.py",
@@ -151,6 +153,7 @@ FEATURE_FILES = {
         "tests/analysis/test_rules.py",
         "tests/commands/test_report.py",
         "tests/training/test_profiler_tensorboard.py",
+        "tests/analysis/test_untrusted_reports.py",
     },
     "tables": {
         "{slug}/data/tables.py",
