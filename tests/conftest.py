@@ -18,6 +18,13 @@ def pytest_configure(config) -> None:
         os.environ[FIGURES] = path
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """The long tests (marker slow: a bake's whole suite) first, so that no worker starts one when the others are
+    done (a stable sort: every worker collects the same order, as xdist requires)."""
+    longest = ("test_the_full_bake_passes_its_slow_tests", "test_the_first_command_installs")  # minutes each
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not item.name.startswith(longest)))
+
+
 def figure(line: str) -> None:
     """Record one measured figure for the run's summary."""
     with open(os.environ[FIGURES], "a") as f:
