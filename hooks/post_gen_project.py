@@ -60,7 +60,6 @@ OWNED = {
         "{pkg}/analysis",
         "{pkg}/diagnose.py",
         "{pkg}/commands/diagnose.py",
-        "{pkg}/commands/report.py",
         "{pkg}/commands/repeat.py",
         "{pkg}/commands/sweeps_report.py",
         "tests/analysis",

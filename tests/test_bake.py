@@ -144,7 +144,6 @@ FEATURE_FILES = {
     "diagnostics": {
         "{slug}/diagnose.py",
         "{slug}/commands/diagnose.py",
-        "{slug}/commands/report.py",
         "{slug}/commands/repeat.py",
         "{slug}/commands/sweeps_report.py",
         *(f"{{slug}}/analysis/{m}.py" for m in

@@ -8,8 +8,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SweepError
 from ..files import atomic_path, write_atomically
-from .sources import STATES, Dimension, Trial
+from ..training.monitor import MODE, MONITOR
+from .sources import (
+    OPTUNA_PREFIX,
+    STATES,
+    Dimension,
+    Trial,
+    local_trials,
+    optuna_trials,
+    sweep_dimensions,
+    varied_dimensions,
+)
 
 BUCKETS = 10  # buckets per numeric range (a decade each on the 5-decade stage-1 ε0 range ×2)
 EDGE = 0.1  # the issue's "outer tenth of a searched range" (of its log for log-distributed ones)
@@ -219,3 +230,24 @@ def write_report(
     report = out / "report.md"
     write_atomically(report, "\n".join(lines))
     return report, warnings
+
+
+def report(source: str, sweep: Path | None = None, output: Path | None = None) -> tuple[Path, list[str]]:
+    """Write the report; returns (report.md, its warnings)."""
+    if source.startswith(OPTUNA_PREFIX):
+        trials, dims, maximize = optuna_trials(source)
+        repeats: list[Path] = []
+        output = output or Path(f"report-{source.rpartition('#')[2]}")
+    else:
+        root = Path(source)
+        trials, maximize = local_trials(root, MONITOR), MODE == "max"
+        dims = []
+        repeats = sorted(root.glob(f"*/{REPEAT_FILE}")) + sorted(root.glob(REPEAT_FILE))
+        output = output or (root / "report")
+    if sweep is not None:
+        dims = sweep_dimensions(sweep)
+    elif not dims:
+        dims = varied_dimensions(trials)
+    if not dims:
+        raise SweepError("the runs do not differ in any hyperparameter: nothing to compare (give --sweep FILE.yaml)")
+    return write_report(source, trials, dims, MONITOR, maximize, output, repeats)

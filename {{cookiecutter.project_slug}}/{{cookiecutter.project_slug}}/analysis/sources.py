@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..commands.edges import parameters_problem
+from ..config.agent import parameters_problem
 from ..errors import SweepError, UsageError, one_line
 from ..files import read_yaml
 from .curves import read_curves

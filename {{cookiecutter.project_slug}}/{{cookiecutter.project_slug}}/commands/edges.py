@@ -9,21 +9,6 @@ LOG_VALUES = {"log_uniform_values", "inv_log_uniform_values", "q_log_uniform_val
 NUMERIC = {"uniform", "int_uniform", "q_uniform", *LOG_VALUES}
 
 
-def parameters_problem(params: dict) -> str | None:
-    """What breaks W&B's parameter forms (a mapping each, `values` a non-empty list, `min`/`max` finite numbers with
-    min <= max, > 0 for a *_values log scale), before any use; None when nothing. The engine checks q and grids."""
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    for name, spec in params.items():
-        values, low, high = (spec.get(k) for k in ("values", "min", "max")) if isinstance(spec, dict) else (0, 0, 0)
-        if not isinstance(spec, dict) or "values" in spec and not (isinstance(values, list) and values):
-            return f"parameter {name}: " + ("values: must be a non-empty list" if spec else "must be a mapping")
-        if ("min" in spec or "max" in spec) and not (number(low) and number(high) and low <= high):
-            return f"parameter {name}: min, max must be finite numbers, min <= max ({str(low)[:40]}, {str(high)[:40]})"
-        if str(spec.get("distribution", "")).endswith("log_uniform_values") and low <= 0:
-            return f"parameter {name}: a log scale needs min > 0, got {low}"
-    return None
-
-
 def range_of(spec) -> tuple[float, float, bool, bool] | None:
     """(low, high, log scale, integer) of a W&B range given by its values; None for any other form."""
     if not isinstance(spec, dict) or "values" in spec or "value" in spec:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config.agent import parameters_problem
 from ..config.flags import FLAG_BY_NAME
 from ..config.parser import OneLineParser, checked_value
 from ..errors import SweepError, UsageError, guarded, one_line, refuse
@@ -21,7 +22,7 @@ from ..search.sources import optuna_runs
 from ..search.tune import add_tune_command, tune_command
 {%- endif %}
 from ..training.monitor import GOAL, MONITOR, Monitor, monitor_named
-from .edges import parameters_problem, widened
+from .edges import widened
 {%- if cookiecutter.diagnostics %}
 from .sweeps_report import add_report_and_repeat, report_or_repeat
 {%- endif %}

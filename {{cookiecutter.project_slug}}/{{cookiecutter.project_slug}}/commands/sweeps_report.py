@@ -1,4 +1,4 @@
-"""`sweeps report` (commands/report.py) and `sweeps repeat` (commands/repeat.py): their command lines.
+"""`sweeps report` (analysis/report.py's report) and `sweeps repeat` (commands/repeat.py): their command lines.
 commands/sweeps.py builds the parser and dispatches."""
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from ..errors import SweepError
 
 
 def add_report_and_repeat(commands) -> None:
-    """`report` (commands/report.py) and `repeat` (commands/repeat.py)."""
+    """`report` (analysis/report.py) and `repeat` (commands/repeat.py)."""
     rep = commands.add_parser("report", help="isolation plots and a Markdown report of one stage's runs")
     rep.add_argument(
         "source",
@@ -36,7 +36,7 @@ def add_report_and_repeat(commands) -> None:
 def report_or_repeat(args) -> int:
     """The exit status of `report` or `repeat` (their messages printed)."""
     if args.command == "report":
-        from .report import report
+        from ..analysis.report import report
 
         path, warnings = report(args.source, args.sweep, args.output)
         for w in warnings:

@@ -470,7 +470,7 @@ class Tune:
     def plots(self) -> dict:
         """The `sweeps report` of each stage (the diagnostics feature), when it is in this project."""
         try:
-            from ..commands.report import report
+            from ..analysis.report import report
         except ImportError:
             return {}
         found = {}
