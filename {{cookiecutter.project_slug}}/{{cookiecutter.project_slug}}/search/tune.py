@@ -49,7 +49,7 @@ def add_tune_command(commands) -> None:
     budget.add_argument("--budget-epochs", dest="epochs", type=_positive, metavar="E", help="budget: epochs in all")
     t.add_argument("--seeds", type=_positive, default=3, metavar="K", help="seeds of the noise and final repeats")
     t.add_argument("--workers", type=_positive, default=1, metavar="K", help="trials run at once on this machine")
-    t.add_argument("--storage", metavar="URL", help="Optuna storage (default: sqlite:///<output-dir>/sweeps.db)")
+    t.add_argument("--storage", metavar="URL", help="Optuna storage (default: <output-dir>/<study>/sweeps.db)")
     t.add_argument("--study", default="tune", metavar="NAME", help="prefix of the stages' studies (default: tune)")
     t.add_argument("--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="writes <output-dir>/<study>/")
     t.add_argument("--program", default="train.py", metavar="SCRIPT", help="the training script (default: train.py)")
