@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DataError, one_line
-from ..files import atomic_path, remove_stale_temporaries
+from ..files import atomic_path, pseudo, remove_stale_temporaries
 from .loaders import Split
 
 
@@ -25,6 +25,8 @@ def load_cached(spec, root: Path, download: bool, image_size: int) -> tuple[Spli
     """Decode once with `spec`'s loader (its declaration), then read the tensors from `<data-dir>/.tensors/`."""
     if spec.files is None:  # nothing to cache (digits: inside scikit-learn)
         return spec.load(root, download, image_size)
+    if where := pseudo(root):  # /proc/self: folders without end whose files vanish while scanned, never data
+        raise DataError(f"--data-dir: {root} is under {where}, not a folder of data")
     source, cache = root / spec.files, cache_path(spec.name, root, image_size)
     signature = _signature(source)
     try:  # a damaged cache, or one this user may not read (another's .tensors/), is rebuilt from the source files

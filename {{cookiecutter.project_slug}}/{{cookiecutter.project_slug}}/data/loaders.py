@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 
 from ..errors import DataError
-from ..files import pseudo
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images [N, C, H, W] (uint8, or float in [0, 1]), labels [N]
 
@@ -181,8 +180,6 @@ def load_image_folder(root: Path, download: bool, image_size: int) -> tuple[Spli
     """`root/<class>/<image>`, or `root/train/<class>/…` with optional `root/test/<class>/…`."""
     if not root.is_dir():
         raise FileNotFoundError(root)
-    if where := pseudo(root):  # /proc/self: folders without end, files that are not images
-        raise DataError(f"--dataset image-folder: {root} is under {where}, not a folder of images")
     train_dir = root / "train" if (root / "train").is_dir() else root
     test_dir = root / "test" if (root / "test").is_dir() else None
     train, classes = _image_folder_split(train_dir, image_size)
