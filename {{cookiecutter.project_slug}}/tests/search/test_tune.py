@@ -245,4 +245,4 @@ def test_the_report_is_logged_to_the_tunes_wandb_group(tmp_path):
 def test_an_output_dir_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(tune_argv(tmp_path / "file" / "tune", "--trials", "8")) == 2  # --output-dir is the file
-    assert "is not a folder" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"
+    assert "is not a directory" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import SweepError, refuse
-from ..files import write_atomically
+from ..files import TargetError, check_folder, write_atomically
 
 PACKAGE = __package__.rpartition(".")[0]
 SIZES = {"lr": 6, "lr-narrow": 4, "capacity": 8, "regularize": 8, "second": 6}  # trials per stage at most
@@ -74,12 +74,10 @@ def tune_command(parser, args, train_args: list[str]) -> int:
     except ImportError:
         return refuse(f"{parser.prog} tune", SweepError(f"tune needs Optuna: pip install -e '.[sweeps]' ({PACKAGE})"))
     try:
-        if args.output_dir.exists() and not args.output_dir.is_dir():
-            raise SweepError(f"argument --output-dir: {args.output_dir} is not a folder")
-        try:
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise SweepError(f"argument --output-dir: cannot create {args.output_dir} ({e.strerror})") from None
+        try:  # files.py's output check, as `sweeps run`'s: a file, /proc, unwritable, a name too long
+            check_folder(args.output_dir).mkdir(parents=True, exist_ok=True)
+        except (TargetError, OSError) as e:
+            raise SweepError(f"argument --output-dir: {getattr(e, 'strerror', None) or e}") from None
         from .engine import safe_name
 
         args.output_dir = args.output_dir / safe_name(args.study)  # <output-dir>/<study>/: report, runs, state
