@@ -159,7 +159,8 @@ class Search:
     def tune(self, trials: int, epochs: int) -> None:
         self.tool(
             "-m", f"{PACKAGE}.sweeps", "tune", "--budget-epochs", str(trials * epochs), "--seeds", "2",
-            "--workers", str(self.workers), "--output-dir", str(self.runs), "--storage", self.storage,
+            "--seed", str(self.seed), "--workers", str(self.workers), "--output-dir", str(self.runs),
+            "--storage", self.storage,
             "--", *self.common, "--max-epochs", str(epochs),
         )  # fmt: skip
 
@@ -168,7 +169,8 @@ class Search:
         A pruned trial's results.json holds its best epoch so far; it competes like any other run. A
         diverged or stuck one has no results.json: its epochs are those its metrics.csv trained."""
         best, epochs, trials = {}, 0, 0
-        for run in sorted(d for d in self.runs.iterdir() if (d / "config.yaml").is_file()):
+        runs = self.runs / "tune" if (self.runs / "tune" / "tune.json").is_file() else self.runs  # tune's <study>/
+        for run in sorted(d for d in runs.iterdir() if (d / "config.yaml").is_file()):
             trials += 1
             if not (run / "results.json").is_file():
                 epochs += trained_epochs(run / "metrics.csv")
@@ -177,8 +179,8 @@ class Search:
             epochs += int(r.get("epochs", 0))
             if r.get("val/acc", -1.0) > best.get("val/acc", -1.0):
                 best = r
-        if (self.runs / "tune.json").is_file():  # tune: its winner's figures (its range test counts an epoch)
-            state = json.loads((self.runs / "tune.json").read_text())
+        if (runs / "tune.json").is_file():  # tune: its winner's figures (its range test counts an epoch)
+            state = json.loads((runs / "tune.json").read_text())
             test = statistics.mean(state["test"]) if state.get("test") else math.nan
             return state.get("val", math.nan), test, epochs + 1, trials + 1
         return best.get("val/acc", math.nan), best.get("test/acc", math.nan), epochs, trials

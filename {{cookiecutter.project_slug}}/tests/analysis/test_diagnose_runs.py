@@ -77,7 +77,7 @@ def test_a_tiny_network_above_the_target_error_needs_capacity(tmp_path, capsys):
     diagnosis, _ = diagnosed(tmp_path, capsys, *args)
     f = next(f for f in diagnosis["findings"] if f["id"] == "capacity")
     assert "--target-error 0.05" in f["evidence"] and f["flags"][1:] == ["--depth 2", "--width 4"]
-    assert f["flags"][0].startswith("--model rnn")  # an MLP on images: their rows are a sequence
+    assert f["flags"][0].startswith("--model cnn --width auto")  # an MLP on images: convolutions first
 
 
 def test_the_command_and_no_diagnose(tmp_path, capsys):

@@ -34,9 +34,9 @@ def _importable(monkeypatch):
 
 def tuner(tmp_path, trials=20, fixed=()) -> tune.Tune:
     args = argparse.Namespace(
-        trials=trials, epochs=None, seeds=2, workers=1, storage=None, study="tune", output_dir=tmp_path / "out"
+        trials=trials, epochs=None, seeds=2, workers=1, storage=None, study="tune", output_dir=tmp_path / "out", seed=0
     )
-    t = tune.Tune(args, list(fixed), argparse.Namespace(max_epochs=2))
+    t = tune.Tune(args, list(fixed), argparse.Namespace(max_epochs=2, lr=3e-3))
     t.monitor, t.maximize = "val/acc", True
     return t
 
@@ -129,9 +129,12 @@ def test_underfit_capacity_then_lr_again_test_read_for_the_winner_only(tmp_path,
     read = []
     monkeypatch.setattr(tune, "test_value", lambda d, name: read.append(d) or 0.5)
     out = tmp_path / "tune"
-    assert main(tune_argv(out, "--trials", "16")) == 0
+    assert main(tune_argv(out, "--trials", "16", "--seed", "5")) == 0
     names = [s["name"] for s in stages(out)]
     assert names[:4] == ["lr", "noise", "capacity", "lr-narrow"]  # the network changed: ε0 again, narrowly
+    first, noise = (tune.Tune.trials_of(_bare(out), stages(out)[i]) for i in (0, 1))
+    assert {r[1]["lr"] for r in first} >= {3e-3, 0.01}  # the flags' ε0 and the range test's (FAKE_LR) are tried
+    assert {r[1]["seed"] for r in first} == {5} and {r[1]["seed"] for r in noise} == {1006, 1007}  # --seed 5
     narrow = yaml.safe_load(Path(stages(out)[3]["file"]).read_text())["parameters"]
     capacity_best = max(tune.Tune.trials_of(_bare(out), stages(out)[2]), key=lambda r: r[0])
     assert narrow["lr"]["max"] / narrow["lr"]["min"] == pytest.approx(10)
@@ -157,7 +160,7 @@ def _bare(out: Path) -> tune.Tune:
 
 
 class _E:
-    max_epochs = 2
+    max_epochs, lr = 2, 3e-3
 
 
 @pytest.mark.slow

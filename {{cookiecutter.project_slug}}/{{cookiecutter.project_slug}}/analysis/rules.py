@@ -264,10 +264,7 @@ def capacity(f: RunFacts) -> Finding | None:
     if error <= limit:
         return None
     c = f.config
-    advice = [f"--depth {c.get('depth', 2) + 1}", f"--width {_double(c.get('width'))}"]
-    spec = DATASETS.get(str(c.get("dataset")))
-    if c.get("model") == "mlp" and (len(c.get("feature_shape") or []) == 2 or (spec and spec.kind == "images")):
-        advice.insert(0, "--model rnn (or cnn): the data is ordered, and the domain dictates certain architectures")
+    advice = [*ordered_family(c), f"--depth {c.get('depth', 2) + 1}", f"--width {_double(c.get('width'))}"]
     return Finding(
         "capacity",
         "warning",
@@ -278,6 +275,21 @@ def capacity(f: RunFacts) -> Finding | None:
         advice,
         {"train_error": error, "reference": ref},
     )
+
+
+def ordered_family(c: dict) -> list[str]:
+    """An MLP on ordered data: a network that reads the order comes first, for a training error (capacity) as for a
+    gap (regularize): the same weights at every place fit what an MLP must learn at each position, with fewer
+    parameters. Images: convolutions; a table's --input-shape C,L sequence: a recurrent network. `--width auto`:
+    the family's own size (bench_diagnosis.py measures whether following it helps)."""
+    spec = DATASETS.get(str(c.get("dataset")))
+    if c.get("model") != "mlp":
+        return []
+    if len(c.get("feature_shape") or []) == 2:
+        return ["--model rnn --width auto (or cnn): a sequence, and the domain dictates certain architectures"]
+    if spec and spec.kind == "images":
+        return ["--model cnn --width auto (or rnn): images, and the domain dictates certain architectures"]
+    return []
 
 
 def _double(width) -> str:
@@ -336,7 +348,7 @@ def regularize(f: RunFacts) -> Finding | None:
         )
         if not c.get(k)
     ]
-    flags.append("--early-stopping-patience 5 (last: Ng discourages it)")
+    flags = [*ordered_family(c), *flags, "--early-stopping-patience 5 (last: Ng discourages it)"]
     what = f"(val/{metric} − train/{metric}) / val/{metric}" if relative else f"train/{metric} − val/{metric}"
     since = f"{low:.1%} at epoch {at}" if low >= 0 else f"0 (it was {low:.1%} at epoch {at}, counted as none)"
     best = (min if relative else max)(val.values())

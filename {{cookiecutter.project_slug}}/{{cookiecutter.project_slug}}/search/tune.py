@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config.types import Range, number_type
 from ..errors import SweepError, refuse
 from ..files import TargetError, check_folder, write_atomically
 
@@ -54,6 +55,10 @@ def add_tune_command(commands) -> None:
     t.add_argument("--output-dir", type=Path, default=Path("runs"), metavar="PATH", help="writes <output-dir>/<study>/")
     t.add_argument("--program", default="train.py", metavar="SCRIPT", help="the training script (default: train.py)")
     t.add_argument("--heartbeat", type=float, default=30.0, metavar="SECONDS", help="as for `sweeps run`")
+    t.add_argument(
+        "--seed", type=number_type(int, Range(0, 2**32 - 2001)), default=0, metavar="S",
+        help="the samplers' seed and the trials' --seed (repeats: S+1001 …; default: 0)",
+    )  # fmt: skip
 
 
 def _positive(text: str) -> int:
@@ -109,6 +114,7 @@ class Tune:
                 raise SweepError(f"cannot read {self.state_path} ({e}); remove it to start afresh") from None
         self.step = 0  # the stages run (or found done) by this process, in order
         self.monitor, self.maximize = monitor_guess(fixed)
+        self.lr = fixed.lr  # the flags' ε0
 
     # --- bookkeeping -------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -184,6 +190,7 @@ class Tune:
             output_dir=self.out,
             heartbeat=self.a.heartbeat,
             train_args=self.train_args,
+            seed=self.a.seed + 7919 * k,  # each stage's sampler its own stream, the same after a restart
         )
         print(f"tune: stage {k} {name}: {record['why']}", flush=True)
         from unittest import mock
@@ -192,7 +199,7 @@ class Tune:
 
         # A listed stage (capacity: the networks within the parameter budget) is run in its list's order by
         # a sampler that takes the first one no other trial holds (restart-safe); others keep the file's.
-        listed = lambda *a: ListSampler(record["enqueue"])  # noqa: E731
+        listed = lambda *a: ListSampler(record["enqueue"], self.a.seed + k)  # noqa: E731
         with mock.patch.object(engine, "make_sampler", listed) if record["enqueue"] else contextlib.nullcontext():
             status = run_sweep(sweep, o)
         if status != 0:
@@ -227,12 +234,20 @@ class Tune:
         K, log = self.a.seeds, []
         lr0 = self.range_test()
         reserve = 2 * K  # the noise repeats and the winner's
+        # The flags' own ε0 and the suggestion are tried first (listed), then log-uniform draws around the suggestion:
+        # the defaults are a candidate, so tune is not worse than them by its own choice.
+        default = self.lr
+        start = [{"lr": default}, {"lr": lr0}] if default != lr0 else [{"lr": lr0}]
+        span = {"distribution": "log_uniform_values", "min": min(lr0 / 10, default), "max": max(lr0 * 10, default)}
         first = self.stage(
             "lr",
-            f"ε0 first (Ng's most important hyperparameter): log scale around the range test's suggestion {lr0:.3g}",
-            {"lr": {"distribution": "log_uniform_values", "min": lr0 / 10, "max": lr0 * 10}},
-            {},
+            f"ε0 first (Ng's most important hyperparameter): the flags' ε0 {default:.3g}, the range test's "
+            f"suggestion {lr0:.3g}, then log scale around the suggestion",
+            {"lr": span},
+            {"seed": self.a.seed},
             self.affordable(SIZES["lr"], reserve),
+            start if "lr" not in self.fixed else (),
+            "random",
         )
         if first is None or not first["runs"]:
             raise SweepError("the budget allows no ε0 search (or every trial failed): raise --trials/--budget-epochs")
@@ -263,13 +278,14 @@ class Tune:
             if best is None or gain <= noise:
                 stop = f"stage {choice} gained {gain:+.4f} ≤ the noise {noise:.4f}"
                 continue
-            network = any(best[1].get(k) != incumbent[1].get(k) for k in ("model", "depth", "width"))
+            network = any(best[1].get(k) != incumbent[1].get(k) for k in ("model", "depth", "width", "optimizer"))
             incumbent = best
             if network:  # ε0 searched again, narrowly, after every change of the network
                 lr = float(incumbent[1].get("lr", lr0))
                 rec = self.stage(
                     "lr-narrow",
-                    f"the network changed ({self.network(incumbent[1])}): ε0 searched again, narrowly, around {lr:.3g}",
+                    f"the network or optimizer changed ({self.network(incumbent[1])}): ε0 searched again, narrowly, "
+                    f"around {lr:.3g}",
                     {"lr": {"distribution": "log_uniform_values", "min": lr / 10**0.5, "max": lr * 10**0.5}},
                     incumbent[1],
                     self.affordable(SIZES["lr-narrow"], K),
@@ -302,7 +318,7 @@ class Tune:
         return (best[0] - incumbent[0]) * (1 if self.maximize else -1)
 
     def repeat(self, flags: dict, name: str, why: str) -> list:
-        seeds = {"seed": {"values": [1000 + i for i in range(1, self.a.seeds + 1)]}}
+        seeds = {"seed": {"values": [self.a.seed + 1000 + i for i in range(1, self.a.seeds + 1)]}}
         base = {k: v for k, v in flags.items() if k != "seed"}
         record = self.stage(name, why, seeds, base, self.affordable(self.a.seeds, 0, share=False), method="grid")
         return record["runs"] if record else []
@@ -355,7 +371,8 @@ class Tune:
         return first, f"{why}; {'second tier: momentum, minibatch size' if first == 'second' else first}"
 
     def network(self, flags: dict) -> str:
-        return f"--model {flags.get('model', 'mlp')} --depth {flags.get('depth', 2)} --width {flags.get('width')}"
+        net = f"--model {flags.get('model', 'mlp')} --depth {flags.get('depth', 2)} --width {flags.get('width')}"
+        return net + (f" --optimizer {flags['optimizer']}" if "optimizer" in flags else "")
 
     def plan(self, choice: str, incumbent) -> tuple[dict, dict, list, str]:
         """A stage's searched parameters, its fixed ones, the trials it enqueues and its method."""
@@ -381,8 +398,9 @@ class Tune:
                 params.update(seq_shift={"values": [0.0, 0.1, 0.25]}, seq_jitter={"values": [0.0, 0.1, 0.2]})
 {%- endif %}
             return params, base, [], "bayes"
-        params = {
+        params = {  # the second tier; an optimizer change is followed by a narrow ε0 search, as a network change
             "momentum": {"distribution": "uniform", "min": 0.8, "max": 0.99},
+            "optimizer": {"values": ["adam", "adamw", "rmsprop"]},  # ε0's scale is alike for these; SGD's is not
             "batch_size": {"values": [32, 64, 128, 256]},
         }
         return params, base, [], "bayes"
@@ -501,7 +519,7 @@ class Tune:
             print(f"warning: the report was not logged to W&B ({str(e)[:160]})", file=sys.stderr)
 
 
-def ListSampler(candidates: list[dict]):
+def ListSampler(candidates: list[dict], seed: int):
     import optuna
 
     class Listed(optuna.samplers.RandomSampler):
@@ -518,7 +536,7 @@ def ListSampler(candidates: list[dict]):
                     return c[name]
             return super().sample_independent(study, trial, name, distribution)
 
-    return Listed(seed=0)
+    return Listed(seed=seed)
 
 
 class Stopped(Exception):
