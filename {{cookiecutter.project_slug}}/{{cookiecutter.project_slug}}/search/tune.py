@@ -48,7 +48,9 @@ def add_tune_command(commands) -> None:
     budget = t.add_mutually_exclusive_group(required=True)
     budget.add_argument("--trials", type=_positive, metavar="N", help="budget: train.py runs in all")
     budget.add_argument("--budget-epochs", dest="epochs", type=_positive, metavar="E", help="budget: epochs in all")
-    t.add_argument("--seeds", type=_positive, default=3, metavar="K", help="seeds of the noise and final repeats")
+    t.add_argument(
+        "--seeds", type=number_type(int, Range(1, 1000)), default=3, metavar="K", help="seeds of the noise and repeats"
+    )
     t.add_argument("--workers", type=_positive, default=1, metavar="K", help="trials run at once on this machine")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default: <output-dir>/<study>/sweeps.db)")
     t.add_argument("--study", default="tune", metavar="NAME", help="prefix of the stages' studies (default: tune)")
@@ -190,7 +192,7 @@ class Tune:
             output_dir=self.out,
             heartbeat=self.a.heartbeat,
             train_args=self.train_args,
-            seed=self.a.seed + 7919 * k,  # each stage's sampler its own stream, the same after a restart
+            seed=(self.a.seed + 7919 * k) % 2**32,  # each stage's sampler its own stream, the same after a restart
         )
         print(f"tune: stage {k} {name}: {record['why']}", flush=True)
         from unittest import mock
@@ -199,7 +201,7 @@ class Tune:
 
         # A listed stage (capacity: the networks within the parameter budget) is run in its list's order by
         # a sampler that takes the first one no other trial holds (restart-safe); others keep the file's.
-        listed = lambda *a: ListSampler(record["enqueue"], self.a.seed + k)  # noqa: E731
+        listed = lambda *a: ListSampler(record["enqueue"], (self.a.seed + k) % 2**32)  # noqa: E731
         with mock.patch.object(engine, "make_sampler", listed) if record["enqueue"] else contextlib.nullcontext():
             status = run_sweep(sweep, o)
         if status != 0:
