@@ -97,7 +97,7 @@ def first_advice(finding: dict) -> list[str]:
 
 
 def run(out: Path, name: str, flags: list[str], epochs: int, seed: int) -> dict:
-    run_name = "".join(c if c.isalnum() else "-" for c in name)[:60] + f"-s{seed}"
+    run_name = "".join(c if c.isalnum() else "-" for c in name)[:60] + f"-s{seed}"  # advice runs: their own prefix
     command = [sys.executable, str(ROOT / "train.py"), *FAST, "--max-epochs", str(epochs), "--seed", str(seed)]
     command += ["--output-dir", str(out), "--run-name", run_name, *(f.format(ordered=out / "ordered") for f in flags)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -135,7 +135,7 @@ def main() -> int:
             x = hit(d, want)
             advice = first_advice(x) if x else []
             if advice:
-                followed.append(((name + " + advice", [*flags, *advice], want, seed), d, " ".join(advice)))
+                followed.append((("advice, " + name, [*flags, *advice], want, seed), d, " ".join(advice)))
         after = list(pool.map(go, [f[0] for f in followed]))
     alarms, hits, healthy, sick = 0, 0, 0, 0
     print(f"| run ({args.epochs} epochs) | expected | findings (severity) | verdict |")
@@ -163,7 +163,7 @@ def main() -> int:
         helps = isinstance(a, float) and isinstance(b, float) and b > a
         helped += helps
         shown = f"{a:.4f} → {b:.4f}" if isinstance(a, float) and isinstance(b, float) else f"{a} → {b}"
-        print(f"| {name.removesuffix(' + advice')} (seed {seed}) | `{advice}` | {shown} | {'yes' if helps else 'no'} |")
+        print(f"| {name.removeprefix('advice, ')} (seed {seed}) | `{advice}` | {shown} | {'yes' if helps else 'no'} |")
     print(f"\nthe first advice helped in {helped} of {len(followed)} hits")
     return 0
 

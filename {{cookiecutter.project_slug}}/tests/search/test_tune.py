@@ -64,6 +64,28 @@ def test_a_large_gap_asks_for_regularization(tmp_path):
     assert stage == "regularize" and "gap 0.19" in why
 
 
+@pytest.mark.parametrize(
+    "model, shape, train, stage",
+    [
+        ("mlp", [1, 16, 16], 0.99, "family"),  # a gap, an MLP on images' rows: a network that reads the order first
+        ("mlp", [1, 16, 16], 0.62, "family"),  # a training error: the same
+        ("cnn", [1, 16, 16], 0.99, "regularize"),  # a network that reads the order already
+        ("mlp", [30], 0.99, "regularize"),  # a table's unordered columns
+    ],
+)
+def test_an_mlp_on_ordered_data_tries_another_family_first(tmp_path, model, shape, train, stage):
+    d = run_dir(tmp_path, train=train, val=0.6)
+    (Path(d) / "hparams.yaml").write_text(yaml.safe_dump({"model": model, "input_shape": shape}))
+    t = tuner(tmp_path)
+    assert t.choose((0.6, {"model": model}, d), set())[0] == stage
+    assert t.choose((0.6, {"model": model}, d), {"family"})[0] in ("capacity", "regularize")  # once
+    if stage == "family":
+        hp = {"model": "mlp", "depth": 2, "width": 256, "input_shape": shape, "num_classes": 4}
+        (Path(d) / "hparams.yaml").write_text(yaml.safe_dump(hp))
+        params, _, nets, _ = t.plan("family", (0.6, {"model": "mlp"}, d))
+        assert [n["model"] for n in nets] == ["rnn", "cnn"] and params["model"] == {"values": ["cnn", "rnn"]}
+
+
 def test_the_diagnostics_feature_decides_and_is_quoted(tmp_path):
     finding = [{"id": "regularize", "evidence": "train/acc − val/acc = 9.0% at epoch 20"}]
     stage, why = tuner(tmp_path).choose((0.6, {}, run_dir(tmp_path, 0.62, 0.6, finding)), set())

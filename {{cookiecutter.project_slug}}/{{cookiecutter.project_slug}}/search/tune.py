@@ -33,7 +33,7 @@ from ..errors import SweepError, refuse
 from ..files import TargetError, check_folder, write_atomically
 
 PACKAGE = __package__.rpartition(".")[0]
-SIZES = {"lr": 6, "lr-narrow": 4, "capacity": 8, "regularize": 8, "second": 6}  # trials per stage at most
+SIZES = {"lr": 6, "lr-narrow": 4, "family": 2, "capacity": 8, "regularize": 8, "second": 6}  # trials per stage at most
 PARAM_BUDGET = 1_000_000  # a capacity stage tries networks up to max(this, 8× the incumbent's parameters)
 DEPTHS = {"mlp": (1, 2, 3, 4), "cnn": (1, 2, 3), "rnn": (1, 2)}
 # Tune's own rule. Accuracy: a training error above 2 points and above the gap asks for capacity, a gap above 2 points
@@ -345,6 +345,20 @@ class Tune:
         return last["train"], last["val"]
 
     def choose(self, incumbent, done: set) -> tuple[str | None, str]:
+        stage, why = self.diagnosed(incumbent, done)
+        if stage in ("capacity", "regularize") and "family" not in done and self.ordered_mlp(incumbent):
+            # an MLP on ordered data: a high training error or a gap, the network that reads the order comes first
+            # (the diagnosis's first advice too: analysis/rules.ordered_family); regularizing the MLP did not help
+            return "family", f"{why}; an MLP on ordered data: first a network that reads the order (the domain)"
+        return stage, why
+
+    def ordered_mlp(self, incumbent) -> bool:
+        hp = _yaml(Path(incumbent[2]) / "hparams.yaml")
+        shape = hp.get("input_shape") or []
+        ordered = len(shape) in (2, 3) and shape[1] >= 4  # as capacity_candidates: images' rows, C,L sequences
+        return ordered and incumbent[1].get("model", hp.get("model")) == "mlp" and "model" not in self.fixed
+
+    def diagnosed(self, incumbent, done: set) -> tuple[str | None, str]:
         order = [s for s in ("capacity", "regularize", "second") if s not in done]
         if not order:
             return None, ""
@@ -381,8 +395,10 @@ class Tune:
         base, hp = incumbent[1], _yaml(Path(incumbent[2]) / "hparams.yaml")
         shape = hp.get("input_shape") or []
         image = hp.get("dataset_kind", "images") == "images" and len(shape) == 3 and min(shape[1:]) >= 8
-        if choice == "capacity":
+        if choice in ("capacity", "family"):
             nets = capacity_candidates(hp, base, self.fixed)
+            if choice == "family":  # the other families at their own size, nothing else
+                nets = [n for n in nets if n["model"] != base.get("model", hp.get("model"))][: SIZES["family"]]
             if not nets:
                 return {}, base, [], "random"
             keys = [k for k in ("model", "depth", "width") if k not in self.fixed]
