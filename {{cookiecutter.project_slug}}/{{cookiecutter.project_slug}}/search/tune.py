@@ -1,12 +1,13 @@
 """`sweeps tune`: the checklist as a procedure on the local engine (engine.py), within a budget of trials or epochs.
 
-1. ε0 first: the LR range test (train.py --find-lr), then a short log-scale search of ε0 around its suggestion.
+1. ε0 first: the LR range test (train.py --find-lr); the flags' ε0, the suggestion, then log-scale draws around it.
 2. The incumbent (best run so far) repeated over --seeds seeds: the noise, the smallest gain that counts.
 3. The diagnosis of the incumbent picks the next stage, in the checklist's order: a high training error → capacity
    (depth, width; another network family where the data's shape allows it: rnn, cnn for images and sequences), within
    a parameter budget; a train-validation gap → regularization (L2, dropout; augmentation for images; early stopping
-   is left last, unsearched, as Ng advises); otherwise the second tier (momentum, minibatch size). After every change
-   of the network, ε0 is searched again, narrowly. A stage that gains less than the noise ends the search, as does
+   is left last, unsearched, as Ng advises); otherwise the second tier (momentum, optimizer, minibatch size). An MLP
+   on ordered data that asks for capacity or regularization tries the families that read the order first. After
+   every change of the network or optimizer, ε0 is searched again, narrowly. A stage that gains less than the noise ends the search, as does
    the budget. The diagnosis is tune's own (the train/val metrics each run records); when the diagnostics feature
    wrote the incumbent's diagnosis.json, its capacity / regularize finding decides and is quoted.
 4. The choice: on validation; configurations within the noise of the best are repeated over seeds and the best mean
