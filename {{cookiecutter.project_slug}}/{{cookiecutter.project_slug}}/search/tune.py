@@ -8,8 +8,8 @@
    is left last, unsearched, as Ng advises); otherwise the second tier (momentum, optimizer, minibatch size). An MLP
    on ordered data that asks for capacity or regularization tries the families that read the order first. After
    every change of the network or optimizer, ε0 is searched again, narrowly. A stage that gains less than the noise
-   ends the search, as does the budget. The diagnosis is tune's own (the train/val metrics each run records); when the diagnostics feature
-   wrote the incumbent's diagnosis.json, its capacity / regularize finding decides and is quoted.
+   ends the search, as does the budget. The diagnosis is tune's own (the train/val metrics each run records); when
+   the diagnostics feature wrote the incumbent's diagnosis.json, its capacity / regularize finding decides.
 4. The choice: on validation; configurations within the noise of the best are repeated over seeds and the best mean
    wins; only the winner's test metric is read (every train.py run tests itself; tune reads no other test figure):
    test mean ± sd over the winner's seeds.
