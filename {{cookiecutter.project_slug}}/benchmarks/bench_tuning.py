@@ -240,7 +240,7 @@ def main() -> int:
     p.add_argument("--search-seeds", type=int, default=3, help="seeds of the search: the figures are their medians")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="trials run at once")
     p.add_argument("--dataset", default="digits")
-    p.add_argument("--datasets", help="comma-separated (digits, wine, breast-cancer, sequences): a table each")
+    p.add_argument("--datasets", help="comma-separated (digits, mnist, wine, breast-cancer, sequences): a table each")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--make-mnist", type=int, metavar="N", help="first write an MNIST-format set of N training images")
     p.add_argument(

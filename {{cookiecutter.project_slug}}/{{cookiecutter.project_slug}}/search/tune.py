@@ -350,7 +350,8 @@ class Tune:
         if stage in ("capacity", "regularize") and "family" not in done and self.ordered_mlp(incumbent):
             # an MLP on ordered data: a high training error or a gap, the network that reads the order comes first
             # (the diagnosis's first advice too: analysis/rules.ordered_family); regularizing the MLP did not help
-            return "family", f"{why}; an MLP on ordered data: first a network that reads the order (the domain)"
+            then = "an MLP on ordered data: first the networks that read the order (the domain dictates them)"
+            return "family", f"{why}; {then}"
         return stage, why
 
     def ordered_mlp(self, incumbent) -> bool:
@@ -385,7 +386,7 @@ class Tune:
         else:
             why = "no train/validation curves to judge by"
         first = "second" if "second" in order else order[0]
-        return first, f"{why}; {'second tier: momentum, minibatch size' if first == 'second' else first}"
+        return first, f"{why}; {'second tier: momentum, optimizer, minibatch size' if first == 'second' else first}"
 
     def network(self, flags: dict) -> str:
         net = f"--model {flags.get('model', 'mlp')} --depth {flags.get('depth', 2)} --width {flags.get('width')}"
