@@ -5,7 +5,8 @@ val/acc that depends on the flags and locks its run directory as train.py does. 
 trial sleeps (to be killed); FAKE_SLEEP_AFTER_ONCE=PATH: the first trial sleeps after writing results.json.
 For `sweeps tune`: --find-lr prints a suggestion (FAKE_LR, default 0.01); FAKE_MODE=underfit gives a
 training accuracy that grows with the network (rnn best), FAKE_MODE=overfit a train-validation gap that
-regularization closes; metrics.csv holds train/acc and val/acc per epoch, results.json test/acc."""
+regularization closes; FAKE_INPUT_SHAPE=C,H,W writes hparams.yaml with that input_shape;
+metrics.csv holds train/acc and val/acc per epoch, results.json test/acc."""
 
 import fcntl
 import json
@@ -36,6 +37,10 @@ if once and not Path(once).exists():
 time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
 (run_dir / "argv.json").write_text(json.dumps(sys.argv[1:]))
 (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(args), sort_keys=False))
+if os.environ.get("FAKE_INPUT_SHAPE"):  # the data's shape as train.py records it (what tune's family stage reads)
+    shape = [int(n) for n in os.environ["FAKE_INPUT_SHAPE"].split(",")]
+    hp = {"model": args.model, "depth": args.depth, "width": args.width, "input_shape": shape, "num_classes": 4}
+    (run_dir / "hparams.yaml").write_text(yaml.safe_dump(hp))
 mode, lr_fit = os.environ.get("FAKE_MODE"), 1 / (1 + abs(math.log10(args.lr / 0.01)))
 noise = 0.001 * (args.seed % 3)
 if mode == "underfit":  # the training error falls with capacity (an rnn fits best) and a good ε0

@@ -23,7 +23,7 @@ from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
 from {{cookiecutter.project_slug}}.search import tune  # noqa: E402
 
 FAKE = Path(__file__).with_name("fake_train.py")
-SMALL = {"lr": 2, "lr-narrow": 2, "capacity": 3, "regularize": 2, "second": 2}
+SMALL = {"lr": 2, "lr-narrow": 2, "family": 2, "capacity": 3, "regularize": 2, "second": 2}
 
 
 @pytest.fixture(autouse=True)
@@ -197,6 +197,19 @@ def test_overfit_regularizes_and_the_epoch_budget_holds(tmp_path, monkeypatch):
     assert not any(k.startswith("aug_") for k in regularize)  # no hparams.yaml: not known to be images
     epochs = sum(json.loads(r.read_text())["epochs"] for r in out.glob("tune-*/results.json"))
     assert epochs + 1 <= 24  # + the range test
+
+
+@pytest.mark.slow
+def test_families_that_gain_nothing_give_way_to_the_stage_the_curves_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "overfit")  # a gap that only L2 and dropout close: the family changes nothing
+    monkeypatch.setenv("FAKE_INPUT_SHAPE", "1,16,16")  # an MLP on images' rows: ordered
+    monkeypatch.setattr(tune, "SIZES", SMALL)
+    out = tmp_path / "tune"
+    assert main(tune_argv(out, "--trials", "14")) == 0
+    names = [s["name"] for s in stages(out)]
+    assert names[:4] == ["lr", "noise", "family", "regularize"], names
+    family = tune.Tune.trials_of(_bare(out), stages(out)[2])
+    assert {r[1]["model"] for r in family} == {"rnn", "cnn"}
 
 
 @pytest.mark.slow

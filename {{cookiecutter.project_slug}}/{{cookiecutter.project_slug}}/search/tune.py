@@ -278,6 +278,8 @@ class Tune:
             best = self.best(record["runs"])
             gain = self.gain(best, incumbent)
             log.append((record, gain, best))
+            if (best is None or gain <= noise) and choice == "family":
+                continue  # the families came before the stage the diagnosis asked for: that stage comes now
             if best is None or gain <= noise:
                 stop = f"stage {choice} gained {gain:+.4f} ≤ the noise {noise:.4f}"
                 continue
