@@ -131,7 +131,9 @@ def test_find_batch_size_on_digits(tmp_path):
     # From 2: batch norm (on by default) cannot train on one example.
     assert [int(r["batch_size"]) for r in rows] == [2, 4, 8, 16, 32, 64, 128, 256]
     chosen = [int(r["batch_size"]) for r in rows if r["chosen"] == "1"]
-    assert len(chosen) == 1 and 2 <= chosen[0] <= 256
+    # one size, or none when this (busy) machine's timings are too noisy to tell a cliff: that judgment is tested
+    # with a seeded clock (test_repeated_runs_give_one_answer_or_say_the_machine_is_too_noisy); here the bookkeeping
+    assert len(chosen) <= 1 and all(2 <= c <= 256 for c in chosen)
     assert all(float(r["seconds_per_minibatch"]) > 0 for r in rows)
     assert (run_dir / "plots" / "batch_size.png").stat().st_size > 1000
     assert not (run_dir / "checkpoints").exists(), "a tool run trains nothing"
