@@ -11,11 +11,13 @@ compare four ways to choose the flags, each run by the project's own tools:
                         `sweeps run` applies it; min_iter scaled from the files' 3 of 20 epochs to --epochs);
   (e) sweep-random      random search over sweep.yaml's space (its early termination off);
   (f) sweep-tpe         TPE (method bayes) over sweep.yaml's space;
-  (g) tune              `sweeps tune --budget-epochs <trials x epochs>`: the checklist as a procedure (ε0, noise, the
-                        stage the diagnosis asks for, ε0 again after a network change), at the same epoch budget.
-                        Its figure is its winner's test mean over its seed repeats (read once, for the winner).
+  (g) tune              `sweeps tune --budget-epochs <trials x epochs> --seed <search seed>`: the checklist as a
+                        procedure (ε0, noise, the stage the diagnosis asks for, ε0 again after a network change), at
+                        the same epoch budget. Its figure is its winner's test mean over its seed repeats (read once,
+                        for the winner).
 
---datasets runs several: digits, an embedded table (wine, breast-cancer: the tables feature) and
+--datasets runs several: digits, mnist (with --make-mnist where there is none), an embedded table (wine,
+breast-cancer: the tables feature) and
 `sequences`, a synthetic image-folder set written here (16 time steps of a 16-wide signal as the rows of
 an image: a bump that drifts right, left, back and forth or stays, from a random start, in noise; the
 class is the motion, which a network reading the rows in order sees and an MLP must learn at each offset).
@@ -31,7 +33,8 @@ A benchmark, not a test: the figures are what this machine measures, whichever w
     python benchmarks/bench_tuning.py --dataset mnist --data-dir /tmp/m --make-mnist 6000
         # no MNIST here (no network): first write an MNIST-format set made from digits' images
     python benchmarks/bench_tuning.py --keep runs/bench   # again after a stop: only the unfinished searches
-    python benchmarks/bench_tuning.py --datasets digits,wine,sequences --methods defaults,sweep-random,sweep-tpe,tune
+    python benchmarks/bench_tuning.py --datasets mnist,breast-cancer,sequences --data-dir /tmp/m --make-mnist 4000 \
+        --trials 16 --epochs 4 --methods defaults,sweep-random,sweep-tpe,tune     # the README's table
 
 Needs the [sweeps] extra (Optuna). W&B and the end-of-run diagnosis are off; `--workers` trials run
 at once (each with its share of the CPU threads), which is also how a user would run a sweep.
