@@ -56,7 +56,7 @@ SICK = {  # name: (flags, the finding it should get)
     "MLP on ordered events (an rnn reads them far better)": ([*ORDERED, "--model", "mlp"], "ordered"),
 }
 # "ordered": a capacity or regularize finding whose first advice is a network that reads the order
-ORDERED_IDS, ORDERED_ADVICE = ("capacity", "regularize"), "--model "
+ORDERED_IDS, ORDERED_ADVICE = ("capacity", "regularize"), "--model"
 
 
 def write_order(root: Path, n_train: int = 1600, n_test: int = 400, seed: int = 0) -> None:
@@ -157,14 +157,14 @@ def main() -> int:
     print(f"\nfalse alarms: {alarms} of {healthy} healthy runs ({alarms / max(healthy, 1):.0%}); ", end="")
     print(f"hits: {hits} of {sick} sick runs ({hits / max(sick, 1):.0%})")
     helped = 0
-    print("\n| sick run | its first advice, followed | val/acc before → after | helps |\n|---|---|---|---|")
+    print("\n| sick run | its first advice, followed | val/acc before → after | improved |\n|---|---|---|---|")
     for ((name, _, _, seed), before, advice), d in zip(followed, after):
         a, b = before.get("val"), d.get("val")
         helps = isinstance(a, float) and isinstance(b, float) and b > a
         helped += helps
         shown = f"{a:.4f} → {b:.4f}" if isinstance(a, float) and isinstance(b, float) else f"{a} → {b}"
         print(f"| {name.removeprefix('advice, ')} (seed {seed}) | `{advice}` | {shown} | {'yes' if helps else 'no'} |")
-    print(f"\nthe first advice helped in {helped} of {len(followed)} hits")
+    print(f"\nthe first advice improved val/acc in {helped} of {len(followed)} hits (by any margin: see the split's size)")
     return 0
 
 

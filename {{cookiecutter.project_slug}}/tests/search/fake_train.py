@@ -39,7 +39,8 @@ time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
 (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict(args), sort_keys=False))
 if os.environ.get("FAKE_INPUT_SHAPE"):  # the data's shape as train.py records it (what tune's family stage reads)
     shape = [int(n) for n in os.environ["FAKE_INPUT_SHAPE"].split(",")]
-    hp = {"model": args.model, "depth": args.depth, "width": args.width, "input_shape": shape, "num_classes": 4}
+    hp = {**config_dict(args), "input_shape": shape, "task_classes": [4], "image_size": shape[-1]}
+    hp.update(input_mean=[0.0] * shape[0], input_std=[1.0] * shape[0])  # a buildable network: its parameters count
     (run_dir / "hparams.yaml").write_text(yaml.safe_dump(hp))
 mode, lr_fit = os.environ.get("FAKE_MODE"), 1 / (1 + abs(math.log10(args.lr / 0.01)))
 noise = 0.001 * (args.seed % 3)

@@ -20,6 +20,7 @@ from conftest import HANG, ROOT
 optuna = pytest.importorskip("optuna", reason="Optuna is the optional [sweeps] extra: pip install -e '.[sweeps]'")
 
 from {{cookiecutter.project_slug}}.commands.sweeps import main  # noqa: E402
+from {{cookiecutter.project_slug}}.config.parser import config_dict, parse_args  # noqa: E402
 from {{cookiecutter.project_slug}}.search import tune  # noqa: E402
 
 FAKE = Path(__file__).with_name("fake_train.py")
@@ -80,10 +81,13 @@ def test_an_mlp_on_ordered_data_tries_another_family_first(tmp_path, model, shap
     assert t.choose((0.6, {"model": model}, d), set())[0] == stage
     assert t.choose((0.6, {"model": model}, d), {"family"})[0] in ("capacity", "regularize")  # once
     if stage == "family":
-        hp = {"model": "mlp", "depth": 2, "width": 256, "input_shape": shape, "num_classes": 4}
-        (Path(d) / "hparams.yaml").write_text(yaml.safe_dump(hp))
+        hp = {**config_dict(parse_args([])), "input_shape": shape, "task_classes": [4], "image_size": 16}
+        (Path(d) / "hparams.yaml").write_text(yaml.safe_dump({**hp, "input_mean": [0.0], "input_std": [1.0]}))
         params, _, nets, _ = t.plan("family", (0.6, {"model": "mlp"}, d))
-        assert [n["model"] for n in nets] == ["rnn", "cnn"] and params["model"] == {"values": ["cnn", "rnn"]}
+        assert [n["model"] for n in nets] == ["cnn", "rnn"] and params["model"] == {"values": ["cnn", "rnn"]}  # images
+        t.state["stages"] = [{"name": "family", "runs": [[0.6, {"model": "cnn", "depth": 2, "width": 64}, d]]}]
+        _, _, nets, _ = t.plan("capacity", (0.6, {"model": "mlp"}, d))
+        assert nets and {"model": "cnn", "depth": 2, "width": 64} not in nets  # the family stage ran it already
 
 
 def test_the_diagnostics_feature_decides_and_is_quoted(tmp_path):
@@ -176,7 +180,8 @@ def test_underfit_capacity_then_lr_again_test_read_for_the_winner_only(tmp_path,
 
 
 def _bare(out: Path) -> tune.Tune:
-    t = tune.Tune(argparse.Namespace(study="tune", storage=None, output_dir=out, trials=1, epochs=None), [], _E())
+    args = argparse.Namespace(study="tune", storage=None, output_dir=out, trials=1, epochs=None, seed=0, seeds=2)
+    t = tune.Tune(args, [], _E())
     t.maximize = True
     return t
 
@@ -260,6 +265,30 @@ def test_the_metric_follows_the_task_before_any_run():
 def test_a_fixed_seed_is_refused(tmp_path, capsys):
     assert main(tune_argv(tmp_path / "tune", "--trials", "8") + ["--seed", "3"]) == 2
     assert "do not fix --seed" in capsys.readouterr().err and not (tmp_path / "tune").exists()
+
+
+def test_a_restart_with_another_seed_is_refused(tmp_path, capsys):
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / "tune.json").write_text(json.dumps({"stages": [], "seed": 0, "seeds": 2}))
+    assert main(tune_argv(out, "--trials", "8", "--seed", "1")) == 2
+    err = capsys.readouterr().err
+    assert "was started with --seed 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_listed_stage_samples_from_the_engines_seed(tmp_path, monkeypatch):
+    """The engine passes a stage's seed + its trials so far: a restarted stage draws no value it drew before."""
+    from {{cookiecutter.project_slug}}.search import engine
+
+    seen = []
+    monkeypatch.setattr(tune, "ListSampler", lambda candidates, seed: seen.append(seed))
+    monkeypatch.setattr(engine, "run_sweep", lambda sweep, o: engine.make_sampler(sweep, None, o.seed + 5, False) or 0)
+    monkeypatch.setattr(tune.Tune, "trials_of", lambda self, record: [])
+    t = tuner(tmp_path)
+    t.a.heartbeat, t.a.program = 30, "train.py"
+    space = {"lr": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1e-1}}
+    t.stage("lr", "why", space, {}, 3, [{"lr": 0.003}])
+    assert seen == [0 + 5]  # --seed 0, stage 0, 5 trials already in its study
 
 
 @pytest.mark.slow

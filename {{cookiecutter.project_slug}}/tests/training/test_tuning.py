@@ -123,7 +123,7 @@ def test_lr_suggestion_is_the_steepest_fall_per_decade():
     assert steepest_descent(lrs[:12], losses[:12]) is None  # too few points after the warm-up
 
 
-def test_find_batch_size_on_digits(tmp_path):
+def test_find_batch_size_on_digits(tmp_path, capsys):
     status, run_dir = train(tmp_path, "--find-batch-size", "--find-batch-size-max", "256")
     assert status == 0
     with open(run_dir / "batch_size.csv") as f:
@@ -134,6 +134,7 @@ def test_find_batch_size_on_digits(tmp_path):
     # one size, or none when this (busy) machine's timings are too noisy to tell a cliff: that judgment is tested
     # with a seeded clock (test_repeated_runs_give_one_answer_or_say_the_machine_is_too_noisy); here the bookkeeping
     assert len(chosen) <= 1 and all(2 <= c <= 256 for c in chosen)
+    assert chosen or "too noisy to decide" in capsys.readouterr().out  # no size: the run says why
     assert all(float(r["seconds_per_minibatch"]) > 0 for r in rows)
     assert (run_dir / "plots" / "batch_size.png").stat().st_size > 1000
     assert not (run_dir / "checkpoints").exists(), "a tool run trains nothing"

@@ -201,7 +201,7 @@ def open_study(sweep: Sweep, o: Options, url: str):
         raise SweepError(f"argument --storage: cannot open {url} ({why})") from None
     # A runner joining a study of N trials seeds its sampler with --seed + N: restarted, it does not draw again
     # the values its first start drew
-    seed = None if o.seed is None else o.seed + len(study.get_trials(deepcopy=False))
+    seed = None if o.seed is None else (o.seed + len(study.get_trials(deepcopy=False))) % 2**32  # numpy's limit
     study.sampler = make_sampler(sweep, space, seed, o.quasi_random)
     if study.direction.name.lower() != sweep.goal:
         raise SweepError(

@@ -117,7 +117,7 @@ class Tune:
                 raise SweepError(f"cannot read {self.state_path} ({e}); remove it to start afresh") from None
         self.step = 0  # the stages run (or found done) by this process, in order
         self.monitor, self.maximize = monitor_guess(fixed)
-        self.lr = fixed.lr  # the flags' ε0
+        self.flags, self.lr = fixed, fixed.lr  # the command line's flags (defaults filled); the flags' ε0
 
     # --- bookkeeping -------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -166,6 +166,9 @@ class Tune:
         self.step += 1
         if k < len(self.state["stages"]):
             record = self.state["stages"][k]  # planned before a restart: the same file, the same study
+            if record["name"] != name:
+                why = f"{self.state_path}: stage {k} was {record['name']}, this tune's is {name} (another plan)"
+                raise SweepError(f"{why}; remove {self.out} to start afresh")
         else:
             if n < 1:
                 return None
@@ -202,7 +205,8 @@ class Tune:
 
         # A listed stage (capacity: the networks within the parameter budget) is run in its list's order by
         # a sampler that takes the first one no other trial holds (restart-safe); others keep the file's.
-        listed = lambda *a: ListSampler(record["enqueue"], (self.a.seed + k) % 2**32)  # noqa: E731
+        listed = lambda sweep, space, seed, quasi: ListSampler(record["enqueue"], seed)  # noqa: E731 - the engine's
+        # seed (this stage's + the trials so far): a restarted stage's random draws do not repeat the ones it ran
         with mock.patch.object(engine, "make_sampler", listed) if record["enqueue"] else contextlib.nullcontext():
             status = run_sweep(sweep, o)
         if status != 0:
@@ -218,6 +222,11 @@ class Tune:
         worst = 0.0 if self.maximize else 1e6
         return [(t.value, t.user_attrs["config"], t.user_attrs["run_dir"]) for t in done if t.value != worst]
 
+    def value(self, run, key: str):
+        """A flag's value in a run: its trial's, else the command line's or the default (a trial's config holds only
+        the values its sweep file set)."""
+        return run[1].get(key, getattr(self.flags, key, None))
+
     def better(self, a: float, b: float) -> bool:
         return a > b if self.maximize else a < b
 
@@ -227,6 +236,10 @@ class Tune:
     # --- the procedure -------------------------------------------------------------------------------------
     def run(self) -> int:
         self.out.mkdir(parents=True, exist_ok=True)
+        for key in ("seed", "seeds"):  # a restart resumes the same tune: the stage files hold these
+            if self.state.setdefault(key, getattr(self.a, key)) != getattr(self.a, key):
+                again = f"give the same to continue, or remove {self.out} to start afresh"
+                raise SweepError(f"{self.state_path} was started with --{key} {self.state[key]}: {again}")
         try:
             return self.procedure()
         except Stopped as s:
@@ -283,7 +296,8 @@ class Tune:
             if best is None or gain <= noise:
                 stop = f"stage {choice} gained {gain:+.4f} ≤ the noise {noise:.4f}"
                 continue
-            network = any(best[1].get(k) != incumbent[1].get(k) for k in ("model", "depth", "width", "optimizer"))
+            changed = ("model", "depth", "width", "optimizer")
+            network = any(self.value(best, k) != self.value(incumbent, k) for k in changed)
             incumbent = best
             if network:  # ε0 searched again, narrowly, after every change of the network
                 lr = float(incumbent[1].get("lr", lr0))
@@ -401,8 +415,14 @@ class Tune:
         image = hp.get("dataset_kind", "images") == "images" and len(shape) == 3 and min(shape[1:]) >= 8
         if choice in ("capacity", "family"):
             nets = capacity_candidates(hp, base, self.fixed)
-            if choice == "family":  # the other families at their own size, nothing else
-                nets = [n for n in nets if n["model"] != base.get("model", hp.get("model"))][: SIZES["family"]]
+            if choice == "family":  # the other families at their own size, nothing else; images: cnn first
+                nets = [n for n in nets if n["model"] != base.get("model", hp.get("model"))]
+                first = "cnn" if len(shape) == 3 else "rnn"  # as the diagnosis's advice (rules.ordered_family)
+                nets = sorted(nets, key=lambda n: n["model"] != first)
+                nets = [n for i, n in enumerate(nets) if n["model"] not in {m["model"] for m in nets[:i]}]
+                nets = nets[: SIZES["family"]]  # one of each family
+            ran = [r[1] for s in self.state["stages"] if s["name"] == "family" for r in s.get("runs", [])]
+            nets = [n for n in nets if not any(all(r.get(k) == v for k, v in n.items()) for r in ran)]
             if not nets:
                 return {}, base, [], "random"
             keys = [k for k in ("model", "depth", "width") if k not in self.fixed]
@@ -603,7 +623,7 @@ def capacity_candidates(hp: dict, base: dict, fixed: set) -> list[dict]:
     if not isinstance(width, int):
         width = MODELS[model].defaults.get("width", 256) if model in MODELS else 256
     own = count_parameters(hp, model, depth, width)
-    limit = max(PARAM_BUDGET, 8 * own) if own else PARAM_BUDGET
+    limit = max(PARAM_BUDGET, 8 * own) if own and own < 10**18 else PARAM_BUDGET  # 10**18: its own did not build
     wanted = [(f, 2, MODELS[f].defaults.get("width", 64)) for f in families if f != model]
     wanted += [(model, depth + 1, width), (model, depth, width * 2), (model, depth + 1, width * 2)]
     wanted += [(f, 1, MODELS[f].defaults.get("width", 64)) for f in families if f != model]
