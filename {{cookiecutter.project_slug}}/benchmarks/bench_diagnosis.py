@@ -164,7 +164,7 @@ def main() -> int:
         helped += helps
         shown = f"{a:.4f} → {b:.4f}" if isinstance(a, float) and isinstance(b, float) else f"{a} → {b}"
         print(f"| {name.removeprefix('advice, ')} (seed {seed}) | `{advice}` | {shown} | {'yes' if helps else 'no'} |")
-    print(f"\nthe first advice improved val/acc in {helped} of {len(followed)} hits (by any margin: see the split's size)")
+    print(f"\nthe first advice improved val/acc in {helped} of {len(followed)} hits (by any margin)")
     return 0
 
 
