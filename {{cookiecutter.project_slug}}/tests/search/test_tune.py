@@ -117,8 +117,11 @@ def test_capacity_follows_the_data_and_the_parameter_budget(monkeypatch):
     table = {**hp, "input_shape": [30]}
     assert {n["model"] for n in tune.capacity_candidates(table, {"depth": 2, "width": 256}, set())} == {"mlp"}
     monkeypatch.setattr(tune, "PARAM_BUDGET", 1)  # then 8× the incumbent's own parameters bound them
-    own = tune.count_parameters(hp, "mlp", 2, 256)
-    for n in tune.capacity_candidates(hp, {"model": "mlp", "depth": 2, "width": 256}, set()):
+    own = tune.count_parameters(hp, "mlp", 2, 8)
+    assert 64 * 8 + 8 * 8 + 8 * 10 < own < 10_000  # built (in every bake): weights, biases, batch norm
+    bounded = tune.capacity_candidates(hp, {"model": "mlp", "depth": 2, "width": 8}, set())
+    assert bounded and {"rnn", "cnn"}.isdisjoint(n["model"] for n in bounded)  # their own widths: over 8× own
+    for n in bounded:
         assert tune.count_parameters(hp, n["model"], n["depth"], n["width"]) <= 8 * own
     fixed = tune.capacity_candidates(hp, {"model": "mlp", "depth": 2, "width": 256}, {"model"})
     assert {n["model"] for n in fixed} == {"mlp"}  # a family fixed after `--` is kept

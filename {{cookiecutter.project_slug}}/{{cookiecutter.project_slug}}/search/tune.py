@@ -652,7 +652,8 @@ def count_parameters(hp: dict, model: str, depth: int, width: int) -> int | None
         from ..models.build import network_from_hparams
         from ..networks import MODELS
 
-        net = network_from_hparams({**hp, "model": model, "depth": depth, "width": width}, MODELS, load_weights=False)
+        hp = {**hp, "model": model, "depth": depth, "width": width}
+        net = network_from_hparams(hp, MODELS{% if cookiecutter.backbones %}, load_weights=False{% endif %})  # no download
         return sum(p.numel() for p in net.parameters())
     except Exception:  # noqa: BLE001 - a network this data cannot take (too deep for the map): not a candidate
         return 10**18
