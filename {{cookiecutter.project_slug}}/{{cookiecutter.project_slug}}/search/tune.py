@@ -41,6 +41,7 @@ DEPTHS = {"mlp": (1, 2, 3, 4), "cnn": (1, 2, 3), "rnn": (1, 2)}
 # for regularization. A minimized metric (rmse) has no zero to reach: a gap over a quarter of the validation error
 # asks for regularization, a smaller one for capacity.
 MIN_GAP, REL_GAP = 0.02, 0.25
+UNBUILT = 10**18  # count_parameters of a network this data cannot take: never within a budget
 SUGGESTED = re.compile(r"suggested ε0 \(--lr\): ([0-9.eE+-]+)")
 
 
@@ -372,9 +373,8 @@ class Tune:
 
     def ordered_mlp(self, incumbent) -> bool:
         hp = _yaml(Path(incumbent[2]) / "hparams.yaml")
-        shape = hp.get("input_shape") or []
-        ordered = len(shape) in (2, 3) and shape[1] >= 4  # as capacity_candidates: images' rows, C,L sequences
-        return ordered and incumbent[1].get("model", hp.get("model")) == "mlp" and "model" not in self.fixed
+        mlp = incumbent[1].get("model", hp.get("model")) == "mlp"
+        return mlp and ordered(hp.get("input_shape") or []) and "model" not in self.fixed
 
     def diagnosed(self, incumbent, done: set) -> tuple[str | None, str]:
         order = [s for s in ("capacity", "regularize", "second") if s not in done]
@@ -436,7 +436,7 @@ class Tune:
             if image:  # augmentations only where the data kind has them (a small shift and rotation)
                 params.update(aug_translate={"values": [0.0, 0.05, 0.1]}, aug_rotate={"values": [0, 5, 10]})
 {%- if cookiecutter.tables %}
-            elif len(shape) == 2 and shape[1] >= 4:  # ordered table columns: the sequences' own (shift, jitter)
+            elif len(shape) == 2 and ordered(shape):  # ordered table columns: the sequences' own (shift, jitter)
                 params.update(seq_shift={"values": [0.0, 0.1, 0.25]}, seq_jitter={"values": [0.0, 0.1, 0.2]})
 {%- endif %}
             return params, base, [], "bayes"
@@ -608,6 +608,11 @@ def test_value(run_dir: str, name: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def ordered(shape: list) -> bool:
+    """Data a network can read in order: images' rows (C,H,W) or a table's --input-shape C,L steps, 4 or more."""
+    return len(shape) in (2, 3) and shape[1] >= 4
+
+
 def capacity_candidates(hp: dict, base: dict, fixed: set) -> list[dict]:
     """Networks to try, nearest first: the other families the data's shape allows (rnn reads rows, cnn needs a
     map), then deeper and wider, within max(PARAM_BUDGET, 8× the incumbent's parameters)."""
@@ -616,14 +621,13 @@ def capacity_candidates(hp: dict, base: dict, fixed: set) -> list[dict]:
     model, depth = base.get("model", hp.get("model", "mlp")), base.get("depth", hp.get("depth", 2))
     width = base.get("width", hp.get("width"))
     shape = hp.get("input_shape") or []
-    ordered = len(shape) in (2, 3) and shape[1] >= 4  # images' rows, or a table's --input-shape C,L steps
-    families = ["mlp"] + (["rnn", "cnn"] if ordered else [])
+    families = ["mlp"] + (["rnn", "cnn"] if ordered(shape) else [])
     if "model" in fixed or model not in families:
         families = [model]
     if not isinstance(width, int):
         width = MODELS[model].defaults.get("width", 256) if model in MODELS else 256
     own = count_parameters(hp, model, depth, width)
-    limit = max(PARAM_BUDGET, 8 * own) if own and own < 10**18 else PARAM_BUDGET  # 10**18: its own did not build
+    limit = max(PARAM_BUDGET, 8 * own) if own and own < UNBUILT else PARAM_BUDGET
     wanted = [(f, 2, MODELS[f].defaults.get("width", 64)) for f in families if f != model]
     wanted += [(model, depth + 1, width), (model, depth, width * 2), (model, depth + 1, width * 2)]
     wanted += [(f, 1, MODELS[f].defaults.get("width", 64)) for f in families if f != model]
@@ -656,7 +660,7 @@ def count_parameters(hp: dict, model: str, depth: int, width: int) -> int | None
         net = network_from_hparams(hp, MODELS{% if cookiecutter.backbones %}, load_weights=False{% endif %})  # no download
         return sum(p.numel() for p in net.parameters())
     except Exception:  # noqa: BLE001 - a network this data cannot take (too deep for the map): not a candidate
-        return 10**18
+        return UNBUILT
 
 
 def _json(path: Path) -> dict:
